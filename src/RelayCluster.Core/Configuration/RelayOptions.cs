@@ -1,0 +1,120 @@
+namespace RelayCluster.Core.Configuration;
+
+/// <summary>
+/// The whole <c>Relay</c> configuration section. Mutable classes because the configuration binder fills
+/// them; nothing mutates them after start-up (the validator runs once, at start).
+/// </summary>
+public sealed class RelayOptions
+{
+    public const string SectionName = "Relay";
+
+    /// <summary><c>memory</c> (embedded default) or <c>redis</c> (the cluster, a later capability).</summary>
+    public string Store { get; set; } = "memory";
+
+    /// <summary>Bearer key for /admin. When unset a random one is generated and printed at start-up.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>Key of the demo tenant created when no tenant is configured. Random when unset.</summary>
+    public string? DemoKey { get; set; }
+
+    public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, ModelOptions> Models { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Alias → model. A key ending in <c>*</c> is a prefix pattern; the longest prefix wins.</summary>
+    public Dictionary<string, string> Aliases { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Model used when a requested name matches nothing. Null means 404 <c>model_not_found</c>.</summary>
+    public string? DefaultModel { get; set; }
+
+    public Dictionary<string, TenantOptions> Tenants { get; set; } = new(StringComparer.Ordinal);
+
+    public RequestOptions Requests { get; set; } = new();
+
+    public UsageLogOptions UsageLog { get; set; } = new();
+
+    /// <summary>True when <see cref="AdminKey"/> was generated at start (not bound from configuration).</summary>
+    public bool AdminKeyGenerated { get; internal set; }
+
+    /// <summary>True when the demo tenant was created because no tenant was configured.</summary>
+    public bool DemoTenantCreated { get; internal set; }
+}
+
+public sealed class ProviderOptions
+{
+    /// <summary><c>simulator</c> or <c>openai</c> (any OpenAI-compatible API).</summary>
+    public string Type { get; set; } = "";
+
+    public string? BaseUrl { get; set; }
+
+    public string? ApiKey { get; set; }
+
+    /// <summary>Bound on connecting to the upstream; streams themselves have no total timeout.</summary>
+    public int ConnectTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Behaviour of a <c>simulator</c> provider (requests can override it, see the README).</summary>
+    public SimulatorOptions Simulator { get; set; } = new();
+}
+
+public sealed class SimulatorOptions
+{
+    public int TimeToFirstTokenMs { get; set; }
+
+    public int TokenIntervalMs { get; set; }
+
+    public int OutputTokens { get; set; } = 16;
+
+    public int EmbeddingDimensions { get; set; } = 64;
+}
+
+public sealed class ModelOptions
+{
+    public string Provider { get; set; } = "";
+
+    /// <summary>Name sent upstream; defaults to the model's own name.</summary>
+    public string? UpstreamModel { get; set; }
+
+    public decimal InputPerMTok { get; set; }
+
+    public decimal OutputPerMTok { get; set; }
+
+    /// <summary>Output cap used for the worst-case reservation when a request sets no max_tokens.</summary>
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>Unix seconds shown as <c>created</c> in /v1/models.</summary>
+    public long Created { get; set; } = 1_700_000_000;
+
+    public string OwnedBy { get; set; } = "relaycluster";
+}
+
+public sealed class TenantOptions
+{
+    public List<string> Keys { get; set; } = [];
+
+    /// <summary>Null or absent means unlimited; the same for every limit below.</summary>
+    public int? RequestsPerMinute { get; set; }
+
+    public int? TokensPerMinute { get; set; }
+
+    public int? MaxConcurrent { get; set; }
+
+    public decimal? MonthlyBudgetUsd { get; set; }
+
+    /// <summary>Model names or prefix patterns (<c>mock-*</c>, <c>*</c>) this tenant may use.</summary>
+    public List<string> Models { get; set; } = [];
+}
+
+public sealed class RequestOptions
+{
+    /// <summary>Bodies above this get 413 before they are read whole.</summary>
+    public long MaxBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>An SSE comment is sent after this long without upstream data, so idle proxies keep the stream.</summary>
+    public double HeartbeatSeconds { get; set; } = 5;
+}
+
+public sealed class UsageLogOptions
+{
+    /// <summary>Directory of the JSON-lines usage log, one file per calendar month (UTC).</summary>
+    public string Path { get; set; } = "data/usage";
+}

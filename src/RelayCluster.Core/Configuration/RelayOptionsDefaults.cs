@@ -1,0 +1,64 @@
+namespace RelayCluster.Core.Configuration;
+
+/// <summary>
+/// Fills in what the embedded default needs to work out of the box: a simulator provider, simulator
+/// models and a demo tenant. Each default applies only when that whole part is absent, so a real
+/// configuration never inherits a demo key by accident.
+/// </summary>
+public static class RelayOptionsDefaults
+{
+    public const string SimulatorProvider = "sim";
+    public const string DemoTenant = "demo";
+
+    public static void Apply(RelayOptions options)
+    {
+        if (options.Providers.Count == 0)
+        {
+            options.Providers[SimulatorProvider] = new ProviderOptions { Type = ProviderTypes.Simulator };
+        }
+
+        if (options.Models.Count == 0 && options.Providers.TryGetValue(SimulatorProvider, out var sim)
+            && sim.Type == ProviderTypes.Simulator)
+        {
+            options.Models["mock-fast"] = new ModelOptions
+            {
+                Provider = SimulatorProvider, InputPerMTok = 0.27m, OutputPerMTok = 1.10m,
+            };
+            options.Models["mock-embed"] = new ModelOptions
+            {
+                Provider = SimulatorProvider, InputPerMTok = 0.02m, OutputPerMTok = 0m,
+            };
+        }
+
+        if (options.Tenants.Count == 0)
+        {
+            options.DemoKey ??= "sk-demo-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+            options.Tenants[DemoTenant] = new TenantOptions
+            {
+                Keys = [options.DemoKey],
+                RequestsPerMinute = 600,
+                TokensPerMinute = 1_000_000,
+                MaxConcurrent = 50,
+                MonthlyBudgetUsd = 10m,
+            };
+            options.DemoTenantCreated = true;
+        }
+
+        foreach (var tenant in options.Tenants.Values.Where(t => t.Models.Count == 0))
+        {
+            tenant.Models.Add("*");
+        }
+
+        if (string.IsNullOrEmpty(options.AdminKey))
+        {
+            options.AdminKey = "admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            options.AdminKeyGenerated = true;
+        }
+    }
+}
+
+public static class ProviderTypes
+{
+    public const string Simulator = "simulator";
+    public const string OpenAi = "openai";
+}

@@ -1,0 +1,76 @@
+using Microsoft.Extensions.Options;
+
+namespace RelayCluster.Core.Configuration;
+
+/// <summary>Rejects a configuration that would fail at request time, so the silo fails at start instead.</summary>
+public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RelayOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Store is not ("memory" or "redis"))
+        {
+            errors.Add($"Relay:Store must be 'memory' or 'redis', not '{options.Store}'.");
+        }
+
+        foreach (var (id, provider) in options.Providers)
+        {
+            if (provider.Type is not (ProviderTypes.Simulator or ProviderTypes.OpenAi))
+            {
+                errors.Add($"Relay:Providers:{id}:Type must be 'simulator' or 'openai', not '{provider.Type}'.");
+            }
+            else if (provider.Type == ProviderTypes.OpenAi && !Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out _))
+            {
+                errors.Add($"Relay:Providers:{id}:BaseUrl must be an absolute URL.");
+            }
+        }
+
+        foreach (var (id, model) in options.Models)
+        {
+            if (!options.Providers.ContainsKey(model.Provider))
+            {
+                errors.Add($"Relay:Models:{id}:Provider '{model.Provider}' is not a configured provider.");
+            }
+
+            if (model.InputPerMTok < 0 || model.OutputPerMTok < 0 || model.DefaultMaxOutputTokens < 1)
+            {
+                errors.Add($"Relay:Models:{id} has a negative price or a DefaultMaxOutputTokens below 1.");
+            }
+        }
+
+        foreach (var (alias, target) in options.Aliases)
+        {
+            if (!options.Models.ContainsKey(target))
+            {
+                errors.Add($"Relay:Aliases:{alias} points at '{target}', which is not a configured model.");
+            }
+        }
+
+        if (options.DefaultModel is { } fallback && !options.Models.ContainsKey(fallback))
+        {
+            errors.Add($"Relay:DefaultModel '{fallback}' is not a configured model.");
+        }
+
+        var seenKeys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (id, tenant) in options.Tenants)
+        {
+            if (tenant.Keys.Count == 0 || tenant.Keys.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"Relay:Tenants:{id} needs at least one non-empty key.");
+            }
+
+            errors.AddRange(tenant.Keys.Where(k => !seenKeys.Add(k)).Select(_ => $"Relay:Tenants:{id} reuses a key of another tenant."));
+            if (tenant.RequestsPerMinute < 0 || tenant.TokensPerMinute < 0 || tenant.MaxConcurrent < 0 || tenant.MonthlyBudgetUsd < 0)
+            {
+                errors.Add($"Relay:Tenants:{id} has a negative limit.");
+            }
+        }
+
+        if (options.Requests.MaxBodyBytes < 1024 || options.Requests.HeartbeatSeconds <= 0)
+        {
+            errors.Add("Relay:Requests:MaxBodyBytes must be at least 1024 and HeartbeatSeconds positive.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,16 @@
+namespace RelayCluster.Core.Metering;
+
+/// <summary>The usage log: one record per settled request, never lost, never counted twice.</summary>
+public interface IUsageLedger
+{
+    /// <summary>Queues a record for the log and counts it in the month's totals at once.</summary>
+    void Append(UsageRecord record);
+
+    UsageSummary GetSummary(string tenantId, string month);
+
+    /// <summary>Each tenant's spend in <paramref name="month"/> as the log holds it (used to restore budgets).</summary>
+    IReadOnlyDictionary<string, long> SpentByTenant(string month);
+
+    /// <summary>Completes when every record appended so far is written to the log file.</summary>
+    Task FlushAsync(CancellationToken cancellationToken = default);
+}

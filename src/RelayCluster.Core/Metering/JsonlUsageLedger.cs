@@ -1,0 +1,173 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace RelayCluster.Core.Metering;
+
+/// <summary>
+/// The embedded store's usage log: JSON lines, one file per UTC month (<c>usage-2026-11.jsonl</c>).
+/// Appends go through a channel to one writer that group-commits: it writes everything queued, then
+/// flushes to the operating system once, so the request path never waits on the disk and a process
+/// kill loses nothing already flushed. The current month is read back at start to restore spend.
+/// </summary>
+public sealed partial class JsonlUsageLedger : IUsageLedger, IAsyncDisposable
+{
+    private static readonly byte[] NewLine = "\n"u8.ToArray();
+
+    private readonly string _directory;
+    private readonly ILogger<JsonlUsageLedger> _logger;
+    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<(string Tenant, string Month), UsageAggregate> _totals = new();
+    // A month's file is read into the totals once, before the first record of that month is counted,
+    // so records this process appends are never counted a second time by a later load.
+    private readonly ConcurrentDictionary<string, Lazy<bool>> _loadedMonths = new(StringComparer.Ordinal);
+    private readonly Task _writer;
+
+    public JsonlUsageLedger(string directory, TimeProvider time, ILogger<JsonlUsageLedger> logger)
+    {
+        _directory = directory;
+        _logger = logger;
+        Directory.CreateDirectory(directory);
+        EnsureLoaded(Money.MonthOf(time.GetUtcNow()));
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    public void Append(UsageRecord record)
+    {
+        var month = MonthOf(record);
+        EnsureLoaded(month);
+        Totals(record.Tenant, month).Add(record);
+        _queue.Writer.TryWrite(record);
+    }
+
+    public UsageSummary GetSummary(string tenantId, string month)
+    {
+        EnsureLoaded(month);
+        return Totals(tenantId, month).Snapshot();
+    }
+
+    public IReadOnlyDictionary<string, long> SpentByTenant(string month) =>
+        _totals.Where(t => t.Key.Month == month).ToDictionary(t => t.Key.Tenant, t => t.Value.CostNanos, StringComparer.Ordinal);
+
+    public Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _queue.Writer.TryWrite(flushed) ? flushed.Task.WaitAsync(cancellationToken) : _writer;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer;
+    }
+
+    public string FileOf(string month) => Path.Combine(_directory, $"usage-{month}.jsonl");
+
+    private UsageAggregate Totals(string tenant, string month) => _totals.GetOrAdd((tenant, month), key => new UsageAggregate(key.Tenant, key.Month));
+
+    private static string MonthOf(UsageRecord record) => Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(record.TimestampMs));
+
+    private void EnsureLoaded(string month) =>
+        _ = _loadedMonths.GetOrAdd(month, m => new Lazy<bool>(() => LoadMonth(m))).Value;
+
+    private bool LoadMonth(string month)
+    {
+        var file = FileOf(month);
+        if (!File.Exists(file))
+        {
+            return true;
+        }
+
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNumber++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                var record = JsonSerializer.Deserialize(line, UsageJsonContext.Default.UsageRecord);
+                if (record is not null)
+                {
+                    Totals(record.Tenant, month).Add(record);
+                }
+            }
+            catch (JsonException)
+            {
+                // Only a crash in the middle of a write leaves a partial line, and it can only be the last one.
+                Log.SkippedTornLine(_logger, file, lineNumber);
+            }
+        }
+
+        return true;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var files = new Dictionary<string, FileStream>(StringComparer.Ordinal);
+        var pendingFlushes = new List<TaskCompletionSource>();
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync())
+            {
+                while (_queue.Reader.TryRead(out var item))
+                {
+                    if (item is TaskCompletionSource flush)
+                    {
+                        pendingFlushes.Add(flush);
+                        continue;
+                    }
+
+                    var record = (UsageRecord)item;
+                    var month = MonthOf(record);
+                    if (!files.TryGetValue(month, out var stream))
+                    {
+                        stream = new FileStream(FileOf(month), FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024);
+                        files[month] = stream;
+                    }
+
+                    await using (var writer = new Utf8JsonWriter(stream))
+                    {
+                        JsonSerializer.Serialize(writer, record, UsageJsonContext.Default.UsageRecord);
+                    }
+
+                    stream.Write(NewLine);
+                }
+
+                foreach (var stream in files.Values)
+                {
+                    await stream.FlushAsync();
+                }
+
+                pendingFlushes.ForEach(f => f.TrySetResult());
+                pendingFlushes.Clear();
+            }
+        }
+        catch (IOException ex)
+        {
+            Log.WriteFailed(_logger, ex);
+            pendingFlushes.ForEach(f => f.TrySetException(ex));
+            throw;
+        }
+        finally
+        {
+            foreach (var stream in files.Values)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped a torn line {Line} in usage log {File}")]
+        public static partial void SkippedTornLine(ILogger logger, string file, int line);
+
+        [LoggerMessage(Level = LogLevel.Critical, Message = "The usage log could not be written; usage records are no longer durable")]
+        public static partial void WriteFailed(ILogger logger, Exception exception);
+    }
+}

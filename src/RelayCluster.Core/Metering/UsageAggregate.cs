@@ -1,0 +1,50 @@
+namespace RelayCluster.Core.Metering;
+
+/// <summary>Running totals of one tenant's month, built from the same records the log holds.</summary>
+internal sealed class UsageAggregate(string tenant, string month)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ModelUsage> _byModel = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _byEnding = new(StringComparer.Ordinal);
+    private long _requests;
+    private long _prompt;
+    private long _completion;
+    private long _cost;
+    private long _estimated;
+
+    public long CostNanos
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _cost;
+            }
+        }
+    }
+
+    public void Add(UsageRecord record)
+    {
+        lock (_gate)
+        {
+            _requests++;
+            _prompt += record.PromptTokens;
+            _completion += record.CompletionTokens;
+            _cost += record.CostNanos;
+            _estimated += record.Estimated ? 1 : 0;
+            var model = _byModel.GetValueOrDefault(record.Model) ?? new ModelUsage(0, 0, 0, 0);
+            _byModel[record.Model] = new ModelUsage(
+                model.Requests + 1, model.PromptTokens + record.PromptTokens, model.CompletionTokens + record.CompletionTokens, model.CostNanos + record.CostNanos);
+            _byEnding[record.Ending] = _byEnding.GetValueOrDefault(record.Ending) + 1;
+        }
+    }
+
+    public UsageSummary Snapshot()
+    {
+        lock (_gate)
+        {
+            return new UsageSummary(tenant, month, _requests, _prompt, _completion, _cost, _estimated,
+                new Dictionary<string, ModelUsage>(_byModel), new Dictionary<string, long>(_byEnding));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json.Serialization;
+
+namespace RelayCluster.Core.Metering;
+
+/// <summary>How an admitted request ended; every ending is settled exactly once.</summary>
+public static class Endings
+{
+    public const string Completed = "completed";
+    public const string ClientDisconnected = "client_disconnected";
+    public const string UpstreamError = "upstream_error";
+    public const string UpstreamErrorMidStream = "upstream_error_mid_stream";
+    public const string UpstreamTruncated = "upstream_truncated";
+}
+
+/// <summary>One line of the usage log: one settled request.</summary>
+public sealed record UsageRecord
+{
+    [JsonPropertyName("ts")] public required long TimestampMs { get; init; }
+    [JsonPropertyName("tenant")] public required string Tenant { get; init; }
+    [JsonPropertyName("request_id")] public required string RequestId { get; init; }
+    [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("upstream_model")] public required string UpstreamModel { get; init; }
+    [JsonPropertyName("provider")] public required string Provider { get; init; }
+    [JsonPropertyName("stream")] public bool Stream { get; init; }
+    [JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
+    [JsonPropertyName("completion_tokens")] public long CompletionTokens { get; init; }
+    [JsonPropertyName("cost_nanos")] public long CostNanos { get; init; }
+    [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
+    /// <summary>True when the upstream reported no usage and the relay counted it itself.</summary>
+    [JsonPropertyName("estimated")] public bool Estimated { get; init; }
+    [JsonPropertyName("ending")] public required string Ending { get; init; }
+    [JsonPropertyName("status")] public int Status { get; init; }
+    [JsonPropertyName("latency_ms")] public double LatencyMs { get; init; }
+    [JsonPropertyName("ttft_ms")] public double? TimeToFirstTokenMs { get; init; }
+}
+
+/// <summary>A tenant's usage over one month, as the admin API shows it.</summary>
+public sealed record UsageSummary(
+    [property: JsonPropertyName("tenant")] string Tenant,
+    [property: JsonPropertyName("month")] string Month,
+    [property: JsonPropertyName("requests")] long Requests,
+    [property: JsonPropertyName("prompt_tokens")] long PromptTokens,
+    [property: JsonPropertyName("completion_tokens")] long CompletionTokens,
+    [property: JsonPropertyName("cost_nanos")] long CostNanos,
+    [property: JsonPropertyName("estimated_requests")] long EstimatedRequests,
+    [property: JsonPropertyName("by_model")] IReadOnlyDictionary<string, ModelUsage> ByModel,
+    [property: JsonPropertyName("by_ending")] IReadOnlyDictionary<string, long> ByEnding)
+{
+    [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
+}
+
+public sealed record ModelUsage(
+    [property: JsonPropertyName("requests")] long Requests,
+    [property: JsonPropertyName("prompt_tokens")] long PromptTokens,
+    [property: JsonPropertyName("completion_tokens")] long CompletionTokens,
+    [property: JsonPropertyName("cost_nanos")] long CostNanos);
+
+[JsonSerializable(typeof(UsageRecord))]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+internal sealed partial class UsageJsonContext : JsonSerializerContext;

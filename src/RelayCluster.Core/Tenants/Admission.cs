@@ -1,0 +1,46 @@
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>What the caller asks the tenant grain to admit: one request with its worst-case footprint.</summary>
+/// <param name="RequestId">Unique per request; settles refer to it, so a second settle is a no-op.</param>
+/// <param name="EstimatedTokens">Prompt estimate plus output cap, counted against TPM at admission.</param>
+/// <param name="ReservedNanos">Worst-case cost, held against the budget until settle.</param>
+public readonly record struct AdmissionRequest(string RequestId, long EstimatedTokens, long ReservedNanos);
+
+public enum AdmissionOutcome
+{
+    Admitted,
+    RequestsPerMinuteExceeded,
+    TokensPerMinuteExceeded,
+    /// <summary>One request needs more tokens than the whole per-minute limit: waiting cannot help.</summary>
+    RequestLargerThanTokenLimit,
+    ConcurrencyExceeded,
+    BudgetExceeded,
+}
+
+/// <summary>The outcome of an admission turn, with the window state for the x-ratelimit-* headers.</summary>
+public readonly record struct Admission(AdmissionOutcome Outcome, RateLimitState Window, TimeSpan RetryAfter)
+{
+    public bool IsAdmitted => Outcome == AdmissionOutcome.Admitted;
+}
+
+/// <summary>The request and token windows as x-ratelimit-* headers report them. Null limit: unlimited.</summary>
+public readonly record struct RateLimitState(
+    int? RequestLimit, long RequestsRemaining, TimeSpan RequestsReset,
+    int? TokenLimit, long TokensRemaining, TimeSpan TokensReset);
+
+/// <summary>The actual usage of an admitted request, booked by one settle turn.</summary>
+/// <param name="ActualTokens">Prompt plus completion tokens actually used (replaces the TPM estimate).</param>
+/// <param name="CostNanos">Actual cost, booked to spent; the rest of the reservation is freed.</param>
+public readonly record struct Settlement(string RequestId, long ActualTokens, long CostNanos);
+
+/// <summary>A read of a tenant's windows, slots and budget.</summary>
+public sealed record QuotaSnapshot(
+    string TenantId,
+    TenantLimits Limits,
+    long RequestsInWindow,
+    long TokensInWindow,
+    int InFlight,
+    long ReservedNanos,
+    long SpentNanos,
+    string Month,
+    RateLimitState Window);

@@ -1,0 +1,103 @@
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>
+/// A 60-second sliding window kept as 60 one-second buckets. Exact at one-second granularity with fixed,
+/// small state (the same shape the Redis store keeps as a hash), where a log of every request would
+/// grow with the limit. Not thread-safe: the owning grain serializes its turns.
+/// </summary>
+public sealed class SlidingWindow
+{
+    public const int WindowSeconds = 60;
+
+    private readonly long[] _second = new long[WindowSeconds];
+    private readonly long[] _amount = new long[WindowSeconds];
+
+    /// <summary>Sum of the buckets still inside the window at <paramref name="nowSecond"/>.</summary>
+    public long Used(long nowSecond)
+    {
+        long total = 0;
+        for (var i = 0; i < WindowSeconds; i++)
+        {
+            if (IsLive(i, nowSecond))
+            {
+                total += _amount[i];
+            }
+        }
+
+        return total;
+    }
+
+    public void Add(long nowSecond, long amount)
+    {
+        var slot = Slot(nowSecond);
+        if (_second[slot] != nowSecond)
+        {
+            _second[slot] = nowSecond;
+            _amount[slot] = 0;
+        }
+
+        _amount[slot] += amount;
+    }
+
+    /// <summary>Corrects the bucket of an earlier admission (estimate → actual) if it is still in the window.</summary>
+    public void Adjust(long bucketSecond, long nowSecond, long delta)
+    {
+        var slot = Slot(bucketSecond);
+        if (_second[slot] == bucketSecond && IsLive(slot, nowSecond))
+        {
+            _amount[slot] = Math.Max(0, _amount[slot] + delta);
+        }
+    }
+
+    /// <summary>
+    /// How long until <paramref name="amount"/> more fits under <paramref name="limit"/>: the moment enough
+    /// of the oldest buckets have slid out. Zero if it fits now.
+    /// </summary>
+    public TimeSpan TimeUntilFits(long nowMs, long amount, long limit)
+    {
+        var nowSecond = nowMs / 1000;
+        var excess = Used(nowSecond) + amount - limit;
+        if (excess <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        foreach (var (second, value) in LiveBucketsOldestFirst(nowSecond))
+        {
+            excess -= value;
+            if (excess <= 0)
+            {
+                return ExpiryDelay(second, nowMs);
+            }
+        }
+
+        return TimeSpan.FromSeconds(WindowSeconds);
+    }
+
+    /// <summary>How long until every bucket now in the window has slid out (the x-ratelimit-reset-* value).</summary>
+    public TimeSpan TimeUntilEmpty(long nowMs)
+    {
+        var nowSecond = nowMs / 1000;
+        var newest = LiveBucketsOldestFirst(nowSecond).Where(b => b.Amount > 0).Select(b => (long?)b.Second).LastOrDefault();
+        return newest is { } second ? ExpiryDelay(second, nowMs) : TimeSpan.Zero;
+    }
+
+    private IEnumerable<(long Second, long Amount)> LiveBucketsOldestFirst(long nowSecond)
+    {
+        for (var second = nowSecond - WindowSeconds + 1; second <= nowSecond; second++)
+        {
+            var slot = Slot(second);
+            if (_second[slot] == second)
+            {
+                yield return (second, _amount[slot]);
+            }
+        }
+    }
+
+    private static TimeSpan ExpiryDelay(long bucketSecond, long nowMs) =>
+        TimeSpan.FromMilliseconds(Math.Max(1, ((bucketSecond + WindowSeconds) * 1000) - nowMs));
+
+    private bool IsLive(int slot, long nowSecond) => _second[slot] > nowSecond - WindowSeconds && _second[slot] <= nowSecond;
+
+    private static int Slot(long second) => (int)(((second % WindowSeconds) + WindowSeconds) % WindowSeconds);
+}

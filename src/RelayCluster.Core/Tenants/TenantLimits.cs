@@ -1,0 +1,20 @@
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Metering;
+
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>A tenant's limits as the grain enforces them. A null limit is unlimited.</summary>
+public sealed record TenantLimits(int? RequestsPerMinute, int? TokensPerMinute, int? MaxConcurrent, long? MonthlyBudgetNanos)
+{
+    public static TenantLimits Unlimited { get; } = new(null, null, null, null);
+
+    public static TenantLimits From(TenantOptions options) => new(
+        NullIfZeroOrLess(options.RequestsPerMinute),
+        NullIfZeroOrLess(options.TokensPerMinute),
+        NullIfZeroOrLess(options.MaxConcurrent),
+        options.MonthlyBudgetUsd is { } usd ? Money.ToNanos(usd) : null);
+
+    // 0 in a config file is read as "no limit" rather than "refuse everything": a tenant that should get
+    // nothing is paused or deleted, not given a zero limit.
+    private static int? NullIfZeroOrLess(int? value) => value is > 0 ? value : null;
+}

@@ -1,0 +1,272 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace RelayCluster.Core.Wire;
+
+/// <summary>
+/// Validates a /v1 body into a <see cref="RelayRequest"/> or the OpenAI-style 400 that names the field.
+/// Only what the relay itself relies on is checked; everything else is the upstream's to judge.
+/// </summary>
+public static class RequestParser
+{
+    private static readonly HashSet<string> Roles = ["developer", "system", "user", "assistant", "tool", "function"];
+    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+
+    public static (RelayRequest? Request, RelayError? Error) Parse(RelayOperation operation, ReadOnlySpan<byte> body)
+    {
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(body, NodeOptions, DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            return (null, RelayError.InvalidJson());
+        }
+
+        if (root is not JsonObject obj)
+        {
+            return (null, RelayError.InvalidJson());
+        }
+
+        if (obj["model"] is not { } modelNode)
+        {
+            return (null, RelayError.BadRequest("you must provide a model parameter", "model", "missing_required_parameter"));
+        }
+
+        if (!JsonKinds.IsString(modelNode) || modelNode.GetValue<string>().Length == 0)
+        {
+            return (null, RelayError.InvalidType("model", "a non-empty string", JsonKinds.Describe(modelNode)));
+        }
+
+        return operation == RelayOperation.ChatCompletions
+            ? ParseChat(obj, modelNode.GetValue<string>())
+            : ParseEmbeddings(obj, modelNode.GetValue<string>());
+    }
+
+    private static (RelayRequest?, RelayError?) ParseChat(JsonObject body, string model)
+    {
+        if (!body.TryGetPropertyValue("messages", out var messagesNode) || messagesNode is null)
+        {
+            return (null, RelayError.MissingParameter("messages"));
+        }
+
+        if (messagesNode is not JsonArray messages)
+        {
+            return (null, RelayError.InvalidType("messages", "an array", JsonKinds.Describe(messagesNode)));
+        }
+
+        if (messages.Count == 0)
+        {
+            return (null, RelayError.BadRequest(
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array"));
+        }
+
+        var meter = new PromptMeter();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is not JsonObject message)
+            {
+                return (null, RelayError.InvalidType($"messages[{i}]", "an object", JsonKinds.Describe(messages[i])));
+            }
+
+            if (!JsonKinds.IsString(message["role"]) || !Roles.Contains(message["role"]!.GetValue<string>()))
+            {
+                return (null, RelayError.InvalidValue($"messages[{i}].role", "expected one of 'developer', 'system', 'user', 'assistant', 'tool', 'function'."));
+            }
+
+            var contentError = MeasureContent(message["content"], $"messages[{i}].content", ref meter);
+            if (contentError is not null)
+            {
+                return (null, contentError);
+            }
+
+            // Tool calls and names are prompt text too when the conversation is replayed.
+            if (message["tool_calls"] is { } calls)
+            {
+                meter.AddText(calls.ToJsonString());
+            }
+        }
+
+        if (body["tools"] is { } tools)
+        {
+            meter.AddText(tools.ToJsonString());
+        }
+
+        var (stream, streamError) = OptionalBool(body, "stream");
+        if (streamError is not null)
+        {
+            return (null, streamError);
+        }
+
+        var includeUsage = false;
+        if (body["stream_options"] is { } streamOptions)
+        {
+            if (streamOptions is not JsonObject optionsObject)
+            {
+                return (null, RelayError.InvalidType("stream_options", "an object", JsonKinds.Describe(streamOptions)));
+            }
+
+            if (!stream)
+            {
+                return (null, RelayError.BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options", "invalid_value"));
+            }
+
+            (includeUsage, var usageError) = OptionalBool(optionsObject, "include_usage", "stream_options.include_usage");
+            if (usageError is not null)
+            {
+                return (null, usageError);
+            }
+        }
+
+        var (maxCompletion, e1) = OptionalPositiveInt(body, "max_completion_tokens", long.MaxValue);
+        var (maxTokens, e2) = OptionalPositiveInt(body, "max_tokens", long.MaxValue);
+        var (n, e3) = OptionalPositiveInt(body, "n", 128);
+        if ((e1 ?? e2 ?? e3) is { } numberError)
+        {
+            return (null, numberError);
+        }
+
+        return (new RelayRequest
+        {
+            Operation = RelayOperation.ChatCompletions,
+            Body = body,
+            Model = model,
+            Stream = stream,
+            IncludeUsage = includeUsage,
+            MaxOutputTokens = maxCompletion ?? maxTokens,
+            Choices = n ?? 1,
+            Prompt = meter.ToSize(messages.Count),
+        }, null);
+    }
+
+    private static (RelayRequest?, RelayError?) ParseEmbeddings(JsonObject body, string model)
+    {
+        if (!body.TryGetPropertyValue("input", out var input) || input is null)
+        {
+            return (null, RelayError.MissingParameter("input"));
+        }
+
+        var meter = new PromptMeter();
+        var items = 1;
+        if (JsonKinds.IsString(input))
+        {
+            meter.AddText(input.GetValue<string>());
+        }
+        else if (input is JsonArray array && array.Count > 0 && array.Count <= 2048)
+        {
+            items = array.Count;
+            foreach (var item in array)
+            {
+                if (JsonKinds.IsString(item))
+                {
+                    meter.AddText(item!.GetValue<string>());
+                }
+                else if (JsonKinds.TryGetInt(item, out _))
+                {
+                    meter.ExplicitTokens++;
+                }
+                else if (item is JsonArray tokens && tokens.All(t => JsonKinds.TryGetInt(t, out _)))
+                {
+                    meter.ExplicitTokens += tokens.Count;
+                }
+                else
+                {
+                    return (null, InvalidInput());
+                }
+            }
+        }
+        else
+        {
+            return (null, InvalidInput());
+        }
+
+        if (body["encoding_format"] is { } format
+            && !(JsonKinds.IsString(format) && format.GetValue<string>() is "float" or "base64"))
+        {
+            return (null, RelayError.InvalidValue("encoding_format", "expected 'float' or 'base64'."));
+        }
+
+        var (_, dimensionsError) = OptionalPositiveInt(body, "dimensions", 65536);
+        if (dimensionsError is not null)
+        {
+            return (null, dimensionsError);
+        }
+
+        return (new RelayRequest
+        {
+            Operation = RelayOperation.Embeddings,
+            Body = body,
+            Model = model,
+            MaxOutputTokens = 0,
+            Prompt = meter.ToSize(items),
+        }, null);
+    }
+
+    private static RelayError InvalidInput() => RelayError.InvalidValue(
+        "input", "expected a non-empty string, an array of 1 to 2048 strings, an array of token ids, or an array of token-id arrays.");
+
+    private static RelayError? MeasureContent(JsonNode? content, string param, ref PromptMeter meter)
+    {
+        switch (content)
+        {
+            case null:
+                return null;
+            case JsonValue when JsonKinds.IsString(content):
+                meter.AddText(content.GetValue<string>());
+                return null;
+            case JsonArray parts:
+                foreach (var part in parts)
+                {
+                    if (part is not JsonObject partObject)
+                    {
+                        return RelayError.InvalidType(param, "a string or an array of content parts", JsonKinds.Describe(part));
+                    }
+
+                    if (JsonKinds.IsString(partObject["text"]))
+                    {
+                        meter.AddText(partObject["text"]!.GetValue<string>());
+                    }
+                    else
+                    {
+                        // An image or audio part: a high-detail image is at most ~1,100 tokens on OpenAI's scale.
+                        meter.ExplicitTokens += 1105;
+                    }
+                }
+
+                return null;
+            default:
+                return RelayError.InvalidType(param, "a string or an array of content parts", JsonKinds.Describe(content));
+        }
+    }
+
+    private static (bool Value, RelayError? Error) OptionalBool(JsonObject body, string name, string? param = null)
+    {
+        var node = body[name];
+        if (node is null)
+        {
+            return (false, null);
+        }
+
+        return JsonKinds.IsBool(node) ? (node.GetValue<bool>(), null) : (false, RelayError.InvalidType(param ?? name, "a boolean", JsonKinds.Describe(node)));
+    }
+
+    private static (long? Value, RelayError? Error) OptionalPositiveInt(JsonObject body, string name, long max)
+    {
+        var node = body[name];
+        if (node is null)
+        {
+            return (null, null);
+        }
+
+        if (!JsonKinds.TryGetInt(node, out var value))
+        {
+            return (null, RelayError.InvalidType(name, "an integer", JsonKinds.Describe(node)));
+        }
+
+        return value >= 1 && value <= max
+            ? (value, null)
+            : (null, RelayError.InvalidValue(name, $"expected an integer between 1 and {max}, but got {value}."));
+    }
+}

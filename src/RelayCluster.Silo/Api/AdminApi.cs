@@ -1,0 +1,75 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Http;
+
+namespace RelayCluster.Silo.Api;
+
+/// <summary>/admin: per-tenant quota and usage, behind the admin key.</summary>
+public static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/admin").AddEndpointFilter(RequireAdminKeyAsync);
+        admin.MapGet("/tenants/{id}/quota", GetQuotaAsync);
+        admin.MapGet("/tenants/{id}/usage", GetUsageAsync);
+        return app;
+    }
+
+    private static async Task<Results<Ok<QuotaView>, EmptyHttpResult>> GetQuotaAsync(
+        string id, HttpContext context, TenantDirectory tenants, ITenantGrainFactory grains)
+    {
+        if (tenants.FindById(id) is null)
+        {
+            await ErrorResponses.WriteAsync(context, RelayError.NotFound($"tenant '{id}'"));
+            return TypedResults.Empty;
+        }
+
+        return TypedResults.Ok(QuotaView.From(await grains.GetTenant(id).GetQuotaAsync()));
+    }
+
+    private static async Task<Results<Ok<UsageSummary>, EmptyHttpResult>> GetUsageAsync(
+        string id, string? month, HttpContext context, TenantDirectory tenants, IUsageLedger ledger, TimeProvider time)
+    {
+        if (tenants.FindById(id) is null)
+        {
+            await ErrorResponses.WriteAsync(context, RelayError.NotFound($"tenant '{id}'"));
+            return TypedResults.Empty;
+        }
+
+        month ??= Money.MonthOf(time.GetUtcNow());
+        if (!DateTime.TryParseExact(month, "yyyy-MM", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+        {
+            await ErrorResponses.WriteAsync(context, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
+            return TypedResults.Empty;
+        }
+
+        return TypedResults.Ok(ledger.GetSummary(id, month));
+    }
+
+    /// <summary>
+    /// No key or a wrong key: 401. A tenant's key: 403, since the caller is known but not an admin.
+    /// The admin key is compared in constant time.
+    /// </summary>
+    private static async ValueTask<object?> RequireAdminKeyAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var context = invocation.HttpContext;
+        var options = context.RequestServices.GetRequiredService<RelayOptions>();
+        var key = TenantAuthenticationMiddleware.BearerToken(context.Request);
+        if (key is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(options.AdminKey!)))
+        {
+            return await next(invocation);
+        }
+
+        var isTenantKey = key is not null && context.RequestServices.GetRequiredService<TenantDirectory>().FindByKey(key) is not null;
+        await ErrorResponses.WriteAsync(context, isTenantKey
+            ? new RelayError(403, new OpenAiError("This key may not use the admin API.", "invalid_request_error", null, "permission_denied"), ShouldRetry: false)
+            : key is null ? RelayError.MissingApiKey() : RelayError.InvalidAdminKey());
+        return TypedResults.Empty;
+    }
+}

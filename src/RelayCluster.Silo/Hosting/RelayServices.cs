@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Routing;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Api;
+using RelayCluster.Silo.Http;
+using RelayCluster.Silo.Relay;
+using RelayCluster.Upstreams;
+
+namespace RelayCluster.Silo.Hosting;
+
+public static class RelayServices
+{
+    public static IServiceCollection AddRelay(this IServiceCollection services)
+    {
+        services.AddOptions<RelayOptions>()
+            .BindConfiguration(RelayOptions.SectionName)
+            .PostConfigure(RelayOptionsDefaults.Apply)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<TenantDirectory>();
+        services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<TenantDirectory>());
+        services.AddSingleton<ModelRouter>();
+        services.AddSingleton<UpstreamProviders>();
+        services.AddSingleton<ITenantGrainFactory, MemoryTenantGrainFactory>();
+        services.AddSingleton<IUsageLedger>(sp => new JsonlUsageLedger(
+            sp.GetRequiredService<RelayOptions>().UsageLog.Path,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
+        services.AddSingleton<RelayPipeline>();
+        services.AddHostedService<RelayStartup>();
+
+        // The relay enforces its own body limit with an OpenAI-style 413; Kestrel's must not cut in first.
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = null);
+        services.Configure<FormOptions>(f => f.MultipartBodyLengthLimit = long.MaxValue);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SiloJsonContext.Default));
+        return services;
+    }
+
+    public static WebApplication UseRelayHttp(this WebApplication app)
+    {
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseMiddleware<TenantAuthenticationMiddleware>();
+        return app;
+    }
+
+    public static WebApplication MapRelayApis(this WebApplication app)
+    {
+        app.MapChatCompletionsApi();
+        app.MapEmbeddingsApi();
+        app.MapModelsApi();
+        app.MapAdminApi();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        return app;
+    }
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+using System.Text.Json;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Api;
+
+namespace RelayCluster.Silo.Http;
+
+/// <summary>Writes relay errors as the OpenAI envelope, with the retry headers the SDKs act on.</summary>
+internal static class ErrorResponses
+{
+    public static async Task WriteAsync(HttpContext context, RelayError error)
+    {
+        var response = context.Response;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.RetryAfter is { } retryAfter)
+        {
+            // Retry-After is whole seconds (at least 1); retry-after-ms carries the precise wait.
+            response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            response.Headers["retry-after-ms"] = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (error.ShouldRetry is { } shouldRetry)
+        {
+            response.Headers["x-should-retry"] = shouldRetry ? "true" : "false";
+        }
+
+        var body = JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorEnvelope(error.Error), SiloJsonContext.Default.OpenAiErrorEnvelope);
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>The same error as an SSE event, for failures after a stream's 200 was sent.</summary>
+    public static byte[] AsSseEvent(OpenAiError error)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorEnvelope(error), SiloJsonContext.Default.OpenAiErrorEnvelope);
+        return [.. "data: "u8, .. json, .. "\n\n"u8];
+    }
+}

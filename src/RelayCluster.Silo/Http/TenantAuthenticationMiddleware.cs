@@ -1,0 +1,62 @@
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Silo.Http;
+
+/// <summary>
+/// Authenticates every /v1 request by its bearer key and attaches the tenant. Once a tenant is known,
+/// every response it gets carries the x-ratelimit-* headers: handlers that admitted the request set
+/// them from the admission; any other response reads the tenant's windows just before it starts.
+/// </summary>
+internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantDirectory tenants, ITenantGrainFactory grains)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!context.Request.Path.StartsWithSegments("/v1"))
+        {
+            await next(context);
+            return;
+        }
+
+        var key = BearerToken(context.Request);
+        if (key is null)
+        {
+            await ErrorResponses.WriteAsync(context, RelayError.MissingApiKey());
+            return;
+        }
+
+        var tenant = tenants.FindByKey(key);
+        if (tenant is null)
+        {
+            await ErrorResponses.WriteAsync(context, RelayError.InvalidApiKey(ApiKeyHash.Redact(key)));
+            return;
+        }
+
+        context.Features.Set(tenant);
+        context.Response.OnStarting(async () =>
+        {
+            if (!RateLimitHeaders.AreWritten(context.Response))
+            {
+                var quota = await grains.GetTenant(tenant.Id).GetQuotaAsync();
+                RateLimitHeaders.Write(context.Response, quota.Window);
+            }
+        });
+        await next(context);
+    }
+
+    public static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        const string prefix = "Bearer ";
+        return header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length
+            ? header[prefix.Length..].Trim()
+            : null;
+    }
+}
+
+internal static class TenantContext
+{
+    public static Tenant Tenant(this HttpContext context) =>
+        context.Features.Get<Tenant>() ?? throw new InvalidOperationException("No tenant: the request did not pass authentication.");
+}

@@ -1,0 +1,96 @@
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Routing;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Silo.Relay;
+
+/// <summary>
+/// A request the tenant grain admitted, from admission to its one settle. The relays record what they
+/// see (usage reported, output produced, time to first token) and settle at their ending; the pipeline
+/// settles once more in a <c>finally</c>, which is a no-op unless an ending was missed, so no path can
+/// leak a concurrency slot or a reservation, and none can book twice.
+/// </summary>
+internal sealed class AdmittedRequest(
+    string requestId, string tenantId, ITenantGrain grain, IUsageLedger ledger, ModelRoute route, RelayRequest request, TimeProvider time)
+{
+    private readonly long _started = time.GetTimestamp();
+    private int _settled;
+    private bool _upstreamAccepted;
+    private ReportedUsage? _usage;
+    private long _contentBytes;
+    private long _outputChunks;
+    private double? _timeToFirstTokenMs;
+
+    public RelayRequest Request => request;
+
+    /// <summary>The upstream answered 2xx: from here on the prompt is billable whatever happens.</summary>
+    public void MarkUpstreamAccepted() => _upstreamAccepted = true;
+
+    public void Observe(in ChunkFacts facts)
+    {
+        if (facts.Usage is { } usage)
+        {
+            _usage = usage;
+        }
+
+        if (facts.CarriesOutput)
+        {
+            _timeToFirstTokenMs ??= time.GetElapsedTime(_started).TotalMilliseconds;
+            _contentBytes += facts.ContentBytes;
+            _outputChunks++;
+        }
+    }
+
+    public async ValueTask SettleAsync(string ending, int status)
+    {
+        if (Interlocked.Exchange(ref _settled, 1) == 1)
+        {
+            return;
+        }
+
+        var (prompt, completion, estimated) = Tokens();
+        var cost = route.CostNanos(prompt, completion);
+        if (!await grain.SettleAsync(new Settlement(requestId, prompt + completion, cost)))
+        {
+            return;
+        }
+
+        ledger.Append(new UsageRecord
+        {
+            TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Tenant = tenantId,
+            RequestId = requestId,
+            Endpoint = request.Endpoint,
+            Model = route.Model,
+            UpstreamModel = route.UpstreamModel,
+            Provider = route.ProviderId,
+            Stream = request.Stream,
+            PromptTokens = prompt,
+            CompletionTokens = completion,
+            CostNanos = cost,
+            Estimated = estimated,
+            Ending = ending,
+            Status = status,
+            LatencyMs = time.GetElapsedTime(_started).TotalMilliseconds,
+            TimeToFirstTokenMs = _timeToFirstTokenMs,
+        });
+    }
+
+    private (long Prompt, long Completion, bool Estimated) Tokens()
+    {
+        if (_usage is { } usage)
+        {
+            return (usage.PromptTokens, usage.CompletionTokens, false);
+        }
+
+        if (!_upstreamAccepted)
+        {
+            return (0, 0, false); // refused or unreachable upstream: nothing was consumed
+        }
+
+        // No usage reported (a provider without it, a disconnect or failure before the usage chunk):
+        // bill the prompt and what was relayed, at one token a chunk or four bytes a token, whichever is more.
+        return (request.Prompt.BestGuessTokens, Math.Max(_outputChunks, (_contentBytes + 3) / 4), true);
+    }
+}

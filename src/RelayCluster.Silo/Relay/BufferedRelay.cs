@@ -1,0 +1,43 @@
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Http;
+using RelayCluster.Upstreams;
+
+namespace RelayCluster.Silo.Relay;
+
+/// <summary>
+/// Non-streaming chat completions and embeddings: the upstream body is read whole (it is one JSON
+/// document), its usage read, the request settled, and the body passed on byte for byte.
+/// </summary>
+internal static class BufferedRelay
+{
+    public static async Task RelayAsync(HttpContext context, AdmittedRequest admitted, IUpstreamProvider provider, UpstreamRequest request)
+    {
+        await using var upstream = await provider.SendAsync(request, context.RequestAborted);
+        var body = await ReadAllAsync(upstream.Body, context.RequestAborted);
+        if (!upstream.IsSuccess)
+        {
+            var error = UpstreamErrors.Map(upstream.StatusCode, body, upstream.RetryAfter);
+            await admitted.SettleAsync(Endings.UpstreamError, error.Status);
+            await ErrorResponses.WriteAsync(context, error);
+            return;
+        }
+
+        admitted.MarkUpstreamAccepted();
+        admitted.Observe(ChunkInspector.Inspect(body));
+
+        // Settled before the body is written: once the caller holds the answer, the books already show it.
+        await admitted.SettleAsync(Endings.Completed, 200);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = body.Length;
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    public static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,38 @@
+using System.Globalization;
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Http;
+
+namespace RelayCluster.Silo.Relay;
+
+/// <summary>The 429 a refused admission becomes, worded and typed as OpenAI words its own.</summary>
+internal static class Refusals
+{
+    public static RelayError For(Admission admission, string tenantId, TenantLimits limits, long requestedTokens)
+    {
+        var wait = RateLimitHeaders.GoDuration(admission.RetryAfter);
+        return admission.Outcome switch
+        {
+            AdmissionOutcome.RequestsPerMinuteExceeded => RateLimited(
+                $"Rate limit reached for tenant {tenantId} on requests per min (RPM): Limit {limits.RequestsPerMinute}, Requested 1. Please try again in {wait}.",
+                "requests", admission.RetryAfter),
+            AdmissionOutcome.TokensPerMinuteExceeded => RateLimited(
+                $"Rate limit reached for tenant {tenantId} on tokens per min (TPM): Limit {limits.TokensPerMinute}, Remaining {admission.Window.TokensRemaining}, Requested {requestedTokens}. Please try again in {wait}.",
+                "tokens", admission.RetryAfter),
+            AdmissionOutcome.RequestLargerThanTokenLimit => new RelayError(429, new OpenAiError(
+                $"Request too large for tenant {tenantId} on tokens per min (TPM): Limit {limits.TokensPerMinute}, Requested {requestedTokens}. The prompt and max_tokens together must fit the limit; lower max_tokens or shorten the prompt.",
+                "tokens", null, "rate_limit_exceeded"), ShouldRetry: false),
+            AdmissionOutcome.ConcurrencyExceeded => RateLimited(
+                $"Too many concurrent requests for tenant {tenantId}: Limit {limits.MaxConcurrent}. Please try again in {wait}.",
+                "requests", admission.RetryAfter),
+            AdmissionOutcome.BudgetExceeded => new RelayError(429, new OpenAiError(
+                $"You exceeded your current quota: the monthly budget of ${Money.ToUsd(limits.MonthlyBudgetNanos ?? 0).ToString("0.######", CultureInfo.InvariantCulture)} is spent or held by requests in flight (this request may cost up to its max_tokens).",
+                "insufficient_quota", null, "insufficient_quota"), ShouldRetry: false),
+            _ => throw new ArgumentOutOfRangeException(nameof(admission), admission.Outcome, "Not a refusal."),
+        };
+    }
+
+    private static RelayError RateLimited(string message, string type, TimeSpan retryAfter) =>
+        new(429, new OpenAiError(message, type, null, "rate_limit_exceeded"), retryAfter);
+}

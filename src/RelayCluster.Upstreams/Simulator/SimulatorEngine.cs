@@ -1,0 +1,321 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RelayCluster.Core.Configuration;
+
+namespace RelayCluster.Upstreams.Simulator;
+
+/// <summary>
+/// A deterministic OpenAI-compatible model: the same prompt always gives the same words, counts its
+/// prompt as one token a whitespace-separated word (a tokenizer the relay does not share, so tests can
+/// tell reported usage from the relay's own estimate), and honours <c>max_tokens</c> with
+/// <c>finish_reason: "length"</c>. Used in-process by the simulator provider and over HTTP by MockUpstream.
+/// </summary>
+public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time)
+{
+    private static readonly string[] Words =
+    [
+        "relay", "token", "stream", "cluster", "grain", "budget", "window", "silo", "model", "route",
+        "quota", "batch", "signal", "tenant", "usage", "latency", "upstream", "fallback", "shadow", "ledger",
+        "chunk", "lease", "retry", "event", "delta", "choice", "prompt", "reply", "limit", "cache", "node", "turn",
+    ];
+
+    public SimulatorOptions Defaults => defaults;
+
+    public SimulatorScript ScriptFor(JsonObject body) => SimulatorScript.For(body, defaults);
+
+    /// <summary>The error body and status a script asks for before any output, or null.</summary>
+    public static byte[] ErrorBody(int status) => JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+    {
+        ["error"] = new JsonObject
+        {
+            ["message"] = $"Simulated upstream error {status}.",
+            ["type"] = status == 429 ? "requests" : status >= 500 ? "server_error" : "invalid_request_error",
+            ["param"] = null,
+            ["code"] = status == 429 ? "rate_limit_exceeded" : null,
+        },
+    });
+
+    public byte[] ChatCompletion(JsonObject body, SimulatorScript script)
+    {
+        var plan = Plan(body, script);
+        return Json(w =>
+        {
+            w.WriteStartObject();
+            WriteHeader(w, plan, "chat.completion");
+            w.WriteStartArray("choices");
+            w.WriteStartObject();
+            w.WriteNumber("index", 0);
+            w.WriteStartObject("message");
+            w.WriteString("role", "assistant");
+            w.WriteString("content", string.Concat(plan.Tokens));
+            w.WriteNull("refusal");
+            w.WriteEndObject();
+            w.WriteNull("logprobs");
+            w.WriteString("finish_reason", plan.FinishReason);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            if (script.ReportUsage)
+            {
+                WriteUsage(w, plan.PromptTokens, plan.Tokens.Length);
+            }
+
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// Writes a chat completion as SSE, pacing tokens by the script. Throws
+    /// <see cref="SimulatedDropException"/> where the script drops the connection.
+    /// </summary>
+    public async Task WriteChatStreamAsync(Stream output, JsonObject body, SimulatorScript script, CancellationToken cancellationToken)
+    {
+        var plan = Plan(body, script);
+        var includeUsage = body["stream_options"]?["include_usage"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+        await DelayAsync(script.TimeToFirstTokenMs, cancellationToken);
+        await WriteEventAsync(output, Chunk(plan, includeUsage, w => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, null), cancellationToken);
+        for (var i = 0; i < plan.Tokens.Length; i++)
+        {
+            if (i == script.MidStreamErrorAfter)
+            {
+                await WriteEventAsync(output, ErrorBody(502), cancellationToken);
+                return;
+            }
+
+            if (i == script.DropAfter)
+            {
+                throw new SimulatedDropException();
+            }
+
+            if (i > 0)
+            {
+                await DelayAsync(script.TokenIntervalMs, cancellationToken);
+            }
+
+            var token = plan.Tokens[i];
+            await WriteEventAsync(output, Chunk(plan, includeUsage, w => w.WriteString("content", token), null), cancellationToken);
+        }
+
+        await WriteEventAsync(output, Chunk(plan, includeUsage, _ => { }, plan.FinishReason), cancellationToken);
+        if (includeUsage && script.ReportUsage)
+        {
+            await WriteEventAsync(output, Json(w =>
+            {
+                w.WriteStartObject();
+                WriteHeader(w, plan, "chat.completion.chunk");
+                w.WriteStartArray("choices");
+                w.WriteEndArray();
+                WriteUsage(w, plan.PromptTokens, plan.Tokens.Length);
+                w.WriteEndObject();
+            }), cancellationToken);
+        }
+
+        await output.WriteAsync("data: [DONE]\n\n"u8.ToArray(), cancellationToken);
+        await output.FlushAsync(cancellationToken);
+    }
+
+    public byte[] Embeddings(JsonObject body, SimulatorScript script)
+    {
+        var inputs = EmbeddingInputs(body["input"]);
+        var dimensions = body["dimensions"] is JsonValue d && d.TryGetValue<int>(out var dims) ? dims : defaults.EmbeddingDimensions;
+        var asBase64 = body["encoding_format"] is JsonValue f && f.TryGetValue<string>(out var format) && format == "base64";
+        var promptTokens = inputs.Sum(i => i.Tokens);
+        return Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteString("object", "embedding");
+                w.WriteNumber("index", i);
+                var vector = Vector(inputs[i].Seed, dimensions);
+                if (asBase64)
+                {
+                    w.WriteString("embedding", Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())));
+                }
+                else
+                {
+                    w.WriteStartArray("embedding");
+                    foreach (var value in vector)
+                    {
+                        w.WriteNumberValue(value);
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteString("model", ModelOf(body));
+            if (script.ReportUsage)
+            {
+                w.WriteStartObject("usage");
+                w.WriteNumber("prompt_tokens", promptTokens);
+                w.WriteNumber("total_tokens", promptTokens);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+        });
+    }
+
+    public Task DelayAsync(int milliseconds, CancellationToken cancellationToken) =>
+        milliseconds > 0 ? Task.Delay(TimeSpan.FromMilliseconds(milliseconds), time, cancellationToken) : Task.CompletedTask;
+
+    /// <summary>Prompt tokens as this simulated model counts them: a token a word, three a message, three to prime.</summary>
+    public static int CountPromptTokens(JsonObject body)
+    {
+        var messages = body["messages"] is JsonArray array ? array.Count : 0;
+        return SimulatorScript.PromptTexts(body).Sum(CountWords) + (3 * messages) + 3;
+    }
+
+    private ChatPlan Plan(JsonObject body, SimulatorScript script)
+    {
+        var cap = MaxTokens(body);
+        var count = cap is { } c && c < script.OutputTokens ? c : script.OutputTokens;
+        var seed = (int)(Fnv(string.Join('\n', SimulatorScript.PromptTexts(body))) % (uint)Words.Length);
+        var tokens = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            tokens[i] = (i == 0 ? "" : " ") + Words[(seed + (i * 7)) % Words.Length];
+        }
+
+        return new ChatPlan(
+            "chatcmpl-" + Guid.NewGuid().ToString("N")[..24], time.GetUtcNow().ToUnixTimeSeconds(), ModelOf(body),
+            tokens, count < script.OutputTokens ? "length" : "stop", CountPromptTokens(body));
+    }
+
+    private static long? MaxTokens(JsonObject body)
+    {
+        foreach (var name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
+        {
+            if (body[name] is JsonValue v && v.TryGetValue<long>(out var cap))
+            {
+                return cap;
+            }
+        }
+
+        return null;
+    }
+
+    private static string ModelOf(JsonObject body) => body["model"] is JsonValue m && m.TryGetValue<string>(out var model) ? model : "simulator";
+
+    private static byte[] Chunk(ChatPlan plan, bool includeUsage, Action<Utf8JsonWriter> delta, string? finishReason) => Json(w =>
+    {
+        w.WriteStartObject();
+        WriteHeader(w, plan, "chat.completion.chunk");
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("delta");
+        delta(w);
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        if (finishReason is null)
+        {
+            w.WriteNull("finish_reason");
+        }
+        else
+        {
+            w.WriteString("finish_reason", finishReason);
+        }
+
+        w.WriteEndObject();
+        w.WriteEndArray();
+        if (includeUsage)
+        {
+            w.WriteNull("usage");
+        }
+
+        w.WriteEndObject();
+    });
+
+    private static void WriteHeader(Utf8JsonWriter w, ChatPlan plan, string objectType)
+    {
+        w.WriteString("id", plan.Id);
+        w.WriteString("object", objectType);
+        w.WriteNumber("created", plan.Created);
+        w.WriteString("model", plan.Model);
+    }
+
+    private static void WriteUsage(Utf8JsonWriter w, long prompt, long completion)
+    {
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", prompt);
+        w.WriteNumber("completion_tokens", completion);
+        w.WriteNumber("total_tokens", prompt + completion);
+        w.WriteEndObject();
+    }
+
+    private static async Task WriteEventAsync(Stream output, byte[] json, CancellationToken cancellationToken)
+    {
+        var frame = new byte[json.Length + 8];
+        "data: "u8.CopyTo(frame);
+        json.CopyTo(frame, 6);
+        frame[^2] = (byte)'\n';
+        frame[^1] = (byte)'\n';
+        await output.WriteAsync(frame, cancellationToken);
+        await output.FlushAsync(cancellationToken);
+    }
+
+    private static byte[] Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static List<(uint Seed, int Tokens)> EmbeddingInputs(JsonNode? input) => input switch
+    {
+        JsonValue v when v.TryGetValue<string>(out var text) => [(Fnv(text), CountWords(text))],
+        JsonArray items when items.All(i => i is JsonValue) && items.All(i => i!.GetValueKind() == JsonValueKind.Number) =>
+            [(Fnv(items.ToJsonString()), items.Count)],
+        JsonArray items => items.Select(i => i is JsonValue s && s.TryGetValue<string>(out var t)
+            ? (Fnv(t), CountWords(t))
+            : (Fnv(i?.ToJsonString() ?? ""), (i as JsonArray)?.Count ?? 1)).ToList(),
+        _ => [(0u, 1)],
+    };
+
+    private static float[] Vector(uint seed, int dimensions)
+    {
+        var vector = new float[dimensions];
+        var norm = 0.0;
+        for (var i = 0; i < dimensions; i++)
+        {
+            vector[i] = (float)Math.Sin(seed + (i * 0.7));
+            norm += vector[i] * vector[i];
+        }
+
+        var scale = norm > 0 ? (float)(1 / Math.Sqrt(norm)) : 0f;
+        for (var i = 0; i < dimensions; i++)
+        {
+            vector[i] *= scale;
+        }
+
+        return vector;
+    }
+
+    private static int CountWords(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private static uint Fnv(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
+
+    private sealed record ChatPlan(string Id, long Created, string Model, string[] Tokens, string FinishReason, int PromptTokens);
+}

@@ -1,0 +1,67 @@
+using System.IO.Pipelines;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Upstreams.Simulator;
+
+/// <summary>
+/// The built-in <c>simulator</c> provider: the simulator engine in-process, answering through the same
+/// <see cref="UpstreamResponse"/> contract as a remote provider (a status and a byte stream), so the
+/// relay path it exercises is the one real upstreams take.
+/// </summary>
+public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpstreamProvider
+{
+    public string Id => id;
+
+    public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
+    {
+        var script = engine.ScriptFor(request.Body);
+        if (script.ErrorStatus is { } status)
+        {
+            var retryAfter = script.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+            return new UpstreamResponse(status, new MemoryStream(SimulatorEngine.ErrorBody(status)), retryAfter, null);
+        }
+
+        if (request.Operation == RelayOperation.Embeddings)
+        {
+            await engine.DelayAsync(script.TimeToFirstTokenMs, cancellationToken);
+            return Ok(engine.Embeddings(request.Body, script));
+        }
+
+        if (!request.Stream)
+        {
+            await engine.DelayAsync(script.TimeToFirstTokenMs + (script.TokenIntervalMs * Math.Max(0, script.OutputTokens - 1)), cancellationToken);
+            return Ok(engine.ChatCompletion(request.Body, script));
+        }
+
+        // The stream is produced on its own task into a pipe, as a remote upstream produces it on its own
+        // machine; disposing the response cancels the producer, as closing a connection would.
+        var pipe = new Pipe();
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _ = Task.Run(() => ProduceAsync(pipe.Writer, request, script, stop.Token), CancellationToken.None);
+        return new UpstreamResponse(200, pipe.Reader.AsStream(), null, new CancelOnDispose(stop));
+    }
+
+    private async Task ProduceAsync(PipeWriter writer, UpstreamRequest request, SimulatorScript script, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.WriteChatStreamAsync(writer.AsStream(leaveOpen: true), request.Body, script, cancellationToken);
+            await writer.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is SimulatedDropException or OperationCanceledException or InvalidOperationException)
+        {
+            await writer.CompleteAsync(ex is SimulatedDropException ? ex : new IOException("The simulated upstream call was cancelled.", ex));
+        }
+    }
+
+    private static UpstreamResponse Ok(byte[] body) => new(200, new MemoryStream(body, writable: false), null, null);
+
+    private sealed class CancelOnDispose(CancellationTokenSource source) : IDisposable
+    {
+        public void Dispose()
+        {
+            source.Cancel();
+            source.Dispose();
+        }
+    }
+}

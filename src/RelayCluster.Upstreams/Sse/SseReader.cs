@@ -1,0 +1,145 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace RelayCluster.Upstreams.Sse;
+
+/// <summary>
+/// Reads the <c>data</c> payloads of a server-sent event stream straight from the bytes, following the
+/// WHATWG rules the SDKs use: lines end in LF, CRLF or CR; <c>:</c> starts a comment; multi-line data is
+/// joined with LF; a blank line dispatches an event. Other fields (<c>event</c>, <c>id</c>) are ignored,
+/// as OpenAI chat streams carry none.
+/// </summary>
+public sealed class SseReader(Stream stream) : IAsyncDisposable
+{
+    private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024));
+    private readonly ArrayBufferWriter<byte> _data = new(1024);
+    private bool _hasData;
+
+    /// <summary>The next event's data, or null at the end of the stream. Valid until the next call.</summary>
+    public async ValueTask<ReadOnlyMemory<byte>?> ReadEventAsync(CancellationToken cancellationToken)
+    {
+        _data.ResetWrittenCount();
+        _hasData = false;
+        while (true)
+        {
+            var result = await _reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            if (TryReadEvent(ref buffer, result.IsCompleted))
+            {
+                // More events may already be buffered: mark only what was consumed as examined.
+                _reader.AdvanceTo(buffer.Start);
+                return _data.WrittenMemory;
+            }
+
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+
+            if (result.IsCompleted)
+            {
+                return null;
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => _reader.CompleteAsync();
+
+    private bool TryReadEvent(ref ReadOnlySequence<byte> buffer, bool isFinal)
+    {
+        while (TryReadLine(ref buffer, isFinal, out var line))
+        {
+            if (line.IsEmpty)
+            {
+                if (_hasData)
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            var span = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+            if (span[0] == (byte)':')
+            {
+                continue;
+            }
+
+            if (span.StartsWith("data"u8))
+            {
+                var value = span[4..];
+                if (!value.IsEmpty && value[0] == (byte)':')
+                {
+                    value = value[1..];
+                    value = !value.IsEmpty && value[0] == (byte)' ' ? value[1..] : value;
+                }
+                else if (!value.IsEmpty)
+                {
+                    continue; // a field named e.g. "datax": not ours
+                }
+
+                if (_hasData)
+                {
+                    _data.Write("\n"u8);
+                }
+
+                _data.Write(value);
+                _hasData = true;
+            }
+        }
+
+        // A stream that ends without a final blank line still delivers its last event.
+        return isFinal && buffer.IsEmpty && _hasData;
+    }
+
+    private static bool TryReadLine(ref ReadOnlySequence<byte> buffer, bool isFinal, out ReadOnlySequence<byte> line)
+    {
+        var end = buffer.PositionOfAny((byte)'\n', (byte)'\r');
+        if (end is null)
+        {
+            if (isFinal && !buffer.IsEmpty)
+            {
+                line = buffer;
+                buffer = buffer.Slice(buffer.End);
+                return true;
+            }
+
+            line = default;
+            return false;
+        }
+
+        line = buffer.Slice(0, end.Value);
+        var terminator = buffer.Slice(end.Value);
+        var skip = 1;
+        if (terminator.FirstSpan[0] == (byte)'\r')
+        {
+            if (terminator.Length < 2 && !isFinal)
+            {
+                line = default;
+                return false; // CR at the end of the buffer: wait to see whether LF follows
+            }
+
+            skip = terminator.Length >= 2 && terminator.Slice(1, 1).FirstSpan[0] == (byte)'\n' ? 2 : 1;
+        }
+
+        buffer = terminator.Slice(skip);
+        return true;
+    }
+}
+
+internal static class SequenceExtensions
+{
+    public static SequencePosition? PositionOfAny(this ReadOnlySequence<byte> buffer, byte first, byte second)
+    {
+        var offset = 0L;
+        foreach (var segment in buffer)
+        {
+            var index = segment.Span.IndexOfAny(first, second);
+            if (index >= 0)
+            {
+                return buffer.GetPosition(offset + index);
+            }
+
+            offset += segment.Length;
+        }
+
+        return null;
+    }
+}
