@@ -1,0 +1,11 @@
+namespace RelayCluster.Tests.Infrastructure;
+
+/// <summary>A TimeProvider that moves only when a test moves it, so windows and months are tested exactly.</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}

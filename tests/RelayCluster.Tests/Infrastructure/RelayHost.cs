@@ -1,0 +1,160 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace RelayCluster.Tests.Infrastructure;
+
+/// <summary>
+/// The real silo (its own Program) on real Kestrel over loopback, configured per test with the same
+/// <c>Relay:*</c> keys a user would put in the environment. Each host has its own usage-log directory
+/// unless a test passes one to restart over it.
+/// </summary>
+internal sealed class RelayHost : WebApplicationFactory<Program>
+{
+    public const string AdminKey = "admin-test-key";
+
+    private readonly Dictionary<string, string?> _settings;
+    private readonly TempDirectory? _ownedUsageDirectory;
+
+    public RelayHost(Dictionary<string, string?> settings, string? usageDirectory = null)
+    {
+        _settings = new Dictionary<string, string?>(settings, StringComparer.Ordinal)
+        {
+            ["Relay:AdminKey"] = AdminKey,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        if (usageDirectory is null)
+        {
+            _ownedUsageDirectory = new TempDirectory();
+            usageDirectory = _ownedUsageDirectory.Path;
+        }
+
+        UsageDirectory = usageDirectory;
+        _settings["Relay:UsageLog:Path"] = usageDirectory;
+        foreach (var (key, value) in settings)
+        {
+            _settings[key] = value;
+        }
+
+        UseKestrel(0);
+        StartServer();
+    }
+
+    public string UsageDirectory { get; }
+
+    /// <summary>Default settings: the simulator and one model, mock-fast, priced like a cheap hosted model.</summary>
+    public static Dictionary<string, string?> SimulatorSettings(params (string Key, string? Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Relay:Providers:sim:Type"] = "simulator",
+            ["Relay:Models:mock-fast:Provider"] = "sim",
+            ["Relay:Models:mock-fast:InputPerMTok"] = "0.27",
+            ["Relay:Models:mock-fast:OutputPerMTok"] = "1.10",
+            ["Relay:Models:mock-embed:Provider"] = "sim",
+            ["Relay:Models:mock-embed:InputPerMTok"] = "0.02",
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    public HttpClient ClientFor(string key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        client.Timeout = TimeSpan.FromSeconds(30);
+        return client;
+    }
+
+    /// <summary>
+    /// A client that really hangs up when a response is disposed unread: HttpClient's default drains up
+    /// to 1 MB for two seconds to reuse the connection, which to the server looks like a reader.
+    /// </summary>
+    public HttpClient DisconnectingClientFor(string key)
+    {
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = new Uri(address) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    public async Task<JsonObject> QuotaAsync(string tenant)
+    {
+        using var admin = ClientFor(AdminKey);
+        return (await admin.GetFromJsonAsync<JsonObject>($"/admin/tenants/{tenant}/quota"))!;
+    }
+
+    public async Task<JsonObject> UsageAsync(string tenant)
+    {
+        using var admin = ClientFor(AdminKey);
+        return (await admin.GetFromJsonAsync<JsonObject>($"/admin/tenants/{tenant}/usage"))!;
+    }
+
+    /// <summary>Polls the tenant's quota until nothing is in flight or reserved, or fails at the deadline.</summary>
+    public async Task<JsonObject> WaitForIdleAsync(string tenant, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var quota = await QuotaAsync(tenant);
+            if ((int)quota["in_flight"]! == 0 && (long)quota["reserved_nanos"]! == 0)
+            {
+                return quota;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Tenant {tenant} still busy: {quota.ToJsonString()}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public static StringContent Json(object body) =>
+        new(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+
+    public static object Chat(string content, bool stream = false, object? extra = null)
+    {
+        var body = new JsonObject
+        {
+            ["model"] = "mock-fast",
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = content }),
+        };
+        if (stream)
+        {
+            body["stream"] = true;
+        }
+
+        if (extra is not null)
+        {
+            foreach (var (key, value) in JsonSerializer.SerializeToNode(extra)!.AsObject())
+            {
+                body[key] = value?.DeepClone();
+            }
+        }
+
+        return body.ToJsonString();
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _ownedUsageDirectory?.Dispose();
+    }
+}

@@ -1,0 +1,18 @@
+namespace RelayCluster.Tests.Infrastructure;
+
+internal sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("relay-tests-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a disposing host; the OS temp cleaner will get it.
+        }
+    }
+}
