@@ -55,5 +55,5 @@ public sealed record RelayError(int Status, OpenAiError Error, TimeSpan? RetryAf
         "The relay had an error while processing your request.", "server_error", null, null));
 
     public static RelayError UpstreamUnavailable(string reason) => new(502, new OpenAiError(
-        $"The upstream provider could not be reached: {reason}", "server_error", null, "upstream_unavailable"), TimeSpan.FromSeconds(1));
+        $"The request to the upstream provider failed before it answered: {reason}", "server_error", null, "upstream_unavailable"), TimeSpan.FromSeconds(1));
 }

@@ -48,9 +48,16 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
             await engine.WriteChatStreamAsync(writer.AsStream(leaveOpen: true), request.Body, script, cancellationToken);
             await writer.CompleteAsync();
         }
-        catch (Exception ex) when (ex is SimulatedDropException or OperationCanceledException or InvalidOperationException)
+        catch (SimulatedDropException)
         {
-            await writer.CompleteAsync(ex is SimulatedDropException ? ex : new IOException("The simulated upstream call was cancelled.", ex));
+            // A pipe completed with an exception throws at the reader's next read, discarding what is still
+            // buffered; a dropped connection must first deliver what was sent, so the drop ends the stream.
+            // The relay treats an end without [DONE] exactly as it treats a reset connection.
+            await writer.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException)
+        {
+            await writer.CompleteAsync(new IOException("The simulated upstream call was cancelled.", ex));
         }
     }
 

@@ -79,6 +79,18 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal(["mock-embed"], models["data"]!.AsArray().Select(m => (string)m!["id"]!));
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/chat/completions", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("POST", "/v1/chat/complete", HttpStatusCode.NotFound)]
+    public async Task Unknown_paths_and_methods_get_an_invalid_url_envelope(string method, string path, HttpStatusCode status)
+    {
+        using var client = _host.ClientFor(Key);
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = RelayHost.Json("{}") });
+        Assert.Equal(status, response.StatusCode);
+        var message = (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["message"];
+        Assert.Equal($"Invalid URL ({method} {path}).", message);
+    }
+
     [Fact]
     public async Task A_chunked_body_over_the_limit_is_refused_while_it_is_read()
     {
