@@ -1,0 +1,109 @@
+using System.Globalization;
+
+namespace RelayCluster.Bench;
+
+/// <summary>What to load and how hard, from <c>--name value</c> pairs; every value has a default but the URLs.</summary>
+internal sealed record BenchSettings
+{
+    public required Uri RelayUrl { get; init; }
+
+    public required Uri DirectUrl { get; init; }
+
+    /// <summary>The bare pass-through proxy in front of the same upstream, if one runs: the control for the relay.</summary>
+    public Uri? ProxyUrl { get; init; }
+
+    public string ApiKey { get; init; } = "sk-bench-key";
+
+    public string RelayModel { get; init; } = "remote-fast";
+
+    public string DirectModel { get; init; } = "mock-fast";
+
+    public string SimulatorModel { get; init; } = "mock-fast";
+
+    public int Rate { get; init; } = 500;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(3);
+
+    public int Rounds { get; init; } = 5;
+
+    public int Concurrency { get; init; } = 64;
+
+    public TimeSpan ClosedDuration { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Longer than the open-loop warm-up: with tiered PGO a fresh relay needs well over 2 s of saturating
+    /// load to reach steady state (measured: ~10,700 req/s after 2 s of warm-up, ~22,000 after 15 s, and
+    /// ~19,000 after 2 s with DOTNET_TieredPGO=0).
+    /// </summary>
+    public TimeSpan ClosedWarmup { get; init; } = TimeSpan.FromSeconds(10);
+
+    public string Output { get; init; } = "bench/results/latest.md";
+
+    /// <summary>Processes whose CPU time the report shows, as <c>name=pid,name=pid</c>.</summary>
+    public IReadOnlyList<(string Name, int Pid)> Processes { get; init; } = [];
+
+    /// <summary>Free text for the report: SDK version, upstream flags, anything the script knows.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public static BenchSettings Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var notes = new List<string>();
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Expected --name value, got '{args[i]}'.");
+            }
+
+            if (args[i] == "--note")
+            {
+                notes.Add(args[i + 1]);
+            }
+            else
+            {
+                values[args[i][2..]] = args[i + 1];
+            }
+        }
+
+        string Get(string name, string fallback) => values.Remove(name, out var v) ? v : fallback;
+        int Int(string name, int fallback) => int.Parse(Get(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        TimeSpan Seconds(string name, TimeSpan fallback) => TimeSpan.FromSeconds(double.Parse(Get(name, fallback.TotalSeconds.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture));
+        Uri Url(string name) => values.Remove(name, out var v)
+            ? new Uri(v.TrimEnd('/') + "/", UriKind.Absolute)
+            : throw new ArgumentException($"--{name} is required.");
+
+        var defaults = new BenchSettings { RelayUrl = Url("relay"), DirectUrl = Url("direct"), ProxyUrl = values.ContainsKey("proxy") ? Url("proxy") : null };
+        var settings = defaults with
+        {
+            ApiKey = Get("key", defaults.ApiKey),
+            RelayModel = Get("relay-model", defaults.RelayModel),
+            DirectModel = Get("direct-model", defaults.DirectModel),
+            SimulatorModel = Get("sim-model", defaults.SimulatorModel),
+            Rate = Int("rate", defaults.Rate),
+            Duration = Seconds("duration", defaults.Duration),
+            Warmup = Seconds("warmup", defaults.Warmup),
+            Rounds = Int("rounds", defaults.Rounds),
+            Concurrency = Int("concurrency", defaults.Concurrency),
+            ClosedDuration = Seconds("closed-duration", defaults.ClosedDuration),
+            ClosedWarmup = Seconds("closed-warmup", defaults.ClosedWarmup),
+            Output = Get("out", defaults.Output),
+            Processes = ParseProcesses(Get("pids", "")),
+            Notes = notes,
+        };
+        if (values.Count > 0)
+        {
+            throw new ArgumentException($"Unknown option(s): {string.Join(", ", values.Keys.Select(k => "--" + k))}.");
+        }
+
+        return settings;
+    }
+
+    private static List<(string Name, int Pid)> ParseProcesses(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Select(p => (p[0], int.Parse(p[1], CultureInfo.InvariantCulture)))
+            .ToList();
+}
