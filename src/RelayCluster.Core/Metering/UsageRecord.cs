@@ -10,6 +10,8 @@ public static class Endings
     public const string UpstreamError = "upstream_error";
     public const string UpstreamErrorMidStream = "upstream_error_mid_stream";
     public const string UpstreamTruncated = "upstream_truncated";
+    /// <summary>The relay itself failed (a bug): the request is settled with what it had consumed.</summary>
+    public const string RelayError = "relay_error";
 }
 
 /// <summary>One line of the usage log: one settled request.</summary>

@@ -46,6 +46,7 @@ public static class RelayServices
     public static WebApplication UseRelayHttp(this WebApplication app)
     {
         app.UseMiddleware<RequestIdMiddleware>();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnhandledError.WriteAsync });
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         return app;

@@ -72,8 +72,9 @@ internal sealed partial class RelayPipeline(
             await admitted.SettleAsync(Endings.UpstreamError, 502);
             await ErrorResponses.WriteAsync(context, RelayError.UpstreamUnavailable(ex.Message));
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
         {
+            // The client left; whatever broke afterwards broke because of that.
             await admitted.SettleAsync(Endings.ClientDisconnected, 499);
         }
         catch (Exception ex) when (ex is IOException or System.Net.Http.HttpRequestException)
@@ -88,7 +89,7 @@ internal sealed partial class RelayPipeline(
         finally
         {
             // A no-op after any ending above; here only so that an unexpected exception cannot leak the slot.
-            await admitted.SettleAsync(Endings.UpstreamError, 500);
+            await admitted.SettleAsync(Endings.RelayError, 500);
         }
     }
 

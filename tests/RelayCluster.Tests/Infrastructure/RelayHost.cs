@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
@@ -24,8 +25,11 @@ internal sealed class RelayHost : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly TempDirectory? _ownedUsageDirectory;
 
-    public RelayHost(Dictionary<string, string?> settings, string? usageDirectory = null)
+    private readonly Action<IServiceCollection>? _replaceServices;
+
+    public RelayHost(Dictionary<string, string?> settings, string? usageDirectory = null, Action<IServiceCollection>? replaceServices = null)
     {
+        _replaceServices = replaceServices;
         _settings = new Dictionary<string, string?>(settings, StringComparer.Ordinal)
         {
             ["Relay:AdminKey"] = AdminKey,
@@ -149,8 +153,14 @@ internal sealed class RelayHost : WebApplicationFactory<Program>
         return body.ToJsonString();
     }
 
-    protected override void ConfigureWebHost(IWebHostBuilder builder) =>
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
+        if (_replaceServices is not null)
+        {
+            builder.ConfigureTestServices(_replaceServices);
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {
