@@ -48,7 +48,12 @@ internal sealed class RelayHost : WebApplicationFactory<Program>
             _settings[key] = value;
         }
 
-        UseKestrel(0);
+        // Real Kestrel on a free loopback port. The port comes from configuration, not UseKestrel(port):
+        // the factory's own port step clears the server's addresses and, with a minimal-hosting Program,
+        // sometimes runs after the server started ("Addresses cannot be modified after the server has
+        // started", about one run in three here).
+        _settings["urls"] = "http://127.0.0.1:0";
+        UseKestrel();
         StartServer();
     }
 
