@@ -2,7 +2,7 @@ using RelayCluster.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRelayConfiguration(args);
-builder.Services.AddRelay();
+builder.Services.AddRelay(builder.Configuration);
 
 var app = builder.Build();
 app.UseRelayHttp();

@@ -11,6 +11,15 @@ public sealed class RelayOptions
     /// <summary><c>memory</c> (embedded default) or <c>redis</c> (the cluster, a later capability).</summary>
     public string Store { get; set; } = "memory";
 
+    /// <summary>StackExchange.Redis connection string (<c>host:port,…</c>) used when <see cref="Store"/> is <c>redis</c>.</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>
+    /// How long a reservation (budget hold and concurrency slot) lives without renewal. A silo renews its
+    /// live requests; a dead silo's reservations are reclaimed after this.
+    /// </summary>
+    public int ReservationSeconds { get; set; } = 120;
+
     /// <summary>Bearer key for /admin. When unset a random one is generated and printed at start-up.</summary>
     public string? AdminKey { get; set; }
 

@@ -13,6 +13,16 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             errors.Add($"Relay:Store must be 'memory' or 'redis', not '{options.Store}'.");
         }
 
+        if (options.Store == "redis" && string.IsNullOrWhiteSpace(options.Redis))
+        {
+            errors.Add("Relay:Redis (host:port) is required when Relay:Store is 'redis'.");
+        }
+
+        if (options.ReservationSeconds < 5)
+        {
+            errors.Add("Relay:ReservationSeconds must be at least 5.");
+        }
+
         foreach (var (id, provider) in options.Providers)
         {
             if (provider.Type is not (ProviderTypes.Simulator or ProviderTypes.OpenAi))

@@ -11,7 +11,7 @@ namespace RelayCluster.Core.Metering;
 /// flushes to the operating system once, so the request path never waits on the disk and a process
 /// kill loses nothing already flushed. The current month is read back at start to restore spend.
 /// </summary>
-public sealed partial class JsonlUsageLedger : IUsageLedger, IAsyncDisposable
+public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyncDisposable
 {
     private static readonly byte[] NewLine = "\n"u8.ToArray();
 
@@ -46,6 +46,8 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IAsyncDisposable
         EnsureLoaded(month);
         return Totals(tenantId, month).Snapshot();
     }
+
+    public Task<UsageSummary> GetSummaryAsync(string tenantId, string month) => Task.FromResult(GetSummary(tenantId, month));
 
     public IReadOnlyDictionary<string, long> SpentByTenant(string month) =>
         _totals.Where(t => t.Key.Month == month).ToDictionary(t => t.Key.Tenant, t => t.Value.CostNanos, StringComparer.Ordinal);

@@ -60,4 +60,4 @@ public sealed record ModelUsage(
 
 [JsonSerializable(typeof(UsageRecord))]
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
-internal sealed partial class UsageJsonContext : JsonSerializerContext;
+public sealed partial class UsageJsonContext : JsonSerializerContext;

@@ -1,3 +1,5 @@
+using RelayCluster.Core.Metering;
+
 namespace RelayCluster.Core.Tenants;
 
 /// <summary>What the caller asks the tenant grain to admit: one request with its worst-case footprint.</summary>
@@ -15,6 +17,8 @@ public enum AdmissionOutcome
     RequestLargerThanTokenLimit,
     ConcurrencyExceeded,
     BudgetExceeded,
+    /// <summary>An admin paused the tenant.</summary>
+    Paused,
 }
 
 /// <summary>The outcome of an admission turn, with the window state for the x-ratelimit-* headers.</summary>
@@ -28,10 +32,20 @@ public readonly record struct RateLimitState(
     int? RequestLimit, long RequestsRemaining, TimeSpan RequestsReset,
     int? TokenLimit, long TokensRemaining, TimeSpan TokensReset);
 
-/// <summary>The actual usage of an admitted request, booked by one settle turn.</summary>
-/// <param name="ActualTokens">Prompt plus completion tokens actually used (replaces the TPM estimate).</param>
-/// <param name="CostNanos">Actual cost, booked to spent; the rest of the reservation is freed.</param>
-public readonly record struct Settlement(string RequestId, long ActualTokens, long CostNanos);
+/// <summary>
+/// The actual usage of an admitted request, booked by one settle turn together with its usage record, so
+/// that the spend and the ledger can never disagree: both are written in the same turn or neither is.
+/// </summary>
+public readonly record struct Settlement(UsageRecord Record)
+{
+    public string RequestId => Record.RequestId;
+
+    /// <summary>Prompt plus completion tokens actually used (replaces the TPM estimate).</summary>
+    public long ActualTokens => Record.PromptTokens + Record.CompletionTokens;
+
+    /// <summary>Actual cost, booked to spent; the rest of the reservation is freed.</summary>
+    public long CostNanos => Record.CostNanos;
+}
 
 /// <summary>A read of a tenant's windows, slots and budget.</summary>
 public sealed record QuotaSnapshot(
@@ -43,4 +57,5 @@ public sealed record QuotaSnapshot(
     long ReservedNanos,
     long SpentNanos,
     string Month,
-    RateLimitState Window);
+    RateLimitState Window,
+    bool Paused = false);

@@ -9,16 +9,23 @@ public interface ITenantGrain
     /// <summary>Checks every window, takes a concurrency slot and reserves the worst-case cost, or refuses.</summary>
     ValueTask<Admission> AdmitAsync(AdmissionRequest request);
 
-    /// <summary>Books actual usage and frees the reservation and slot. False if the request was already settled.</summary>
+    /// <summary>
+    /// Books actual usage, appends its record to the ledger, and frees the reservation and slot. A request
+    /// whose reservation expired and was reclaimed is still booked (usage is never dropped). False if the
+    /// request was already settled: nothing is booked twice.
+    /// </summary>
     ValueTask<bool> SettleAsync(Settlement settlement);
+
+    /// <summary>Pushes a live request's reservation deadline out again (long streams call this).</summary>
+    ValueTask<bool> RenewAsync(string requestId);
 
     ValueTask<QuotaSnapshot> GetQuotaAsync();
 
     /// <summary>Replaces the tenant's limits; windows, slots and spend carry over.</summary>
     ValueTask SetLimitsAsync(TenantLimits limits);
 
-    /// <summary>Sets the spend of the current month, used once at start-up to restore it from the usage log.</summary>
-    ValueTask RestoreSpentAsync(string month, long spentNanos);
+    /// <summary>A paused tenant is refused at admission; requests in flight finish.</summary>
+    ValueTask SetPausedAsync(bool paused);
 }
 
 /// <summary>Gets the grain of a tenant; the store decides where its state lives.</summary>

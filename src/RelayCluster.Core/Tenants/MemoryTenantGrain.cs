@@ -6,25 +6,29 @@ namespace RelayCluster.Core.Tenants;
 /// <summary>
 /// The embedded store's tenant grain: all state in this object, every turn under one lock, so turns
 /// are atomic and serialized exactly as a single-writer grain's would be. Turns are short and never
-/// await, which is why a lock rather than an async queue is the right tool here.
+/// await, which is why a lock rather than an async queue is the right tool here. Behaves as the Redis
+/// grain does; one contract test suite runs against both.
 /// </summary>
-internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, TimeProvider time) : ITenantGrain
+internal sealed class MemoryTenantGrain(
+    string tenantId, TenantLimits limits, long spentNanos, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time) : ITenantGrain
 {
     private readonly Lock _turn = new();
     private readonly SlidingWindow _requests = new();
     private readonly SlidingWindow _tokens = new();
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<string, long> _deadlines = new();
+    private readonly Dictionary<string, Reservation> _reclaimed = new(StringComparer.Ordinal);
     private TenantLimits _limits = limits;
+    private bool _paused;
     private long _reservedNanos;
-    private long _spentNanos;
+    private long _spentNanos = spentNanos;
     private string _month = Money.MonthOf(time.GetUtcNow());
 
     public ValueTask<Admission> AdmitAsync(AdmissionRequest request)
     {
         lock (_turn)
         {
-            var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-            RollMonth();
+            var nowMs = BeginTurn();
             var refusal = FindRefusal(request, nowMs);
             if (refusal is { } refused)
             {
@@ -35,7 +39,9 @@ internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, Ti
             _requests.Add(second, 1);
             _tokens.Add(second, request.EstimatedTokens);
             _reservedNanos += request.ReservedNanos;
-            _reservations[request.RequestId] = new Reservation(second, request.EstimatedTokens, request.ReservedNanos);
+            var deadline = nowMs + options.ReservationTtlMs;
+            _reservations[request.RequestId] = new Reservation(second, request.EstimatedTokens, request.ReservedNanos, deadline);
+            _deadlines.Enqueue(request.RequestId, deadline);
             return ValueTask.FromResult(new Admission(AdmissionOutcome.Admitted, WindowState(nowMs), TimeSpan.Zero));
         }
     }
@@ -44,16 +50,36 @@ internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, Ti
     {
         lock (_turn)
         {
-            if (!_reservations.Remove(settlement.RequestId, out var reservation))
+            var nowMs = BeginTurn();
+            if (_reservations.Remove(settlement.RequestId, out var reservation))
+            {
+                _reservedNanos -= reservation.ReservedNanos;
+            }
+            else if (!_reclaimed.Remove(settlement.RequestId, out reservation))
             {
                 return ValueTask.FromResult(false);
             }
 
-            var nowSecond = time.GetUtcNow().ToUnixTimeSeconds();
-            RollMonth();
-            _tokens.Adjust(reservation.Second, nowSecond, settlement.ActualTokens - reservation.EstimatedTokens);
-            _reservedNanos -= reservation.ReservedNanos;
+            _tokens.Adjust(reservation.Second, nowMs / 1000, settlement.ActualTokens - reservation.EstimatedTokens);
             _spentNanos += settlement.CostNanos;
+            ledger.Append(settlement.Record);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    public ValueTask<bool> RenewAsync(string requestId)
+    {
+        lock (_turn)
+        {
+            var nowMs = BeginTurn();
+            if (!_reservations.TryGetValue(requestId, out var reservation))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            var deadline = nowMs + options.ReservationTtlMs;
+            _reservations[requestId] = reservation with { DeadlineMs = deadline };
+            _deadlines.Enqueue(requestId, deadline);
             return ValueTask.FromResult(true);
         }
     }
@@ -62,11 +88,10 @@ internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, Ti
     {
         lock (_turn)
         {
-            var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
-            RollMonth();
+            var nowMs = BeginTurn();
             return ValueTask.FromResult(new QuotaSnapshot(
                 tenantId, _limits, _requests.Used(nowMs / 1000), _tokens.Used(nowMs / 1000),
-                _reservations.Count, _reservedNanos, _spentNanos, _month, WindowState(nowMs)));
+                _reservations.Count, _reservedNanos, _spentNanos, _month, WindowState(nowMs), _paused));
         }
     }
 
@@ -80,22 +105,52 @@ internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, Ti
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask RestoreSpentAsync(string month, long spentNanos)
+    public ValueTask SetPausedAsync(bool paused)
     {
         lock (_turn)
         {
-            RollMonth();
-            if (month == _month)
-            {
-                _spentNanos = spentNanos;
-            }
+            _paused = paused;
         }
 
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Every turn first rolls the budget month and reclaims reservations whose deadline passed.</summary>
+    private long BeginTurn()
+    {
+        var now = time.GetUtcNow();
+        var month = Money.MonthOf(now);
+        if (month != _month)
+        {
+            // Budgets are per calendar month (UTC). Open reservations stay: they settle into the new month.
+            _month = month;
+            _spentNanos = 0;
+        }
+
+        var nowMs = now.ToUnixTimeMilliseconds();
+        while (_deadlines.TryPeek(out var requestId, out var deadline) && deadline <= nowMs)
+        {
+            _deadlines.Dequeue();
+
+            // A renewed reservation leaves its older deadline in the queue: only the current one counts.
+            if (_reservations.TryGetValue(requestId, out var reservation) && reservation.DeadlineMs == deadline)
+            {
+                _reservations.Remove(requestId);
+                _reservedNanos -= reservation.ReservedNanos;
+                _reclaimed[requestId] = reservation;
+            }
+        }
+
+        return nowMs;
+    }
+
     private Admission? FindRefusal(AdmissionRequest request, long nowMs)
     {
+        if (_paused)
+        {
+            return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero);
+        }
+
         if (_limits.MaxConcurrent is { } maxConcurrent && _reservations.Count >= maxConcurrent)
         {
             // No completion time is known for a slot; one second is a polite, short wait.
@@ -146,31 +201,30 @@ internal sealed class MemoryTenantGrain(string tenantId, TenantLimits limits, Ti
 
     private static long Remaining(int? limit, long used) => limit is { } l ? Math.Max(0, l - used) : long.MaxValue;
 
-    private void RollMonth()
-    {
-        var month = Money.MonthOf(time.GetUtcNow());
-        if (month != _month)
-        {
-            // Budgets are per calendar month (UTC). Open reservations stay: they settle into the new month.
-            _month = month;
-            _spentNanos = 0;
-        }
-    }
-
-    private readonly record struct Reservation(long Second, long EstimatedTokens, long ReservedNanos);
+    private readonly record struct Reservation(long Second, long EstimatedTokens, long ReservedNanos, long DeadlineMs);
 }
 
-/// <summary>Creates one memory grain per tenant on first use and keeps it for the life of the process.</summary>
-public sealed class MemoryTenantGrainFactory(ITenantLimitsSource limits, TimeProvider time) : ITenantGrainFactory
+/// <summary>
+/// Creates one memory grain per tenant on first use and keeps it for the life of the process. A new grain
+/// starts from the month's spend in the usage log, which is how a restart loses no spend.
+/// </summary>
+public sealed class MemoryTenantGrainFactory(ITenantLimitsSource limits, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time)
+    : ITenantGrainFactory
 {
     private readonly ConcurrentDictionary<string, MemoryTenantGrain> _grains = new(StringComparer.Ordinal);
 
-    public ITenantGrain GetTenant(string tenantId) =>
-        _grains.GetOrAdd(tenantId, id => new MemoryTenantGrain(id, limits.LimitsOf(id), time));
+    public ITenantGrain GetTenant(string tenantId) => _grains.GetOrAdd(tenantId, id => new MemoryTenantGrain(
+        id, limits.LimitsOf(id), ledger.SpentByTenant(Money.MonthOf(time.GetUtcNow())).GetValueOrDefault(id), ledger, options, time));
 }
 
 /// <summary>Where a newly activated grain reads its limits from (the tenant directory).</summary>
 public interface ITenantLimitsSource
 {
     TenantLimits LimitsOf(string tenantId);
+}
+
+/// <summary>Settings every tenant store shares.</summary>
+public sealed record TenantStoreOptions(long ReservationTtlMs)
+{
+    public static TenantStoreOptions Default { get; } = new(120_000);
 }

@@ -34,7 +34,7 @@ public static class AdminApi
     }
 
     private static async Task<Results<Ok<UsageSummary>, EmptyHttpResult>> GetUsageAsync(
-        string id, string? month, HttpContext context, TenantDirectory tenants, IUsageLedger ledger, TimeProvider time)
+        string id, string? month, HttpContext context, TenantDirectory tenants, IUsageReader usage, TimeProvider time)
     {
         if (tenants.FindById(id) is null)
         {
@@ -49,7 +49,7 @@ public static class AdminApi
             return TypedResults.Empty;
         }
 
-        return TypedResults.Ok(ledger.GetSummary(id, month));
+        return TypedResults.Ok(await usage.GetSummaryAsync(id, month));
     }
 
     /// <summary>

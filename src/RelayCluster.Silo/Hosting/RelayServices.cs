@@ -14,7 +14,7 @@ namespace RelayCluster.Silo.Hosting;
 
 public static class RelayServices
 {
-    public static IServiceCollection AddRelay(this IServiceCollection services)
+    public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RelayOptions>()
             .BindConfiguration(RelayOptions.SectionName)
@@ -28,12 +28,19 @@ public static class RelayServices
         services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<TenantDirectory>());
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
-        services.AddSingleton<ITenantGrainFactory, MemoryTenantGrainFactory>();
-        services.AddSingleton<IUsageLedger>(sp => new JsonlUsageLedger(
-            sp.GetRequiredService<RelayOptions>().UsageLog.Path,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
+        services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
+        if (configuration[$"{RelayOptions.SectionName}:Store"] == "redis")
+        {
+            services.AddRedisStore();
+        }
+        else
+        {
+            services.AddMemoryStore();
+        }
+
         services.AddSingleton<RelayPipeline>();
+        services.AddSingleton<ReservationRenewer>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
         services.AddHostedService<RelayStartup>();
 
         // The relay enforces its own body limit with an OpenAI-style 413; Kestrel's must not cut in first.
@@ -59,6 +66,8 @@ public static class RelayServices
         app.MapModelsApi();
         app.MapAdminApi();
         app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", async (IStoreHealth store) =>
+            await store.IsReadyAsync() ? Results.Text("ready") : Results.Text("store unavailable", statusCode: 503));
         return app;
     }
 }

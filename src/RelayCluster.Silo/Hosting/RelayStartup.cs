@@ -1,26 +1,17 @@
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
-using RelayCluster.Core.Metering;
-using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Silo.Hosting;
 
 /// <summary>
-/// Before the silo serves: restores each tenant's spend of the current month from the usage log (so a
-/// restart loses no spend), then says how to use the relay. On stop: flushes the usage log.
+/// Says how to use the relay when it starts.
 /// </summary>
 internal sealed partial class RelayStartup(
-    RelayOptions options, TenantDirectory tenants, ITenantGrainFactory grains, IUsageLedger ledger, TimeProvider time, ILogger<RelayStartup> logger)
+    RelayOptions options, TenantDirectory tenants, ILogger<RelayStartup> logger)
     : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        var month = Money.MonthOf(time.GetUtcNow());
-        foreach (var (tenantId, spent) in ledger.SpentByTenant(month))
-        {
-            await grains.GetTenant(tenantId).RestoreSpentAsync(month, spent);
-        }
-
         Log.Started(logger, options.Store, tenants.All.Count(), string.Join(", ", options.Models.Keys));
         if (options.DemoTenantCreated)
         {
@@ -31,9 +22,11 @@ internal sealed partial class RelayStartup(
         {
             Log.GeneratedAdminKey(logger, options.AdminKey!);
         }
+
+        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => ledger.FlushAsync(cancellationToken);
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     private static partial class Log
     {

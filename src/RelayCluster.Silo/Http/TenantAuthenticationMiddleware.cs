@@ -38,8 +38,15 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
         {
             if (!RateLimitHeaders.AreWritten(context.Response))
             {
-                var quota = await grains.GetTenant(tenant.Id).GetQuotaAsync();
-                RateLimitHeaders.Write(context.Response, quota.Window);
+                try
+                {
+                    var quota = await grains.GetTenant(tenant.Id).GetQuotaAsync();
+                    RateLimitHeaders.Write(context.Response, quota.Window);
+                }
+                catch (StoreUnavailableException)
+                {
+                    // The response (most likely the 503 saying so) goes out without the headers.
+                }
             }
         });
         await next(context);

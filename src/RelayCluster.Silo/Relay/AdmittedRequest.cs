@@ -12,7 +12,7 @@ namespace RelayCluster.Silo.Relay;
 /// leak a concurrency slot or a reservation, and none can book twice.
 /// </summary>
 internal sealed class AdmittedRequest(
-    string requestId, string tenantId, ITenantGrain grain, IUsageLedger ledger, ModelRoute route, RelayRequest request, TimeProvider time)
+    string requestId, string tenantId, ITenantGrain grain, ModelRoute route, RelayRequest request, ReservationRenewer renewer, TimeProvider time)
 {
     private readonly long _started = time.GetTimestamp();
     private int _settled;
@@ -51,12 +51,7 @@ internal sealed class AdmittedRequest(
 
         var (prompt, completion, estimated) = Tokens();
         var cost = route.CostNanos(prompt, completion);
-        if (!await grain.SettleAsync(new Settlement(requestId, prompt + completion, cost)))
-        {
-            return;
-        }
-
-        ledger.Append(new UsageRecord
+        var settlement = new Settlement(new UsageRecord
         {
             TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Tenant = tenantId,
@@ -75,7 +70,20 @@ internal sealed class AdmittedRequest(
             LatencyMs = time.GetElapsedTime(_started).TotalMilliseconds,
             TimeToFirstTokenMs = _timeToFirstTokenMs,
         });
+        try
+        {
+            await grain.SettleAsync(settlement);
+        }
+        catch (StoreUnavailableException)
+        {
+            // The caller has its answer; the booking waits for the store to come back. The settle turn is
+            // idempotent and books a reclaimed reservation too, so a late retry counts exactly once.
+            renewer.SettleLater(grain, settlement);
+        }
     }
+
+    /// <summary>Keeps the reservation alive while a long request runs (a dead silo's expire instead).</summary>
+    public ValueTask<bool> RenewAsync() => grain.RenewAsync(requestId);
 
     private (long Prompt, long Completion, bool Estimated) Tokens()
     {

@@ -29,6 +29,8 @@ internal static class Refusals
             AdmissionOutcome.BudgetExceeded => new RelayError(429, new OpenAiError(
                 $"You exceeded your current quota: the monthly budget of ${Money.ToUsd(limits.MonthlyBudgetNanos ?? 0).ToString("0.######", CultureInfo.InvariantCulture)} is spent or held by requests in flight (this request may cost up to its max_tokens).",
                 "insufficient_quota", null, "insufficient_quota"), ShouldRetry: false),
+            AdmissionOutcome.Paused => new RelayError(403, new OpenAiError(
+                $"Tenant {tenantId} is paused by an administrator.", "invalid_request_error", null, "tenant_paused"), ShouldRetry: false),
             _ => throw new ArgumentOutOfRangeException(nameof(admission), admission.Outcome, "Not a refusal."),
         };
     }

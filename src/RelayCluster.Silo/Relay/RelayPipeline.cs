@@ -14,7 +14,7 @@ namespace RelayCluster.Silo.Relay;
 /// exactly once whatever the ending.
 /// </summary>
 internal sealed partial class RelayPipeline(
-    RelayOptions options, ModelRouter router, ITenantGrainFactory grains, IUsageLedger ledger, UpstreamProviders providers,
+    RelayOptions options, ModelRouter router, ITenantGrainFactory grains, UpstreamProviders providers, ReservationRenewer renewer,
     TimeProvider time, ILogger<RelayPipeline> logger)
 {
     private readonly TimeSpan _heartbeat = TimeSpan.FromSeconds(options.Requests.HeartbeatSeconds);
@@ -53,9 +53,10 @@ internal sealed partial class RelayPipeline(
         }
 
         // 4. Relay, then 5. settle once, whatever the ending.
-        var admitted = new AdmittedRequest(context.TraceIdentifier, tenant.Id, grain, ledger, route, request, time);
+        var admitted = new AdmittedRequest(context.TraceIdentifier, tenant.Id, grain, route, request, renewer, time);
         var provider = providers.Get(route.ProviderId);
         var upstreamRequest = new UpstreamRequest(operation, request.PrepareForUpstream(route.UpstreamModel), request.Stream);
+        using var renewal = renewer.Track(admitted);
         try
         {
             if (request.Stream)

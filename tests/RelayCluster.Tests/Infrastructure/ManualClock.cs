@@ -1,7 +1,7 @@
 namespace RelayCluster.Tests.Infrastructure;
 
 /// <summary>A TimeProvider that moves only when a test moves it, so windows and months are tested exactly.</summary>
-internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+public sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {
     private DateTimeOffset _now = start;
 

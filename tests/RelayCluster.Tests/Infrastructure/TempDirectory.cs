@@ -1,6 +1,6 @@
 namespace RelayCluster.Tests.Infrastructure;
 
-internal sealed class TempDirectory : IDisposable
+public sealed class TempDirectory : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("relay-tests-").FullName;
 

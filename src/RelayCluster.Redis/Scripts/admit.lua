@@ -1,0 +1,38 @@
+-- ARGV 4 request id, 5 estimated tokens, 6 reserved nano-dollars.
+-- Returns {outcome, retry ms, rpm, requests used, requests reset ms, tpm, tokens used, tokens reset ms}.
+local rid, estimate, hold = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local st = redis.call('HMGET', S, 'rpm', 'tpm', 'maxc', 'budget', 'spent', 'reserved', 'paused')
+local rpm, tpm, maxc, budget = limit(st[1]), limit(st[2]), limit(st[3]), tonumber(st[4])
+local spent, reserved = tonumber(st[5]) or 0, tonumber(st[6]) or 0
+local requests, request_buckets = window(RQ)
+local tokens, token_buckets = window(TK)
+
+local outcome, retry = 'admitted', 0
+if st[7] == '1' then
+  outcome = 'paused'
+elseif maxc and redis.call('HLEN', RES) >= maxc then
+  outcome, retry = 'concurrency', 1000
+elseif rpm and wait_to_fit(requests, request_buckets, 1, rpm) > 0 then
+  outcome, retry = 'rpm', wait_to_fit(requests, request_buckets, 1, rpm)
+elseif tpm and estimate > tpm then
+  outcome = 'too_large'
+elseif tpm and wait_to_fit(tokens, token_buckets, estimate, tpm) > 0 then
+  outcome, retry = 'tpm', wait_to_fit(tokens, token_buckets, estimate, tpm)
+elseif budget and budget >= 0 and spent + reserved + hold > budget then
+  outcome = 'budget'
+end
+
+local requests_reset, tokens_reset = until_empty(request_buckets), until_empty(token_buckets)
+if outcome == 'admitted' then
+  local deadline = now + ttl
+  redis.call('HINCRBY', RQ, sec, 1)
+  redis.call('HINCRBY', TK, sec, estimate)
+  redis.call('HINCRBY', S, 'reserved', hold)
+  redis.call('HSET', RES, rid, sec .. ':' .. estimate .. ':' .. hold .. ':' .. deadline)
+  redis.call('ZADD', DL, deadline, rid)
+  requests, tokens = requests + 1, tokens + estimate
+  requests_reset = (sec + WINDOW) * 1000 - now
+  if estimate > 0 then tokens_reset = requests_reset end
+end
+
+return { outcome, retry, rpm or -1, requests, requests_reset, tpm or -1, tokens, tokens_reset }

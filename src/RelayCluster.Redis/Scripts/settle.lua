@@ -1,0 +1,39 @@
+-- ARGV 4 request id, 5 actual tokens, 6 cost (nano-dollars), 7 usage record (JSON), 8 model, 9 ending,
+-- 10 prompt tokens, 11 completion tokens, 12 estimated (0/1), 13 ledger length kept.
+-- Books the cost, frees the hold and slot, and appends the record to the ledger, all in this one turn:
+-- spend and ledger can never disagree. Returns 1, or 0 when the request was settled already.
+local rid, actual, cost = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local r = redis.call('HGET', RES, rid)
+if r then
+  redis.call('HDEL', RES, rid)
+  redis.call('ZREM', DL, rid)
+  redis.call('HINCRBY', S, 'reserved', 0 - tonumber(string.match(r, '^[^:]+:[^:]+:([^:]+)')))
+else
+  r = redis.call('HGET', RC, rid)
+  if not r then return 0 end
+  redis.call('HDEL', RC, rid)
+  redis.call('ZREM', RCT, rid)
+end
+
+-- Replace the admission's token estimate with the actual tokens, if its bucket is still in the window.
+local bucket, estimate = string.match(r, '^([^:]+):([^:]+):')
+bucket, estimate = tonumber(bucket), tonumber(estimate)
+if bucket > sec - WINDOW then
+  local current = tonumber(redis.call('HGET', TK, bucket))
+  if current then redis.call('HSET', TK, bucket, math.max(0, current + actual - estimate)) end
+end
+
+redis.call('HINCRBY', S, 'spent', cost)
+redis.call('XADD', LEDGER, 'MAXLEN', '~', ARGV[13], '*', 'r', ARGV[7])
+local model, ending = ARGV[8], ARGV[9]
+redis.call('HINCRBY', USAGE, 'requests', 1)
+redis.call('HINCRBY', USAGE, 'prompt', ARGV[10])
+redis.call('HINCRBY', USAGE, 'completion', ARGV[11])
+redis.call('HINCRBY', USAGE, 'cost', cost)
+redis.call('HINCRBY', USAGE, 'estimated', ARGV[12])
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':requests', 1)
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':prompt', ARGV[10])
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':completion', ARGV[11])
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':cost', cost)
+redis.call('HINCRBY', USAGE, 'e:' .. ending, 1)
+return 1

@@ -1,0 +1,92 @@
+using RelayCluster.Core.Tenants;
+using RelayCluster.Redis;
+using RelayCluster.Tests.Infrastructure;
+
+namespace RelayCluster.Tests.Tenants;
+
+[Collection(RedisCollection.Name)]
+public sealed class RedisTenantGrainTests(RedisServer redis) : TenantGrainContract
+{
+    private readonly Dictionary<ITenantGrain, string> _tenants = [];
+
+    protected override async Task<ITenantGrain> GrainAsync(TenantLimits limits)
+    {
+        var id = "t-" + Guid.NewGuid().ToString("N");
+        var grain = Factory().GetTenant(id);
+        await grain.SetLimitsAsync(limits);
+        _tenants[grain] = id;
+        return grain;
+    }
+
+    protected override async Task<(long Records, long CostNanos)> LedgerAsync(ITenantGrain grain)
+    {
+        var usage = await new RedisUsageLedger(redis.Connection).GetSummaryAsync(_tenants[grain], (await grain.GetQuotaAsync()).Month);
+        return (usage.Requests, usage.CostNanos);
+    }
+
+    [Fact]
+    public async Task Seeding_sets_limits_once_and_never_overwrites_later_changes()
+    {
+        var id = "seed-" + Guid.NewGuid().ToString("N");
+        var factory = Factory();
+        Assert.True(await factory.SeedAsync(id, new TenantLimits(5, null, null, null)));
+        await factory.GetTenant(id).SetLimitsAsync(new TenantLimits(7, null, null, null)); // an admin's change
+
+        Assert.False(await factory.SeedAsync(id, new TenantLimits(5, null, null, null))); // a restart with the old config
+        Assert.Equal(7, (await factory.GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
+    }
+
+    [Fact]
+    public async Task Two_factories_on_one_redis_share_every_window_exactly()
+    {
+        // Two silos' worth of grains for one tenant, admitting concurrently: one limit between them.
+        var id = "shared-" + Guid.NewGuid().ToString("N");
+        var silos = new[] { Factory(), Factory(), Factory() };
+        await silos[0].GetTenant(id).SetLimitsAsync(new TenantLimits(20, null, null, null));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            Task.Run(async () => await silos[i % 3].GetTenant(id).AdmitAsync(new AdmissionRequest($"r{i}", 1, 0)))));
+
+        Assert.Equal(20, results.Count(r => r.IsAdmitted));
+    }
+
+    [Fact]
+    public async Task Spend_and_limits_survive_a_redis_restart_with_aof()
+    {
+        var grain = await GrainAsync(new TenantLimits(10, null, null, 1000));
+        await grain.AdmitAsync(new AdmissionRequest("a", 1, 300));
+        await grain.SettleAsync(Settle("a", 1, 250));
+
+        await redis.RestartAsync();
+
+        var quota = await WaitForAsync(grain.GetQuotaAsync);
+        Assert.Equal((250L, 10), (quota.SpentNanos, quota.Limits.RequestsPerMinute));
+        Assert.Equal((1, 250), await LedgerAsync(grain));
+    }
+
+    [Fact]
+    public async Task An_unreachable_redis_is_a_store_unavailable_error_not_a_hang()
+    {
+        var factory = new RedisTenantGrainFactory(await RedisConnection.ConnectAsync("127.0.0.1:1"), Options, Clock);
+        await Assert.ThrowsAsync<StoreUnavailableException>(async () => await factory.GetTenant("x").AdmitAsync(new AdmissionRequest("a", 1, 0)));
+    }
+
+    private RedisTenantGrainFactory Factory() => new(redis.Connection, Options, Clock);
+
+    /// <summary>The client reconnects by itself after a restart; wait for that with a deadline.</summary>
+    private static async Task<T> WaitForAsync<T>(Func<ValueTask<T>> turn)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            try
+            {
+                return await turn();
+            }
+            catch (StoreUnavailableException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+}

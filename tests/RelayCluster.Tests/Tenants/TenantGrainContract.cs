@@ -1,0 +1,161 @@
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Tests.Infrastructure;
+
+namespace RelayCluster.Tests.Tenants;
+
+/// <summary>
+/// What every tenant store must do, run against each of them (memory and Redis): the same turns, the
+/// same answers. Time is a manual clock, which both stores take "now" from.
+/// </summary>
+public abstract class TenantGrainContract
+{
+    protected const long TtlMs = 60_000;
+
+    protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 11, 30, 23, 58, 0, TimeSpan.Zero));
+
+    protected TenantStoreOptions Options { get; } = new(TtlMs);
+
+    /// <summary>A grain of a tenant no other test uses, with these limits set.</summary>
+    protected abstract Task<ITenantGrain> GrainAsync(TenantLimits limits);
+
+    /// <summary>How many records the tenant's ledger holds, and their total cost.</summary>
+    protected abstract Task<(long Records, long CostNanos)> LedgerAsync(ITenantGrain grain);
+
+    protected Settlement Settle(string requestId, long tokens, long cost) => new(new UsageRecord
+    {
+        TimestampMs = Clock.GetUtcNow().ToUnixTimeMilliseconds(), Tenant = "t", RequestId = requestId, Endpoint = "/v1/chat/completions",
+        Model = "m", UpstreamModel = "m", Provider = "p", PromptTokens = tokens, CostNanos = cost, Ending = Endings.Completed, Status = 200,
+    });
+
+    [Fact]
+    public async Task Requests_per_minute_admit_exactly_the_limit_then_refuse_with_the_wait()
+    {
+        var grain = await GrainAsync(new TenantLimits(3, null, null, null));
+        for (var i = 0; i < 3; i++)
+        {
+            var admitted = await grain.AdmitAsync(new AdmissionRequest($"r{i}", 10, 0));
+            Assert.True(admitted.IsAdmitted);
+            Assert.Equal(2 - i, admitted.Window.RequestsRemaining);
+            await grain.SettleAsync(Settle($"r{i}", 10, 0));
+        }
+
+        Clock.Advance(TimeSpan.FromSeconds(20));
+        var refused = await grain.AdmitAsync(new AdmissionRequest("r3", 10, 0));
+        Assert.Equal(AdmissionOutcome.RequestsPerMinuteExceeded, refused.Outcome);
+        Assert.Equal(TimeSpan.FromSeconds(40), refused.RetryAfter);
+
+        Clock.Advance(TimeSpan.FromSeconds(40));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("r4", 10, 0))).IsAdmitted);
+    }
+
+    [Fact]
+    public async Task Tokens_per_minute_count_the_estimate_until_settle_corrects_it()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, 1000, null, null));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("a", 900, 0))).IsAdmitted);
+        Assert.Equal(AdmissionOutcome.TokensPerMinuteExceeded, (await grain.AdmitAsync(new AdmissionRequest("b", 200, 0))).Outcome);
+        Assert.Equal(AdmissionOutcome.RequestLargerThanTokenLimit, (await grain.AdmitAsync(new AdmissionRequest("c", 1001, 0))).Outcome);
+
+        await grain.SettleAsync(Settle("a", 150, 0));
+
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b", 200, 0))).IsAdmitted);
+        Assert.Equal(350, (await grain.GetQuotaAsync()).TokensInWindow);
+    }
+
+    [Fact]
+    public async Task Concurrency_slots_are_taken_at_admission_and_freed_at_settle()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, 2, null));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("a", 1, 0))).IsAdmitted);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b", 1, 0))).IsAdmitted);
+        Assert.Equal(AdmissionOutcome.ConcurrencyExceeded, (await grain.AdmitAsync(new AdmissionRequest("c", 1, 0))).Outcome);
+
+        await grain.SettleAsync(Settle("a", 1, 0));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("c", 1, 0))).IsAdmitted);
+        Assert.Equal(2, (await grain.GetQuotaAsync()).InFlight);
+    }
+
+    [Fact]
+    public async Task Budget_holds_reservations_books_the_actual_cost_and_ledgers_it_once()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, null, 1000));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("a", 1, 600))).IsAdmitted);
+        Assert.Equal(AdmissionOutcome.BudgetExceeded, (await grain.AdmitAsync(new AdmissionRequest("b", 1, 500))).Outcome);
+
+        Assert.True(await grain.SettleAsync(Settle("a", 1, 100)));
+        Assert.False(await grain.SettleAsync(Settle("a", 1, 100)));
+
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal((100, 0), (quota.SpentNanos, quota.ReservedNanos));
+        Assert.Equal((1, 100), await LedgerAsync(grain));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b", 1, 500))).IsAdmitted);
+    }
+
+    [Fact]
+    public async Task Spend_resets_at_the_start_of_a_calendar_month_utc()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, null, 1000));
+        await grain.AdmitAsync(new AdmissionRequest("a", 1, 900));
+        await grain.SettleAsync(Settle("a", 1, 900));
+        Assert.Equal("2026-11", (await grain.GetQuotaAsync()).Month);
+
+        Clock.Advance(TimeSpan.FromMinutes(3)); // 2026-12-01 00:01 UTC
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal(("2026-12", 0L), (quota.Month, quota.SpentNanos));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b", 1, 900))).IsAdmitted);
+    }
+
+    [Fact]
+    public async Task A_reservation_past_its_deadline_is_reclaimed_and_a_late_settle_still_books_once()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, 1, 1000));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("orphan", 1, 700))).IsAdmitted);
+
+        Clock.Advance(TimeSpan.FromMilliseconds(TtlMs + 1)); // its silo died: nobody renewed it
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal((0, 0L), (quota.InFlight, quota.ReservedNanos));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("next", 1, 700))).IsAdmitted);
+
+        // A settle that arrives after all (a silo that was only slow) is booked, once.
+        Assert.True(await grain.SettleAsync(Settle("orphan", 1, 200)));
+        Assert.False(await grain.SettleAsync(Settle("orphan", 1, 200)));
+        Assert.Equal(200, (await grain.GetQuotaAsync()).SpentNanos);
+    }
+
+    [Fact]
+    public async Task Renewing_keeps_a_long_request_alive_past_its_first_deadline()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, null, null));
+        await grain.AdmitAsync(new AdmissionRequest("long", 1, 50));
+        Clock.Advance(TimeSpan.FromMilliseconds(TtlMs / 2));
+        Assert.True(await grain.RenewAsync("long"));
+        Clock.Advance(TimeSpan.FromMilliseconds(TtlMs * 3 / 4));
+
+        Assert.Equal(1, (await grain.GetQuotaAsync()).InFlight);
+        Assert.False(await grain.RenewAsync("never-admitted"));
+    }
+
+    [Fact]
+    public async Task A_paused_tenant_is_refused_until_resumed()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, null, null));
+        await grain.SetPausedAsync(true);
+        Assert.Equal(AdmissionOutcome.Paused, (await grain.AdmitAsync(new AdmissionRequest("a", 1, 0))).Outcome);
+        Assert.True((await grain.GetQuotaAsync()).Paused);
+
+        await grain.SetPausedAsync(false);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("a", 1, 0))).IsAdmitted);
+    }
+
+    [Fact]
+    public async Task Concurrent_admissions_never_exceed_any_limit()
+    {
+        var grain = await GrainAsync(new TenantLimits(50, null, null, 5_000));
+        var results = await Task.WhenAll(Enumerable.Range(0, 400).Select(i =>
+            Task.Run(async () => await grain.AdmitAsync(new AdmissionRequest($"r{i}", 1, 100)))));
+
+        Assert.Equal(50, results.Count(r => r.IsAdmitted));
+        Assert.Equal(5_000, (await grain.GetQuotaAsync()).ReservedNanos);
+    }
+}
