@@ -2,7 +2,7 @@ using RelayCluster.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRelayConfiguration(args);
-builder.Services.AddRelay(builder.Configuration);
+builder.Services.AddRelay();
 
 var app = builder.Build();
 app.UseRelayHttp();

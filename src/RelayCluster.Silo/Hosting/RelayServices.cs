@@ -14,7 +14,7 @@ namespace RelayCluster.Silo.Hosting;
 
 public static class RelayServices
 {
-    public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddRelay(this IServiceCollection services)
     {
         services.AddOptions<RelayOptions>()
             .BindConfiguration(RelayOptions.SectionName)
@@ -29,14 +29,7 @@ public static class RelayServices
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
-        if (configuration[$"{RelayOptions.SectionName}:Store"] == "redis")
-        {
-            services.AddRedisStore();
-        }
-        else
-        {
-            services.AddMemoryStore();
-        }
+        services.AddStores();
 
         services.AddSingleton<RelayPipeline>();
         services.AddSingleton<ReservationRenewer>();

@@ -15,30 +15,37 @@ public interface IStoreHealth
 /// <summary>The two stores behind the same grain and usage contracts.</summary>
 internal static partial class StoreServices
 {
-    /// <summary>The embedded default: grains in this process, usage in JSON-lines files.</summary>
-    public static void AddMemoryStore(this IServiceCollection services)
+    /// <summary>
+    /// Registers both stores and picks one from the validated options when first needed, so the choice
+    /// sees the whole configuration (every source, including ones added after Program's first lines).
+    /// </summary>
+    public static void AddStores(this IServiceCollection services)
     {
+        // The embedded default: grains in this process, usage in JSON-lines files.
         services.AddSingleton(sp => new JsonlUsageLedger(
             sp.GetRequiredService<RelayOptions>().UsageLog.Path,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
-        services.AddSingleton<IUsageReader>(sp => sp.GetRequiredService<JsonlUsageLedger>());
-        services.AddSingleton<ITenantGrainFactory, MemoryTenantGrainFactory>();
-        services.AddSingleton<IStoreHealth, InProcessStore>();
-        services.AddHostedService<UsageLogFlusher>();
-    }
+        services.AddSingleton<MemoryTenantGrainFactory>();
 
-    /// <summary>The cluster: every silo's grains are Lua turns on one shared Redis.</summary>
-    public static void AddRedisStore(this IServiceCollection services)
-    {
+        // The cluster: every silo's grains are Lua turns on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
         services.AddSingleton<RedisTenantGrainFactory>();
-        services.AddSingleton<ITenantGrainFactory>(sp => sp.GetRequiredService<RedisTenantGrainFactory>());
-        services.AddSingleton<IUsageReader, RedisUsageLedger>();
-        services.AddSingleton<IStoreHealth, RedisStoreHealth>();
-        services.AddHostedService<RedisTenantSeeder>();
+
+        services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
+            ? sp.GetRequiredService<RedisTenantGrainFactory>()
+            : sp.GetRequiredService<MemoryTenantGrainFactory>());
+        services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
+            ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
+            : sp.GetRequiredService<JsonlUsageLedger>());
+        services.AddSingleton<IStoreHealth>(sp => IsRedis(sp)
+            ? new RedisStoreHealth(sp.GetRequiredService<RedisConnection>())
+            : new InProcessStore());
+        services.AddHostedService<StoreLifetime>();
     }
+
+    private static bool IsRedis(IServiceProvider services) => services.GetRequiredService<RelayOptions>().Store == "redis";
 
     private sealed class InProcessStore : IStoreHealth
     {
@@ -50,23 +57,26 @@ internal static partial class StoreServices
         public Task<bool> IsReadyAsync() => redis.PingAsync();
     }
 
-    /// <summary>Flushes the usage log when the silo stops, so a graceful restart loses nothing.</summary>
-    private sealed class UsageLogFlusher(IUsageLedger ledger) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => ledger.FlushAsync(cancellationToken);
-    }
-
     /// <summary>
-    /// Gives each configured tenant its limits in Redis unless it has limits there already: the configuration
-    /// seeds the store and never overwrites what an admin changed. If Redis is down at start, the silo starts
-    /// anyway (failing closed) and seeds when a later start finds Redis.
+    /// Store work at start and stop. Redis: give each configured tenant its limits unless it has limits there
+    /// already (configuration seeds the store and never overwrites an admin's change); if Redis is down at
+    /// start the silo starts anyway, failing closed. Memory: flush the usage log on stop, so a graceful
+    /// restart loses nothing.
     /// </summary>
-    private sealed partial class RedisTenantSeeder(TenantDirectory tenants, RedisTenantGrainFactory grains, ILogger<RedisTenantSeeder> logger) : IHostedService
+    private sealed partial class StoreLifetime(IServiceProvider services, TenantDirectory tenants, ILogger<StoreLifetime> logger) : IHostedService
     {
+        // Resolved at start: by the time a host stops, its service provider may already be disposed.
+        private IUsageLedger? _usageLog;
+
         public async Task StartAsync(CancellationToken cancellationToken)
         {
+            if (!IsRedis(services))
+            {
+                _usageLog = services.GetRequiredService<IUsageLedger>();
+                return;
+            }
+
+            var grains = services.GetRequiredService<RedisTenantGrainFactory>();
             try
             {
                 foreach (var tenant in tenants.All)
@@ -80,7 +90,7 @@ internal static partial class StoreServices
             }
         }
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => _usageLog?.FlushAsync(cancellationToken) ?? Task.CompletedTask;
 
         private static partial class Log
         {

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using RelayCluster.Tests.Infrastructure;
+
+namespace RelayCluster.Tests.Host;
+
+/// <summary>The silo on the Redis store: same API, state in Redis, and fail-closed while Redis is away.</summary>
+public sealed class RedisStoreTests : IAsyncLifetime
+{
+    private const string Key = "sk-redis-store-key";
+    private readonly RedisServer _redis = new(); // its own server: one test here stops it
+    private RelayHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _redis.InitializeAsync();
+        _host = new RelayHost(RelayHost.SimulatorSettings(
+            ("Relay:Store", "redis"),
+            ("Relay:Redis", _redis.ConnectionString),
+            ("Relay:Tenants:t1:Keys:0", Key),
+            ("Relay:Tenants:t1:RequestsPerMinute", "100"),
+            ("Relay:Tenants:t1:MonthlyBudgetUsd", "1")));
+    }
+
+    public async Task DisposeAsync()
+    {
+        _host.Dispose();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Requests_are_admitted_metered_and_ledgered_in_redis()
+    {
+        using var client = _host.ClientFor(Key);
+        using (var plain = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("through redis"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+            Assert.Equal("99", plain.Headers.GetValues("x-ratelimit-remaining-requests").Single()); // the seeded limit, read in Lua
+        }
+
+        var streamed = await (await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("and a stream", stream: true)))).Content.ReadAsStringAsync();
+        Assert.Equal("[DONE]", SseText.DataPayloads(streamed)[^1]);
+
+        var quota = await _host.WaitForIdleAsync("t1");
+        var usage = await _host.UsageAsync("t1");
+        Assert.Equal(2, (long)quota["requests_in_window"]!);
+        Assert.Equal(2, (long)usage["requests"]!);
+        Assert.True((long)quota["spent_nanos"]! > 0);
+        Assert.Equal((long)quota["spent_nanos"]!, (long)usage["cost_nanos"]!);
+        Assert.Equal(2, (long)usage["by_ending"]!["completed"]!);
+    }
+
+    [Fact]
+    public async Task Without_redis_requests_fail_closed_with_503_and_the_silo_recovers_by_itself()
+    {
+        using var client = _host.ClientFor(Key);
+        using var anonymous = _host.CreateClient();
+        (await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("before")))).EnsureSuccessStatusCode();
+
+        _redis.Kill();
+        using (var refused = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("during"))))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("1", refused.Headers.GetValues("Retry-After").Single());
+            Assert.Equal("store_unavailable", (string?)(await refused.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]);
+        }
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await anonymous.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
+
+        await _redis.RestartAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        HttpStatusCode status;
+        do
+        {
+            using var retry = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("after")));
+            status = retry.StatusCode;
+        }
+        while (status != HttpStatusCode.OK && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(2, (long)(await _host.UsageAsync("t1"))["by_ending"]!["completed"]!); // the refused one was never admitted
+    }
+}
