@@ -52,16 +52,33 @@ public sealed class RedisConnection : IAsyncDisposable
         }
     }
 
-    public async Task<HashEntry[]> HashGetAllAsync(RedisKey key)
+    public Task<HashEntry[]> HashGetAllAsync(RedisKey key) => Guard(db => db.HashGetAllAsync(key));
+
+    private async Task<T> Guard<T>(Func<IDatabase, Task<T>> command)
     {
         try
         {
-            return await _multiplexer.GetDatabase().HashGetAllAsync(key);
+            return await command(_multiplexer.GetDatabase());
         }
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or TimeoutException)
         {
             throw new StoreUnavailableException("Redis is unavailable: " + ex.Message, ex);
         }
+    }
+
+    public Task<RedisValue> HashGetAsync(RedisKey key, RedisValue field) => Guard(db => db.HashGetAsync(key, field));
+
+    public Task<RedisValue[]> SetMembersAsync(RedisKey key) => Guard(db => db.SetMembersAsync(key));
+
+    /// <summary>
+    /// Calls <paramref name="onMessage"/> for every message on <paramref name="channel"/>, and also after a
+    /// reconnection: pub/sub delivers at most once, so whatever was published while the connection was down
+    /// is lost, and the subscriber must assume it missed something.
+    /// </summary>
+    public async Task SubscribeAsync(string channel, Action onMessage)
+    {
+        _multiplexer.ConnectionRestored += (_, _) => onMessage();
+        await _multiplexer.GetSubscriber().SubscribeAsync(channel, (_, _) => onMessage());
     }
 
     /// <summary>Round trip to Redis; false if it does not answer (for readiness).</summary>
@@ -114,6 +131,9 @@ public sealed class RedisScript
 
     /// <summary>A tenant turn: the shared prelude followed by the named script, from embedded resources.</summary>
     public static RedisScript TenantTurn(string name) => new(Resource("prelude") + "\n" + Resource(name));
+
+    /// <summary>A script on its own, from embedded resources.</summary>
+    public static RedisScript Named(string name) => new(Resource(name));
 
     private static string Resource(string name)
     {

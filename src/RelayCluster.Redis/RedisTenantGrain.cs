@@ -58,9 +58,6 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
 
     public async ValueTask SetPausedAsync(bool paused) => await ConfigureAsync("pause", TenantLimits.Unlimited, paused);
 
-    /// <summary>Sets the limits only if the tenant has none yet: configuration seeds, it never overwrites.</summary>
-    public async ValueTask<bool> SeedAsync(TenantLimits limits) => await ConfigureAsync("seed", limits, paused: false) == 1;
-
     private async Task<long> ConfigureAsync(string mode, TenantLimits limits, bool paused) =>
         (long)await TurnAsync(scripts.Configure, mode,
             limits.RequestsPerMinute ?? 0, limits.TokensPerMinute ?? 0, limits.MaxConcurrent ?? 0, limits.MonthlyBudgetNanos ?? -1, paused ? 1 : 0);

@@ -10,10 +10,5 @@ public sealed class RedisTenantGrainFactory(RedisConnection redis, TenantStoreOp
 {
     private readonly RedisTenantScripts _scripts = new();
 
-    public ITenantGrain GetTenant(string tenantId) => Grain(tenantId);
-
-    /// <summary>Gives a tenant its configured limits unless it has limits already (set earlier, or by an admin).</summary>
-    public ValueTask<bool> SeedAsync(string tenantId, TenantLimits limits) => Grain(tenantId).SeedAsync(limits);
-
-    private RedisTenantGrain Grain(string tenantId) => new(tenantId, redis, _scripts, options, time);
+    public ITenantGrain GetTenant(string tenantId) => new RedisTenantGrain(tenantId, redis, _scripts, options, time);
 }

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace RelayCluster.Core.Wire;
 
 /// <summary>Reads the JSON kind of a node the way OpenAI's validation messages name it.</summary>
-internal static class JsonKinds
+public static class JsonKinds
 {
     public static string Describe(JsonNode? node) => node switch
     {

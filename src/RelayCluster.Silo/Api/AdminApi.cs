@@ -18,13 +18,14 @@ public static class AdminApi
         var admin = app.MapGroup("/admin").AddEndpointFilter(RequireAdminKeyAsync);
         admin.MapGet("/tenants/{id}/quota", GetQuotaAsync);
         admin.MapGet("/tenants/{id}/usage", GetUsageAsync);
+        admin.MapAdminTenantsApi();
         return app;
     }
 
     private static async Task<Results<Ok<QuotaView>, EmptyHttpResult>> GetQuotaAsync(
-        string id, HttpContext context, TenantDirectory tenants, ITenantGrainFactory grains)
+        string id, HttpContext context, ITenantDirectory tenants, ITenantGrainFactory grains)
     {
-        if (tenants.FindById(id) is null)
+        if (await tenants.GetAsync(id) is null)
         {
             await ErrorResponses.WriteAsync(context, RelayError.NotFound($"tenant '{id}'"));
             return TypedResults.Empty;
@@ -34,9 +35,9 @@ public static class AdminApi
     }
 
     private static async Task<Results<Ok<UsageSummary>, EmptyHttpResult>> GetUsageAsync(
-        string id, string? month, HttpContext context, TenantDirectory tenants, IUsageReader usage, TimeProvider time)
+        string id, string? month, HttpContext context, ITenantDirectory tenants, IUsageReader usage, TimeProvider time)
     {
-        if (tenants.FindById(id) is null)
+        if (await tenants.GetAsync(id) is null)
         {
             await ErrorResponses.WriteAsync(context, RelayError.NotFound($"tenant '{id}'"));
             return TypedResults.Empty;
@@ -66,7 +67,7 @@ public static class AdminApi
             return await next(invocation);
         }
 
-        var isTenantKey = key is not null && context.RequestServices.GetRequiredService<TenantDirectory>().FindByKey(key) is not null;
+        var isTenantKey = key is not null && await context.RequestServices.GetRequiredService<TenantCache>().FindByKeyAsync(key) is not null;
         await ErrorResponses.WriteAsync(context, isTenantKey
             ? new RelayError(403, new OpenAiError("This key may not use the admin API.", "invalid_request_error", null, "permission_denied"), ShouldRetry: false)
             : key is null ? RelayError.MissingApiKey() : RelayError.InvalidAdminKey());

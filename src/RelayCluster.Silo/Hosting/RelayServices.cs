@@ -24,8 +24,10 @@ public static class RelayServices
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<TenantDirectory>();
-        services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<TenantDirectory>());
+        services.AddSingleton<ConfiguredTenants>();
+        services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<ConfiguredTenants>());
+        services.AddSingleton<TenantCache>();
+        services.AddSingleton<TenantAdmin>();
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));

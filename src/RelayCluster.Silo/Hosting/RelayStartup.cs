@@ -7,7 +7,7 @@ namespace RelayCluster.Silo.Hosting;
 /// Says how to use the relay when it starts.
 /// </summary>
 internal sealed partial class RelayStartup(
-    RelayOptions options, TenantDirectory tenants, ILogger<RelayStartup> logger)
+    RelayOptions options, ConfiguredTenants tenants, ILogger<RelayStartup> logger)
     : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)

@@ -28,14 +28,19 @@ internal static partial class StoreServices
             sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
         services.AddSingleton<MemoryTenantGrainFactory>();
+        services.AddSingleton<MemoryTenantDirectory>();
 
         // The cluster: every silo's grains are Lua turns on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
         services.AddSingleton<RedisTenantGrainFactory>();
+        services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
 
         services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantGrainFactory>()
             : sp.GetRequiredService<MemoryTenantGrainFactory>());
+        services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
+            ? sp.GetRequiredService<RedisTenantDirectory>()
+            : sp.GetRequiredService<MemoryTenantDirectory>());
         services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
             ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
             : sp.GetRequiredService<JsonlUsageLedger>());
@@ -58,12 +63,14 @@ internal static partial class StoreServices
     }
 
     /// <summary>
-    /// Store work at start and stop. Redis: give each configured tenant its limits unless it has limits there
-    /// already (configuration seeds the store and never overwrites an admin's change); if Redis is down at
-    /// start the silo starts anyway, failing closed. Memory: flush the usage log on stop, so a graceful
-    /// restart loses nothing.
+    /// Store work at start and stop. At start, the configured tenants seed the store: a tenant it does not
+    /// know yet is created with its keys and limits, one it knows is left alone, so an admin's changes
+    /// survive restarts. If Redis is down at start the silo starts anyway, failing closed, and the next
+    /// start seeds. At stop, the embedded usage log is flushed, so a graceful restart loses nothing.
     /// </summary>
-    private sealed partial class StoreLifetime(IServiceProvider services, TenantDirectory tenants, ILogger<StoreLifetime> logger) : IHostedService
+    private sealed partial class StoreLifetime(
+        IServiceProvider services, ConfiguredTenants tenants, ITenantDirectory directory, ITenantGrainFactory grains, TimeProvider time,
+        ILogger<StoreLifetime> logger) : IHostedService
     {
         // Resolved at start: by the time a host stops, its service provider may already be disposed.
         private IUsageLedger? _usageLog;
@@ -73,16 +80,11 @@ internal static partial class StoreServices
             if (!IsRedis(services))
             {
                 _usageLog = services.GetRequiredService<IUsageLedger>();
-                return;
             }
 
-            var grains = services.GetRequiredService<RedisTenantGrainFactory>();
             try
             {
-                foreach (var tenant in tenants.All)
-                {
-                    await grains.SeedAsync(tenant.Id, tenant.Limits);
-                }
+                await tenants.SeedAsync(directory, grains, time.GetUtcNow().ToUnixTimeSeconds());
             }
             catch (StoreUnavailableException ex)
             {

@@ -9,7 +9,7 @@ namespace RelayCluster.Silo.Http;
 /// every response it gets carries the x-ratelimit-* headers: handlers that admitted the request set
 /// them from the admission; any other response reads the tenant's windows just before it starts.
 /// </summary>
-internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantDirectory tenants, ITenantGrainFactory grains)
+internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantCache tenants, ITenantGrainFactory grains)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -26,7 +26,7 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
             return;
         }
 
-        var tenant = tenants.FindByKey(key);
+        var tenant = await tenants.FindByKeyAsync(key);
         if (tenant is null)
         {
             await ErrorResponses.WriteAsync(context, RelayError.InvalidApiKey(ApiKeyHash.Redact(key)));

@@ -9,25 +9,25 @@ namespace RelayCluster.Silo.Relay;
 /// <summary>The 429 a refused admission becomes, worded and typed as OpenAI words its own.</summary>
 internal static class Refusals
 {
-    public static RelayError For(Admission admission, string tenantId, TenantLimits limits, long requestedTokens)
+    public static RelayError For(Admission admission, string tenantId, long requestedTokens)
     {
         var wait = RateLimitHeaders.GoDuration(admission.RetryAfter);
         return admission.Outcome switch
         {
             AdmissionOutcome.RequestsPerMinuteExceeded => RateLimited(
-                $"Rate limit reached for tenant {tenantId} on requests per min (RPM): Limit {limits.RequestsPerMinute}, Requested 1. Please try again in {wait}.",
+                $"Rate limit reached for tenant {tenantId} on requests per min (RPM): Limit {admission.Window.RequestLimit}, Requested 1. Please try again in {wait}.",
                 "requests", admission.RetryAfter),
             AdmissionOutcome.TokensPerMinuteExceeded => RateLimited(
-                $"Rate limit reached for tenant {tenantId} on tokens per min (TPM): Limit {limits.TokensPerMinute}, Remaining {admission.Window.TokensRemaining}, Requested {requestedTokens}. Please try again in {wait}.",
+                $"Rate limit reached for tenant {tenantId} on tokens per min (TPM): Limit {admission.Window.TokenLimit}, Remaining {admission.Window.TokensRemaining}, Requested {requestedTokens}. Please try again in {wait}.",
                 "tokens", admission.RetryAfter),
             AdmissionOutcome.RequestLargerThanTokenLimit => new RelayError(429, new OpenAiError(
-                $"Request too large for tenant {tenantId} on tokens per min (TPM): Limit {limits.TokensPerMinute}, Requested {requestedTokens}. The prompt and max_tokens together must fit the limit; lower max_tokens or shorten the prompt.",
+                $"Request too large for tenant {tenantId} on tokens per min (TPM): Limit {admission.Window.TokenLimit}, Requested {requestedTokens}. The prompt and max_tokens together must fit the limit; lower max_tokens or shorten the prompt.",
                 "tokens", null, "rate_limit_exceeded"), ShouldRetry: false),
             AdmissionOutcome.ConcurrencyExceeded => RateLimited(
-                $"Too many concurrent requests for tenant {tenantId}: Limit {limits.MaxConcurrent}. Please try again in {wait}.",
+                $"Too many concurrent requests for tenant {tenantId}. Please try again in {wait}.",
                 "requests", admission.RetryAfter),
             AdmissionOutcome.BudgetExceeded => new RelayError(429, new OpenAiError(
-                $"You exceeded your current quota: the monthly budget of ${Money.ToUsd(limits.MonthlyBudgetNanos ?? 0).ToString("0.######", CultureInfo.InvariantCulture)} is spent or held by requests in flight (this request may cost up to its max_tokens).",
+                $"You exceeded your current quota: tenant {tenantId}'s monthly budget is spent or held by requests in flight (this request may cost up to its max_tokens).",
                 "insufficient_quota", null, "insufficient_quota"), ShouldRetry: false),
             AdmissionOutcome.Paused => new RelayError(403, new OpenAiError(
                 $"Tenant {tenantId} is paused by an administrator.", "invalid_request_error", null, "tenant_paused"), ShouldRetry: false),

@@ -48,7 +48,7 @@ internal sealed partial class RelayPipeline(
         RateLimitHeaders.Write(context.Response, admission.Window);
         if (!admission.IsAdmitted)
         {
-            await ErrorResponses.WriteAsync(context, Refusals.For(admission, tenant.Id, tenant.Limits, promptTokens + outputCap));
+            await ErrorResponses.WriteAsync(context, Refusals.For(admission, tenant.Id, promptTokens + outputCap));
             return;
         }
 

@@ -1,3 +1,5 @@
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
 using RelayCluster.Tests.Infrastructure;
@@ -25,15 +27,25 @@ public sealed class RedisTenantGrainTests(RedisServer redis) : TenantGrainContra
     }
 
     [Fact]
-    public async Task Seeding_sets_limits_once_and_never_overwrites_later_changes()
+    public async Task Configuration_seeds_a_tenant_once_and_never_overwrites_admin_changes()
     {
         var id = "seed-" + Guid.NewGuid().ToString("N");
+        var configured = new ConfiguredTenants(new RelayOptions
+        {
+            Tenants = { [id] = new TenantOptions { Keys = ["sk-" + id], RequestsPerMinute = 5, Models = ["*"] } },
+        });
+        var directory = await RedisTenantDirectory.StartAsync(redis.Connection);
         var factory = Factory();
-        Assert.True(await factory.SeedAsync(id, new TenantLimits(5, null, null, null)));
-        await factory.GetTenant(id).SetLimitsAsync(new TenantLimits(7, null, null, null)); // an admin's change
+        await configured.SeedAsync(directory, factory, createdAt: 1);
+        Assert.Equal(5, (await factory.GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
 
-        Assert.False(await factory.SeedAsync(id, new TenantLimits(5, null, null, null))); // a restart with the old config
+        // An admin raises the limit and revokes the configured key; then the silo restarts with the old file.
+        await factory.GetTenant(id).SetLimitsAsync(new TenantLimits(7, null, null, null));
+        Assert.True(await directory.RevokeKeyAsync(id, ApiKeys.From("sk-" + id, 1).Entry.Id));
+        await configured.SeedAsync(directory, factory, createdAt: 2);
+
         Assert.Equal(7, (await factory.GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
+        Assert.Null(await directory.FindTenantIdAsync(ApiKeyHash.Of("sk-" + id)));
     }
 
     [Fact]

@@ -1,0 +1,42 @@
+using System.Collections.Frozen;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Routing;
+using RelayCluster.Core.Tenants;
+
+namespace RelayCluster.Core.Auth;
+
+/// <summary>A tenant as the relay needs it on every request: its id and the models it may use.</summary>
+public sealed record Tenant(string Id, ModelPatterns AllowedModels);
+
+/// <summary>A tenant as the configuration file defines it: what seeds the store at start.</summary>
+public sealed record ConfiguredTenant(string Id, TenantLimits Limits, IReadOnlyList<string> Models, IReadOnlyList<string> Keys);
+
+/// <summary>
+/// The tenants of the configuration file. They seed the tenant store at start-up, and a tenant that exists
+/// there already is left as it is, so changes made through the admin API survive restarts.
+/// </summary>
+public sealed class ConfiguredTenants : ITenantLimitsSource
+{
+    private readonly FrozenDictionary<string, ConfiguredTenant> _byId;
+
+    public ConfiguredTenants(RelayOptions options) =>
+        _byId = options.Tenants.ToFrozenDictionary(
+            t => t.Key, t => new ConfiguredTenant(t.Key, TenantLimits.From(t.Value), t.Value.Models.ToList(), t.Value.Keys.ToList()), StringComparer.Ordinal);
+
+    public IEnumerable<ConfiguredTenant> All => _byId.Values;
+
+    public TenantLimits LimitsOf(string tenantId) => _byId.GetValueOrDefault(tenantId)?.Limits ?? TenantLimits.Unlimited;
+
+    /// <summary>Creates each configured tenant the directory does not know yet, with its keys and limits.</summary>
+    public async Task SeedAsync(ITenantDirectory directory, ITenantGrainFactory grains, long createdAt)
+    {
+        foreach (var tenant in All)
+        {
+            var keys = tenant.Keys.Select(k => ApiKeys.From(k, createdAt)).ToList();
+            if (await directory.CreateAsync(new TenantEntry(tenant.Id, tenant.Models, createdAt), keys))
+            {
+                await grains.GetTenant(tenant.Id).SetLimitsAsync(tenant.Limits);
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+// Starts a small RelayCluster for one test file: a redis-server (AOF, fsync always), a MockUpstream and
+// several silo processes sharing that Redis (Relay__Store=redis), all on free 127.0.0.1 ports. Unlike
+// harness.mjs (one silo, in-memory store) the test can kill and restart the pieces: SIGKILL a silo, or
+// SIGKILL Redis and start it again over the same directory and port.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { ADMIN_KEY, freePort, waitFor } from './harness.mjs';
+
+export { ADMIN_KEY, freePort, waitFor };
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const buildConfig = process.env.RELAY_BUILD_CONFIG || 'Release';
+const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server';
+const UPSTREAM_KEY = 'upstream-secret';
+const START_TIMEOUT_MS = 30_000;
+
+function dllPath(project) {
+  return path.join(repoRoot, 'src', project, 'bin', buildConfig, 'net10.0', `${project}.dll`);
+}
+
+// Every process this file started and that still runs; SIGKILLed if the test process exits for any reason.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function inheritedEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(Relay__|ASPNETCORE_|DOTNET_URLS)/i.test(k)));
+}
+
+/** Spawns a process, keeping the tail of its output for error messages. */
+function launch(label, command, args, { env = {}, cwd } = {}) {
+  const child = spawn(command, args, {
+    cwd,
+    env: { ...inheritedEnv(), DOTNET_NOLOGO: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail = [];
+  const keep = (data) => {
+    tail.push(data.toString());
+    if (tail.length > 200) tail.shift();
+    if (process.env.RELAY_CONFORMANCE_VERBOSE) process.stderr.write(`[${label}] ${data}`);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.on('error', (err) => keep(`spawn error: ${err.message}\n`));
+  running.add(child);
+  child.exitInfo = null;
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      child.exitInfo = { code, signal };
+      resolve();
+    });
+  });
+  child.label = label;
+  child.output = () => tail.join('');
+  return child;
+}
+
+function launchDll(label, project, args, env) {
+  const dll = dllPath(project);
+  if (!existsSync(dll)) {
+    throw new Error(`${label}: ${dll} not found; run 'dotnet build -c ${buildConfig}' in ${repoRoot} first.`);
+  }
+  return launch(label, 'dotnet', [dll, ...args], { env, cwd: path.dirname(dll) });
+}
+
+/** Polls `probe` until truthy; gives up early (with the child's output) if the child exits. */
+async function waitReady(child, probe, what) {
+  try {
+    await waitFor(async () => {
+      if (child.exitInfo) {
+        throw Object.assign(new Error(`${child.label} exited (${JSON.stringify(child.exitInfo)}) before it was ready`), { fatal: true, exitedEarly: true });
+      }
+      return probe();
+    }, { timeoutMs: START_TIMEOUT_MS, intervalMs: 50, what });
+  } catch (err) {
+    throw Object.assign(new Error(`${err.message}\n--- ${child.label} output ---\n${child.output()}`), { exitedEarly: err.exitedEarly });
+  }
+}
+
+/** SIGKILL and wait until the process is gone. */
+export async function kill9(child) {
+  if (child.exitInfo) return;
+  child.kill('SIGKILL');
+  await child.exited;
+}
+
+async function stopChild(child) {
+  if (!child || child.exitInfo) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** Sends PING over a raw socket; true on +PONG, false on anything else (refused, LOADING, timeout). */
+export function redisPing(port, timeoutMs = 1_000) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => {
+      reply += data.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
+/** A redis-server on `port` with AOF (fsync always) in `dir`; start() again after kill9 reopens the same data. */
+function redisServer(port, dir) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
+    '--appendfsync', 'always', '--save', '', '--protected-mode', 'no'];
+  const redis = {
+    port,
+    dir,
+    process: null,
+    async start() {
+      const child = launch(`redis:${port}`, REDIS_SERVER, args);
+      redis.process = child;
+      await waitReady(child, () => redisPing(port), `redis-server on ${port} to answer PING`);
+    },
+    kill: () => kill9(redis.process),
+    stop: () => stopChild(redis.process),
+  };
+  return redis;
+}
+
+/** Environment shared by every silo: the Redis store, the MockUpstream provider, models and `tenants`. */
+function siloEnv({ redisPort, mockPort, usageDir, tenants, env }) {
+  const result = {
+    ASPNETCORE_ENVIRONMENT: 'Production',
+    Relay__Store: 'redis',
+    Relay__Redis: `127.0.0.1:${redisPort}`,
+    Relay__AdminKey: ADMIN_KEY,
+    Relay__UsageLog__Path: usageDir,
+    Relay__Providers__mock__Type: 'openai',
+    Relay__Providers__mock__BaseUrl: `http://127.0.0.1:${mockPort}/v1`,
+    Relay__Providers__mock__ApiKey: UPSTREAM_KEY,
+    'Relay__Models__remote-fast__Provider': 'mock',
+    'Relay__Models__remote-fast__UpstreamModel': 'mock-fast',
+    'Relay__Models__remote-fast__InputPerMTok': '0.27',
+    'Relay__Models__remote-fast__OutputPerMTok': '1.10',
+  };
+  for (const [id, tenant] of Object.entries(tenants)) {
+    result[`Relay__Tenants__${id}__Keys__0`] = tenant.key;
+    for (const setting of ['RequestsPerMinute', 'TokensPerMinute', 'MaxConcurrent', 'MonthlyBudgetUsd']) {
+      if (tenant[setting] !== undefined) result[`Relay__Tenants__${id}__${setting}`] = String(tenant[setting]);
+    }
+  }
+  return { ...result, ...env };
+}
+
+/** One silo process: its URLs, helpers, and kill/stop. Ready means /readyz is 200 (Redis reached). */
+async function startSilo(label, envFor) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = launchDll(label, 'RelayCluster.Silo', ['--urls', `http://127.0.0.1:${port}`], envFor());
+    const origin = `http://127.0.0.1:${port}`;
+    try {
+      await waitReady(child, async () => (await fetch(`${origin}/readyz`).catch(() => null))?.status === 200, `${label} /readyz`);
+      return makeSilo(label, child, origin);
+    } catch (err) {
+      await stopChild(child);
+      // A port taken between freePort() and the bind: one more try on a fresh port.
+      if (!err.exitedEarly || attempt > 1) throw err;
+      process.stderr.write(`# ${label} start failed, retrying once: ${err.message.split('\n')[0]}\n`);
+    }
+  }
+}
+
+function makeSilo(label, child, origin) {
+  return {
+    label,
+    process: child,
+    origin,
+    baseURL: `${origin}/v1`,
+    kill: () => kill9(child),
+    stop: () => stopChild(child),
+    /** An SDK client; retries off so every error reaches the test as the relay sent it. */
+    client(apiKey, options = {}) {
+      return new OpenAI({ apiKey, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 20_000, ...options });
+    },
+    /** POST /v1/chat/completions with fetch; returns { status, headers, body } (body parsed when JSON). */
+    async chat(apiKey, body) {
+      const res = await fetch(`${origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text for the assertion message
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    /** GET an admin path with the admin key; returns { status, body }. */
+    async admin(pathname) {
+      const res = await fetch(origin + pathname, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      const text = await res.text();
+      let parsed = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON
+      }
+      return { status: res.status, body: parsed };
+    },
+    async quota(tenant) {
+      const { status, body } = await this.admin(`/admin/tenants/${tenant}/quota`);
+      if (status !== 200) throw new Error(`${label} quota of ${tenant}: HTTP ${status} ${JSON.stringify(body)}`);
+      return body;
+    },
+    async usage(tenant) {
+      const { status, body } = await this.admin(`/admin/tenants/${tenant}/usage`);
+      if (status !== 200) throw new Error(`${label} usage of ${tenant}: HTTP ${status} ${JSON.stringify(body)}`);
+      return body;
+    },
+    async readyStatus() {
+      const res = await fetch(`${origin}/readyz`).catch(() => null);
+      await res?.body?.cancel();
+      return res?.status ?? 0;
+    },
+  };
+}
+
+/**
+ * Starts Redis, MockUpstream and `silos` silos, all configured with `tenants`
+ * ({ id: { key, RequestsPerMinute?, MonthlyBudgetUsd?, ... } }) plus `env` overrides.
+ * Returns { redis, mock, silos, stop }.
+ */
+export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {} } = {}) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
+  const redisDir = path.join(dataDir, 'redis');
+  const usageDir = path.join(dataDir, 'usage');
+  mkdirSync(redisDir);
+  mkdirSync(usageDir);
+
+  const cluster = { redis: null, mock: null, silos: [] };
+  cluster.stop = async () => {
+    await Promise.all([...cluster.silos.map((s) => s.stop()), stopChild(cluster.mock)]);
+    await cluster.redis?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    const [redisPort, mockPort] = await Promise.all([freePort(), freePort()]);
+    cluster.redis = redisServer(redisPort, redisDir);
+    const mock = launchDll('mock-upstream', 'RelayCluster.MockUpstream', ['--port', String(mockPort), '--api-key', UPSTREAM_KEY], {});
+    cluster.mock = mock;
+    await Promise.all([
+      cluster.redis.start(),
+      waitReady(mock, async () => (await fetch(`http://127.0.0.1:${mockPort}/v1/models`, {
+        headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+      }).catch(() => null))?.ok, 'mock-upstream /v1/models'),
+    ]);
+    const envFor = () => siloEnv({ redisPort, mockPort, usageDir, tenants, env });
+    // One at a time: three .NET start-ups at once on two cores only slow each other down.
+    for (let i = 1; i <= siloCount; i++) {
+      cluster.silos.push(await startSilo(`silo${i}`, envFor));
+    }
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
