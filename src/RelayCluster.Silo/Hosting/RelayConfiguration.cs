@@ -7,8 +7,17 @@ public static class RelayConfiguration
     /// and below environment variables and the command line, so <c>Relay__…</c> and <c>--Relay:…</c>
     /// still override it.
     /// </summary>
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
     public static WebApplicationBuilder AddRelayConfiguration(this WebApplicationBuilder builder, string[] args)
     {
+        // The default address sits below every other source, so ASPNETCORE_URLS (containers), Urls and
+        // --urls all override it; in appsettings.json it would override ASPNETCORE_URLS instead.
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = [KeyValuePair.Create("urls", (string?)DefaultUrl)],
+        });
+
         var index = Array.IndexOf(args, "--config");
         if (index >= 0 && index + 1 < args.Length)
         {
