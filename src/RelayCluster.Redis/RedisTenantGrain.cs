@@ -38,7 +38,8 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
         var record = settlement.Record;
         var json = JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord);
         var result = await TurnAsync(scripts.Settle, settlement.RequestId, settlement.ActualTokens, settlement.CostNanos, json,
-            record.Model, record.Ending, record.PromptTokens, record.CompletionTokens, record.Estimated ? 1 : 0, LedgerLength);
+            record.Model, record.Ending, record.PromptTokens, record.CompletionTokens, record.Estimated ? 1 : 0, LedgerLength,
+            settlement.Unreserved ? 1 : 0);
         return (long)result == 1;
     }
 

@@ -27,6 +27,12 @@ public sealed class ConfiguredTenants : ITenantLimitsSource
 
     public TenantLimits LimitsOf(string tenantId) => _byId.GetValueOrDefault(tenantId)?.Limits ?? TenantLimits.Unlimited;
 
+    /// <summary>
+    /// Whether the configuration gives this tenant no budget (the only tenants fail-open may serve). A tenant
+    /// the file does not define counts as budgeted: without the store nothing is known of it.
+    /// </summary>
+    public bool HasNoBudget(string tenantId) => _byId.TryGetValue(tenantId, out var tenant) && tenant.Limits.MonthlyBudgetNanos is null;
+
     /// <summary>Creates each configured tenant the directory does not know yet, with its keys and limits.</summary>
     public async Task SeedAsync(ITenantDirectory directory, ITenantGrainFactory grains, long createdAt)
     {

@@ -20,6 +20,12 @@ public sealed class RelayOptions
     /// </summary>
     public int ReservationSeconds { get; set; } = 120;
 
+    /// <summary>
+    /// While the store is unreachable, serve tenants whose configuration sets no budget without rate limits
+    /// (their usage is booked when the store returns). Budgets always fail closed. Off by default.
+    /// </summary>
+    public bool FailOpenRateLimits { get; set; }
+
     /// <summary>Bearer key for /admin. When unset a random one is generated and printed at start-up.</summary>
     public string? AdminKey { get; set; }
 

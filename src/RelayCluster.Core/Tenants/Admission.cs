@@ -36,7 +36,11 @@ public readonly record struct RateLimitState(
 /// The actual usage of an admitted request, booked by one settle turn together with its usage record, so
 /// that the spend and the ledger can never disagree: both are written in the same turn or neither is.
 /// </summary>
-public readonly record struct Settlement(UsageRecord Record)
+/// <param name="Unreserved">
+/// The request was served without an admission (fail-open while the store was away): book it even though
+/// no reservation exists.
+/// </param>
+public readonly record struct Settlement(UsageRecord Record, bool Unreserved = false)
 {
     public string RequestId => Record.RequestId;
 

@@ -57,7 +57,12 @@ internal sealed class MemoryTenantGrain(
             }
             else if (!_reclaimed.Remove(settlement.RequestId, out reservation))
             {
-                return ValueTask.FromResult(false);
+                if (!settlement.Unreserved)
+                {
+                    return ValueTask.FromResult(false);
+                }
+
+                reservation = new Reservation(nowMs / 1000, settlement.ActualTokens, 0, nowMs);
             }
 
             _tokens.Adjust(reservation.Second, nowMs / 1000, settlement.ActualTokens - reservation.EstimatedTokens);

@@ -1,5 +1,6 @@
 -- ARGV 4 request id, 5 actual tokens, 6 cost (nano-dollars), 7 usage record (JSON), 8 model, 9 ending,
--- 10 prompt tokens, 11 completion tokens, 12 estimated (0/1), 13 ledger length kept.
+-- 10 prompt tokens, 11 completion tokens, 12 estimated (0/1), 13 ledger length kept, 14 unreserved (0/1:
+-- served fail-open while Redis was away, so booked without a reservation).
 -- Books the cost, frees the hold and slot, and appends the record to the ledger, all in this one turn:
 -- spend and ledger can never disagree. Returns 1, or 0 when the request was settled already.
 local rid, actual, cost = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -10,9 +11,15 @@ if r then
   redis.call('HINCRBY', S, 'reserved', 0 - tonumber(string.match(r, '^[^:]+:[^:]+:([^:]+)')))
 else
   r = redis.call('HGET', RC, rid)
-  if not r then return 0 end
-  redis.call('HDEL', RC, rid)
-  redis.call('ZREM', RCT, rid)
+  if r then
+    redis.call('HDEL', RC, rid)
+    redis.call('ZREM', RCT, rid)
+  elseif ARGV[14] == '1' then
+    r = sec .. ':' .. actual .. ':0:' .. now
+    redis.call('HINCRBY', TK, sec, actual) -- counted now, since it was never counted at admission
+  else
+    return 0
+  end
 end
 
 -- Replace the admission's token estimate with the actual tokens, if its bucket is still in the window.

@@ -12,7 +12,8 @@ namespace RelayCluster.Silo.Relay;
 /// leak a concurrency slot or a reservation, and none can book twice.
 /// </summary>
 internal sealed class AdmittedRequest(
-    string requestId, string tenantId, ITenantGrain grain, ModelRoute route, RelayRequest request, ReservationRenewer renewer, TimeProvider time)
+    string requestId, string tenantId, ITenantGrain grain, ModelRoute route, RelayRequest request, ReservationRenewer renewer, TimeProvider time,
+    bool unreserved = false)
 {
     private readonly long _started = time.GetTimestamp();
     private int _settled;
@@ -51,7 +52,7 @@ internal sealed class AdmittedRequest(
 
         var (prompt, completion, estimated) = Tokens();
         var cost = route.CostNanos(prompt, completion);
-        var settlement = new Settlement(new UsageRecord
+        var settlement = new Settlement(Unreserved: unreserved, Record: new UsageRecord
         {
             TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Tenant = tenantId,

@@ -1,3 +1,4 @@
+using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Routing;
@@ -15,6 +16,7 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal sealed partial class RelayPipeline(
     RelayOptions options, ModelRouter router, ITenantGrainFactory grains, UpstreamProviders providers, ReservationRenewer renewer,
+    ConfiguredTenants configured,
     TimeProvider time, ILogger<RelayPipeline> logger)
 {
     private readonly TimeSpan _heartbeat = TimeSpan.FromSeconds(options.Requests.HeartbeatSeconds);
@@ -44,8 +46,21 @@ internal sealed partial class RelayPipeline(
         var promptTokens = request.Prompt.WorstCaseTokens;
         var outputCap = operation == RelayOperation.Embeddings ? 0 : (request.MaxOutputTokens ?? route.DefaultMaxOutputTokens) * request.Choices;
         var grain = grains.GetTenant(tenant.Id);
-        var admission = await grain.AdmitAsync(new AdmissionRequest(context.TraceIdentifier, promptTokens + outputCap, route.CostNanos(promptTokens, outputCap)));
-        RateLimitHeaders.Write(context.Response, admission.Window);
+        var unreserved = false;
+        Admission admission;
+        try
+        {
+            admission = await grain.AdmitAsync(new AdmissionRequest(context.TraceIdentifier, promptTokens + outputCap, route.CostNanos(promptTokens, outputCap)));
+            RateLimitHeaders.Write(context.Response, admission.Window);
+        }
+        catch (StoreUnavailableException) when (options.FailOpenRateLimits && configured.HasNoBudget(tenant.Id))
+        {
+            // Fail-open, as configured: no window can be checked, but no money is at risk. Booked on return.
+            admission = new Admission(AdmissionOutcome.Admitted, default, TimeSpan.Zero);
+            unreserved = true;
+            Log.ServedFailOpen(logger, context.TraceIdentifier, tenant.Id);
+        }
+
         if (!admission.IsAdmitted)
         {
             await ErrorResponses.WriteAsync(context, Refusals.For(admission, tenant.Id, promptTokens + outputCap));
@@ -53,7 +68,7 @@ internal sealed partial class RelayPipeline(
         }
 
         // 4. Relay, then 5. settle once, whatever the ending.
-        var admitted = new AdmittedRequest(context.TraceIdentifier, tenant.Id, grain, route, request, renewer, time);
+        var admitted = new AdmittedRequest(context.TraceIdentifier, tenant.Id, grain, route, request, renewer, time, unreserved);
         var provider = providers.Get(route.ProviderId);
         var upstreamRequest = new UpstreamRequest(operation, request.PrepareForUpstream(route.UpstreamModel), request.Stream);
         using var renewal = renewer.Track(admitted);
@@ -96,6 +111,9 @@ internal sealed partial class RelayPipeline(
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Store unavailable: {RequestId} of tenant {TenantId} served fail-open without rate limits")]
+        public static partial void ServedFailOpen(ILogger logger, string requestId, string tenantId);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "Relay of {RequestId} failed talking to the upstream")]
         public static partial void RelayFailed(ILogger logger, string requestId, Exception exception);
     }
