@@ -70,14 +70,13 @@ public sealed class RedisStoreTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
 
         await _redis.RestartAsync();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        HttpStatusCode status;
-        do
-        {
-            using var retry = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("after")));
-            status = retry.StatusCode;
-        }
-        while (status != HttpStatusCode.OK && DateTime.UtcNow < deadline && await Task.Delay(100).ContinueWith(_ => true));
+        var status = await Eventually.WaitAsync(
+            async () =>
+            {
+                using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("after")));
+                return response.StatusCode;
+            },
+            s => s == HttpStatusCode.OK);
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/readyz")).StatusCode);
