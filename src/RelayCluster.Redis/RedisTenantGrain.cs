@@ -55,13 +55,22 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
         return new QuotaSnapshot(tenantId, limits, (long)r[4], (long)r[6], (int)(long)r[8], (long)r[9], (long)r[10], (string)r[11]!, window, (long)r[12] == 1);
     }
 
-    public async ValueTask SetLimitsAsync(TenantLimits limits) => await ConfigureAsync("set", limits, paused: false);
+    public async ValueTask SetLimitsAsync(TenantLimits limits) => await ConfigureAsync("set",
+        limits.RequestsPerMinute ?? 0, limits.TokensPerMinute ?? 0, limits.MaxConcurrent ?? 0, limits.MonthlyBudgetNanos ?? -1, 0);
 
-    public async ValueTask SetPausedAsync(bool paused) => await ConfigureAsync("pause", TenantLimits.Unlimited, paused);
+    public async ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => await ConfigureAsync("update",
+        Arg(patch.RequestsPerMinute, 0), Arg(patch.TokensPerMinute, 0), Arg(patch.MaxConcurrent, 0),
+        patch.MonthlyBudgetNanos.IsSet ? patch.MonthlyBudgetNanos.Value ?? -1 : "keep", 0);
 
-    private async Task<long> ConfigureAsync(string mode, TenantLimits limits, bool paused) =>
-        (long)await TurnAsync(scripts.Configure, mode,
-            limits.RequestsPerMinute ?? 0, limits.TokensPerMinute ?? 0, limits.MaxConcurrent ?? 0, limits.MonthlyBudgetNanos ?? -1, paused ? 1 : 0);
+    public async ValueTask SetPausedAsync(bool paused) => await ConfigureAsync("pause", 0, 0, 0, -1, paused ? 1 : 0);
+
+    private async Task<TenantLimits> ConfigureAsync(string mode, RedisValue rpm, RedisValue tpm, RedisValue maxConcurrent, RedisValue budget, int paused)
+    {
+        var r = (RedisResult[])(await TurnAsync(scripts.Configure, mode, rpm, tpm, maxConcurrent, budget, paused))!;
+        return new TenantLimits(Limit(r[0]), Limit(r[1]), Limit(r[2]), (long)r[3] >= 0 ? (long)r[3] : null);
+    }
+
+    private static RedisValue Arg(Change<int?> change, int unlimited) => change.IsSet ? change.Value ?? unlimited : "keep";
 
     /// <summary>One turn: the keys of this month (the usage totals are per month), the clock, then the turn's arguments.</summary>
     private Task<RedisResult> TurnAsync(RedisScript script, params RedisValue[] args)

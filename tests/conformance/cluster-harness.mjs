@@ -209,6 +209,29 @@ function makeSilo(label, child, origin) {
       }
       return { status: res.status, headers: res.headers, body: parsed };
     },
+    /**
+     * Any request with a JSON body (or none): `key` is the bearer key (the admin key unless given; null
+     * sends no Authorization header), `body` an object to send as JSON or a string to send as it is.
+     * Returns { status, headers, body } (body parsed when JSON).
+     */
+    async request(method, pathname, { key = ADMIN_KEY, body } = {}) {
+      const headers = {};
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(origin + pathname, {
+        method,
+        headers,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text for the assertion message
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
     /** GET an admin path with the admin key; returns { status, body }. */
     async admin(pathname) {
       const res = await fetch(origin + pathname, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
@@ -242,7 +265,7 @@ function makeSilo(label, child, origin) {
 /**
  * Starts Redis, MockUpstream and `silos` silos, all configured with `tenants`
  * ({ id: { key, RequestsPerMinute?, MonthlyBudgetUsd?, ... } }) plus `env` overrides.
- * Returns { redis, mock, silos, stop }.
+ * Returns { redis, mock, silos, stop, restartSilo }.
  */
 export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
@@ -252,6 +275,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
   mkdirSync(usageDir);
 
   const cluster = { redis: null, mock: null, silos: [] };
+  let envFor = null;
   cluster.stop = async () => {
     await Promise.all([...cluster.silos.map((s) => s.stop()), stopChild(cluster.mock)]);
     await cluster.redis?.stop();
@@ -269,7 +293,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
         headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
       }).catch(() => null))?.ok, 'mock-upstream /v1/models'),
     ]);
-    const envFor = () => siloEnv({ redisPort, mockPort, usageDir, tenants, env });
+    envFor = () => siloEnv({ redisPort, mockPort, usageDir, tenants, env });
     // One at a time: three .NET start-ups at once on two cores only slow each other down.
     for (let i = 1; i <= siloCount; i++) {
       cluster.silos.push(await startSilo(`silo${i}`, envFor));
@@ -278,5 +302,16 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
     await cluster.stop();
     throw err;
   }
+  /**
+   * SIGKILLs silo `index` (0-based; if it still runs) and starts a new process with the same environment
+   * (on a fresh port), ready when /readyz is 200. The new silo replaces the old one in `cluster.silos`.
+   */
+  cluster.restartSilo = async (index) => {
+    const old = cluster.silos[index];
+    await old.kill();
+    const silo = await startSilo(old.label, envFor);
+    cluster.silos[index] = silo;
+    return silo;
+  };
   return cluster;
 }

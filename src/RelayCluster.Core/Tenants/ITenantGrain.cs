@@ -24,6 +24,9 @@ public interface ITenantGrain
     /// <summary>Replaces the tenant's limits; windows, slots and spend carry over.</summary>
     ValueTask SetLimitsAsync(TenantLimits limits);
 
+    /// <summary>Changes only the limits the patch sets, in one turn, and returns the limits in force after it.</summary>
+    ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch);
+
     /// <summary>A paused tenant is refused at admission; requests in flight finish.</summary>
     ValueTask SetPausedAsync(bool paused);
 }

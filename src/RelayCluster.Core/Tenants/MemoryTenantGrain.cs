@@ -110,6 +110,15 @@ internal sealed class MemoryTenantGrain(
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch)
+    {
+        lock (_turn)
+        {
+            _limits = _limits.With(patch);
+            return ValueTask.FromResult(_limits);
+        }
+    }
+
     public ValueTask SetPausedAsync(bool paused)
     {
         lock (_turn)

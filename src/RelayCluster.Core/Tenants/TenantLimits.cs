@@ -14,6 +14,11 @@ public sealed record TenantLimits(int? RequestsPerMinute, int? TokensPerMinute, 
         NullIfZeroOrLess(options.MaxConcurrent),
         options.MonthlyBudgetUsd is { } usd ? Money.ToNanos(usd) : null);
 
+    /// <summary>These limits with the fields a patch sets replaced.</summary>
+    public TenantLimits With(TenantLimitsPatch patch) => new(
+        patch.RequestsPerMinute.Or(RequestsPerMinute), patch.TokensPerMinute.Or(TokensPerMinute),
+        patch.MaxConcurrent.Or(MaxConcurrent), patch.MonthlyBudgetNanos.Or(MonthlyBudgetNanos));
+
     // 0 in a config file is read as "no limit" rather than "refuse everything": a tenant that should get
     // nothing is paused or deleted, not given a zero limit.
     private static int? NullIfZeroOrLess(int? value) => value is > 0 ? value : null;

@@ -44,7 +44,7 @@ internal static class AdminTenantsApi
 
     private static async Task<IResult> CreateAsync(HttpContext context, TenantAdmin ops)
     {
-        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), TenantLimits.Unlimited, requireId: true);
+        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), requireId: true);
         if (request is null)
         {
             return await ops.FailAsync(context, error!);
@@ -58,7 +58,11 @@ internal static class AdminTenantsApi
                 $"Tenant '{request.Id}' already exists.", "invalid_request_error", "id", "tenant_exists"), ShouldRetry: false));
         }
 
-        await ops.Grains.GetTenant(request.Id!).SetLimitsAsync(request.Limits);
+        // The id may have belonged to a deleted tenant, whose state (and month's spend: the same billing
+        // identity) is still in its grain; the new tenant gets its own limits and is never born paused.
+        var grain = ops.Grains.GetTenant(request.Id!);
+        await grain.SetLimitsAsync(TenantLimits.Unlimited.With(request.Limits));
+        await grain.SetPausedAsync(false);
         var view = (await ops.ViewAsync(request.Id!, withKeys: true))!;
         view["key"] = KeyCreated(key, stored.Entry); // the only time the key itself is shown
         return Results.Json(view, statusCode: 201);
@@ -74,14 +78,13 @@ internal static class AdminTenantsApi
             return await ops.NotFoundAsync(context, id);
         }
 
-        var grain = ops.Grains.GetTenant(id);
-        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), (await grain.GetQuotaAsync()).Limits, requireId: false);
+        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), requireId: false);
         if (request is null)
         {
             return await ops.FailAsync(context, error!);
         }
 
-        await grain.SetLimitsAsync(request.Limits);
+        await ops.Grains.GetTenant(id).UpdateLimitsAsync(request.Limits);
         if (request.Models is { } models)
         {
             await ops.Directory.SetModelsAsync(id, models);

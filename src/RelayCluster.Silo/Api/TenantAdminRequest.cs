@@ -10,9 +10,9 @@ namespace RelayCluster.Silo.Api;
 /// A tenant create or update body: <c>id</c> (create only), <c>requests_per_minute</c>, <c>tokens_per_minute</c>,
 /// <c>max_concurrent</c>, <c>monthly_budget_usd</c> (null = unlimited; absent = unchanged), <c>models</c>.
 /// </summary>
-internal sealed partial record TenantAdminRequest(string? Id, TenantLimits Limits, IReadOnlyList<string>? Models)
+internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch Limits, IReadOnlyList<string>? Models)
 {
-    public static (TenantAdminRequest? Request, RelayError? Error) Parse(JsonNode? body, TenantLimits current, bool requireId)
+    public static (TenantAdminRequest? Request, RelayError? Error) Parse(JsonNode? body, bool requireId)
     {
         if (body is not JsonObject fields)
         {
@@ -31,11 +31,11 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimits Limit
         }
 
         var errors = new List<RelayError>();
-        var limits = new TenantLimits(
-            Count(fields, "requests_per_minute", current.RequestsPerMinute, errors),
-            Count(fields, "tokens_per_minute", current.TokensPerMinute, errors),
-            Count(fields, "max_concurrent", current.MaxConcurrent, errors),
-            Budget(fields, current.MonthlyBudgetNanos, errors));
+        var limits = new TenantLimitsPatch(
+            Count(fields, "requests_per_minute", errors),
+            Count(fields, "tokens_per_minute", errors),
+            Count(fields, "max_concurrent", errors),
+            Budget(fields, errors));
 
         IReadOnlyList<string>? models = null;
         if (fields.TryGetPropertyValue("models", out var modelsNode))
@@ -53,46 +53,46 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimits Limit
         return errors.Count > 0 ? (null, errors[0]) : (new TenantAdminRequest(id, limits, models), null);
     }
 
-    private static int? Count(JsonObject fields, string name, int? current, List<RelayError> errors)
+    private static Change<int?> Count(JsonObject fields, string name, List<RelayError> errors)
     {
         if (!fields.TryGetPropertyValue(name, out var node))
         {
-            return current;
+            return Change<int?>.Keep;
         }
 
         if (node is null)
         {
-            return null;
+            return Change<int?>.To(null);
         }
 
         if (JsonKinds.TryGetInt(node, out var value) && value is >= 1 and <= int.MaxValue)
         {
-            return (int)value;
+            return Change<int?>.To((int)value);
         }
 
         errors.Add(RelayError.InvalidValue(name, "expected a positive integer, or null for unlimited."));
-        return current;
+        return Change<int?>.Keep;
     }
 
-    private static long? Budget(JsonObject fields, long? current, List<RelayError> errors)
+    private static Change<long?> Budget(JsonObject fields, List<RelayError> errors)
     {
         if (!fields.TryGetPropertyValue("monthly_budget_usd", out var node))
         {
-            return current;
+            return Change<long?>.Keep;
         }
 
         if (node is null)
         {
-            return null;
+            return Change<long?>.To(null);
         }
 
         if (node is JsonValue v && v.TryGetValue<decimal>(out var usd) && usd >= 0 && usd < 1_000_000_000m)
         {
-            return Money.ToNanos(usd);
+            return Change<long?>.To(Money.ToNanos(usd));
         }
 
         errors.Add(RelayError.InvalidValue("monthly_budget_usd", "expected a non-negative number of US dollars, or null for unlimited."));
-        return current;
+        return Change<long?>.Keep;
     }
 
     // Ids become Redis key names and hash tags: no braces, no spaces, nothing to escape.

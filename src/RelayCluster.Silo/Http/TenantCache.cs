@@ -9,6 +9,8 @@ namespace RelayCluster.Silo.Http;
 /// whenever any silo changes the directory (pub/sub in the cluster: a revoked key stops working everywhere
 /// at once), and after a short lifetime as a safety net against a change announced while this silo was
 /// disconnected. Unknown keys are cached too, so a flood of bad keys does not become a flood of lookups.
+/// A lookup that read the store before a change must not cache its answer after the change cleared the
+/// cache: each clear moves a generation on, and an answer is kept only if the generation did not move.
 /// </summary>
 internal sealed class TenantCache
 {
@@ -17,12 +19,17 @@ internal sealed class TenantCache
     private readonly ITenantDirectory _directory;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, (Tenant? Tenant, long Expires)> _byKeyHash = new(StringComparer.Ordinal);
+    private long _generation;
 
     public TenantCache(ITenantDirectory directory, TimeProvider time)
     {
         _directory = directory;
         _time = time;
-        directory.Changed += _byKeyHash.Clear;
+        directory.Changed += () =>
+        {
+            Interlocked.Increment(ref _generation);
+            _byKeyHash.Clear();
+        };
     }
 
     public async ValueTask<Tenant?> FindByKeyAsync(string key)
@@ -34,10 +41,17 @@ internal sealed class TenantCache
             return cached.Tenant;
         }
 
+        var generation = Interlocked.Read(ref _generation);
         var tenantId = await _directory.FindTenantIdAsync(hash);
         var entry = tenantId is null ? null : await _directory.GetAsync(tenantId);
         var tenant = entry is null ? null : new Tenant(entry.Id, new ModelPatterns(entry.Models));
         _byKeyHash[hash] = (tenant, now + (long)(Lifetime.TotalSeconds * TimeProvider.System.TimestampFrequency));
+        if (Interlocked.Read(ref _generation) != generation)
+        {
+            // A change arrived while this lookup was reading: its answer may predate the change.
+            _byKeyHash.TryRemove(hash, out _);
+        }
+
         return tenant;
     }
 }

@@ -137,6 +137,21 @@ public abstract class TenantGrainContract
     }
 
     [Fact]
+    public async Task Concurrent_partial_limit_changes_all_land()
+    {
+        var grain = await GrainAsync(new TenantLimits(1, 1, 1, 1));
+        var keep = Change<int?>.Keep;
+        await Task.WhenAll(
+            Task.Run(async () => await grain.UpdateLimitsAsync(new TenantLimitsPatch(Change<int?>.To(10), keep, keep, Change<long?>.Keep))),
+            Task.Run(async () => await grain.UpdateLimitsAsync(new TenantLimitsPatch(keep, Change<int?>.To(20), keep, Change<long?>.Keep))),
+            Task.Run(async () => await grain.UpdateLimitsAsync(new TenantLimitsPatch(keep, keep, Change<int?>.To(null), Change<long?>.To(null)))));
+
+        Assert.Equal(new TenantLimits(10, 20, null, null), (await grain.GetQuotaAsync()).Limits);
+        Assert.Equal(new TenantLimits(10, 5, null, null),
+            await grain.UpdateLimitsAsync(new TenantLimitsPatch(keep, Change<int?>.To(5), keep, Change<long?>.Keep)));
+    }
+
+    [Fact]
     public async Task A_paused_tenant_is_refused_until_resumed()
     {
         var grain = await GrainAsync(new TenantLimits(null, null, null, null));

@@ -1,0 +1,20 @@
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>A value that is either set (possibly to null, meaning unlimited) or left as it is.</summary>
+public readonly record struct Change<T>(bool IsSet, T Value)
+{
+#pragma warning disable CA1000 // Change<int?>.To(5) reads better at call sites than a separate factory class.
+    public static Change<T> Keep => default;
+
+    public static Change<T> To(T value) => new(true, value);
+#pragma warning restore CA1000
+
+    public T Or(T current) => IsSet ? Value : current;
+}
+
+/// <summary>
+/// Changes to some of a tenant's limits. Applied inside one grain turn, so two admins changing different
+/// limits at once both succeed; reading the limits and writing them all back would lose one change.
+/// </summary>
+public sealed record TenantLimitsPatch(
+    Change<int?> RequestsPerMinute, Change<int?> TokensPerMinute, Change<int?> MaxConcurrent, Change<long?> MonthlyBudgetNanos);
