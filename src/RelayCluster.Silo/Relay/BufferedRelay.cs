@@ -26,12 +26,20 @@ internal static class BufferedRelay
         admitted.MarkUpstreamAccepted();
         admitted.Observe(ChunkInspector.Inspect(body));
 
-        // Settled before the body is written: once the caller holds the answer, the books already show it.
-        await admitted.SettleAsync(Endings.Completed, 200);
+        // The settle turn and the body go out together: the caller does not wait a store round trip for its
+        // answer, and the request is not complete until both are done.
+        var settling = admitted.SettleAsync(Endings.Completed, 200);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = body.Length;
-        await context.Response.Body.WriteAsync(body, context.RequestAborted);
+        try
+        {
+            await context.Response.Body.WriteAsync(body, context.RequestAborted);
+        }
+        finally
+        {
+            await settling;
+        }
     }
 
     public static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken)

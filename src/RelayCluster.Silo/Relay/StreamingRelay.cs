@@ -91,8 +91,17 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
 
             if (payload.Span.SequenceEqual("[DONE]"u8))
             {
-                await admitted.SettleAsync(Endings.Completed, 200);
-                await WriteAsync(Done);
+                // As for a whole body: the settle turn runs while [DONE] goes out, not before it.
+                var settling = admitted.SettleAsync(Endings.Completed, 200);
+                try
+                {
+                    await WriteAsync(Done);
+                }
+                finally
+                {
+                    await settling;
+                }
+
                 return;
             }
 
