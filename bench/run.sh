@@ -3,48 +3,18 @@
 # a bare pass-through proxy (the control) on free loopback ports, runs the load generator (relay vs
 # direct at a fixed rate, then closed-loop throughput), optionally cross-checks the throughput with
 # wrk, stops everything and leaves the report in bench/results/latest.md. Takes 3–4 minutes.
+# (The memory store vs. Redis store comparison is run-stores.sh.)
 # Extra arguments go to the generator, e.g.
 #   bash bench/run.sh --rate 1000 --duration 30 --concurrency 128
-set -euo pipefail
-
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 report="bench/results/latest.md"
-work="$(mktemp -d)"
-pids=()
-
-cleanup() {
-  local status=$?
-  if [ "$status" -ne 0 ] && compgen -G "$work/*.log" >/dev/null; then
-    echo "[run.sh] failed ($status); server logs:" >&2
-    tail -n 40 "$work"/*.log >&2
-  fi
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "[run.sh] building (Release)" >&2
-dotnet build -c Release -nologo -v q RelayCluster.sln >&2
-for project in RelayCluster.Bench RelayCluster.Bench.Proxy; do
-  dotnet build -c Release -nologo -v q "bench/$project/$project.csproj" >&2
+# An --out among the generator's options moves the report, and the wrk cross-check below with it.
+args=("$@")
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+  if [ "${args[i]}" = --out ]; then report="${args[i + 1]}"; fi
 done
-
-# Run private copies of the binaries, so that a build started elsewhere during the run cannot
-# overwrite the DLLs under a running server.
-for app in RelayCluster.MockUpstream RelayCluster.Silo; do
-  cp -r "src/$app/bin/Release/net10.0" "$work/$app"
-done
-for app in RelayCluster.Bench RelayCluster.Bench.Proxy; do
-  cp -r "bench/$app/bin/Release/net10.0" "$work/$app"
-done
-bench="$work/RelayCluster.Bench/RelayCluster.Bench.dll"
+build_and_copy
 mock_port="$(dotnet "$bench" free-port)"
 relay_port="$(dotnet "$bench" free-port)"
 proxy_port="$(dotnet "$bench" free-port)"
@@ -78,15 +48,6 @@ dotnet "$work/RelayCluster.Bench.Proxy/RelayCluster.Bench.Proxy.dll" --urls "htt
 pids+=("$!")
 proxy_pid="$!"
 
-wait_for() {
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.2
-  done
-  echo "[run.sh] $1 did not come up; logs:" >&2
-  cat "$work"/*.log >&2
-  exit 1
-}
 wait_for "http://127.0.0.1:$mock_port/v1/models"
 wait_for "http://127.0.0.1:$relay_port/healthz"
 wait_for "http://127.0.0.1:$proxy_port/healthz"

@@ -5,16 +5,31 @@ namespace RelayCluster.Bench;
 /// <summary>
 /// The phases of one run. (a) relay vs direct (and the bare proxy, if one runs) at a fixed rate,
 /// non-streaming then streaming; the targets take turns in rounds ordered A B C, C B A, A B C…, so
-/// drift over the run (JIT tiering, GC heap growth, a noisy neighbour) weighs on all alike.
-/// (b) closed-loop throughput: the relay's in-process simulator, which the target is about, then
-/// MockUpstream alone and the relay in front of it as reference points for what this machine and
-/// this generator can do at all.
+/// drift over the run (JIT tiering, GC heap growth, a noisy neighbour) weighs on all alike. With several
+/// relays (the same silo on different stores) each is one more target in those rounds.
+/// (b) closed-loop throughput: the relay's in-process simulator, which the target is about, then (with
+/// one relay) MockUpstream alone and the relay in front of it as reference points for what this machine
+/// and this generator can do at all; with several relays, each relay's in-process simulator.
+/// When a Redis is watched, its counters are taken around every measured window, and at the end each
+/// relay is traced command by command for a moment (outside the measured windows).
 /// </summary>
-internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMeter cpu)
+internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMeter cpu, RedisStats? redis)
 {
-    public async Task<(NoiseFloor Floor, List<PhaseResult> Phases)> RunAsync()
+    private readonly CpuDetail _detail = new(settings.Processes);
+
+    /// <summary>How long the run may pause, in all, between rounds for other processes to quiet down.</summary>
+    private static readonly TimeSpan PauseBudget = TimeSpan.FromSeconds(60);
+
+    private TimeSpan _paused;
+
+    public async Task<BenchRun> RunAsync()
     {
         var floor = await WaitForQuietMachineAsync();
+        var ping = redis?.Ping(2000);
+        if (ping is not null)
+        {
+            Progress($"Redis PING round trip: p50 {ping.P50Ms * 1000:0} µs, p99 {ping.P99Ms * 1000:0} µs");
+        }
 
         // A zero duration skips that part, for quick experiments on one of them.
         var results = new List<PhaseResult>();
@@ -23,23 +38,59 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
             results.AddRange(await CompareAtFixedRateAsync(stream));
         }
 
-        if (settings.ClosedDuration <= TimeSpan.Zero)
+        if (settings.ClosedDuration > TimeSpan.Zero)
         {
-            return (floor, results);
+            foreach (var target in ClosedTargets())
+            {
+                await PauseWhileBusyAsync();
+                results.Add(await SaturateAsync(target));
+            }
         }
 
-        var closed = new[]
+        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
+    }
+
+    private List<Target> ClosedTargets()
+    {
+        var simulators = settings.Relays
+            .Select(r => new Target($"{r.Name}, in-process simulator", r.Url, settings.ApiKey, settings.SimulatorModel, stream: false))
+            .ToList();
+        if (settings.Relays.Count > 1)
         {
-            new Target("relay, in-process simulator", settings.RelayUrl, settings.ApiKey, settings.SimulatorModel, stream: false),
+            return simulators;
+        }
+
+        var (name, url) = settings.Relays[0];
+        return
+        [
+            .. simulators,
             new Target("direct (MockUpstream alone)", settings.DirectUrl, settings.ApiKey, settings.DirectModel, stream: false),
-            new Target("relay → MockUpstream", settings.RelayUrl, settings.ApiKey, settings.RelayModel, stream: false),
-        };
-        foreach (var target in closed)
+            new Target($"{name} → MockUpstream", url, settings.ApiKey, settings.RelayModel, stream: false),
+        ];
+    }
+
+    /// <summary>Each relay under MONITOR for a moment at the fixed rate, non-streaming and streaming.</summary>
+    private async Task<List<RedisTrace>> TraceAsync()
+    {
+        var traces = new List<RedisTrace>();
+        if (redis is null || settings.TraceDuration <= TimeSpan.Zero)
         {
-            results.Add(await SaturateAsync(target));
+            return traces;
         }
 
-        return (floor, results);
+        var scripts = RedisTrace.ScriptNames(settings.RedisScripts);
+        foreach (var stream in new[] { false, true })
+        {
+            var phase = stream ? "streaming" : "non-streaming";
+            foreach (var (name, url) in settings.Relays)
+            {
+                Progress($"trace {phase} {name}: {settings.TraceDuration.TotalSeconds:0.#} s at {settings.Rate}/s under MONITOR");
+                var target = new Target(name, url, settings.ApiKey, settings.RelayModel, stream);
+                traces.Add(await RedisTrace.RecordAsync(redis, scripts, phase, target, sink => OpenLoop.RunAsync(probe, sink, settings.Rate, settings.TraceDuration)));
+            }
+        }
+
+        return traces;
     }
 
     /// <summary>
@@ -62,6 +113,41 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         }
     }
 
+    /// <summary>
+    /// Before each round: if other processes (a build, a test run: the machine is shared) keep more than a
+    /// quarter of a core busy while the servers idle, waits for them, up to <see cref="PauseBudget"/> over the
+    /// whole run; the report says how long. Costs half a second a round on a quiet machine.
+    /// </summary>
+    private async Task PauseWhileBusyAsync()
+    {
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            var before = cpu.Read();
+            var start = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            var other = CpuMeter.Delta(before, cpu.Read())[^2].TotalSeconds / elapsed.TotalSeconds * 100;
+            if (other < 25 || _paused >= PauseBudget)
+            {
+                if (waited > TimeSpan.Zero)
+                {
+                    Progress($"resuming after {waited.TotalSeconds:0} s ({_paused.TotalSeconds:0} s of {PauseBudget.TotalSeconds:0} s used); other processes now {other:0} % of a core");
+                }
+
+                return;
+            }
+
+            if (waited == TimeSpan.Zero)
+            {
+                Progress($"other processes use {other:0} % of a core: pausing until they use less than 25 %");
+            }
+
+            waited += elapsed;
+            _paused += elapsed;
+        }
+    }
+
     private async Task<PhaseResult[]> CompareAtFixedRateAsync(bool stream)
     {
         var phase = stream ? "streaming" : "non-streaming";
@@ -72,7 +158,7 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
             targets.Add(new Target(Report.BareProxy, proxy, settings.ApiKey, settings.DirectModel, stream));
         }
 
-        targets.Add(new Target(Report.Relay, settings.RelayUrl, settings.ApiKey, settings.RelayModel, stream));
+        targets.AddRange(settings.Relays.Select(r => new Target(r.Name, r.Url, settings.ApiKey, settings.RelayModel, stream)));
         var sinks = targets.ConvertAll(t => new SampleSink(phase, t));
         foreach (var sink in sinks)
         {
@@ -83,6 +169,7 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         var slice = settings.Duration / settings.Rounds;
         for (var round = 0; round < settings.Rounds; round++)
         {
+            await PauseWhileBusyAsync();
             var order = round % 2 == 0 ? sinks : Enumerable.Reverse(sinks).ToList();
             foreach (var sink in order)
             {
@@ -104,16 +191,26 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         return sink.Summarize($"closed loop, concurrency {settings.Concurrency}");
     }
 
-    /// <summary>Runs one window of load and charges its wall time and every process's CPU to the sink.</summary>
+    /// <summary>Runs one window of load and charges its wall time, every process's CPU and Redis's counters to the sink.</summary>
     private async Task MeasureAsync(SampleSink sink, Func<Task> load)
     {
+        redis?.Reset();
+        var detailBefore = _detail.Read();
         var cpuBefore = cpu.Read();
         var start = Stopwatch.GetTimestamp();
         await load();
         var elapsed = Stopwatch.GetTimestamp() - start;
         var cpuAfter = cpu.Read();
         sink.AddWindow(elapsed, CpuMeter.Delta(cpuBefore, cpuAfter));
+        sink.AddDetail(CpuDetail.Delta(detailBefore, _detail.Read()));
+        if (redis is not null)
+        {
+            sink.AddRedis(redis.Read());
+        }
     }
 
     private static void Progress(string message) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
 }
+
+/// <summary>Everything a run measured.</summary>
+internal sealed record BenchRun(NoiseFloor Floor, List<PhaseResult> Phases, List<RedisTrace> Traces, Latency? RedisPing, TimeSpan Paused);

@@ -5,7 +5,11 @@ namespace RelayCluster.Bench;
 /// <summary>What to load and how hard, from <c>--name value</c> pairs; every value has a default but the URLs.</summary>
 internal sealed record BenchSettings
 {
-    public required Uri RelayUrl { get; init; }
+    /// <summary>
+    /// The relays under test: one (<c>--relay URL</c>, named "relay") or several side by side
+    /// (<c>--relays name=URL,name=URL</c>, named "relay (name)"), e.g. the same silo on two stores.
+    /// </summary>
+    public required IReadOnlyList<(string Name, Uri Url)> Relays { get; init; }
 
     public required Uri DirectUrl { get; init; }
 
@@ -41,6 +45,18 @@ internal sealed record BenchSettings
 
     public string Output { get; init; } = "bench/results/latest.md";
 
+    /// <summary>A Redis (<c>host:port</c>) whose counters are read around every measured window, if one is used.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>
+    /// The Redis store's Lua scripts (RelayCluster.Redis.dll, or a directory of .lua files), to name the
+    /// scripts a trace sees by their SHA-1.
+    /// </summary>
+    public string? RedisScripts { get; init; }
+
+    /// <summary>How long each relay is traced with MONITOR at the end of the run, at the fixed rate (0 = no trace).</summary>
+    public TimeSpan TraceDuration { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Processes whose CPU time the report shows, as <c>name=pid,name=pid</c>.</summary>
     public IReadOnlyList<(string Name, int Pid)> Processes { get; init; } = [];
 
@@ -75,7 +91,10 @@ internal sealed record BenchSettings
             ? new Uri(v.TrimEnd('/') + "/", UriKind.Absolute)
             : throw new ArgumentException($"--{name} is required.");
 
-        var defaults = new BenchSettings { RelayUrl = Url("relay"), DirectUrl = Url("direct"), ProxyUrl = values.ContainsKey("proxy") ? Url("proxy") : null };
+        IReadOnlyList<(string, Uri)> relays = values.Remove("relays", out var list)
+            ? [.. ParsePairs(list).Select(p => ($"{Report.Relay} ({p.Name})", new Uri(p.Value.TrimEnd('/') + "/", UriKind.Absolute)))]
+            : [(Report.Relay, Url("relay"))];
+        var defaults = new BenchSettings { Relays = relays, DirectUrl = Url("direct"), ProxyUrl = values.ContainsKey("proxy") ? Url("proxy") : null };
         var settings = defaults with
         {
             ApiKey = Get("key", defaults.ApiKey),
@@ -90,6 +109,9 @@ internal sealed record BenchSettings
             ClosedDuration = Seconds("closed-duration", defaults.ClosedDuration),
             ClosedWarmup = Seconds("closed-warmup", defaults.ClosedWarmup),
             Output = Get("out", defaults.Output),
+            Redis = values.Remove("redis", out var redis) ? redis : null,
+            RedisScripts = values.Remove("redis-scripts", out var scripts) ? scripts : null,
+            TraceDuration = Seconds("trace-duration", defaults.TraceDuration),
             Processes = ParseProcesses(Get("pids", "")),
             Notes = notes,
         };
@@ -102,8 +124,11 @@ internal sealed record BenchSettings
     }
 
     private static List<(string Name, int Pid)> ParseProcesses(string text) =>
+        [.. ParsePairs(text).Select(p => (p.Name, int.Parse(p.Value, CultureInfo.InvariantCulture)))];
+
+    /// <summary><c>name=value,name=value</c>; a value may contain '=' but no ','.</summary>
+    private static IEnumerable<(string Name, string Value)> ParsePairs(string text) =>
         text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(pair => pair.Split('=', 2))
-            .Select(p => (p[0], int.Parse(p[1], CultureInfo.InvariantCulture)))
-            .ToList();
+            .Select(p => p.Length == 2 ? (p[0], p[1]) : throw new ArgumentException($"Expected name=value, got '{string.Join('=', p)}'."));
 }

@@ -29,6 +29,6 @@ internal sealed record NoiseFloor(Latency Oversleep, double OtherCpuPercent)
 
         var elapsed = Stopwatch.GetElapsedTime(start);
         var used = CpuMeter.Delta(before, cpu.Read());
-        return new NoiseFloor(Latency.Of(oversleep)!, used[^1].TotalSeconds / elapsed.TotalSeconds * 100);
+        return new NoiseFloor(Latency.Of(oversleep)!, (used[^2] + used[^1]).TotalSeconds / elapsed.TotalSeconds * 100);
     }
 }

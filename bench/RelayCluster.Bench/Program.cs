@@ -21,10 +21,11 @@ switch (args.FirstOrDefault())
         Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         var settings = BenchSettings.Parse(args[1..]);
         using (var probe = new HttpProbe())
+        using (var redis = settings.Redis is { } endpoint ? new RedisStats(endpoint) : null)
         {
             var cpu = new CpuMeter(settings.Processes);
-            var (floor, results) = await new BenchPlan(settings, probe, cpu).RunAsync();
-            var report = Report.Write(settings, cpu.Names, floor, results);
+            var run = await new BenchPlan(settings, probe, cpu, redis).RunAsync();
+            var report = Report.Write(settings, cpu.Names, run);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output))!);
             await File.WriteAllTextAsync(settings.Output, report);
             Console.Write(report);
@@ -33,7 +34,7 @@ switch (args.FirstOrDefault())
         return 0;
 
     default:
-        Console.Error.WriteLine("usage: RelayCluster.Bench free-port | run --relay URL --direct URL [--proxy URL] [--rate 500] [--duration 15] [--warmup 3] "
+        Console.Error.WriteLine("usage: RelayCluster.Bench free-port | run (--relay URL | --relays name=URL,name=URL) --direct URL [--proxy URL] [--redis HOST:PORT] [--redis-scripts DIR] [--trace-duration 1] [--rate 500] [--duration 15] [--warmup 3] "
             + "[--rounds 5] [--concurrency 64] [--closed-duration 15] [--closed-warmup 10] [--key KEY] [--pids name=pid,…] [--note TEXT]… [--out FILE]");
         return 2;
 }

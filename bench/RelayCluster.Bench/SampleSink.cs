@@ -18,6 +18,9 @@ internal sealed class SampleSink(string phase, Target target)
     private List<long> _round = [];
     private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
     private TimeSpan[]? _cpu;
+    private RedisWindow? _redis;
+    private readonly Dictionary<string, TimeSpan> _detail = new(StringComparer.Ordinal);
+    private readonly List<RedisLatency?> _redisRounds = [];
     private long _elapsedTicks;
     private int _sent;
 
@@ -66,6 +69,28 @@ internal sealed class SampleSink(string phase, Target target)
         }
     }
 
+    /// <summary>Adds the Redis counters of one window (when the run watches a Redis).</summary>
+    public void AddRedis(RedisWindow window)
+    {
+        lock (_gate)
+        {
+            _redis = _redis is null ? window : _redis + window;
+            _redisRounds.Add(window.EvalShaLatency);
+        }
+    }
+
+    /// <summary>Adds one window's CPU by thread and by other process (see <see cref="CpuDetail"/>).</summary>
+    public void AddDetail(Dictionary<string, TimeSpan> detail)
+    {
+        lock (_gate)
+        {
+            foreach (var (key, time) in detail)
+            {
+                _detail[key] = _detail.GetValueOrDefault(key) + time;
+            }
+        }
+    }
+
     public PhaseResult Summarize(string settings)
     {
         lock (_gate)
@@ -83,7 +108,10 @@ internal sealed class SampleSink(string phase, Target target)
                 Latency.Of(_firstData),
                 Latency.Of(_lag),
                 [.. _rounds],
-                _cpu ?? []);
+                _cpu ?? [],
+                _redis,
+                [.. _redisRounds],
+                new Dictionary<string, TimeSpan>(_detail, StringComparer.Ordinal));
         }
     }
 }
@@ -101,7 +129,10 @@ internal sealed record PhaseResult(
     Latency? FirstData,
     Latency? SendLag,
     IReadOnlyList<Latency?> Rounds,
-    TimeSpan[] Cpu)
+    TimeSpan[] Cpu,
+    RedisWindow? Redis = null,
+    IReadOnlyList<RedisLatency?>? RedisRounds = null,
+    IReadOnlyDictionary<string, TimeSpan>? Detail = null)
 {
     public int ErrorCount => Errors.Values.Sum();
 
