@@ -91,11 +91,13 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
 
             if (payload.Span.SequenceEqual("[DONE]"u8))
             {
-                // As for a whole body: the settle turn runs while [DONE] goes out, not before it.
+                // As for a whole body: the settle turn runs while [DONE] goes out, not before it. Completing
+                // the response sends the last chunk now; otherwise the caller would wait for the handler.
                 var settling = admitted.SettleAsync(Endings.Completed, 200);
                 try
                 {
                     await WriteAsync(Done);
+                    await context.Response.CompleteAsync();
                 }
                 finally
                 {
