@@ -2,14 +2,13 @@
 // several silo processes sharing that Redis (Relay__Store=redis), all on free 127.0.0.1 ports. Unlike
 // harness.mjs (one silo, in-memory store) the test can kill and restart the pieces: SIGKILL a silo, or
 // SIGKILL Redis and start it again over the same directory and port.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { ADMIN_KEY, freePort, waitFor } from './harness.mjs';
+import { ADMIN_KEY, freePort, launchProcess, waitFor } from './harness.mjs';
 
 export { ADMIN_KEY, freePort, waitFor };
 
@@ -23,52 +22,13 @@ function dllPath(project) {
   return path.join(repoRoot, 'src', project, 'bin', buildConfig, 'net10.0', `${project}.dll`);
 }
 
-// Every process this file started and that still runs; SIGKILLed if the test process exits for any reason.
-const running = new Set();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-function inheritedEnv() {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(Relay__|ASPNETCORE_|DOTNET_URLS)/i.test(k)));
-}
-
-/** Spawns a process, keeping the tail of its output for error messages. */
-function launch(label, command, args, { env = {}, cwd } = {}) {
-  const child = spawn(command, args, {
-    cwd,
-    env: { ...inheritedEnv(), DOTNET_NOLOGO: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const tail = [];
-  const keep = (data) => {
-    tail.push(data.toString());
-    if (tail.length > 200) tail.shift();
-    if (process.env.RELAY_CONFORMANCE_VERBOSE) process.stderr.write(`[${label}] ${data}`);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.on('error', (err) => keep(`spawn error: ${err.message}\n`));
-  running.add(child);
-  child.exitInfo = null;
-  child.exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      running.delete(child);
-      child.exitInfo = { code, signal };
-      resolve();
-    });
-  });
-  child.label = label;
-  child.output = () => tail.join('');
-  return child;
-}
 
 function launchDll(label, project, args, env) {
   const dll = dllPath(project);
   if (!existsSync(dll)) {
     throw new Error(`${label}: ${dll} not found; run 'dotnet build -c ${buildConfig}' in ${repoRoot} first.`);
   }
-  return launch(label, 'dotnet', [dll, ...args], { env, cwd: path.dirname(dll) });
+  return launchProcess(label, 'dotnet', [dll, ...args], { env, cwd: path.dirname(dll) });
 }
 
 /** Polls `probe` until truthy; gives up early (with the child's output) if the child exits. */
@@ -128,7 +88,7 @@ function redisServer(port, dir) {
     dir,
     process: null,
     async start() {
-      const child = launch(`redis:${port}`, REDIS_SERVER, args);
+      const child = launchProcess(`redis:${port}`, REDIS_SERVER, args);
       redis.process = child;
       await waitReady(child, () => redisPing(port), `redis-server on ${port} to answer PING`);
     },
@@ -193,21 +153,9 @@ function makeSilo(label, child, origin) {
     client(apiKey, options = {}) {
       return new OpenAI({ apiKey, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 20_000, ...options });
     },
-    /** POST /v1/chat/completions with fetch; returns { status, headers, body } (body parsed when JSON). */
-    async chat(apiKey, body) {
-      const res = await fetch(`${origin}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      let parsed = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON: keep the text for the assertion message
-      }
-      return { status: res.status, headers: res.headers, body: parsed };
+    /** POST /v1/chat/completions; returns { status, headers, body } (body parsed when JSON). */
+    chat(apiKey, body) {
+      return this.request('POST', '/v1/chat/completions', { key: apiKey, body });
     },
     /**
      * Any request with a JSON body (or none): `key` is the bearer key (the admin key unless given; null
@@ -234,15 +182,8 @@ function makeSilo(label, child, origin) {
     },
     /** GET an admin path with the admin key; returns { status, body }. */
     async admin(pathname) {
-      const res = await fetch(origin + pathname, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-      const text = await res.text();
-      let parsed = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON
-      }
-      return { status: res.status, body: parsed };
+      const { status, body } = await this.request('GET', pathname);
+      return { status, body };
     },
     async quota(tenant) {
       const { status, body } = await this.admin(`/admin/tenants/${tenant}/quota`);

@@ -85,13 +85,21 @@ function inheritedEnv() {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(Relay__|ASPNETCORE_|DOTNET_URLS)/i.test(k)));
 }
 
-/** Spawns `dotnet <dll> ...args`, keeping the tail of its output for error messages. */
+/** Spawns `dotnet <dll> ...args` in the dll's folder (so a silo finds its appsettings.json). */
 function launch(name, dll, args, env) {
   if (!existsSync(dll)) {
     throw new Error(`${name}: ${dll} not found; run 'dotnet build -c ${buildConfig}' in ${repoRoot} first.`);
   }
-  const child = spawn('dotnet', [dll, ...args], {
-    cwd: path.dirname(dll), // so the silo finds its appsettings.json
+  return launchProcess(name, 'dotnet', [dll, ...args], { env, cwd: path.dirname(dll) });
+}
+
+/**
+ * Spawns any process with this harness's environment rules, keeping the tail of its output for error
+ * messages, and registers it to be killed when the test process exits.
+ */
+export function launchProcess(name, command, args, { env = {}, cwd } = {}) {
+  const child = spawn(command, args, {
+    cwd,
     env: { ...inheritedEnv(), DOTNET_NOLOGO: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,6 +111,7 @@ function launch(name, dll, args, env) {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  child.on('error', (err) => keep(`spawn error: ${err.message}\n`));
   running.add(child);
   child.exitInfo = null;
   child.exited = new Promise((resolve) => {
