@@ -81,6 +81,18 @@ public sealed class RedisConnection : IAsyncDisposable
         await _multiplexer.GetSubscriber().SubscribeAsync(channel, (_, _) => onMessage());
     }
 
+    /// <summary>Any command, for those the 1.2.6 client has no method for (streams: XRANGE).</summary>
+    public Task<RedisResult> ExecuteAsync(string command, params object[] args) => Guard(db => db.ExecuteAsync(command, args));
+
+    /// <summary>Calls <paramref name="onMessage"/> for each message on the channel until the result is disposed.</summary>
+    public async Task<IAsyncDisposable> SubscribeWhileAsync(string channel, Action onMessage)
+    {
+        var subscriber = _multiplexer.GetSubscriber();
+        Action<RedisChannel, RedisValue> handler = (_, _) => onMessage();
+        await subscriber.SubscribeAsync(channel, handler);
+        return new Subscription(() => subscriber.UnsubscribeAsync(channel, handler));
+    }
+
     /// <summary>Round trip to Redis; false if it does not answer (for readiness).</summary>
     public async Task<bool> PingAsync()
     {
@@ -112,6 +124,11 @@ public sealed class RedisConnection : IAsyncDisposable
             }
         }
     }
+}
+
+internal sealed class Subscription(Func<Task> unsubscribe) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync() => await unsubscribe();
 }
 
 /// <summary>A Lua script and its SHA-1, the name Redis calls it by.</summary>
