@@ -14,11 +14,24 @@ namespace RelayCluster.Redis;
 internal sealed class RedisStreamChannel(string streamId, RedisConnection redis, RedisStreamOptions options) : IStreamChannel
 {
     private static readonly RedisScript Append = RedisScript.Named("stream-append");
+
+    // The owner is set once (HSETNX) with the same lifetime as an abandoned stream.
+    private static readonly RedisScript Open = new(
+        "redis.call('HSETNX', KEYS[1], 'tenant', ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1");
     private static readonly TimeSpan FallbackPoll = TimeSpan.FromSeconds(1);
 
     private readonly RedisKey _entries = "{s:" + streamId + "}:entries";
     private readonly RedisKey _meta = "{s:" + streamId + "}:meta";
     private readonly string _notifications = "relay:stream:" + streamId;
+
+    public async ValueTask OpenAsync(string tenantId) =>
+        await redis.EvaluateAsync(Open, [_meta], [tenantId, options.AbandonedSeconds]);
+
+    public async ValueTask<string?> OwnerAsync()
+    {
+        var owner = await redis.HashGetAsync(_meta, "tenant");
+        return owner.IsNull ? null : (string?)owner;
+    }
 
     public async ValueTask<long> AppendAsync(StreamEntryKind kind, string data)
     {

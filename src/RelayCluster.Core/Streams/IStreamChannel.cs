@@ -23,6 +23,12 @@ public sealed record StreamEntry(long Sequence, StreamEntryKind Kind, string Dat
 /// </summary>
 public interface IStreamChannel
 {
+    /// <summary>Records which tenant owns the stream, before its first entry; only that tenant may subscribe.</summary>
+    ValueTask OpenAsync(string tenantId);
+
+    /// <summary>The owning tenant, or null if no such stream exists (never opened, or expired).</summary>
+    ValueTask<string?> OwnerAsync();
+
     ValueTask<long> AppendAsync(StreamEntryKind kind, string data);
 
     /// <summary>Up to <paramref name="max"/> entries after <paramref name="afterSequence"/>, in order.</summary>

@@ -12,6 +12,25 @@ internal sealed class MemoryStreamChannel(Action ended) : IStreamChannel
     private readonly Lock _gate = new();
     private readonly List<StreamEntry> _entries = [];
     private TaskCompletionSource _appended = NewSignal();
+    private string? _owner;
+
+    public ValueTask OpenAsync(string tenantId)
+    {
+        lock (_gate)
+        {
+            _owner ??= tenantId;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<string?> OwnerAsync()
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_owner);
+        }
+    }
 
     public ValueTask<long> AppendAsync(StreamEntryKind kind, string data)
     {

@@ -8,6 +8,8 @@ using RelayCluster.Core.Tenants;
 using RelayCluster.Silo.Api;
 using RelayCluster.Silo.Http;
 using RelayCluster.Silo.Relay;
+using RelayCluster.Silo.Streams;
+using RelayCluster.Core.Streams;
 using RelayCluster.Upstreams;
 
 namespace RelayCluster.Silo.Hosting;
@@ -28,6 +30,11 @@ public static class RelayServices
         services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<ConfiguredTenants>());
         services.AddSingleton<TenantCache>();
         services.AddSingleton<TenantAdmin>();
+
+        // Subscribe tokens are signed with a key every silo derives from the shared admin key, so a token
+        // issued by one silo is accepted by all of them.
+        services.AddSingleton(sp => StreamTokens.FromSecret(sp.GetRequiredService<RelayOptions>().AdminKey!, sp.GetRequiredService<TimeProvider>()));
+        services.AddSignalR();
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
@@ -60,6 +67,8 @@ public static class RelayServices
         app.MapEmbeddingsApi();
         app.MapModelsApi();
         app.MapAdminApi();
+        app.MapStreamsApi();
+        app.MapHub<StreamsHub>("/hubs/streams");
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", async (IStoreHealth store) =>
             await store.IsReadyAsync() ? Results.Text("ready") : Results.Text("store unavailable", statusCode: 503));

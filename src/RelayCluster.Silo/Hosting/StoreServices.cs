@@ -1,6 +1,7 @@
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
+using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
 
@@ -29,11 +30,13 @@ internal static partial class StoreServices
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
         services.AddSingleton<MemoryTenantGrainFactory>();
         services.AddSingleton<MemoryTenantDirectory>();
+        services.AddSingleton(sp => new MemoryStreamChannelFactory(TimeSpan.FromMinutes(10), sp.GetRequiredService<TimeProvider>()));
 
         // The cluster: every silo's grains are Lua turns on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
         services.AddSingleton<RedisTenantGrainFactory>();
         services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
+        services.AddSingleton(sp => new RedisStreamChannelFactory(sp.GetRequiredService<RedisConnection>(), new RedisStreamOptions()));
 
         services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantGrainFactory>()
@@ -41,6 +44,9 @@ internal static partial class StoreServices
         services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantDirectory>()
             : sp.GetRequiredService<MemoryTenantDirectory>());
+        services.AddSingleton<IStreamChannelFactory>(sp => IsRedis(sp)
+            ? sp.GetRequiredService<RedisStreamChannelFactory>()
+            : sp.GetRequiredService<MemoryStreamChannelFactory>());
         services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
             ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
             : sp.GetRequiredService<JsonlUsageLedger>());

@@ -25,6 +25,12 @@ internal sealed class AdmittedRequest(
 
     public RelayRequest Request => request;
 
+    /// <summary>The usage the upstream reported, if it did.</summary>
+    public ReportedUsage? Usage => _usage;
+
+    /// <summary>How the request ended, once it was settled.</summary>
+    public string? Ending { get; private set; }
+
     /// <summary>The upstream answered 2xx: from here on the prompt is billable whatever happens.</summary>
     public void MarkUpstreamAccepted() => _upstreamAccepted = true;
 
@@ -49,6 +55,8 @@ internal sealed class AdmittedRequest(
         {
             return;
         }
+
+        Ending = ending;
 
         var (prompt, completion, estimated) = Tokens();
         var cost = route.CostNanos(prompt, completion);

@@ -1,6 +1,7 @@
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
+using RelayCluster.Silo.Streams;
 using RelayCluster.Upstreams;
 
 namespace RelayCluster.Silo.Relay;
@@ -11,7 +12,7 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal static class BufferedRelay
 {
-    public static async Task RelayAsync(HttpContext context, AdmittedRequest admitted, IUpstreamProvider provider, UpstreamRequest request)
+    public static async Task RelayAsync(HttpContext context, AdmittedRequest admitted, IUpstreamProvider provider, UpstreamRequest request, FanOutWriter? fanOut)
     {
         await using var upstream = await provider.SendAsync(request, context.RequestAborted);
         var body = await ReadAllAsync(upstream.Body, context.RequestAborted);
@@ -25,6 +26,7 @@ internal static class BufferedRelay
 
         admitted.MarkUpstreamAccepted();
         admitted.Observe(ChunkInspector.Inspect(body));
+        fanOut?.Observe(body);
 
         // The settle turn and the body go out together: the caller does not wait a store round trip for its
         // answer, and the request is not complete until both are done.

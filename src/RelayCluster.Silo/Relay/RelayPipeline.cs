@@ -2,6 +2,8 @@ using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Routing;
+using RelayCluster.Core.Streams;
+using RelayCluster.Silo.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
@@ -16,7 +18,7 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal sealed partial class RelayPipeline(
     RelayOptions options, ModelRouter router, ITenantGrainFactory grains, UpstreamProviders providers, ReservationRenewer renewer,
-    ConfiguredTenants configured,
+    ConfiguredTenants configured, IStreamChannelFactory channels,
     TimeProvider time, ILogger<RelayPipeline> logger)
 {
     private readonly TimeSpan _heartbeat = TimeSpan.FromSeconds(options.Requests.HeartbeatSeconds);
@@ -72,15 +74,22 @@ internal sealed partial class RelayPipeline(
         var provider = providers.Get(route.ProviderId);
         var upstreamRequest = new UpstreamRequest(operation, request.PrepareForUpstream(route.UpstreamModel), request.Stream);
         using var renewal = renewer.Track(admitted);
+        FanOutWriter? fanOut = null;
         try
         {
+            if (operation == RelayOperation.ChatCompletions && context.Request.Headers["x-relay-fanout"] == "true")
+            {
+                fanOut = await FanOutWriter.OpenAsync(channels, tenant.Id, logger);
+                context.Response.Headers["x-relay-stream-id"] = fanOut.StreamId;
+            }
+
             if (request.Stream)
             {
-                await new StreamingRelay(context, admitted, _heartbeat, time).RelayAsync(provider, upstreamRequest);
+                await new StreamingRelay(context, admitted, _heartbeat, time, fanOut).RelayAsync(provider, upstreamRequest);
             }
             else
             {
-                await BufferedRelay.RelayAsync(context, admitted, provider, upstreamRequest);
+                await BufferedRelay.RelayAsync(context, admitted, provider, upstreamRequest, fanOut);
             }
         }
         catch (UpstreamUnavailableException ex)
@@ -106,6 +115,7 @@ internal sealed partial class RelayPipeline(
         {
             // A no-op after any ending above; here only so that an unexpected exception cannot leak the slot.
             await admitted.SettleAsync(Endings.RelayError, 500);
+            fanOut?.End(admitted.Ending ?? Endings.RelayError, admitted.Usage);
         }
     }
 

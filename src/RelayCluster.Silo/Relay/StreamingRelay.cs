@@ -2,6 +2,7 @@ using System.Buffers;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
+using RelayCluster.Silo.Streams;
 using RelayCluster.Upstreams;
 using RelayCluster.Upstreams.Sse;
 
@@ -24,7 +25,7 @@ namespace RelayCluster.Silo.Relay;
 /// </code>
 /// Chunks are forwarded byte for byte; nothing is re-serialized.
 /// </summary>
-internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitted, TimeSpan heartbeat, TimeProvider time)
+internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitted, TimeSpan heartbeat, TimeProvider time, FanOutWriter? fanOut)
 {
     private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
@@ -116,6 +117,7 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
             }
 
             admitted.Observe(facts);
+            fanOut?.Observe(payload.Span);
             var isUsageOnly = facts.Usage is not null && !facts.HasChoices;
             if (!isUsageOnly || admitted.Request.IncludeUsage)
             {

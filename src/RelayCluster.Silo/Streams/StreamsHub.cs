@@ -1,0 +1,70 @@
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.SignalR;
+using RelayCluster.Core.Streams;
+
+namespace RelayCluster.Silo.Streams;
+
+/// <summary>One stream entry as subscribers receive it.</summary>
+public sealed record StreamMessage(long Sequence, string Type, string Data);
+
+/// <summary>
+/// <c>/hubs/streams</c>: browsers subscribe with a subscribe token (SignalR's <c>accessTokenFactory</c>), never a
+/// tenant key. <c>Subscribe(streamId, fromSequence)</c> streams every entry from that sequence on: the stored
+/// ones, then live ones, up to the terminal entry, whichever silo runs the completion. Each subscription
+/// reads the channel on its own, so a slow browser slows nobody else.
+/// </summary>
+internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory channels) : Hub
+{
+    public override Task OnConnectedAsync()
+    {
+        if (tokens.Validate(ConnectionToken()) is null)
+        {
+            throw new HubException("A valid subscribe token is required (POST /v1/streams/{id}/token).");
+        }
+
+        return base.OnConnectedAsync();
+    }
+
+    /// <summary>Subscribes with the connection's token.</summary>
+    public IAsyncEnumerable<StreamMessage> Subscribe(string streamId, long fromSequence, CancellationToken cancellationToken) =>
+        Follow(streamId, fromSequence, ConnectionToken(), cancellationToken);
+
+    /// <summary>Subscribes with a token of its own, so one connection can watch several streams.</summary>
+    public IAsyncEnumerable<StreamMessage> SubscribeWithToken(string streamId, long fromSequence, string token, CancellationToken cancellationToken) =>
+        Follow(streamId, fromSequence, token, cancellationToken);
+
+    private async IAsyncEnumerable<StreamMessage> Follow(
+        string streamId, long fromSequence, string? token, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var grant = tokens.Validate(token);
+        if (grant is null || grant.StreamId != streamId)
+        {
+            throw new HubException("This token does not grant that stream.");
+        }
+
+        var channel = channels.GetChannel(streamId);
+        if (await channel.OwnerAsync() != grant.TenantId)
+        {
+            throw new HubException("No such stream.");
+        }
+
+        await foreach (var entry in channel.FollowAsync(Math.Max(0, fromSequence - 1), cancellationToken))
+        {
+            yield return new StreamMessage(entry.Sequence, entry.Kind switch
+            {
+                StreamEntryKind.Token => "token",
+                StreamEntryKind.Completed => "completed",
+                _ => "failed",
+            }, entry.Data);
+        }
+    }
+
+    private string? ConnectionToken()
+    {
+        var http = Context.GetHttpContext();
+        var header = http?.Request.Headers.Authorization.ToString();
+        return header is { Length: > 7 } && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? header[7..]
+            : http?.Request.Query["access_token"].ToString();
+    }
+}
