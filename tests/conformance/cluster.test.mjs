@@ -3,6 +3,7 @@
 // state must survive a Redis restart (AOF), with requests failing closed while Redis is down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as signalR from '@microsoft/signalr';
 import { startCluster, waitFor } from './cluster-harness.mjs';
 
 const RESERVATION_SECONDS = 5; // the minimum: the crash test waits for it
@@ -552,6 +553,39 @@ describe('admin API: races', () => {
         assert.deepEqual([limits.requests_per_minute, limits.tokens_per_minute], [100 + round, 10_000 + round], `round ${round}`);
       }
     });
+});
+
+describe('fan-out across silos', () => {
+  test('a completion relayed by silo1 reaches a SignalR subscriber on silo3, with a token from silo2', async () => {
+    const [silo1, silo2, silo3] = cluster.silos;
+    const res = await fetch(`${silo1.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TENANTS.probe.key}`, 'content-type': 'application/json', 'x-relay-fanout': 'true' },
+      body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'cross silo [[sim tokens=20 interval=25]]' }] }),
+    });
+    const streamId = res.headers.get('x-relay-stream-id');
+    const sse = res.text();
+    const grant = await silo2.request('POST', `/v1/streams/${streamId}/token`, { key: TENANTS.probe.key });
+    assert.equal(grant.status, 200, JSON.stringify(grant.body));
+
+    const connection = new signalR.HubConnectionBuilder()
+      .withUrl(`${silo3.origin}/hubs/streams`, { accessTokenFactory: () => grant.body.token })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await connection.start();
+    try {
+      const messages = await new Promise((resolve, reject) => {
+        const received = [];
+        connection.stream('Subscribe', streamId, 1).subscribe({ next: (m) => received.push(m), complete: () => resolve(received), error: reject });
+      });
+      const text = (await sse).split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? '').join('');
+      assert.equal(messages.filter((m) => m.type === 'token').map((m) => m.data).join(''), text);
+      assert.deepEqual(messages.map((m) => m.sequence), messages.map((_, i) => i + 1));
+      assert.equal(messages.at(-1).type, 'completed');
+    } finally {
+      await connection.stop();
+    }
+  });
 });
 
 describe('a killed silo', () => {
