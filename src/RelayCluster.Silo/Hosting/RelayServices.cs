@@ -68,6 +68,7 @@ public static class RelayServices
         app.MapModelsApi();
         app.MapAdminApi();
         app.MapStreamsApi();
+        app.MapDemoApi();
         app.MapHub<StreamsHub>("/hubs/streams");
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", async (IStoreHealth store) =>
