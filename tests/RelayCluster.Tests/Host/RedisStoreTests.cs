@@ -6,33 +6,21 @@ using RelayCluster.Tests.Infrastructure;
 namespace RelayCluster.Tests.Host;
 
 /// <summary>The silo on the Redis store: same API, state in Redis, and fail-closed while Redis is away.</summary>
-public sealed class RedisStoreTests : IAsyncLifetime
+public sealed class RedisStoreTests : RedisRelay
 {
     private const string Key = "sk-redis-store-key";
-    private readonly RedisServer _redis = new(); // its own server: one test here stops it
-    private RelayHost _host = null!;
 
-    public async Task InitializeAsync()
-    {
-        await _redis.InitializeAsync();
-        _host = new RelayHost(RelayHost.SimulatorSettings(
-            ("Relay:Store", "redis"),
-            ("Relay:Redis", _redis.ConnectionString),
-            ("Relay:Tenants:t1:Keys:0", Key),
-            ("Relay:Tenants:t1:RequestsPerMinute", "100"),
-            ("Relay:Tenants:t1:MonthlyBudgetUsd", "1")));
-    }
-
-    public async Task DisposeAsync()
-    {
-        _host.Dispose();
-        await _redis.DisposeAsync();
-    }
+    protected override (string Key, string? Value)[] Settings() =>
+    [
+        ("Relay:Tenants:t1:Keys:0", Key),
+        ("Relay:Tenants:t1:RequestsPerMinute", "100"),
+        ("Relay:Tenants:t1:MonthlyBudgetUsd", "1"),
+    ];
 
     [Fact]
     public async Task Requests_are_admitted_metered_and_ledgered_in_redis()
     {
-        using var client = _host.ClientFor(Key);
+        using var client = Host.ClientFor(Key);
         using (var plain = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("through redis"))))
         {
             Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
@@ -42,8 +30,8 @@ public sealed class RedisStoreTests : IAsyncLifetime
         var streamed = await (await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("and a stream", stream: true)))).Content.ReadAsStringAsync();
         Assert.Equal("[DONE]", SseText.DataPayloads(streamed)[^1]);
 
-        var quota = await _host.WaitForIdleAsync("t1");
-        var usage = await _host.UsageAsync("t1");
+        var quota = await Host.WaitForIdleAsync("t1");
+        var usage = await Host.UsageAsync("t1");
         Assert.Equal(2, (long)quota["requests_in_window"]!);
         Assert.Equal(2, (long)usage["requests"]!);
         Assert.True((long)quota["spent_nanos"]! > 0);
@@ -54,11 +42,11 @@ public sealed class RedisStoreTests : IAsyncLifetime
     [Fact]
     public async Task Without_redis_requests_fail_closed_with_503_and_the_silo_recovers_by_itself()
     {
-        using var client = _host.ClientFor(Key);
-        using var anonymous = _host.CreateClient();
+        using var client = Host.ClientFor(Key);
+        using var anonymous = Host.CreateClient();
         (await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("before")))).EnsureSuccessStatusCode();
 
-        _redis.Kill();
+        Redis.Kill();
         using (var refused = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat("during"))))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
@@ -69,7 +57,7 @@ public sealed class RedisStoreTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await anonymous.GetAsync("/readyz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
 
-        await _redis.RestartAsync();
+        await Redis.RestartAsync();
         var status = await Eventually.WaitAsync(
             async () =>
             {
@@ -80,6 +68,6 @@ public sealed class RedisStoreTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/readyz")).StatusCode);
-        Assert.Equal(2, (long)(await _host.UsageAsync("t1"))["by_ending"]!["completed"]!); // the refused one was never admitted
+        Assert.Equal(2, (long)(await Host.UsageAsync("t1"))["by_ending"]!["completed"]!); // the refused one was never admitted
     }
 }

@@ -18,7 +18,7 @@ namespace RelayCluster.Tests.Infrastructure;
 /// <c>Relay:*</c> keys a user would put in the environment. Each host has its own usage-log directory
 /// unless a test passes one to restart over it.
 /// </summary>
-internal sealed class RelayHost : WebApplicationFactory<Program>
+public sealed class RelayHost : WebApplicationFactory<Program>
 {
     public const string AdminKey = "admin-test-key";
 
