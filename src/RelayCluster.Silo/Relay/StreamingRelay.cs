@@ -172,6 +172,10 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         await response.StartAsync(_aborted);
+
+        // StartAsync only buffers the headers; flushing sends them now, so the caller holds the response
+        // (and its x-relay-stream-id) at once, not when the first token arrives.
+        await response.BodyWriter.FlushAsync(_aborted);
     }
 
     private async Task WriteEventAsync(ReadOnlyMemory<byte> payload)

@@ -1,0 +1,208 @@
+// Fan-out benchmark: one streamed completion (x-relay-fanout: true) followed by N SignalR subscribers split
+// across two silos. Lag = subscriber receipt time - SSE caller receipt time of the same token, both taken with
+// performance.now() in this one process. Also compares the SSE caller's time to first token with fan-out off/on.
+// Usage: node fanout.mjs <originA> <originB> <results.md>   (env: FANOUT_NS="1,100,1000", TTFT_RUNS=10)
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { EventEmitter } from 'node:events';
+import * as signalR from '@microsoft/signalr';
+
+EventEmitter.defaultMaxListeners = 5000;
+const [originA, originB, outFile] = process.argv.slice(2);
+const KEY = 'sk-bench';
+const NS = (process.env.FANOUT_NS || '1,100,1000').split(',').map(Number);
+const TTFT_RUNS = Number(process.env.TTFT_RUNS || 10);
+const TOKENS = Number(process.env.FANOUT_TOKENS || 200);
+const INTERVAL = Number(process.env.FANOUT_INTERVAL || 10);
+const BATCH = 50;
+const log = (...a) => console.error('#', ...a);
+
+/** Starts a streamed completion on `origin`; resolves once headers arrive with { streamId, times, texts, done }. */
+async function startCompletion(origin, { tokens, interval, ttft, fanout }) {
+  const t0 = performance.now();
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+  if (fanout) headers['x-relay-fanout'] = 'true';
+  const res = await fetch(`${origin}/v1/chat/completions`, {
+    method: 'POST', headers,
+    body: JSON.stringify({ model: 'mock-fast', stream: true,
+      messages: [{ role: 'user', content: `bench [[sim tokens=${tokens} interval=${interval} ttft=${ttft}]]` }] }),
+  });
+  if (res.status !== 200) throw new Error(`completion: HTTP ${res.status} ${await res.text()}`);
+  const streamId = res.headers.get('x-relay-stream-id');
+  const times = [], texts = [];
+  const done = (async () => {
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body) {
+      const now = performance.now();
+      buf += decoder.decode(chunk, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!line.startsWith('data:')) continue;
+        const payload = line.slice(5).trim();
+        if (payload === '[DONE]') continue;
+        const content = JSON.parse(payload).choices?.[0]?.delta?.content;
+        if (content) { times.push(now); texts.push(content); }
+      }
+    }
+    return performance.now();
+  })();
+  return { t0, streamId, times, texts, done };
+}
+
+async function streamToken(origin, streamId) {
+  const res = await fetch(`${origin}/v1/streams/${streamId}/token`, { method: 'POST', headers: { authorization: `Bearer ${KEY}` } });
+  if (res.status !== 200) throw new Error(`token: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()).token;
+}
+
+function connectHub(origin, token) {
+  const c = new signalR.HubConnectionBuilder()
+    .withUrl(`${origin}/hubs/streams`, { accessTokenFactory: () => token, transport: signalR.HttpTransportType.WebSockets, skipNegotiation: true })
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  c.serverTimeoutInMilliseconds = 120_000;
+  c.keepAliveIntervalInMilliseconds = 60_000;
+  return c.start().then(() => c);
+}
+
+const pct = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+
+async function fanoutRun(n) {
+  // Long enough first-token delay to open and subscribe all N connections before tokens flow.
+  const ttft = 2000 + n * 25;
+  const caller = await startCompletion(originA, { tokens: TOKENS, interval: INTERVAL, ttft, fanout: true });
+  const tokenA = await streamToken(originA, caller.streamId);
+  const tokenB = await streamToken(originB, caller.streamId);
+  const connStart = performance.now();
+  const conns = [];
+  for (let i = 0; i < n; i += BATCH) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) batch.push(j % 2 === 0 ? connectHub(originA, tokenA) : connectHub(originB, tokenB));
+    conns.push(...(await Promise.all(batch)));
+  }
+  const connectedMs = performance.now() - connStart;
+  const subs = conns.map((c, i) => {
+    const sub = { silo: i % 2 === 0 ? 'A' : 'B', seqs: [], times: [], datas: [], completed: false, error: null };
+    sub.done = new Promise((resolve) => {
+      c.stream('Subscribe', caller.streamId, 1).subscribe({
+        next: (m) => {
+          const now = performance.now();
+          if (m.type === 'token') { sub.seqs.push(m.sequence); sub.times.push(now); sub.datas.push(m.data); }
+          else if (m.type === 'completed') sub.completed = true;
+          else if (m.type === 'failed') sub.error = `failed: ${JSON.stringify(m.data)}`;
+        },
+        complete: resolve,
+        error: (e) => { sub.error = String(e?.message || e); resolve(); },
+      });
+    });
+    return sub;
+  });
+  const subscribedAt = performance.now();
+  const end = await caller.done;
+  await Promise.race([Promise.all(subs.map((s) => s.done)), new Promise((r) => setTimeout(r, 60_000))]);
+  const lastRecv = Math.max(...subs.map((s) => s.times.at(-1) ?? 0));
+  const firstTok = caller.times[0];
+  const subscribedBeforeFirstToken = subscribedAt < firstTok;
+
+  const lags = [], lagsBySilo = { A: [], B: [] };
+  let mismatches = 0, total = 0, gaps = 0, errors = 0, incomplete = 0;
+  for (const s of subs) {
+    if (s.error) errors++;
+    if (!s.completed) incomplete++;
+    if (s.seqs.length !== caller.times.length) gaps++;
+    for (let k = 0; k < s.seqs.length; k++) {
+      const idx = s.seqs[k] - 1;
+      total++;
+      if (caller.texts[idx] !== s.datas[k]) { mismatches++; continue; }
+      const lag = s.times[k] - caller.times[idx];
+      lags.push(lag); lagsBySilo[s.silo].push(lag);
+    }
+  }
+  lags.sort((a, b) => a - b); lagsBySilo.A.sort((a, b) => a - b); lagsBySilo.B.sort((a, b) => a - b);
+  const duration = (lastRecv - firstTok) / 1000;
+  for (const c of conns) c.stop().catch(() => {});
+  await new Promise((r) => setTimeout(r, 500));
+  const r = {
+    n, ttft, connectedMs, subscribedBeforeFirstToken, callerTokens: caller.times.length,
+    callerSeconds: (end - firstTok) / 1000, delivered: total, mismatches, gaps, errors, incomplete,
+    p50: pct(lags, 50), p99: pct(lags, 99), max: lags.at(-1),
+    p99A: pct(lagsBySilo.A, 99), p99B: pct(lagsBySilo.B, 99),
+    tokensPerSec: total / duration,
+  };
+  log(JSON.stringify(r));
+  return r;
+}
+
+async function ttftOnce(fanout) {
+  const c = await startCompletion(originA, { tokens: 20, interval: 10, ttft: 0, fanout });
+  await c.done;
+  return c.times[0] - c.t0;
+}
+
+async function ttftCompare(runs) {
+  const off = [], on = [];
+  for (let i = 0; i < runs; i++) {
+    off.push(await ttftOnce(false));
+    on.push(await ttftOnce(true));
+  }
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+  return { off, on, medOff: med(off), medOn: med(on), meanOff: mean(off), meanOn: mean(on) };
+}
+
+const results = [];
+log('warm-up');
+for (let i = 0; i < 5; i++) { await ttftOnce(false); await ttftOnce(true); }
+await fanoutRun(1);
+for (const n of NS) { log(`fan-out to ${n}`); results.push(await fanoutRun(n)); }
+
+log('TTFT fan-out off vs on (no subscribers)');
+const quiet = await ttftCompare(TTFT_RUNS);
+
+// TTFT probes while a fan-out to the largest N is streaming: the caller's own first token under fan-out load.
+const bigN = Math.max(...NS);
+log(`TTFT while fan-out to ${bigN} is live`);
+let loaded = null;
+{
+  const probe = (async () => {
+    // wait for the fan-out run's tokens to start flowing (its ttft = 2000 + n*25 ms)
+    await new Promise((r) => setTimeout(r, 2000 + bigN * 25 + 300));
+    return ttftCompare(Math.max(3, Math.floor(TTFT_RUNS / 2)));
+  })();
+  const [bigRun, probeRes] = await Promise.all([fanoutRun(bigN), probe]);
+  loaded = { ...probeRes, run: bigRun };
+}
+
+const lines = [];
+lines.push('# Fan-out benchmark results', '');
+lines.push(`Generated ${new Date().toISOString()} by \`bench/fanout/run.sh\` on ${process.platform} (${(await import('node:os')).cpus().length} cores), Node ${process.version}.`);
+lines.push(`One completion (mock-fast, ${TOKENS} tokens, ${INTERVAL} ms apart) started on silo A with \`x-relay-fanout: true\`; N SignalR subscribers (WebSockets) split evenly across silo A and silo B, all subscribed before the first token. Lag = subscriber receipt − SSE caller receipt of the same token (same process clock).`, '');
+lines.push('| subscribers | token msgs delivered | lag p50 (ms) | lag p99 (ms) | lag max (ms) | p99 silo A / B (ms) | tokens/s delivered | connect time (ms) | text mismatches | incomplete subs |');
+lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of results) {
+  lines.push(`| ${r.n} | ${r.delivered} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${f1(r.p99A)} / ${f1(r.p99B)} | ${Math.round(r.tokensPerSec)} | ${Math.round(r.connectedMs)} | ${r.mismatches} | ${r.incomplete + r.errors} |`);
+}
+lines.push('');
+const p99Big = results.find((r) => r.n === 1000)?.p99;
+if (p99Big !== undefined) lines.push(`Target p99 lag ≤ 50 ms at 1,000 subscribers: **${p99Big <= 50 ? 'met' : 'NOT met'}** (${f1(p99Big)} ms).`, '');
+lines.push(`## SSE caller time to first token (tokens=20, ttft=0, ${TTFT_RUNS} alternating runs each, silo A)`, '');
+lines.push('| condition | median TTFT (ms) | mean TTFT (ms) |', '|---|---:|---:|');
+lines.push(`| fan-out off, idle | ${f1(quiet.medOff)} | ${f1(quiet.meanOff)} |`);
+lines.push(`| fan-out on, no subscribers | ${f1(quiet.medOn)} | ${f1(quiet.meanOn)} |`);
+lines.push(`| fan-out off, while fan-out to ${bigN} is live | ${f1(loaded.medOff)} | ${f1(loaded.meanOff)} |`);
+lines.push(`| fan-out on, while fan-out to ${bigN} is live | ${f1(loaded.medOn)} | ${f1(loaded.meanOn)} |`);
+lines.push('');
+const ratio = quiet.medOn / quiet.medOff;
+lines.push(`Fan-out on / off (idle, medians): **${ratio.toFixed(3)}** (${((ratio - 1) * 100).toFixed(1)} %); target ≤ +5 %: **${ratio <= 1.05 ? 'met' : 'NOT met'}**.`);
+lines.push(`Under a live ${bigN}-subscriber fan-out, on / off medians: ${(loaded.medOn / loaded.medOff).toFixed(3)}; vs idle off: ${(loaded.medOn / quiet.medOff).toFixed(3)}. (That concurrent fan-out run: p99 lag ${f1(loaded.run.p99)} ms.)`);
+lines.push('', 'Raw TTFT samples (ms):', '```');
+lines.push(`idle off: ${quiet.off.map(f1).join(' ')}`, `idle on:  ${quiet.on.map(f1).join(' ')}`);
+lines.push(`live off: ${loaded.off.map(f1).join(' ')}`, `live on:  ${loaded.on.map(f1).join(' ')}`, '```');
+lines.push('', 'Raw fan-out rows:', '```', ...results.map((r) => JSON.stringify(r)), JSON.stringify(loaded.run), '```', '');
+writeFileSync(outFile, lines.join('\n'));
+console.log(lines.join('\n'));
+process.exit(0);
