@@ -15,7 +15,7 @@ public sealed record ConfiguredTenant(string Id, TenantLimits Limits, IReadOnlyL
 /// The tenants of the configuration file. They seed the tenant store at start-up, and a tenant that exists
 /// there already is left as it is, so changes made through the admin API survive restarts.
 /// </summary>
-public sealed class ConfiguredTenants : ITenantLimitsSource
+public sealed class ConfiguredTenants
 {
     private readonly FrozenDictionary<string, ConfiguredTenant> _byId;
 
@@ -24,8 +24,6 @@ public sealed class ConfiguredTenants : ITenantLimitsSource
             t => t.Key, t => new ConfiguredTenant(t.Key, TenantLimits.From(t.Value), t.Value.Models.ToList(), t.Value.Keys.ToList()), StringComparer.Ordinal);
 
     public IEnumerable<ConfiguredTenant> All => _byId.Values;
-
-    public TenantLimits LimitsOf(string tenantId) => _byId.GetValueOrDefault(tenantId)?.Limits ?? TenantLimits.Unlimited;
 
     /// <summary>
     /// Whether the configuration gives this tenant no budget (the only tenants fail-open may serve). A tenant
@@ -39,10 +37,7 @@ public sealed class ConfiguredTenants : ITenantLimitsSource
         foreach (var tenant in All)
         {
             var keys = tenant.Keys.Select(k => ApiKeys.From(k, createdAt)).ToList();
-            if (await directory.CreateAsync(new TenantEntry(tenant.Id, tenant.Models, createdAt), keys))
-            {
-                await grains.GetTenant(tenant.Id).SetLimitsAsync(tenant.Limits);
-            }
+            await TenantCreation.CreateAsync(directory, grains, new TenantEntry(tenant.Id, tenant.Models, createdAt), keys, tenant.Limits);
         }
     }
 }

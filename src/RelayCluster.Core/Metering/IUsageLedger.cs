@@ -15,8 +15,6 @@ public interface IUsageLedger
     /// <summary>Queues a record for the log and counts it in the month's totals at once.</summary>
     void Append(UsageRecord record);
 
-    UsageSummary GetSummary(string tenantId, string month);
-
     /// <summary>Each tenant's spend in <paramref name="month"/> as the log holds it (used to restore budgets).</summary>
     IReadOnlyDictionary<string, long> SpentByTenant(string month);
 

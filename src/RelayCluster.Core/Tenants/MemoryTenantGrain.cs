@@ -10,7 +10,7 @@ namespace RelayCluster.Core.Tenants;
 /// grain does; one contract test suite runs against both.
 /// </summary>
 internal sealed class MemoryTenantGrain(
-    string tenantId, TenantLimits limits, long spentNanos, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time) : ITenantGrain
+    string tenantId, long spentNanos, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time) : ITenantGrain
 {
     private readonly Lock _turn = new();
     private readonly SlidingWindow _requests = new();
@@ -18,7 +18,7 @@ internal sealed class MemoryTenantGrain(
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private readonly PriorityQueue<string, long> _deadlines = new();
     private readonly Dictionary<string, Reservation> _reclaimed = new(StringComparer.Ordinal);
-    private TenantLimits _limits = limits;
+    private TenantLimits _limits = TenantLimits.Unlimited; // set by the creating turn before any key works
     private bool _paused;
     private long _reservedNanos;
     private long _spentNanos = spentNanos;
@@ -222,19 +222,13 @@ internal sealed class MemoryTenantGrain(
 /// Creates one memory grain per tenant on first use and keeps it for the life of the process. A new grain
 /// starts from the month's spend in the usage log, which is how a restart loses no spend.
 /// </summary>
-public sealed class MemoryTenantGrainFactory(ITenantLimitsSource limits, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time)
+public sealed class MemoryTenantGrainFactory(IUsageLedger ledger, TenantStoreOptions options, TimeProvider time)
     : ITenantGrainFactory
 {
     private readonly ConcurrentDictionary<string, MemoryTenantGrain> _grains = new(StringComparer.Ordinal);
 
     public ITenantGrain GetTenant(string tenantId) => _grains.GetOrAdd(tenantId, id => new MemoryTenantGrain(
-        id, limits.LimitsOf(id), ledger.SpentByTenant(Money.MonthOf(time.GetUtcNow())).GetValueOrDefault(id), ledger, options, time));
-}
-
-/// <summary>Where a newly activated grain reads its limits from (the tenant directory).</summary>
-public interface ITenantLimitsSource
-{
-    TenantLimits LimitsOf(string tenantId);
+        id, ledger.SpentByTenant(Money.MonthOf(time.GetUtcNow())).GetValueOrDefault(id), ledger, options, time));
 }
 
 /// <summary>Settings every tenant store shares.</summary>

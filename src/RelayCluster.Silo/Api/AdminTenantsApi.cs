@@ -52,17 +52,14 @@ internal static class AdminTenantsApi
 
         var now = ops.Now;
         var (key, stored) = ApiKeys.Generate(now);
-        if (!await ops.Directory.CreateAsync(new TenantEntry(request.Id!, request.Models ?? ["*"], now), [stored]))
+        var entry = new TenantEntry(request.Id!, request.Models ?? ["*"], now);
+        if (!await TenantCreation.CreateAsync(ops.Directory, ops.Grains, entry, [stored], TenantLimits.Unlimited.With(request.Limits)))
         {
             return await ops.FailAsync(context, new RelayError(409, new OpenAiError(
                 $"Tenant '{request.Id}' already exists.", "invalid_request_error", "id", "tenant_exists"), ShouldRetry: false));
         }
 
-        // The id may have belonged to a deleted tenant, whose state (and month's spend: the same billing
-        // identity) is still in its grain; the new tenant gets its own limits and is never born paused.
-        var grain = ops.Grains.GetTenant(request.Id!);
-        await grain.SetLimitsAsync(TenantLimits.Unlimited.With(request.Limits));
-        await grain.SetPausedAsync(false);
+        // An id that belonged to a deleted tenant keeps that month's spend (the same billing identity).
         var view = (await ops.ViewAsync(request.Id!, withKeys: true))!;
         view["key"] = KeyCreated(key, stored.Entry); // the only time the key itself is shown
         return Results.Json(view, statusCode: 201);

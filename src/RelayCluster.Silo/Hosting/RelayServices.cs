@@ -27,7 +27,6 @@ public static class RelayServices
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ConfiguredTenants>();
-        services.AddSingleton<ITenantLimitsSource>(sp => sp.GetRequiredService<ConfiguredTenants>());
         services.AddSingleton<TenantCache>();
         services.AddSingleton<TenantAdmin>();
 

@@ -69,9 +69,6 @@ public sealed class UnhandledErrorTests
     {
         public void Append(UsageRecord record) => throw new InvalidOperationException("simulated bug");
 
-        public UsageSummary GetSummary(string tenantId, string month) =>
-            new(tenantId, month, 0, 0, 0, 0, 0, new Dictionary<string, ModelUsage>(), new Dictionary<string, long>());
-
         public IReadOnlyDictionary<string, long> SpentByTenant(string month) => new Dictionary<string, long>();
 
         public Task FlushAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;

@@ -9,7 +9,7 @@ public sealed class MemoryTenantGrainTests : TenantGrainContract
 
     protected override async Task<ITenantGrain> GrainAsync(TenantLimits limits)
     {
-        var grain = new MemoryTenantGrainFactory(new NoLimits(), _ledger, Options, Clock).GetTenant("t-" + Guid.NewGuid().ToString("N"));
+        var grain = new MemoryTenantGrainFactory(_ledger, Options, Clock).GetTenant("t-" + Guid.NewGuid().ToString("N"));
         await grain.SetLimitsAsync(limits);
         return grain;
     }
@@ -21,14 +21,9 @@ public sealed class MemoryTenantGrainTests : TenantGrainContract
     public async Task A_new_grain_starts_from_the_months_spend_in_the_usage_log()
     {
         _ledger.Spent["acme"] = 950;
-        var grain = new MemoryTenantGrainFactory(new NoLimits(), _ledger, Options, Clock).GetTenant("acme");
+        var grain = new MemoryTenantGrainFactory(_ledger, Options, Clock).GetTenant("acme");
         await grain.SetLimitsAsync(new TenantLimits(null, null, null, 1000));
         Assert.Equal(AdmissionOutcome.BudgetExceeded, (await grain.AdmitAsync(new AdmissionRequest("a", 1, 100))).Outcome);
-    }
-
-    private sealed class NoLimits : ITenantLimitsSource
-    {
-        public TenantLimits LimitsOf(string tenantId) => TenantLimits.Unlimited;
     }
 
     private sealed class RecordingLedger : IUsageLedger
@@ -38,8 +33,6 @@ public sealed class MemoryTenantGrainTests : TenantGrainContract
         public Dictionary<string, long> Spent { get; } = [];
 
         public void Append(UsageRecord record) => Records.Add(record);
-
-        public UsageSummary GetSummary(string tenantId, string month) => throw new NotSupportedException();
 
         public IReadOnlyDictionary<string, long> SpentByTenant(string month) => Spent;
 
