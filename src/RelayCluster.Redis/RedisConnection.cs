@@ -29,8 +29,6 @@ public sealed class RedisConnection : IAsyncDisposable
         return new RedisConnection(await ConnectionMultiplexer.ConnectAsync(options));
     }
 
-    public bool IsConnected => _multiplexer.IsConnected;
-
     public async Task<RedisResult> EvaluateAsync(RedisScript script, RedisKey[] keys, RedisValue[] args)
     {
         var database = _multiplexer.GetDatabase();

@@ -109,8 +109,6 @@ internal static class RedisTenantKeys
     }
 
     public static RedisKey Usage(string tenantId, string month) => "{t:" + tenantId + "}:usage:" + month;
-
-    public static RedisKey Ledger(string tenantId) => "{t:" + tenantId + "}:ledger";
 }
 
 /// <summary>The tenant turns, loaded once per process.</summary>

@@ -21,8 +21,6 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         "chunk", "lease", "retry", "event", "delta", "choice", "prompt", "reply", "limit", "cache", "node", "turn",
     ];
 
-    public SimulatorOptions Defaults => defaults;
-
     public SimulatorScript ScriptFor(JsonObject body) => SimulatorScript.For(body, defaults);
 
     /// <summary>The error body and status a script asks for before any output, or null.</summary>
