@@ -19,6 +19,9 @@ const UPSTREAM_KEY = 'upstream-secret';
 const START_TIMEOUT_MS = 30_000;
 
 function dllPath(project) {
+  // RELAY_ARTIFACTS points at a `dotnet build --artifacts-path DIR` output instead of the in-tree bin folders.
+  const artifacts = process.env.RELAY_ARTIFACTS;
+  if (artifacts) return path.join(artifacts, 'bin', project, buildConfig.toLowerCase(), `${project}.dll`);
   return path.join(repoRoot, 'src', project, 'bin', buildConfig, 'net10.0', `${project}.dll`);
 }
 

@@ -13,6 +13,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const buildConfig = process.env.RELAY_BUILD_CONFIG || 'Release';
 
 function dllPath(project) {
+  // RELAY_ARTIFACTS points at a `dotnet build --artifacts-path DIR` output instead of the in-tree bin folders.
+  const artifacts = process.env.RELAY_ARTIFACTS;
+  if (artifacts) return path.join(artifacts, 'bin', project, buildConfig.toLowerCase(), `${project}.dll`);
   return path.join(repoRoot, 'src', project, 'bin', buildConfig, 'net10.0', `${project}.dll`);
 }
 
