@@ -33,12 +33,16 @@ public static class RelayServices
         // Subscribe tokens are signed with a key every silo derives from the shared admin key, so a token
         // issued by one silo is accepted by all of them.
         services.AddSingleton(sp => StreamTokens.FromSecret(sp.GetRequiredService<RelayOptions>().AdminKey!, sp.GetRequiredService<TimeProvider>()));
-        services.AddSignalR();
+        services.AddSignalR().AddHubOptions<CompletionsHub>(_ => { });
+        // A completion started over the hub may be as large as an HTTP body (SignalR's default is 32 KB).
+        services.AddOptions<Microsoft.AspNetCore.SignalR.HubOptions<CompletionsHub>>()
+            .Configure<RelayOptions>((hub, relay) => hub.MaximumReceiveMessageSize = relay.Requests.MaxBodyBytes);
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
         services.AddStores();
 
+        services.AddSingleton<ModelCalls>();
         services.AddSingleton<RelayPipeline>();
         services.AddSingleton<ReservationRenewer>();
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
@@ -69,6 +73,7 @@ public static class RelayServices
         app.MapStreamsApi();
         app.MapDemoApi();
         app.MapHub<StreamsHub>("/hubs/streams");
+        app.MapHub<CompletionsHub>("/hubs/completions");
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", async (IStoreHealth store) =>
             await store.IsReadyAsync() ? Results.Text("ready") : Results.Text("store unavailable", statusCode: 503));

@@ -5,7 +5,8 @@ using RelayCluster.Core.Wire;
 namespace RelayCluster.Silo.Http;
 
 /// <summary>
-/// Authenticates every /v1 request by its bearer key and attaches the tenant. Once a tenant is known,
+/// Authenticates every /v1 request by its bearer key and attaches the tenant; the completions hub too
+/// (negotiate and connect), where browsers' WebSockets can only pass the key as <c>access_token</c>. Once a tenant is known,
 /// every response it gets carries the x-ratelimit-* headers: handlers that admitted the request set
 /// them from the admission; any other response reads the tenant's windows just before it starts.
 /// </summary>
@@ -13,13 +14,14 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!context.Request.Path.StartsWithSegments("/v1"))
+        var isHub = context.Request.Path.StartsWithSegments("/hubs/completions");
+        if (!isHub && !context.Request.Path.StartsWithSegments("/v1"))
         {
             await next(context);
             return;
         }
 
-        var key = BearerToken(context.Request);
+        var key = BearerToken(context.Request) ?? (isHub ? AccessToken(context.Request) : null);
         if (key is null)
         {
             await ErrorResponses.WriteAsync(context, RelayError.MissingApiKey());
@@ -34,6 +36,12 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
         }
 
         context.Features.Set(tenant);
+        if (isHub)
+        {
+            await next(context);
+            return;
+        }
+
         context.Response.OnStarting(async () =>
         {
             if (!RateLimitHeaders.AreWritten(context.Response))
@@ -60,6 +68,9 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
             ? header[prefix.Length..].Trim()
             : null;
     }
+
+    public static string? AccessToken(HttpRequest request) =>
+        request.Query["access_token"].ToString() is { Length: > 0 } token ? token : null;
 }
 
 internal static class TenantContext

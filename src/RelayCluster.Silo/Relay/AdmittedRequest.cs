@@ -23,6 +23,8 @@ internal sealed class AdmittedRequest(
     private long _outputChunks;
     private double? _timeToFirstTokenMs;
 
+    public string RequestId => requestId;
+
     public RelayRequest Request => request;
 
     /// <summary>The usage the upstream reported, if it did.</summary>

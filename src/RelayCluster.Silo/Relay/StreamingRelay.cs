@@ -1,7 +1,5 @@
-using System.Buffers;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Wire;
-using RelayCluster.Silo.Http;
 using RelayCluster.Silo.Streams;
 using RelayCluster.Upstreams;
 using RelayCluster.Upstreams.Sse;
@@ -9,29 +7,25 @@ using RelayCluster.Upstreams.Sse;
 namespace RelayCluster.Silo.Relay;
 
 /// <summary>
-/// Relays an SSE chat completion as it is produced.
+/// Relays a streamed chat completion to a sink (SSE or the completions hub) as it is produced.
 /// <code>
-///  send upstream ──(no answer within a heartbeat)──► commit 200 + ": keep-alive"
+///  send upstream ──(no answer within a heartbeat)──► sink heartbeat (SSE: commit 200 + ": keep-alive")
 ///       │ answer
-///       ├─ non-2xx: HTTP error if not committed yet, else an error event
+///       ├─ non-2xx: a status if not committed yet, else an error event
 ///       └─ 2xx: commit; for each upstream event:
-///             [DONE]        → settle(completed), forward [DONE]
-///             {"error":…}   → settle(upstream error), forward it, end (no [DONE])
+///             [DONE]        → settle(completed) while the sink completes
+///             {"error":…}   → settle(upstream error), forward it, end (no clean end)
 ///             usage chunk   → record usage; forward only if the caller asked for it
-///             other chunk   → count output, forward unchanged and flush
-///             end of stream → settle(truncated), error event (never a clean [DONE])
-///             silence       → ": keep-alive" every heartbeat
-///  client gone at any point → cancel the upstream call, settle(client disconnected) with what was produced
+///             other chunk   → count output, forward unchanged
+///             end of stream → settle(truncated), error event (never a clean end)
+///             silence       → a heartbeat every interval
+///  receiver gone at any point → cancel the upstream call, settle(client disconnected) with what was produced
 /// </code>
 /// Chunks are forwarded byte for byte; nothing is re-serialized.
 /// </summary>
-internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitted, TimeSpan heartbeat, TimeProvider time, FanOutWriter? fanOut)
+internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted, TimeSpan heartbeat, TimeProvider time, FanOutWriter? fanOut)
 {
-    private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
-    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
-
-    private readonly CancellationToken _aborted = context.RequestAborted;
-    private bool _committed;
+    private readonly CancellationToken _aborted = sink.Aborted;
 
     public async Task RelayAsync(IUpstreamProvider provider, UpstreamRequest request)
     {
@@ -58,7 +52,7 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
                 }
 
                 admitted.MarkUpstreamAccepted();
-                await CommitAsync();
+                await sink.CommitAsync();
                 await using var events = new SseReader(upstream.Body);
                 await PumpAsync(events);
             }
@@ -92,13 +86,11 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
 
             if (payload.Span.SequenceEqual("[DONE]"u8))
             {
-                // As for a whole body: the settle turn runs while [DONE] goes out, not before it. Completing
-                // the response sends the last chunk now; otherwise the caller would wait for the handler.
+                // As for a whole body: the settle turn runs while the end goes out, not before it.
                 var settling = admitted.SettleAsync(Endings.Completed, 200);
                 try
                 {
-                    await WriteAsync(Done);
-                    await context.Response.CompleteAsync();
+                    await sink.CompleteAsync();
                 }
                 finally
                 {
@@ -112,7 +104,7 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
             if (facts.IsError)
             {
                 await admitted.SettleAsync(Endings.UpstreamErrorMidStream, 200);
-                await WriteEventAsync(payload);
+                await sink.WriteChunkAsync(payload);
                 return;
             }
 
@@ -121,25 +113,18 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
             var isUsageOnly = facts.Usage is not null && !facts.HasChoices;
             if (!isUsageOnly || admitted.Request.IncludeUsage)
             {
-                await WriteEventAsync(payload);
+                await sink.WriteChunkAsync(payload);
             }
         }
     }
 
     private async Task FailAsync(RelayError error, string ending)
     {
-        await admitted.SettleAsync(ending, _committed ? 200 : error.Status);
-        if (_committed)
-        {
-            await WriteAsync(ErrorResponses.AsSseEvent(error.Error));
-        }
-        else
-        {
-            await ErrorResponses.WriteAsync(context, error);
-        }
+        await admitted.SettleAsync(ending, sink.IsCommitted ? 200 : error.Status);
+        await sink.FailAsync(error);
     }
 
-    /// <summary>Waits for <paramref name="pending"/>, sending a heartbeat comment for every silent interval.</summary>
+    /// <summary>Waits for <paramref name="pending"/>, sending a heartbeat for every silent interval.</summary>
     private async Task<T> WithHeartbeatsAsync<T>(Task<T> pending)
     {
         while (true)
@@ -150,45 +135,8 @@ internal sealed class StreamingRelay(HttpContext context, AdmittedRequest admitt
             }
             catch (TimeoutException)
             {
-                // Committing here means a later upstream error becomes an error event rather than a
-                // status, the price of keeping idle proxies from cutting a slow first token.
-                await CommitAsync();
-                await WriteAsync(Heartbeat);
+                await sink.HeartbeatAsync();
             }
         }
-    }
-
-    private async Task CommitAsync()
-    {
-        if (_committed)
-        {
-            return;
-        }
-
-        _committed = true;
-        var response = context.Response;
-        response.StatusCode = 200;
-        response.ContentType = "text/event-stream; charset=utf-8";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.StartAsync(_aborted);
-
-        // StartAsync only buffers the headers; flushing sends them now, so the caller holds the response
-        // (and its x-relay-stream-id) at once, not when the first token arrives.
-        await response.BodyWriter.FlushAsync(_aborted);
-    }
-
-    private async Task WriteEventAsync(ReadOnlyMemory<byte> payload)
-    {
-        var writer = context.Response.BodyWriter;
-        writer.Write("data: "u8);
-        writer.Write(payload.Span);
-        writer.Write("\n\n"u8);
-        await writer.FlushAsync(_aborted);
-    }
-
-    private async Task WriteAsync(byte[] bytes)
-    {
-        await context.Response.BodyWriter.WriteAsync(bytes, _aborted);
     }
 }
