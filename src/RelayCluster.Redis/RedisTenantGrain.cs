@@ -14,11 +14,12 @@ namespace RelayCluster.Redis;
 internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, RedisTenantScripts scripts, TenantStoreOptions options, TimeProvider time)
     : ITenantGrain
 {
-    private const int LedgerLength = 100_000;
+    internal const int LedgerLength = 100_000;
 
     public async ValueTask<Admission> AdmitAsync(AdmissionRequest request)
     {
-        var result = (RedisResult[])(await TurnAsync(scripts.Admit, request.RequestId, request.EstimatedTokens, request.ReservedNanos))!;
+        var result = (RedisResult[])(await TurnAsync(scripts.Admit, request.RequestId, request.EstimatedTokens, request.ReservedNanos,
+            request.CapacityShare.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))!;
         var outcome = (string)result[0]! switch
         {
             "admitted" => AdmissionOutcome.Admitted,
@@ -33,15 +34,28 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
         return new Admission(outcome, Window(result, 2), TimeSpan.FromMilliseconds((long)result[1]));
     }
 
-    public async ValueTask<bool> SettleAsync(Settlement settlement)
+    public async ValueTask<bool> SettleAsync(Settlement settlement) =>
+        (long)await TurnAsync(scripts.Settle, SettleArguments(settlement)) == 1;
+
+    /// <summary>ARGV 4–14 of the settle turn (also booked inside a batch item's end).</summary>
+    internal static RedisValue[] SettleArguments(Settlement settlement)
     {
         var record = settlement.Record;
         var json = JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord);
-        var result = await TurnAsync(scripts.Settle, settlement.RequestId, settlement.ActualTokens, settlement.CostNanos, json,
+        return [settlement.RequestId, settlement.ActualTokens, settlement.CostNanos, json,
             record.Model, record.Ending, record.PromptTokens, record.CompletionTokens, record.Estimated ? 1 : 0, LedgerLength,
-            settlement.Unreserved ? 1 : 0);
-        return (long)result == 1;
+            settlement.Unreserved ? 1 : 0];
     }
+
+    /// <summary>ARGV 1–3 of every tenant turn, and the keys of that month.</summary>
+    internal static (RedisKey[] Keys, RedisValue[] Common) TurnFrame(string tenantId, TimeProvider time, TenantStoreOptions options)
+    {
+        var now = time.GetUtcNow();
+        var month = Money.MonthOf(now);
+        return (RedisTenantKeys.For(tenantId, month), [now.ToUnixTimeMilliseconds(), month, options.ReservationTtlMs]);
+    }
+
+    public async ValueTask<bool> ReleaseAsync(string requestId) => (long)await TurnAsync(scripts.Release, requestId) == 1;
 
     public async ValueTask<bool> RenewAsync(string requestId) => (long)await TurnAsync(scripts.Renew, requestId) == 1;
 
@@ -75,10 +89,8 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
     /// <summary>One turn: the keys of this month (the usage totals are per month), the clock, then the turn's arguments.</summary>
     private Task<RedisResult> TurnAsync(RedisScript script, params RedisValue[] args)
     {
-        var now = time.GetUtcNow();
-        var month = Money.MonthOf(now);
-        RedisValue[] common = [now.ToUnixTimeMilliseconds(), month, options.ReservationTtlMs];
-        return redis.EvaluateAsync(script, RedisTenantKeys.For(tenantId, month), [.. common, .. args]);
+        var (keys, common) = TurnFrame(tenantId, time, options);
+        return redis.EvaluateAsync(script, keys, [.. common, .. args]);
     }
 
     private static RateLimitState Window(RedisResult[] r, int offset)
@@ -119,6 +131,8 @@ internal sealed class RedisTenantScripts
     public RedisScript Settle { get; } = RedisScript.TenantTurn("settle");
 
     public RedisScript Renew { get; } = RedisScript.TenantTurn("renew");
+
+    public RedisScript Release { get; } = RedisScript.TenantTurn("release");
 
     public RedisScript Quota { get; } = RedisScript.TenantTurn("quota");
 

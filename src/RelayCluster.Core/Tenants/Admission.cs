@@ -6,7 +6,15 @@ namespace RelayCluster.Core.Tenants;
 /// <param name="RequestId">Unique per request; settles refer to it, so a second settle is a no-op.</param>
 /// <param name="EstimatedTokens">Prompt estimate plus output cap, counted against TPM at admission.</param>
 /// <param name="ReservedNanos">Worst-case cost, held against the budget until settle.</param>
-public readonly record struct AdmissionRequest(string RequestId, long EstimatedTokens, long ReservedNanos);
+/// <param name="CapacityShare">
+/// Share (0–1] of the concurrency, RPM and TPM limits this request may fill. Batch work passes less than 1,
+/// so that it takes only the capacity interactive traffic leaves, and never locks interactive calls out.
+/// </param>
+public readonly record struct AdmissionRequest(string RequestId, long EstimatedTokens, long ReservedNanos, double CapacityShare = 1.0)
+{
+    /// <summary>A limit scaled to this request's share; a share never rounds a limit down to nothing.</summary>
+    public long Share(long limit) => CapacityShare >= 1.0 ? limit : Math.Max(1, (long)Math.Floor(limit * CapacityShare));
+}
 
 public enum AdmissionOutcome
 {

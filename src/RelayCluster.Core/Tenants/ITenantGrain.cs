@@ -16,6 +16,12 @@ public interface ITenantGrain
     /// </summary>
     ValueTask<bool> SettleAsync(Settlement settlement);
 
+    /// <summary>
+    /// Frees a reservation without booking anything, for work already booked under another request (a batch
+    /// item run twice after a takeover). False if there was no such reservation.
+    /// </summary>
+    ValueTask<bool> ReleaseAsync(string requestId);
+
     /// <summary>Pushes a live request's reservation deadline out again (long streams call this).</summary>
     ValueTask<bool> RenewAsync(string requestId);
 

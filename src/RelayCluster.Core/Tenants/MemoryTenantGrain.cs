@@ -72,6 +72,22 @@ internal sealed class MemoryTenantGrain(
         }
     }
 
+    public ValueTask<bool> ReleaseAsync(string requestId)
+    {
+        lock (_turn)
+        {
+            var nowMs = BeginTurn();
+            if (!_reservations.Remove(requestId, out var reservation))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _reservedNanos -= reservation.ReservedNanos;
+            _tokens.Adjust(reservation.Second, nowMs / 1000, -reservation.EstimatedTokens);
+            return ValueTask.FromResult(true);
+        }
+    }
+
     public ValueTask<bool> RenewAsync(string requestId)
     {
         lock (_turn)
@@ -165,7 +181,7 @@ internal sealed class MemoryTenantGrain(
             return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero);
         }
 
-        if (_limits.MaxConcurrent is { } maxConcurrent && _reservations.Count >= maxConcurrent)
+        if (_limits.MaxConcurrent is { } maxConcurrent && _reservations.Count >= request.Share(maxConcurrent))
         {
             // No completion time is known for a slot; one second is a polite, short wait.
             return Refuse(AdmissionOutcome.ConcurrencyExceeded, nowMs, TimeSpan.FromSeconds(1));
@@ -173,7 +189,7 @@ internal sealed class MemoryTenantGrain(
 
         if (_limits.RequestsPerMinute is { } rpm)
         {
-            var wait = _requests.TimeUntilFits(nowMs, 1, rpm);
+            var wait = _requests.TimeUntilFits(nowMs, 1, request.Share(rpm));
             if (wait > TimeSpan.Zero)
             {
                 return Refuse(AdmissionOutcome.RequestsPerMinuteExceeded, nowMs, wait);
@@ -187,7 +203,7 @@ internal sealed class MemoryTenantGrain(
                 return Refuse(AdmissionOutcome.RequestLargerThanTokenLimit, nowMs, TimeSpan.Zero);
             }
 
-            var wait = _tokens.TimeUntilFits(nowMs, request.EstimatedTokens, tpm);
+            var wait = _tokens.TimeUntilFits(nowMs, request.EstimatedTokens, request.Share(tpm));
             if (wait > TimeSpan.Zero)
             {
                 return Refuse(AdmissionOutcome.TokensPerMinuteExceeded, nowMs, wait);

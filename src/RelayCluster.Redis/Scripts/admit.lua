@@ -1,6 +1,11 @@
--- ARGV 4 request id, 5 estimated tokens, 6 reserved nano-dollars.
+-- ARGV 4 request id, 5 estimated tokens, 6 reserved nano-dollars, 7 capacity share (0-1] of the
+-- concurrency, RPM and TPM limits this request may fill (batch work leaves the rest to interactive calls).
 -- Returns {outcome, retry ms, rpm, requests used, requests reset ms, tpm, tokens used, tokens reset ms}.
-local rid, estimate, hold = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local rid, estimate, hold, share = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]) or 1
+local function shared(l)
+  if not l or share >= 1 then return l end
+  return math.max(1, math.floor(l * share))
+end
 local st = redis.call('HMGET', S, 'rpm', 'tpm', 'maxc', 'budget', 'spent', 'reserved', 'paused')
 local rpm, tpm, maxc, budget = limit(st[1]), limit(st[2]), limit(st[3]), tonumber(st[4])
 local spent, reserved = tonumber(st[5]) or 0, tonumber(st[6]) or 0
@@ -10,14 +15,14 @@ local tokens, token_buckets = window(TK)
 local outcome, retry = 'admitted', 0
 if st[7] == '1' then
   outcome = 'paused'
-elseif maxc and redis.call('HLEN', RES) >= maxc then
+elseif maxc and redis.call('HLEN', RES) >= shared(maxc) then
   outcome, retry = 'concurrency', 1000
-elseif rpm and wait_to_fit(requests, request_buckets, 1, rpm) > 0 then
-  outcome, retry = 'rpm', wait_to_fit(requests, request_buckets, 1, rpm)
+elseif rpm and wait_to_fit(requests, request_buckets, 1, shared(rpm)) > 0 then
+  outcome, retry = 'rpm', wait_to_fit(requests, request_buckets, 1, shared(rpm))
 elseif tpm and estimate > tpm then
   outcome = 'too_large'
-elseif tpm and wait_to_fit(tokens, token_buckets, estimate, tpm) > 0 then
-  outcome, retry = 'tpm', wait_to_fit(tokens, token_buckets, estimate, tpm)
+elseif tpm and wait_to_fit(tokens, token_buckets, estimate, shared(tpm)) > 0 then
+  outcome, retry = 'tpm', wait_to_fit(tokens, token_buckets, estimate, shared(tpm))
 elseif budget and budget >= 0 and spent + reserved + hold > budget then
   outcome = 'budget'
 end

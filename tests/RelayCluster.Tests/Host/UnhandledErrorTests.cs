@@ -54,6 +54,8 @@ public sealed class UnhandledErrorTests
 
             public ValueTask<bool> RenewAsync(string requestId) => ValueTask.FromResult(false);
 
+            public ValueTask<bool> ReleaseAsync(string requestId) => ValueTask.FromResult(false);
+
             public ValueTask<QuotaSnapshot> GetQuotaAsync() =>
                 ValueTask.FromResult(new QuotaSnapshot(tenantId, TenantLimits.Unlimited, 0, 0, 0, 0, 0, "2026-11", default));
 

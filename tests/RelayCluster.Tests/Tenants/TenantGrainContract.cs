@@ -77,6 +77,44 @@ public abstract class TenantGrainContract
     }
 
     [Fact]
+    public async Task A_capacity_share_leaves_the_rest_of_every_window_to_full_share_requests()
+    {
+        // Batch work takes half of each limit at most; interactive calls may still fill the whole of it.
+        var grain = await GrainAsync(new TenantLimits(10, 1000, 4, null));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b1", 100, 0, 0.5))).IsAdmitted);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b2", 100, 0, 0.5))).IsAdmitted);
+        Assert.Equal(AdmissionOutcome.ConcurrencyExceeded, (await grain.AdmitAsync(new AdmissionRequest("b3", 100, 0, 0.5))).Outcome);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("i1", 100, 0))).IsAdmitted);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("i2", 100, 0))).IsAdmitted);
+
+        foreach (var id in new[] { "b1", "b2", "i1", "i2" })
+        {
+            await grain.SettleAsync(Settle(id, 100, 0));
+        }
+
+        // 4 of 10 requests and 400 of 1000 tokens are used; a half share is 5 requests and 500 tokens.
+        Assert.Equal(AdmissionOutcome.TokensPerMinuteExceeded, (await grain.AdmitAsync(new AdmissionRequest("b4", 150, 0, 0.5))).Outcome);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b5", 50, 0, 0.5))).IsAdmitted);
+        await grain.SettleAsync(Settle("b5", 50, 0));
+        Assert.Equal(AdmissionOutcome.RequestsPerMinuteExceeded, (await grain.AdmitAsync(new AdmissionRequest("b6", 1, 0, 0.5))).Outcome);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("i3", 100, 0))).IsAdmitted);
+    }
+
+    [Fact]
+    public async Task Releasing_frees_the_slot_hold_and_estimate_without_booking_anything()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, 1000, 1, 10_000));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("dup", 600, 4000))).IsAdmitted);
+        Assert.True(await grain.ReleaseAsync("dup"));
+        Assert.False(await grain.ReleaseAsync("dup"));
+
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal((0, 0L, 0L, 0L), (quota.InFlight, quota.ReservedNanos, quota.SpentNanos, quota.TokensInWindow));
+        Assert.Equal((0L, 0L), await LedgerAsync(grain));
+        Assert.False(await grain.SettleAsync(Settle("dup", 600, 4000))); // released is not reclaimed: nothing to book
+    }
+
+    [Fact]
     public async Task Budget_holds_reservations_books_the_actual_cost_and_ledgers_it_once()
     {
         var grain = await GrainAsync(new TenantLimits(null, null, null, 1000));
