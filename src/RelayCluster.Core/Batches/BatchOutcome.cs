@@ -1,0 +1,37 @@
+namespace RelayCluster.Core.Batches;
+
+/// <summary>
+/// The end of a batch's status machine, shared by the stores (the Redis turns mirror it in Lua):
+/// <code>
+/// validating ─┬─ bad file ───────────────► failed
+///             └─ valid ─► in_progress ─► (every item ended) ─► finalizing ─► completed | expired
+/// cancel: validating | in_progress ─► cancelling ─► (every item ended) ─► cancelled
+/// </code>
+/// An item that could not run before the completion window closed ends as <c>batch_expired</c>; a batch with
+/// any such item ends <c>expired</c>, with what did run in its output file.
+/// </summary>
+public static class BatchOutcome
+{
+    /// <summary>The state once its last item ended: finalization is queued (<c>FinalizingAt</c> set).</summary>
+    public static BatchState AllEnded(BatchState state, long now) => state with
+    {
+        Status = state.Status == BatchStatus.Cancelling ? BatchStatus.Cancelling : BatchStatus.Finalizing,
+        FinalizingAt = now,
+    };
+
+    /// <summary>Whether a batch is waiting for its finalization (and so may be finished).</summary>
+    public static bool AwaitsFinish(BatchState state) => state.FinalizingAt is not null && !BatchStatus.IsFinal(state.Status);
+
+    public static BatchState Finish(BatchState state, string? outputFileId, string? errorFileId, long now)
+    {
+        var finished = state with { OutputFileId = outputFileId, ErrorFileId = errorFileId };
+        if (state.Status == BatchStatus.Cancelling)
+        {
+            return finished with { Status = BatchStatus.Cancelled, CancelledAt = now };
+        }
+
+        return state.ExpiredItems > 0
+            ? finished with { Status = BatchStatus.Expired, ExpiredAt = now }
+            : finished with { Status = BatchStatus.Completed, CompletedAt = now };
+    }
+}

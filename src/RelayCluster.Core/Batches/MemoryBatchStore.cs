@@ -1,0 +1,233 @@
+using System.Threading.Channels;
+using RelayCluster.Core.Tenants;
+
+namespace RelayCluster.Core.Batches;
+
+/// <summary>
+/// The batch grains of the embedded default: in-process state, one lock per store (turns are short), and an
+/// in-process queue. There is no other silo to take a task over, so a lease here never expires; a worker that
+/// stops hands its task back with <see cref="ReleaseAsync"/>.
+/// </summary>
+public sealed class MemoryBatchStore(ITenantGrainFactory tenants) : IBatchStore
+{
+    private readonly Lock _turn = new();
+    private readonly Dictionary<(string Tenant, string Batch), Entry> _batches = [];
+    private readonly Channel<BatchLease> _queue = Channel.CreateUnbounded<BatchLease>();
+    private long _leases;
+
+    public ValueTask CreateAsync(BatchCreation creation)
+    {
+        lock (_turn)
+        {
+            _batches[(creation.TenantId, creation.Id)] = new Entry(new BatchState
+            {
+                Id = creation.Id, TenantId = creation.TenantId, Endpoint = creation.Endpoint, InputFileId = creation.InputFileId,
+                MetadataJson = creation.MetadataJson, Status = BatchStatus.Validating, CreatedAt = creation.CreatedAt, ExpiresAt = creation.ExpiresAt,
+            });
+        }
+
+        Enqueue(creation.TenantId, creation.Id, BatchTaskKind.Validate, -1);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<BatchState?> GetAsync(string tenantId, string batchId)
+    {
+        lock (_turn)
+        {
+            return ValueTask.FromResult(_batches.GetValueOrDefault((tenantId, batchId))?.State);
+        }
+    }
+
+    public ValueTask<BatchPage> ListAsync(string tenantId, string? after, int limit)
+    {
+        lock (_turn)
+        {
+            var newestFirst = _batches.Values.Select(e => e.State).Where(b => b.TenantId == tenantId)
+                .OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal).ToList();
+            var start = after is null ? 0 : newestFirst.FindIndex(b => b.Id == after) + 1;
+            if (after is not null && start == 0)
+            {
+                return ValueTask.FromResult(new BatchPage([], false)); // an unknown cursor: nothing after it
+            }
+
+            var page = newestFirst.Skip(start).Take(limit).ToList();
+            return ValueTask.FromResult(new BatchPage(page, start + page.Count < newestFirst.Count));
+        }
+    }
+
+    public ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
+    {
+        lock (_turn)
+        {
+            if (!_batches.TryGetValue((tenantId, batchId), out var entry))
+            {
+                return ValueTask.FromResult<BatchState?>(null);
+            }
+
+            if (entry.State.Status is BatchStatus.Validating or BatchStatus.InProgress)
+            {
+                entry.State = entry.State with { Status = BatchStatus.Cancelling, CancellingAt = now };
+            }
+
+            return ValueTask.FromResult<BatchState?>(entry.State);
+        }
+    }
+
+    public ValueTask<bool> FailValidationAsync(string tenantId, string batchId, string errorsJson, long now)
+    {
+        lock (_turn)
+        {
+            if (!_batches.TryGetValue((tenantId, batchId), out var entry) || entry.State.InProgressAt is not null || BatchStatus.IsFinal(entry.State.Status))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            // A bad file fails the batch even if a cancel came first: nothing ever ran.
+            entry.State = entry.State with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = errorsJson };
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    public ValueTask<bool> StartAsync(string tenantId, string batchId, string? model, IReadOnlyList<BatchChunk> chunks, long total, long now)
+    {
+        lock (_turn)
+        {
+            if (!_batches.TryGetValue((tenantId, batchId), out var entry) || entry.State.Status is not (BatchStatus.Validating or BatchStatus.Cancelling)
+                || entry.State.InProgressAt is not null)
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            // A batch cancelled while validating still gets its chunks: their items end as cancelled.
+            var status = entry.State.Status == BatchStatus.Cancelling ? BatchStatus.Cancelling : BatchStatus.InProgress;
+            entry.State = entry.State with { Status = status, InProgressAt = now, Model = model, Total = total, Chunks = chunks.Count };
+            entry.Chunks = [.. chunks];
+        }
+
+        foreach (var chunk in chunks)
+        {
+            Enqueue(tenantId, batchId, BatchTaskKind.RunChunk, chunk.Index);
+        }
+
+        return ValueTask.FromResult(true);
+    }
+
+    public ValueTask<BatchChunk?> GetChunkAsync(string tenantId, string batchId, int chunk)
+    {
+        lock (_turn)
+        {
+            return ValueTask.FromResult<BatchChunk?>(_batches.TryGetValue((tenantId, batchId), out var entry) && chunk >= 0 && chunk < entry.Chunks.Length
+                ? entry.Chunks[chunk]
+                : null);
+        }
+    }
+
+    public ValueTask<IReadOnlyDictionary<int, (ItemOutcome Outcome, string Owner)>> EndedItemsAsync(string tenantId, string batchId, int firstItem, int count)
+    {
+        lock (_turn)
+        {
+            var ended = new Dictionary<int, (ItemOutcome, string)>();
+            if (_batches.TryGetValue((tenantId, batchId), out var entry))
+            {
+                for (var item = firstItem; item < firstItem + count; item++)
+                {
+                    if (entry.Ended.TryGetValue(item, out var end))
+                    {
+                        ended[item] = end;
+                    }
+                }
+            }
+
+            return ValueTask.FromResult<IReadOnlyDictionary<int, (ItemOutcome Outcome, string Owner)>>(ended);
+        }
+    }
+
+    public async ValueTask<ItemRecorded> EndItemAsync(string tenantId, string batchId, ItemEnd end, Settlement? settlement, long now)
+    {
+        ItemRecorded recorded;
+        var finalize = false;
+        lock (_turn)
+        {
+            var entry = _batches[(tenantId, batchId)];
+            var first = entry.Ended.TryAdd(end.Item, (end.Outcome, end.Owner));
+            if (first)
+            {
+                var state = entry.State;
+                state = end.Outcome == ItemOutcome.Succeeded ? state with { Completed = state.Completed + 1 } : state with { Failed = state.Failed + 1 };
+                state = state with
+                {
+                    InputTokens = state.InputTokens + end.InputTokens, OutputTokens = state.OutputTokens + end.OutputTokens,
+                    ExpiredItems = state.ExpiredItems + (end.Expired ? 1 : 0),
+                };
+                if (state.AllItemsEnded && state.FinalizingAt is null)
+                {
+                    state = BatchOutcome.AllEnded(state, now);
+                    finalize = true;
+                }
+
+                entry.State = state;
+            }
+
+            recorded = new ItemRecorded(first, entry.State.Status, entry.State.Completed, entry.State.Failed, entry.State.Total);
+        }
+
+        // One process: nothing can die between the record and the booking, so they need not share a turn.
+        if (settlement is { } booked)
+        {
+            var grain = tenants.GetTenant(tenantId);
+            _ = recorded.First ? await grain.SettleAsync(booked) : await grain.ReleaseAsync(booked.RequestId);
+        }
+
+        if (finalize)
+        {
+            Enqueue(tenantId, batchId, BatchTaskKind.Finalize, -1);
+        }
+
+        return recorded;
+    }
+
+    public ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now)
+    {
+        lock (_turn)
+        {
+            if (!_batches.TryGetValue((tenantId, batchId), out var entry) || !BatchOutcome.AwaitsFinish(entry.State))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            entry.State = BatchOutcome.Finish(entry.State, outputFileId, errorFileId, now);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    public ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime) =>
+        ValueTask.FromResult(_queue.Reader.TryRead(out var lease) ? lease : null);
+
+    public ValueTask<bool> RenewAsync(BatchLease lease) => ValueTask.FromResult(true);
+
+    public ValueTask CompleteTaskAsync(BatchLease lease) => ValueTask.CompletedTask;
+
+    public ValueTask ReleaseAsync(BatchLease lease)
+    {
+        Enqueue(lease.TenantId, lease.BatchId, lease.Kind, lease.Chunk);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Completes when a task may be waiting (the worker's cue to lease), or when cancelled.</summary>
+    public ValueTask<bool> WaitForTaskAsync(CancellationToken cancellationToken) => _queue.Reader.WaitToReadAsync(cancellationToken);
+
+    private void Enqueue(string tenantId, string batchId, BatchTaskKind kind, int chunk)
+    {
+        var id = Interlocked.Increment(ref _leases).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _queue.Writer.TryWrite(new BatchLease(tenantId, batchId, kind, chunk, "m" + id, id));
+    }
+
+    private sealed class Entry(BatchState state)
+    {
+        public BatchState State { get; set; } = state;
+
+        public BatchChunk[] Chunks { get; set; } = [];
+
+        public Dictionary<int, (ItemOutcome Outcome, string Owner)> Ended { get; } = [];
+    }
+}

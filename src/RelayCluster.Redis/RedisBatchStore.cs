@@ -1,0 +1,249 @@
+using System.Globalization;
+using StackExchange.Redis;
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Tenants;
+
+namespace RelayCluster.Redis;
+
+/// <summary>
+/// Batch grains in the cluster. A batch's keys share its tenant's hash tag (<c>{t:acme}</c>), so recording an
+/// item's end and booking its usage on the tenant grain are one atomic turn, on any Redis, Cluster included:
+/// a worker that dies between the two cannot exist. Each tenant's work is a Redis Stream with the consumer
+/// group <c>workers</c>: a lease is a pending entry, renewed by resetting its idle time, and taken over with
+/// XAUTOCLAIM once it has been idle longer than a lease. Every command is non-blocking (workers poll, and are
+/// woken early by a pub/sub notice), as the shared connection requires.
+/// </summary>
+public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions tenantOptions, TimeProvider time) : IBatchStore
+{
+    private const string TenantsWithWork = "relay:batch-tenants";
+    public const string WorkNotice = "relay:batch-work";
+
+    private static readonly RedisScript Create = RedisScript.Named("batch-create");
+    private static readonly RedisScript Cancel = RedisScript.Named("batch-cancel");
+    private static readonly RedisScript Fail = RedisScript.Named("batch-fail");
+    private static readonly RedisScript Start = RedisScript.Named("batch-start");
+    private static readonly RedisScript Finish = RedisScript.Named("batch-finish");
+    private static readonly RedisScript Renew = RedisScript.Named("batch-renew");
+    private static readonly RedisScript EndItem = RedisScript.TenantTurnWithSettle("batch-end-item");
+
+    private static readonly RedisValue[] NoSettlement = [.. Enumerable.Repeat((RedisValue)"", 11)];
+
+    private string[] _tenants = [];
+    private long _tenantsReadAt = long.MinValue;
+    private int _nextTenant;
+
+    public async ValueTask CreateAsync(BatchCreation c)
+    {
+        // The hint that this tenant has work goes first: a hint without work costs a poll, work without one is never found.
+        await redis.ExecuteAsync("SADD", TenantsWithWork, c.TenantId);
+        RedisValue[] fields =
+        [
+            "id", c.Id, "tenant", c.TenantId, "endpoint", c.Endpoint, "input_file_id", c.InputFileId, "status", BatchStatus.Validating,
+            "created_at", c.CreatedAt, "expires_at", c.ExpiresAt, "total", 0, "completed", 0, "failed", 0,
+        ];
+        if (c.MetadataJson is not null)
+        {
+            fields = [.. fields, "metadata", c.MetadataJson];
+        }
+
+        await redis.EvaluateAsync(Create, [Batch(c.TenantId, c.Id), Index(c.TenantId), Tasks(c.TenantId)], [c.Id, c.CreatedAt, .. fields]);
+        await NotifyAsync();
+    }
+
+    public async ValueTask<BatchState?> GetAsync(string tenantId, string batchId) =>
+        RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId)));
+
+    public async ValueTask<BatchPage> ListAsync(string tenantId, string? after, int limit)
+    {
+        long start = 0;
+        if (after is not null)
+        {
+            var rank = await redis.ExecuteAsync("ZREVRANK", (string)Index(tenantId)!, after);
+            if (rank.IsNull)
+            {
+                return new BatchPage([], false);
+            }
+
+            start = (long)rank + 1;
+        }
+
+        var ids = (RedisValue[])(await redis.ExecuteAsync("ZREVRANGE", (string)Index(tenantId)!, start, start + limit))!;
+        var batches = new List<BatchState>();
+        foreach (var id in ids.Take(limit))
+        {
+            if (await GetAsync(tenantId, id!) is { } batch)
+            {
+                batches.Add(batch);
+            }
+        }
+
+        return new BatchPage(batches, ids.Length > limit);
+    }
+
+    public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
+    {
+        var result = await redis.EvaluateAsync(Cancel, [Batch(tenantId, batchId)], [now]);
+        return result.IsNull ? null : RedisBatchFields.Read((RedisResult[])result!);
+    }
+
+    public async ValueTask<bool> FailValidationAsync(string tenantId, string batchId, string errorsJson, long now) =>
+        (long)await redis.EvaluateAsync(Fail, [Batch(tenantId, batchId)], [now, errorsJson]) == 1;
+
+    public async ValueTask<bool> StartAsync(string tenantId, string batchId, string? model, IReadOnlyList<BatchChunk> chunks, long total, long now)
+    {
+        RedisValue[] args = [batchId, now, model ?? "", total, .. chunks.Select(c => (RedisValue)$"{c.FirstLine}:{c.Count}:{c.Offset}")];
+        var started = (long)await redis.EvaluateAsync(Start, [Batch(tenantId, batchId), Chunks(tenantId, batchId), Tasks(tenantId)], args) == 1;
+        if (started)
+        {
+            await NotifyAsync();
+        }
+
+        return started;
+    }
+
+    public async ValueTask<BatchChunk?> GetChunkAsync(string tenantId, string batchId, int chunk)
+    {
+        var value = await redis.HashGetAsync(Chunks(tenantId, batchId), chunk);
+        if (value.IsNull)
+        {
+            return null;
+        }
+
+        var parts = ((string)value!).Split(':');
+        return new BatchChunk(chunk, Int(parts[0]), Int(parts[1]), long.Parse(parts[2], CultureInfo.InvariantCulture));
+    }
+
+    public async ValueTask<IReadOnlyDictionary<int, (ItemOutcome Outcome, string Owner)>> EndedItemsAsync(string tenantId, string batchId, int firstItem, int count)
+    {
+        var ended = new Dictionary<int, (ItemOutcome, string)>();
+        const int Page = 1000;
+        for (var from = firstItem; from < firstItem + count; from += Page)
+        {
+            var n = Math.Min(Page, firstItem + count - from);
+            object[] args = [(string)Items(tenantId, batchId)!, .. Enumerable.Range(from, n).Select(i => (object)i)];
+            var values = (RedisValue[])(await redis.ExecuteAsync("HMGET", args))!;
+            for (var i = 0; i < values.Length; i++)
+            {
+                if (!values[i].IsNull)
+                {
+                    var value = (string)values[i]!;
+                    ended[from + i] = (value[0] == 'o' ? ItemOutcome.Succeeded : ItemOutcome.Failed, value[2..]);
+                }
+            }
+        }
+
+        return ended;
+    }
+
+    public async ValueTask<ItemRecorded> EndItemAsync(string tenantId, string batchId, ItemEnd end, Settlement? settlement, long now)
+    {
+        var (tenantKeys, common) = RedisTenantGrain.TurnFrame(tenantId, time, tenantOptions);
+        RedisKey[] keys = [.. tenantKeys, Batch(tenantId, batchId), Items(tenantId, batchId), Tasks(tenantId)];
+        RedisValue[] args =
+        [
+            .. common, .. settlement is { } s ? RedisTenantGrain.SettleArguments(s) : NoSettlement,
+            end.Item, end.Outcome == ItemOutcome.Succeeded ? "o" : "e", end.Owner, end.InputTokens, end.OutputTokens,
+            end.Expired ? 1 : 0, settlement is null ? 0 : 1, batchId, now,
+        ];
+        var r = (RedisResult[])(await redis.EvaluateAsync(EndItem, keys, args))!;
+        var recorded = new ItemRecorded((long)r[0] == 1, (string)r[1]!, (long)r[2], (long)r[3], (long)r[4]);
+        if (recorded.First && recorded.Completed + recorded.Failed == recorded.Total)
+        {
+            await NotifyAsync(); // its finalization was just queued
+        }
+
+        return recorded;
+    }
+
+    public async ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now) =>
+        (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId)], [now, outputFileId ?? "", errorFileId ?? ""]) == 1;
+
+    public async ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime)
+    {
+        var tenants = await TenantsAsync();
+        for (var i = 0; i < tenants.Length; i++)
+        {
+            // Round-robin over tenants, so one tenant's big batch does not starve another's small one.
+            var tenant = tenants[(int)((uint)Interlocked.Increment(ref _nextTenant) % (uint)tenants.Length)];
+            var stream = (string)Tasks(tenant)!;
+            var claimed = (RedisResult[])(await redis.ExecuteAsync("XAUTOCLAIM", stream, "workers", worker, (long)leaseTime.TotalMilliseconds, "0-0", "COUNT", 1))!;
+            var entries = (RedisResult[])claimed[1]!;
+            if (entries.Length == 0)
+            {
+                var read = await redis.ExecuteAsync("XREADGROUP", "GROUP", "workers", worker, "COUNT", 1, "STREAMS", stream, ">");
+                entries = read.IsNull ? [] : (RedisResult[])((RedisResult[])((RedisResult[])read!)[0]!)[1]!;
+            }
+
+            if (entries.Length > 0 && !entries[0].IsNull)
+            {
+                return ToLease(tenant, worker, (RedisResult[])entries[0]!);
+            }
+        }
+
+        return null;
+    }
+
+    public async ValueTask<bool> RenewAsync(BatchLease lease) =>
+        (long)await redis.EvaluateAsync(Renew, [Tasks(lease.TenantId)], [lease.EntryId, Worker(lease)]) == 1;
+
+    public async ValueTask CompleteTaskAsync(BatchLease lease)
+    {
+        await redis.ExecuteAsync("XACK", (string)Tasks(lease.TenantId)!, "workers", lease.EntryId);
+        await redis.ExecuteAsync("XDEL", (string)Tasks(lease.TenantId)!, lease.EntryId);
+    }
+
+    public async ValueTask ReleaseAsync(BatchLease lease)
+    {
+        // Marked idle for a day: the next XAUTOCLAIM by any worker takes it at once.
+        await redis.ExecuteAsync("XCLAIM", (string)Tasks(lease.TenantId)!, "workers", Worker(lease), 0, lease.EntryId, "IDLE", 86_400_000, "JUSTID");
+        await NotifyAsync();
+    }
+
+    private async Task<string[]> TenantsAsync()
+    {
+        var now = time.GetTimestamp();
+        if (time.GetElapsedTime(_tenantsReadAt, now) > TimeSpan.FromSeconds(1) || _tenantsReadAt == long.MinValue)
+        {
+            _tenants = [.. (await redis.SetMembersAsync(TenantsWithWork)).Select(v => (string)v!)];
+            _tenantsReadAt = now;
+        }
+
+        return _tenants;
+    }
+
+    private static BatchLease ToLease(string tenant, string worker, RedisResult[] entry)
+    {
+        var id = (string)entry[0]!;
+        var fields = (RedisValue[])entry[1]!;
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            values[(string)fields[i]!] = (string)fields[i + 1]!;
+        }
+
+        var kind = values["k"] switch
+        {
+            "validate" => BatchTaskKind.Validate,
+            "chunk" => BatchTaskKind.RunChunk,
+            _ => BatchTaskKind.Finalize,
+        };
+        var leaseId = worker + "." + id.Replace('-', '.') + "." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
+        return new BatchLease(tenant, values["b"], kind, Int(values["c"]), leaseId, id);
+    }
+
+    private static string Worker(BatchLease lease) => lease.LeaseId[..lease.LeaseId.IndexOf('.', StringComparison.Ordinal)];
+
+    private async Task NotifyAsync() => await redis.ExecuteAsync("PUBLISH", WorkNotice, 1);
+
+    private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
+
+    private static RedisKey Batch(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId;
+
+    private static RedisKey Chunks(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId + ":chunks";
+
+    private static RedisKey Items(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId + ":items";
+
+    private static RedisKey Index(string tenantId) => "{t:" + tenantId + "}:batches";
+
+    private static RedisKey Tasks(string tenantId) => "{t:" + tenantId + "}:batch-tasks";
+}

@@ -1,0 +1,70 @@
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Redis;
+using RelayCluster.Tests.Infrastructure;
+
+namespace RelayCluster.Tests.Batches;
+
+public sealed class MemoryBatchStoreTests : BatchStoreContract
+{
+    private readonly MemoryTenantGrainFactory _tenants;
+    private readonly MemoryBatchStore _store;
+
+    public MemoryBatchStoreTests()
+    {
+        _tenants = new MemoryTenantGrainFactory(new DiscardingLedger(), TenantOptions, Clock);
+        _store = new MemoryBatchStore(_tenants);
+    }
+
+    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() => (_store, _tenants);
+
+    private sealed class DiscardingLedger : IUsageLedger
+    {
+        public void Append(UsageRecord record)
+        {
+        }
+
+        public IReadOnlyDictionary<string, long> SpentByTenant(string month) => new Dictionary<string, long>();
+
+        public Task FlushAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+    }
+}
+
+[Collection(RedisCollection.Name)]
+public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
+{
+    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() =>
+        (new RedisBatchStore(redis.Connection, TenantOptions, Clock), new RedisTenantGrainFactory(redis.Connection, TenantOptions, Clock));
+
+    [Fact]
+    public async Task A_lease_not_renewed_is_taken_over_and_the_old_holder_can_no_longer_renew_it()
+    {
+        var store = new RedisBatchStore(redis.Connection, TenantOptions, Clock);
+        var tenant = NewTenant();
+        await store.CreateAsync(new BatchCreation("batch_t", tenant, "/v1/embeddings", "file-x", null, 1, 2));
+        BatchLease? held = null;
+        while (held?.TenantId != tenant)
+        {
+            held = await store.LeaseAsync("dead", TimeSpan.FromMinutes(5));
+        }
+
+        Assert.True(await store.RenewAsync(held));
+        // Another silo claims leases idle for 50 ms or more: real Redis idle time, hence a wait on a condition.
+        var taken = await Eventually.WaitAsync(async () =>
+        {
+            var lease = await store.LeaseAsync("alive", TimeSpan.FromMilliseconds(50));
+            if (lease is not null && lease.TenantId != tenant)
+            {
+                await store.ReleaseAsync(lease); // another test's task
+            }
+
+            return lease?.TenantId == tenant ? lease : null;
+        }, lease => lease is not null);
+        Assert.NotNull(taken);
+        Assert.Equal(held.EntryId, taken.EntryId);
+        Assert.False(await store.RenewAsync(held));
+        Assert.True(await store.RenewAsync(taken));
+        await store.CompleteTaskAsync(taken);
+    }
+}
