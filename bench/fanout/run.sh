@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Fan-out benchmark: redis-server + 2 silos on free loopback ports, then fanout.mjs; writes results.md.
-# Usage: bench/fanout/run.sh        (env: FANOUT_NS=1,100,1000  TTFT_RUNS=10  SKIP_BUILD=1)
+# Usage: bench/fanout/run.sh        (env: FANOUT_NS=1,100,1000  TTFT_RUNS=10  FANOUT_WORKERS=2  SKIP_BUILD=1
+#                                         RELAY_ARTIFACTS=/tmp/art-fanout: the build output, outside the tree)
 # HeartbeatSeconds=0.5 makes the SSE response (and its x-relay-stream-id header) start during the long
 # simulated ttft, so subscribers can attach before the first token.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-DLL="$ROOT/src/RelayCluster.Silo/bin/Release/net10.0/RelayCluster.Silo.dll"
+# Built with --artifacts-path so the benchmark never shares bin/obj with builds running in the tree.
+export RELAY_ARTIFACTS="${RELAY_ARTIFACTS:-/tmp/art-fanout}"
+DLL="$RELAY_ARTIFACTS/bin/RelayCluster.Silo/release/RelayCluster.Silo.dll"
 LOGDIR="$(mktemp -d /tmp/fanout-bench.XXXXXX)"
 PIDS=()
 
@@ -21,7 +24,9 @@ trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-if [[ "${SKIP_BUILD:-}" != 1 ]]; then (cd "$ROOT" && dotnet build -c Release -v q -nologo >/dev/null); fi
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+  (cd "$ROOT" && dotnet build src/RelayCluster.Silo -c Release --artifacts-path "$RELAY_ARTIFACTS" -v q -nologo >/dev/null)
+fi
 [[ -d "$HERE/node_modules/@microsoft/signalr" ]] || (cd "$HERE" && npm install --no-audit --no-fund >/dev/null)
 ulimit -n 65536 2>/dev/null || true
 
@@ -39,6 +44,7 @@ start_silo() {
 }
 PA=$(free_port); start_silo "$PA" siloA
 PB=$(free_port); start_silo "$PB" siloB
+SILO_PIDS="${PIDS[1]},${PIDS[2]}"
 for p in "$PA" "$PB"; do
   ok=0
   for _ in $(seq 1 300); do
@@ -50,4 +56,6 @@ done
 echo "# redis :$RPORT  silo A :$PA  silo B :$PB  logs $LOGDIR" >&2
 
 cd "$HERE"
+# The store and CPU counters: XRANGE calls (redis INFO commandstats) and silo CPU seconds per run.
+export REDIS_PORT="$RPORT" SILO_PIDS
 timeout 900 node fanout.mjs "http://127.0.0.1:$PA" "http://127.0.0.1:$PB" "$HERE/results.md"

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 using RelayCluster.Core.Streams;
 
@@ -7,18 +6,19 @@ namespace RelayCluster.Redis;
 
 /// <summary>
 /// A stream channel in the cluster: a capped Redis Stream under the hash tag <c>{s:id}</c>, appended by one
-/// Lua turn that numbers the entry and publishes its sequence. Followers on any silo subscribe to that
-/// notification and read with XRANGE, never with a blocking command on the shared connection; a notification
-/// lost while disconnected is covered by a one-second fallback read.
+/// Lua turn that numbers the entry and publishes its sequence. A silo's followers of one stream share one
+/// reader (<see cref="StreamFollowers"/>): one subscription to that notification and one XRANGE per notice,
+/// never a blocking command on the shared connection; a notification lost while disconnected is covered by a
+/// one-second fallback read.
 /// </summary>
-internal sealed class RedisStreamChannel(string streamId, RedisConnection redis, RedisStreamOptions options) : IStreamChannel
+internal sealed class RedisStreamChannel(string streamId, RedisConnection redis, RedisStreamOptions options, StreamFollowers followers)
+    : IStreamChannel, IStreamSource
 {
     private static readonly RedisScript Append = RedisScript.Named("stream-append");
 
     // The owner is set once (HSETNX) with the same lifetime as an abandoned stream.
     private static readonly RedisScript Open = new(
         "redis.call('HSETNX', KEYS[1], 'tenant', ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return 1");
-    private static readonly TimeSpan FallbackPoll = TimeSpan.FromSeconds(1);
 
     private readonly RedisKey _entries = "{s:" + streamId + "}:entries";
     private readonly RedisKey _meta = "{s:" + streamId + "}:meta";
@@ -35,10 +35,11 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
 
     public async ValueTask<long> AppendAsync(StreamEntryKind kind, string data)
     {
+        StreamEntryKinds.EnsureAppendable(kind);
         try
         {
             return (long)await redis.EvaluateAsync(Append, [_entries, _meta],
-                [Name(kind), data, options.MaxEntries, options.RetentionSeconds, options.AbandonedSeconds, _notifications]);
+                [StreamEntryKinds.Name(kind), data, options.MaxEntries, options.RetentionSeconds, options.AbandonedSeconds, _notifications]);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("ENDED", StringComparison.Ordinal))
         {
@@ -52,43 +53,20 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
         return result.Select(ToEntry).ToList();
     }
 
-    public async IAsyncEnumerable<StreamEntry> FollowAsync(long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async ValueTask<long> LastSequenceAsync()
     {
-        var signal = NewSignal();
-        // Subscribed before the first read, so an entry appended in between is announced, not missed.
-        await using var subscription = await redis.SubscribeWhileAsync(_notifications, () => signal.TrySetResult());
-        var last = afterSequence;
-        while (true)
-        {
-            if (signal.Task.IsCompleted)
-            {
-                signal = NewSignal(); // re-armed before reading, so a notice during the read wakes the next wait
-            }
+        var sequence = await redis.HashGetAsync(_meta, "seq");
+        return sequence.IsNull ? 0 : (long)sequence;
+    }
 
-            var wake = signal.Task;
-            var batch = await ReadAsync(last, 500);
-            foreach (var entry in batch)
-            {
-                yield return entry;
-                last = entry.Sequence;
-                if (entry.IsTerminal)
-                {
-                    yield break;
-                }
-            }
+    public IAsyncEnumerable<StreamEntry> FollowAsync(long afterSequence, CancellationToken cancellationToken) =>
+        followers.FollowAsync(streamId, this, afterSequence, cancellationToken);
 
-            if (batch.Count == 0)
-            {
-                try
-                {
-                    await wake.WaitAsync(FallbackPoll, cancellationToken);
-                }
-                catch (TimeoutException)
-                {
-                    // No notice within a second: read anyway, in case one was lost.
-                }
-            }
-        }
+    public async ValueTask<IStreamWatch> WatchAsync()
+    {
+        var watch = new Watch();
+        watch.Subscription = await redis.SubscribeWhileAsync(_notifications, watch.Notify);
+        return watch;
     }
 
     private static StreamEntry ToEntry(RedisResult item)
@@ -102,24 +80,42 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
             values[(string)fields[i]!] = (string)fields[i + 1]!;
         }
 
-        return new StreamEntry(long.Parse(id[..id.IndexOf('-', StringComparison.Ordinal)], CultureInfo.InvariantCulture), Kind(values["k"]), values["d"]);
+        return new StreamEntry(
+            long.Parse(id[..id.IndexOf('-', StringComparison.Ordinal)], CultureInfo.InvariantCulture), StreamEntryKinds.Parse(values["k"]), values["d"]);
     }
 
-    private static string Name(StreamEntryKind kind) => kind switch
+    /// <summary>The stream's pub/sub notices, as a signal re-armed before each read.</summary>
+    private sealed class Watch : IStreamWatch
     {
-        StreamEntryKind.Token => "token",
-        StreamEntryKind.Completed => "completed",
-        _ => "failed",
-    };
+        private TaskCompletionSource _signal = NewSignal();
 
-    private static StreamEntryKind Kind(string name) => name switch
-    {
-        "token" => StreamEntryKind.Token,
-        "completed" => StreamEntryKind.Completed,
-        _ => StreamEntryKind.Failed,
-    };
+        public IAsyncDisposable? Subscription { get; set; }
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public void Notify() => Volatile.Read(ref _signal).TrySetResult();
+
+        public Task NextAppend()
+        {
+            var signal = Volatile.Read(ref _signal);
+            if (signal.Task.IsCompleted)
+            {
+                // A notice handled before this swap was for an entry already stored, so the coming read sees it.
+                signal = NewSignal();
+                Volatile.Write(ref _signal, signal);
+            }
+
+            return signal.Task;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Subscription is { } subscription)
+            {
+                await subscription.DisposeAsync();
+            }
+        }
+
+        private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }
 
 /// <param name="MaxEntries">Entries kept per stream (the oldest go first).</param>
@@ -127,7 +123,10 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
 /// <param name="AbandonedSeconds">How long a stream lives after its last append if it never ends (its writer died).</param>
 public sealed record RedisStreamOptions(int MaxEntries = 100_000, int RetentionSeconds = 600, int AbandonedSeconds = 3600);
 
-public sealed class RedisStreamChannelFactory(RedisConnection redis, RedisStreamOptions options) : IStreamChannelFactory
+/// <summary>Channels on one Redis; this silo's followers of a stream share one reader (<paramref name="followers"/>).</summary>
+public sealed class RedisStreamChannelFactory(RedisConnection redis, RedisStreamOptions options, StreamFollowers followers) : IStreamChannelFactory
 {
-    public IStreamChannel GetChannel(string streamId) => new RedisStreamChannel(streamId, redis, options);
+    public StreamFollowers Followers => followers;
+
+    public IStreamChannel GetChannel(string streamId) => new RedisStreamChannel(streamId, redis, options, followers);
 }

@@ -3,8 +3,12 @@
 // its stream; subscribers hold only short-lived subscribe tokens, never tenant keys.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import * as signalR from '@microsoft/signalr';
 import { KEYS, startRelay, waitFor } from './harness.mjs';
+
+// The WebSocket library @microsoft/signalr itself uses in Node, for a raw client that can stop reading.
+const WebSocket = createRequire(createRequire(import.meta.url).resolve('@microsoft/signalr'))('ws');
 
 let relay;
 before(async () => {
@@ -13,8 +17,8 @@ before(async () => {
 after(() => relay?.stop());
 
 /** Starts a streamed completion with fan-out; resolves at its headers with the stream id and the pending SSE text. */
-async function startFanOut(prompt, key = KEYS.t1) {
-  const res = await fetch(`${relay.baseURL}/chat/completions`, {
+async function startFanOut(prompt, key = KEYS.t1, on = relay) {
+  const res = await fetch(`${on.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-relay-fanout': 'true' },
     body: JSON.stringify({ model: 'mock-fast', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: prompt }] }),
@@ -31,14 +35,14 @@ function sseContent(body) {
     .map((l) => JSON.parse(l.slice(6))).map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
 }
 
-async function subscribeToken(streamId, key = KEYS.t1) {
-  const res = await fetch(`${relay.baseURL}/streams/${streamId}/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+async function subscribeToken(streamId, key = KEYS.t1, on = relay) {
+  const res = await fetch(`${on.baseURL}/streams/${streamId}/token`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, body: await res.json() };
 }
 
-async function connect(token) {
+async function connect(token, on = relay) {
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${relay.origin}/hubs/streams`, { accessTokenFactory: () => token })
+    .withUrl(`${on.origin}/hubs/streams`, { accessTokenFactory: () => token })
     .configureLogging(signalR.LogLevel.None)
     .build();
   await connection.start();
@@ -55,6 +59,11 @@ function follow(connection, method, ...args) {
       error: (err) => reject(err),
     });
   });
+}
+
+/** Checks that sequences run one by one from `from`. */
+function assertConsecutive(messages, from) {
+  assert.deepEqual(messages.map((m) => m.sequence), messages.map((_, i) => from + i));
 }
 
 describe('SignalR fan-out', () => {
@@ -130,6 +139,81 @@ describe('SignalR fan-out', () => {
       assert.equal(messages.at(-1).type, 'failed');
       assert.equal(JSON.parse(messages.at(-1).data).error.code, 'upstream_error_mid_stream');
       await waitFor(async () => (await relay.admin('/admin/tenants/t1/quota')).body.in_flight === 0, { what: 'the slot to be free' });
+    } finally {
+      await connection.stop();
+    }
+  });
+
+  test('a subscriber that stops reading is told it lagged, the caller is not held back, and it resumes from there', async () => {
+    // Enough output to fill the paused socket's buffers and then the subscriber's own (1,024 entries).
+    const total = 60_000;
+    const { streamId, sse } = await startFanOut(`flood [[sim tokens=${total} interval=0 ttft=300]]`);
+    const { body } = await subscribeToken(streamId);
+
+    // A raw SignalR client (JSON protocol over a WebSocket) that subscribes, then stops reading its socket.
+    const ws = new WebSocket(`${relay.origin.replace('http', 'ws')}/hubs/streams?access_token=${encodeURIComponent(body.token)}`);
+    let received = '';
+    ws.on('message', (data) => { received += data.toString(); });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    ws.send('{"protocol":"json","version":1}\u001e');
+    await waitFor(() => received.includes('\u001e'), { what: 'the handshake response' });
+    ws.send(`${JSON.stringify({ type: 4, invocationId: '1', target: 'Subscribe', arguments: [streamId, 1] })}\u001e`);
+    await waitFor(() => received.includes('"type":2'), { what: 'the first stream item' });
+    ws._socket.pause();
+    const connection = await connect(body.token);
+    try {
+      // The caller gets its whole answer while the subscriber reads nothing.
+      assert.ok(sseContent(await sse).length > 0);
+
+      ws._socket.resume();
+      const records = await waitFor(() => {
+        const parsed = received.split('\u001e').filter(Boolean).slice(1).map((r) => JSON.parse(r));
+        return parsed.some((r) => r.type === 3) ? parsed : false;
+      }, { timeoutMs: 30_000, what: 'the slow subscription to end' });
+      const items = records.filter((r) => r.type === 2).map((r) => r.item);
+      const lagged = items.at(-1);
+      assert.equal(lagged.type, 'lagged', `the last item is ${JSON.stringify(lagged)}`);
+      assert.ok(lagged.sequence < total, 'it was dropped before the end');
+      assertConsecutive(items.slice(0, -1), 1);
+      assert.equal(lagged.sequence, items.at(-2).sequence);
+      assert.equal(JSON.parse(lagged.data).last_sequence, lagged.sequence);
+      assert.equal(records.find((r) => r.type === 3).error, undefined, 'the subscription ends normally');
+
+      // Subscribing again from the next sequence replays the rest from the store, to the end.
+      const resumed = await follow(connection, 'Subscribe', streamId, lagged.sequence + 1);
+      assertConsecutive(resumed, lagged.sequence + 1);
+      assert.equal(resumed.length, total + 1 - lagged.sequence);
+      assert.equal(resumed.at(-1).type, 'completed');
+    } finally {
+      ws.terminate();
+      await connection.stop();
+    }
+  });
+});
+
+
+describe('SignalR fan-out: trimmed history', () => {
+  // A relay that keeps only five entries per stream.
+  let small;
+  before(async () => {
+    small = await startRelay({ env: { Relay__Streams__MaxEntries: '5' } });
+  });
+  after(() => small?.stop());
+
+  test('a subscriber asking from before the oldest retained entry gets a gap message, then the rest', async () => {
+    const { streamId, sse } = await startFanOut('trim me [[sim tokens=30 interval=0]]', KEYS.t1, small);
+    await sse;
+    const { body } = await subscribeToken(streamId, KEYS.t1, small);
+    const connection = await connect(body.token, small);
+    try {
+      const messages = await follow(connection, 'Subscribe', streamId, 1);
+      const [gap, ...rest] = messages;
+      assert.equal(gap.type, 'gap');
+      assert.ok(gap.sequence > 1, `the first retained entry is ${gap.sequence}`);
+      assert.deepEqual(JSON.parse(gap.data), { requested_sequence: 1, first_sequence: gap.sequence });
+      assertConsecutive(rest, gap.sequence);
+      assert.equal(rest.at(-1).type, 'completed');
+      assert.equal(rest.at(-1).sequence, 31);
     } finally {
       await connection.stop();
     }

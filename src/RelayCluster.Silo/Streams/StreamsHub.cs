@@ -4,14 +4,20 @@ using RelayCluster.Core.Streams;
 
 namespace RelayCluster.Silo.Streams;
 
-/// <summary>One stream entry as subscribers receive it.</summary>
+/// <summary>
+/// One stream entry as subscribers receive it. <c>Type</c> is token, progress, completed or failed (the last two
+/// end the stream), or a notice: <c>gap</c> (entries before <c>Sequence</c> were trimmed and cannot be replayed;
+/// the stream continues) or <c>lagged</c> (this subscriber fell too far behind; <c>Sequence</c> is the last entry
+/// it got and the subscription ends: subscribe again from <c>Sequence + 1</c>).
+/// </summary>
 public sealed record StreamMessage(long Sequence, string Type, string Data);
 
 /// <summary>
 /// <c>/hubs/streams</c>: browsers subscribe with a subscribe token (SignalR's <c>accessTokenFactory</c>), never a
 /// tenant key. <c>Subscribe(streamId, fromSequence)</c> streams every entry from that sequence on: the stored
-/// ones, then live ones, up to the terminal entry, whichever silo runs the completion. Each subscription
-/// reads the channel on its own, so a slow browser slows nobody else.
+/// ones, then live ones, up to the terminal entry, whichever silo runs the completion (or batch: any stream id,
+/// such as <c>batch:{id}</c>, works the same). A silo's subscriptions to one stream share one reader of the store,
+/// each with a bounded buffer, so a slow browser slows nobody else: it is dropped with a <c>lagged</c> message.
 /// </summary>
 internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory channels) : Hub
 {
@@ -50,12 +56,7 @@ internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory chan
 
         await foreach (var entry in channel.FollowAsync(Math.Max(0, fromSequence - 1), cancellationToken))
         {
-            yield return new StreamMessage(entry.Sequence, entry.Kind switch
-            {
-                StreamEntryKind.Token => "token",
-                StreamEntryKind.Completed => "completed",
-                _ => "failed",
-            }, entry.Data);
+            yield return new StreamMessage(entry.Sequence, StreamEntryKinds.Name(entry.Kind), entry.Data);
         }
     }
 

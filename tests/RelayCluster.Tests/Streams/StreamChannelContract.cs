@@ -4,11 +4,17 @@ using RelayCluster.Tests.Infrastructure;
 
 namespace RelayCluster.Tests.Streams;
 
-/// <summary>What every stream channel must do, on the memory store and on Redis.</summary>
-public abstract class StreamChannelContract
+/// <summary>Two handles on one new channel, as the writing silo and a subscriber's silo have, and the reader's followers.</summary>
+public sealed record ChannelPair(IStreamChannel Writer, IStreamChannel Reader, StreamFollowers Followers)
 {
-    /// <summary>Two handles on one new channel, as the writing silo and a subscriber's silo have.</summary>
-    protected abstract (IStreamChannel Writer, IStreamChannel Reader) Channel();
+    public void Deconstruct(out IStreamChannel writer, out IStreamChannel reader) => (writer, reader) = (Writer, Reader);
+}
+
+/// <summary>What every stream channel must do, on the memory store and on Redis.</summary>
+public abstract partial class StreamChannelContract
+{
+    /// <summary>A new channel (a random id unless given), on a store with these settings (defaults unless given).</summary>
+    protected abstract ChannelPair Channel(StreamSettings? settings = null, string? streamId = null);
 
     private static async Task<List<StreamEntry>> CollectAsync(IAsyncEnumerable<StreamEntry> entries)
     {
@@ -99,27 +105,5 @@ public abstract class StreamChannelContract
         var following = CollectAsync(reader.FollowAsync(0, cancel.Token));
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => following.WaitAsync(TimeSpan.FromSeconds(10)));
-    }
-}
-
-public sealed class MemoryStreamChannelTests : StreamChannelContract
-{
-    private readonly MemoryStreamChannelFactory _factory = new(TimeSpan.FromMinutes(10), TimeProvider.System);
-
-    protected override (IStreamChannel Writer, IStreamChannel Reader) Channel()
-    {
-        var channel = _factory.GetChannel(Guid.NewGuid().ToString("N"));
-        return (channel, channel);
-    }
-}
-
-[Collection(RedisCollection.Name)]
-public sealed class RedisStreamChannelTests(RedisServer redis) : StreamChannelContract
-{
-    protected override (IStreamChannel Writer, IStreamChannel Reader) Channel()
-    {
-        var id = Guid.NewGuid().ToString("N");
-        var factory = new RedisStreamChannelFactory(redis.Connection, new RedisStreamOptions());
-        return (factory.GetChannel(id), factory.GetChannel(id));
     }
 }
