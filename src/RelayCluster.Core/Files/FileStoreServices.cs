@@ -1,0 +1,18 @@
+using Microsoft.Extensions.DependencyInjection;
+using RelayCluster.Core.Configuration;
+
+namespace RelayCluster.Core.Files;
+
+public static class FileStoreServices
+{
+    /// <summary>The directory file store (as <see cref="IFileStore"/> and <see cref="IFileStaging"/>) and its sweeper.</summary>
+    public static IServiceCollection AddFileStore(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => sp.GetRequiredService<RelayOptions>().Files);
+        services.AddSingleton<DirectoryFileStore>();
+        services.AddSingleton<IFileStore>(sp => sp.GetRequiredService<DirectoryFileStore>());
+        services.AddSingleton<IFileStaging>(sp => sp.GetRequiredService<DirectoryFileStore>());
+        services.AddHostedService<FileSweeper>();
+        return services;
+    }
+}
