@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RelayCluster.Core.Configuration;
+using RelayCluster.MockUpstream.Anthropic;
 using RelayCluster.Upstreams.Simulator;
 
 namespace RelayCluster.MockUpstream;
@@ -38,6 +39,7 @@ public static class MockUpstreamApp
         var engine = new SimulatorEngine(simulator, TimeProvider.System);
 
         var app = builder.Build();
+        app.UseAnthropicMessages(engine, apiKey);
         if (!string.IsNullOrEmpty(apiKey))
         {
             app.Use(async (context, next) =>

@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Upstreams.Anthropic;
+
+namespace RelayCluster.Tests.Anthropic;
+
+public sealed class AnthropicRequestTests
+{
+    private static readonly AnthropicOptions Options = new() { DefaultMaxTokens = 1234 };
+
+    private static JsonObject Translate(string openAi) => AnthropicRequest.From(JsonNode.Parse(openAi)!.AsObject(), Options);
+
+    [Fact]
+    public void System_and_developer_messages_become_the_system_prompt_and_text_becomes_blocks()
+    {
+        var body = Translate("""
+            {"model":"claude-x","messages":[
+              {"role":"system","content":"Be terse."},
+              {"role":"developer","content":[{"type":"text","text":"Use French."}]},
+              {"role":"user","content":"Hello"},
+              {"role":"assistant","content":"Bonjour"},
+              {"role":"user","content":[{"type":"text","text":"Describe"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0K"}}]}],
+             "temperature":0.5,"top_p":0.9,"stop":"END","user":"user-7","stream":true,"stream_options":{"include_usage":true},
+             "frequency_penalty":1}
+            """);
+
+        Assert.Equal("claude-x", (string?)body["model"]);
+        Assert.Equal("Be terse.\n\nUse French.", (string?)body["system"]);
+        Assert.Equal(
+            """[{"role":"user","content":[{"type":"text","text":"Hello"}]},{"role":"assistant","content":[{"type":"text","text":"Bonjour"}]},"""
+            + """{"role":"user","content":[{"type":"text","text":"Describe"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0K"}}]}]""",
+            body["messages"]!.ToJsonString());
+        Assert.Equal(1234L, (long)body["max_tokens"]!); // absent in the request: the configured default
+        Assert.Equal(0.5, (double)body["temperature"]!);
+        Assert.Equal(0.9, (double)body["top_p"]!);
+        Assert.Equal("""["END"]""", body["stop_sequences"]!.ToJsonString());
+        Assert.Equal("user-7", (string?)body["metadata"]!["user_id"]);
+        Assert.True((bool)body["stream"]!);
+        Assert.Null(body["stream_options"]);
+        Assert.Null(body["frequency_penalty"]);
+    }
+
+    [Theory]
+    [InlineData("""{"max_completion_tokens":10,"max_tokens":20}""", 10)]
+    [InlineData("""{"max_tokens":20}""", 20)]
+    [InlineData("""{}""", 1234)]
+    public void The_output_cap_prefers_max_completion_tokens(string caps, long expected)
+    {
+        var request = JsonNode.Parse(caps)!.AsObject();
+        request["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "x" });
+        Assert.Equal(expected, (long)AnthropicRequest.From(request, Options)["max_tokens"]!);
+    }
+
+    [Fact]
+    public void Tool_calls_become_tool_use_and_consecutive_tool_results_one_user_turn()
+    {
+        var body = Translate("""
+            {"model":"m","messages":[
+              {"role":"user","content":"Weather in Paris and Rome?"},
+              {"role":"assistant","content":null,"tool_calls":[
+                {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                {"id":"call_2","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Rome\"}"}}]},
+              {"role":"tool","tool_call_id":"call_1","content":"18C"},
+              {"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"24C"}]},
+              {"role":"user","content":"Thanks"}],
+             "stop":["a","b"]}
+            """);
+
+        var messages = body["messages"]!.AsArray();
+        Assert.Equal(3, messages.Count);
+        Assert.Equal(
+            """{"role":"assistant","content":[{"type":"tool_use","id":"call_1","name":"get_weather","input":{"city":"Paris"}},{"type":"tool_use","id":"call_2","name":"get_weather","input":{"city":"Rome"}}]}""",
+            messages[1]!.ToJsonString());
+        // Both results and the next user text in one user turn, results first, as Anthropic requires.
+        Assert.Equal(
+            """{"role":"user","content":[{"type":"tool_result","tool_use_id":"call_1","content":"18C"},{"type":"tool_result","tool_use_id":"call_2","content":"24C"},{"type":"text","text":"Thanks"}]}""",
+            messages[2]!.ToJsonString());
+        Assert.Equal("""["a","b"]""", body["stop_sequences"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Function_tools_get_an_input_schema()
+    {
+        var body = Translate("""
+            {"model":"m","messages":[{"role":"user","content":"x"}],"tools":[
+              {"type":"function","function":{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},
+              {"type":"function","function":{"name":"ping"}}]}
+            """);
+
+        Assert.Equal(
+            """[{"name":"get_weather","description":"Weather now","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}},"""
+            + """{"name":"ping","input_schema":{"type":"object","properties":{}}}]""",
+            body["tools"]!.ToJsonString());
+        Assert.Null(body["tool_choice"]);
+    }
+
+    [Theory]
+    [InlineData("\"auto\"", null, """{"type":"auto"}""")]
+    [InlineData("\"none\"", null, """{"type":"none"}""")]
+    [InlineData("\"required\"", null, """{"type":"any"}""")]
+    [InlineData("""{"type":"function","function":{"name":"get_weather"}}""", null, """{"type":"tool","name":"get_weather"}""")]
+    [InlineData("\"required\"", false, """{"type":"any","disable_parallel_tool_use":true}""")]
+    [InlineData(null, false, """{"type":"auto","disable_parallel_tool_use":true}""")]
+    public void Tool_choice_maps_to_anthropics(string? toolChoice, bool? parallel, string expected)
+    {
+        var request = JsonNode.Parse("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"get_weather"}}]}""")!.AsObject();
+        if (toolChoice is not null)
+        {
+            request["tool_choice"] = JsonNode.Parse(toolChoice);
+        }
+
+        if (parallel is { } p)
+        {
+            request["parallel_tool_calls"] = p;
+        }
+
+        Assert.Equal(expected, AnthropicRequest.From(request, Options)["tool_choice"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","n":2,"messages":[{"role":"user","content":"x"}]}""", "n")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}""", "messages[0].content[0].type")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"file:///etc/passwd"}}]}]}""", "messages[0].content[0].image_url.url")]
+    [InlineData("""{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"not json"}}]}]}""", "messages[0].tool_calls[0].function.arguments")]
+    [InlineData("""{"model":"m","messages":[{"role":"tool","content":"x"}]}""", "messages[0].tool_call_id")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"custom","custom":{"name":"c"}}]}""", "tools[0]")]
+    public void What_the_messages_api_cannot_express_is_refused_with_its_parameter(string openAi, string param)
+    {
+        var error = Assert.Throws<AnthropicTranslationException>(() => Translate(openAi));
+        Assert.Equal(param, error.Param);
+    }
+
+    [Fact]
+    public void Http_images_are_sent_by_url()
+    {
+        var body = Translate("""{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""");
+        Assert.Equal("""{"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}}""", body["messages"]![0]!["content"]![0]!.ToJsonString());
+    }
+}

@@ -1,0 +1,176 @@
+// The anthropic provider through the official openai SDK: the relay translates OpenAI requests to
+// Anthropic's Messages API (MockUpstream's Anthropic mode) and the answers back, and the SDK must not be
+// able to tell. MockUpstream answers with the simulator's words, so the in-process mock-fast model is the
+// reference for text and prompt counts.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { collect, expectError, simulatorPromptTokens, startRelay } from './harness.mjs';
+
+const MODEL = 'claude-fast';
+const UPSTREAM_MODEL = 'claude-mock-1';
+
+let relay;
+before(async () => {
+  relay = await startRelay({
+    env: ({ mockPort, upstreamKey }) => ({
+      Relay__Providers__claude__Type: 'anthropic',
+      Relay__Providers__claude__BaseUrl: `http://127.0.0.1:${mockPort}`,
+      Relay__Providers__claude__ApiKey: upstreamKey,
+      'Relay__Models__claude-fast__Provider': 'claude',
+      'Relay__Models__claude-fast__UpstreamModel': UPSTREAM_MODEL,
+      'Relay__Models__claude-fast__InputPerMTok': '3',
+      'Relay__Models__claude-fast__OutputPerMTok': '15',
+      // Long enough that an upstream error (after any retries by the relay) is still an HTTP status on a
+      // stream, not an error event after a committed 200.
+      Relay__Requests__HeartbeatSeconds: '10',
+    }),
+  });
+});
+after(() => relay?.stop());
+
+const tools = [{
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Current weather of a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] },
+  },
+}];
+
+describe('anthropic provider: text', () => {
+  const messages = [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say five words please [[sim tokens=5]]' },
+  ];
+
+  test('a plain completion reads as OpenAI\'s, with the simulator\'s words and prompt count', async () => {
+    const client = relay.client();
+    const completion = await client.chat.completions.create({ model: MODEL, messages });
+    const reference = await client.chat.completions.create({ model: 'mock-fast', messages });
+
+    assert.equal(completion.object, 'chat.completion');
+    assert.equal(completion.model, UPSTREAM_MODEL);
+    assert.ok(Number.isInteger(completion.created) && completion.created > 1_600_000_000);
+    const [choice] = completion.choices;
+    assert.equal(choice.message.role, 'assistant');
+    assert.equal(choice.finish_reason, 'stop');
+    assert.equal(choice.message.content, reference.choices[0].message.content);
+    assert.equal(completion.usage.prompt_tokens, simulatorPromptTokens(messages));
+    assert.equal(completion.usage.completion_tokens, 5);
+    assert.equal(completion.usage.total_tokens, completion.usage.prompt_tokens + 5);
+  });
+
+  test('a stream\'s deltas equal the plain text, one finish reason, no usage unless asked', async () => {
+    const client = relay.client();
+    const plain = await client.chat.completions.create({ model: MODEL, messages });
+    const { chunks, content } = await collect(await client.chat.completions.create({ model: MODEL, messages, stream: true }));
+
+    assert.equal(content, plain.choices[0].message.content);
+    assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+    for (const chunk of chunks) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+      assert.equal(chunk.id, chunks[0].id);
+      assert.ok(chunk.usage == null, `unexpected usage: ${JSON.stringify(chunk)}`);
+    }
+    const finishes = chunks.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter((f) => f != null);
+    assert.deepEqual(finishes, ['stop']);
+  });
+
+  test('include_usage ends with choices [] and the plain usage, cached input included', async () => {
+    const client = relay.client();
+    const cached = [{ role: 'user', content: 'Cached prompt here [[sim tokens=4 cache_read=3 cache_write=2]]' }];
+    const plain = await client.chat.completions.create({ model: MODEL, messages: cached });
+    const { chunks, content } = await collect(await client.chat.completions.create({
+      model: MODEL, messages: cached, stream: true, stream_options: { include_usage: true },
+    }));
+
+    assert.equal(content, plain.choices[0].message.content);
+    assert.equal(plain.usage.prompt_tokens, simulatorPromptTokens(cached));
+    assert.equal(plain.usage.prompt_tokens_details.cached_tokens, 3);
+    assert.deepEqual(chunks.at(-1).choices, []);
+    assert.deepEqual(chunks.at(-1).usage, plain.usage);
+    assert.equal(chunks.filter((c) => c.usage != null).length, 1);
+  });
+
+  test('max_tokens ends with finish_reason "length"', async () => {
+    const completion = await relay.client().chat.completions.create({
+      model: MODEL, max_tokens: 3, messages: [{ role: 'user', content: 'A long story [[sim tokens=20]]' }],
+    });
+    assert.equal(completion.choices[0].finish_reason, 'length');
+    assert.equal(completion.usage.completion_tokens, 3);
+  });
+});
+
+describe('anthropic provider: tool calls', () => {
+  const messages = [{ role: 'user', content: 'Weather in Paris? [[sim tokens=0]]' }];
+
+  test('a plain tool call has a JSON-string arguments the SDK caller can parse, and its result is accepted', async () => {
+    const client = relay.client();
+    const completion = await client.chat.completions.create({ model: MODEL, messages, tools });
+    const [choice] = completion.choices;
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.content, null);
+    const [call] = choice.message.tool_calls;
+    assert.equal(call.type, 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'relay', days: 42 });
+
+    const answer = await client.chat.completions.create({
+      model: MODEL,
+      tools,
+      // The tool result and the next user text become one Anthropic user turn; the later directive wins.
+      messages: [...messages, choice.message, { role: 'tool', tool_call_id: call.id, content: '18C and sunny' },
+        { role: 'user', content: 'Thanks [[sim tokens=3]]' }],
+    });
+    assert.equal(answer.choices[0].finish_reason, 'stop');
+    assert.equal(answer.choices[0].message.content.split(' ').length, 3);
+  });
+
+  test('a streamed tool call assembles (by the SDK\'s own stream helper) into the same call', async () => {
+    const client = relay.client();
+    const stream = client.chat.completions.stream({ model: MODEL, messages, tools, tool_choice: 'required' });
+    const final = await stream.finalChatCompletion();
+    const [choice] = final.choices;
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.tool_calls.length, 1);
+    assert.match(choice.message.tool_calls[0].id, /^toolu_/);
+    assert.equal(choice.message.tool_calls[0].function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: 'relay', days: 42 });
+
+    // And by hand: id and name once, on the first delta of index 0; arguments in fragments after it.
+    const { chunks } = await collect(await client.chat.completions.create({ model: MODEL, messages, tools, stream: true }));
+    const deltas = chunks.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls ?? []));
+    assert.ok(deltas.length >= 2, `expected the call in fragments, got ${JSON.stringify(deltas)}`);
+    assert.ok(deltas.every((d) => d.index === 0));
+    assert.equal(deltas[0].function.name, 'get_weather');
+    assert.ok(deltas.slice(1).every((d) => d.id === undefined && d.function.name === undefined));
+    assert.deepEqual(JSON.parse(deltas.map((d) => d.function.arguments).join('')), { city: 'relay', days: 42 });
+  });
+});
+
+describe('anthropic provider: errors and metering', () => {
+  test('an overloaded upstream (529) is a 503 with Retry-After for the SDK', async () => {
+    const messages = [{ role: 'user', content: 'busy [[sim error=529 retry_after=1]]' }];
+    for (const stream of [false, true]) {
+      const error = await expectError(
+        relay.client().chat.completions.create({ model: MODEL, messages, stream }), OpenAI.InternalServerError, { status: 503 });
+      assert.equal(error.headers.get('retry-after'), '1');
+      assert.equal(error.type, 'server_error');
+    }
+  });
+
+  test('embeddings are refused with a 400 naming the reason', async () => {
+    const error = await expectError(relay.client().embeddings.create({ model: MODEL, input: 'x' }), OpenAI.BadRequestError, { status: 400 });
+    assert.match(error.message, /embeddings/);
+  });
+
+  test('the tenant is billed the translated usage', async () => {
+    await relay.settledQuota();
+    const { body } = await relay.admin('/admin/tenants/t1/usage');
+    const claude = body.by_model[MODEL];
+    assert.ok(claude.requests >= 8, JSON.stringify(claude));
+    assert.ok(claude.prompt_tokens > 0 && claude.completion_tokens > 0, JSON.stringify(claude));
+    assert.equal(body.estimated_requests, 0);
+  });
+});
