@@ -18,7 +18,15 @@ public interface IUpstreamProvider
     ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken);
 }
 
-public sealed class UpstreamUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The upstream could not be reached or did not answer (callers map it to 502 or a fallback). Not sealed:
+/// the resilience layer's circuit-open and first-byte-timeout failures derive from it.
+/// </summary>
+public class UpstreamUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>Upstream calls made before giving up (set by the resilience layer).</summary>
+    public int Attempts { get; internal set; } = 1;
+}
 
 /// <summary>An upstream's answer. Disposing it ends the upstream call (and cancels a simulated one).</summary>
 public sealed class UpstreamResponse(int statusCode, Stream body, TimeSpan? retryAfter, IDisposable? owner) : IAsyncDisposable
@@ -30,6 +38,12 @@ public sealed class UpstreamResponse(int statusCode, Stream body, TimeSpan? retr
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
     public bool IsSuccess => StatusCode is >= 200 and < 300;
+
+    /// <summary>The upstream's <c>x-should-retry</c> header, which overrides the status in the retry decision.</summary>
+    public bool? ShouldRetry { get; init; }
+
+    /// <summary>Upstream calls made for this answer, the first included (set by the resilience layer).</summary>
+    public int Attempts { get; internal set; } = 1;
 
     public async ValueTask DisposeAsync()
     {

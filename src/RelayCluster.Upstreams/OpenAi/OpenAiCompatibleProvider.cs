@@ -65,7 +65,10 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            return new UpstreamResponse((int)response.StatusCode, body, RetryAfterOf(response), response);
+            return new UpstreamResponse((int)response.StatusCode, body, RetryAfterOf(response), response)
+            {
+                ShouldRetry = ShouldRetryOf(response),
+            };
         }
         catch
         {
@@ -75,6 +78,10 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>OpenAI's <c>x-should-retry</c>: an explicit yes or no from the upstream beats the status code.</summary>
+    private static bool? ShouldRetryOf(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("x-should-retry", out var values) && bool.TryParse(values.FirstOrDefault(), out var value) ? value : null;
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {
