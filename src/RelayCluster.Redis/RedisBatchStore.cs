@@ -184,7 +184,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
     }
 
     public async ValueTask<bool> RenewAsync(BatchLease lease) =>
-        (long)await redis.EvaluateAsync(Renew, [Tasks(lease.TenantId)], [lease.EntryId, Worker(lease)]) == 1;
+        (long)await redis.EvaluateAsync(Renew, [Tasks(lease.TenantId)], [lease.EntryId, Worker(lease), "renew"]) == 1;
 
     public async ValueTask CompleteTaskAsync(BatchLease lease)
     {
@@ -194,9 +194,10 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask ReleaseAsync(BatchLease lease)
     {
-        // Marked idle for a day: the next XAUTOCLAIM by any worker takes it at once.
-        await redis.ExecuteAsync("XCLAIM", (string)Tasks(lease.TenantId)!, "workers", Worker(lease), 0, lease.EntryId, "IDLE", 86_400_000, "JUSTID");
-        await NotifyAsync();
+        if ((long)await redis.EvaluateAsync(Renew, [Tasks(lease.TenantId)], [lease.EntryId, Worker(lease), "release"]) == 1)
+        {
+            await NotifyAsync();
+        }
     }
 
     private async Task<string[]> TenantsAsync()

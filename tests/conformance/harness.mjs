@@ -153,7 +153,8 @@ async function stopChild(child) {
 }
 
 /**
- * Starts MockUpstream and a silo wired to it. `env` adds or overrides silo settings.
+ * Starts MockUpstream and a silo wired to it. `env` adds or overrides silo settings; it may also be a
+ * function of `{ mockPort, siloPort, upstreamKey }` returning them, for providers that point at MockUpstream.
  * Returns ports, URLs, helpers and `stop()`.
  * A process that exits while starting (a port taken between freePort() and its bind, or a signal
  * from outside) gets one more try on fresh ports; a second failure is reported with its output.
@@ -186,6 +187,8 @@ async function startRelayOnce({ env = {} } = {}) {
       ASPNETCORE_ENVIRONMENT: 'Production',
       Relay__AdminKey: ADMIN_KEY,
       Relay__UsageLog__Path: usageDir,
+      Relay__Files__Path: path.join(usageDir, 'files'),
+      Relay__Batches__WorkPath: path.join(usageDir, 'batches'),
       Relay__Requests__HeartbeatSeconds: '0.2',
       Relay__Providers__sim__Type: 'simulator',
       Relay__Providers__mock__Type: 'openai',
@@ -211,7 +214,7 @@ async function startRelayOnce({ env = {} } = {}) {
       Relay__Tenants__t3__RequestsPerMinute: '2',
       Relay__Tenants__t4__Keys__0: KEYS.t4,
       Relay__Tenants__t4__MonthlyBudgetUsd: '0.000001',
-      ...env,
+      ...(typeof env === 'function' ? env({ mockPort, siloPort, upstreamKey: UPSTREAM_KEY }) : env),
     };
     const silo = launch('silo', dllPath('RelayCluster.Silo'), ['--urls', `http://127.0.0.1:${siloPort}`], siloEnv);
     children.push(silo);

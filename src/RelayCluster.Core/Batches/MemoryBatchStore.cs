@@ -8,7 +8,7 @@ namespace RelayCluster.Core.Batches;
 /// in-process queue. There is no other silo to take a task over, so a lease here never expires; a worker that
 /// stops hands its task back with <see cref="ReleaseAsync"/>.
 /// </summary>
-public sealed class MemoryBatchStore(ITenantGrainFactory tenants) : IBatchStore
+public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSignal signal) : IBatchStore
 {
     private readonly Lock _turn = new();
     private readonly Dictionary<(string Tenant, string Batch), Entry> _batches = [];
@@ -213,13 +213,11 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants) : IBatchStore
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Completes when a task may be waiting (the worker's cue to lease), or when cancelled.</summary>
-    public ValueTask<bool> WaitForTaskAsync(CancellationToken cancellationToken) => _queue.Reader.WaitToReadAsync(cancellationToken);
-
     private void Enqueue(string tenantId, string batchId, BatchTaskKind kind, int chunk)
     {
         var id = Interlocked.Increment(ref _leases).ToString(System.Globalization.CultureInfo.InvariantCulture);
         _queue.Writer.TryWrite(new BatchLease(tenantId, batchId, kind, chunk, "m" + id, id));
+        signal.Notify();
     }
 
     private sealed class Entry(BatchState state)

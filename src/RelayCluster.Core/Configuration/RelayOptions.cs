@@ -48,6 +48,12 @@ public sealed class RelayOptions
 
     public UsageLogOptions UsageLog { get; set; } = new();
 
+    public BatchOptions Batches { get; set; } = new();
+
+    public FilesOptions Files { get; set; } = new();
+
+    public SyncBatchOptions SyncBatch { get; set; } = new();
+
     /// <summary>True when <see cref="AdminKey"/> was generated at start (not bound from configuration).</summary>
     public bool AdminKeyGenerated { get; internal set; }
 
@@ -69,6 +75,10 @@ public sealed class ProviderOptions
 
     /// <summary>Behaviour of a <c>simulator</c> provider (requests can override it, see the README).</summary>
     public SimulatorOptions Simulator { get; set; } = new();
+
+    public AnthropicOptions Anthropic { get; set; } = new();
+
+    public ResilienceOptions Resilience { get; set; } = new();
 }
 
 public sealed class SimulatorOptions

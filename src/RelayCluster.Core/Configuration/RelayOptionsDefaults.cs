@@ -61,4 +61,5 @@ public static class ProviderTypes
 {
     public const string Simulator = "simulator";
     public const string OpenAi = "openai";
+    public const string Anthropic = "anthropic";
 }

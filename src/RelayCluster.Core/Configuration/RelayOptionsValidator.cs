@@ -25,13 +25,18 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
 
         foreach (var (id, provider) in options.Providers)
         {
-            if (provider.Type is not (ProviderTypes.Simulator or ProviderTypes.OpenAi))
+            if (provider.Type is not (ProviderTypes.Simulator or ProviderTypes.OpenAi or ProviderTypes.Anthropic))
             {
-                errors.Add($"Relay:Providers:{id}:Type must be 'simulator' or 'openai', not '{provider.Type}'.");
+                errors.Add($"Relay:Providers:{id}:Type must be 'simulator', 'openai' or 'anthropic', not '{provider.Type}'.");
             }
-            else if (provider.Type == ProviderTypes.OpenAi && !Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out _))
+            else if (provider.Type is (ProviderTypes.OpenAi or ProviderTypes.Anthropic) && !Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out _))
             {
                 errors.Add($"Relay:Providers:{id}:BaseUrl must be an absolute URL.");
+            }
+
+            if (provider.Resilience.Problem() is { } problem)
+            {
+                errors.Add($"Relay:Providers:{id}:Resilience: {problem}");
             }
         }
 
@@ -79,6 +84,11 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         if (options.Requests.MaxBodyBytes < 1024 || options.Requests.HeartbeatSeconds <= 0)
         {
             errors.Add("Relay:Requests:MaxBodyBytes must be at least 1024 and HeartbeatSeconds positive.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Files.Path) || options.Files.MaxUploadBytes < 1 || options.Files.DefaultExpirySeconds < 1 || options.Files.SweepIntervalSeconds <= 0)
+        {
+            errors.Add("Relay:Files needs a Path, and MaxUploadBytes, DefaultExpirySeconds and SweepIntervalSeconds above zero.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

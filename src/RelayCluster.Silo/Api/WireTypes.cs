@@ -56,4 +56,7 @@ public sealed record QuotaView(
 [JsonSerializable(typeof(ModelObject))]
 [JsonSerializable(typeof(QuotaView))]
 [JsonSerializable(typeof(UsageSummary))]
+[JsonSerializable(typeof(FileObject))]
+[JsonSerializable(typeof(FileList))]
+[JsonSerializable(typeof(FileDeleted))]
 internal sealed partial class SiloJsonContext : JsonSerializerContext;

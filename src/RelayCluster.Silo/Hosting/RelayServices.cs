@@ -2,10 +2,12 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Files;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Routing;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Silo.Api;
+using RelayCluster.Silo.Batches;
 using RelayCluster.Silo.Http;
 using RelayCluster.Silo.Relay;
 using RelayCluster.Silo.Streams;
@@ -41,8 +43,10 @@ public static class RelayServices
         services.AddSingleton<UpstreamProviders>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
         services.AddStores();
+        services.AddFileStore();
 
         services.AddSingleton<ModelCalls>();
+        services.AddBatchWorkers();
         services.AddSingleton<RelayPipeline>();
         services.AddSingleton<ReservationRenewer>();
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
@@ -71,6 +75,9 @@ public static class RelayServices
         app.MapModelsApi();
         app.MapAdminApi();
         app.MapStreamsApi();
+        app.MapFilesApi();
+        app.MapBatchesApi();
+        app.MapSyncBatchApi();
         app.MapDemoApi();
         app.MapHub<StreamsHub>("/hubs/streams");
         app.MapHub<CompletionsHub>("/hubs/completions");

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using RelayCluster.Core.Auth;
+using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Streams;
@@ -30,13 +32,16 @@ internal static partial class StoreServices
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
         services.AddSingleton<MemoryTenantGrainFactory>();
         services.AddSingleton<MemoryTenantDirectory>();
-        services.AddSingleton(sp => new MemoryStreamChannelFactory(TimeSpan.FromMinutes(10), sp.GetRequiredService<TimeProvider>()));
+        // Stream retention and follower limits, Relay:Streams (MaxEntries, SubscriberBuffer, ...).
+        services.AddOptions<StreamSettings>().BindConfiguration("Relay:Streams").Validate(s => { s.Validate(); return true; }).ValidateOnStart();
+        services.AddSingleton(sp => new MemoryStreamChannelFactory(
+            TimeSpan.FromMinutes(10), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value));
 
         // The cluster: every silo's grains are Lua turns on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
         services.AddSingleton<RedisTenantGrainFactory>();
         services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
-        services.AddSingleton(sp => new RedisStreamChannelFactory(sp.GetRequiredService<RedisConnection>(), new RedisStreamOptions()));
+        services.AddSingleton(sp => StreamFactory(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value, sp.GetRequiredService<TimeProvider>()));
 
         services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantGrainFactory>()
@@ -50,10 +55,25 @@ internal static partial class StoreServices
         services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
             ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
             : sp.GetRequiredService<JsonlUsageLedger>());
+        services.AddSingleton<BatchWorkSignal>();
+        services.AddSingleton<IBatchStore>(sp => IsRedis(sp)
+            ? RedisBatches(sp)
+            : new MemoryBatchStore(sp.GetRequiredService<ITenantGrainFactory>(), sp.GetRequiredService<BatchWorkSignal>()));
         services.AddSingleton<IStoreHealth>(sp => IsRedis(sp)
             ? new RedisStoreHealth(sp.GetRequiredService<RedisConnection>())
             : new InProcessStore());
         services.AddHostedService<StoreLifetime>();
+    }
+
+    private static RedisStreamChannelFactory StreamFactory(RedisConnection redis, StreamSettings settings, TimeProvider time) =>
+        new(redis, new RedisStreamOptions(MaxEntries: settings.MaxEntries), new StreamFollowers(settings, time));
+
+    private static RedisBatchStore RedisBatches(IServiceProvider services)
+    {
+        var redis = services.GetRequiredService<RedisConnection>();
+        var signal = services.GetRequiredService<BatchWorkSignal>();
+        redis.SubscribeAsync(RedisBatchStore.WorkNotice, signal.Notify).GetAwaiter().GetResult();
+        return new RedisBatchStore(redis, services.GetRequiredService<TenantStoreOptions>(), services.GetRequiredService<TimeProvider>());
     }
 
     private static bool IsRedis(IServiceProvider services) => services.GetRequiredService<RelayOptions>().Store == "redis";

@@ -53,16 +53,41 @@ internal sealed class AdmittedRequest(
 
     public async ValueTask SettleAsync(string ending, int status)
     {
+        if (TakeSettlement(ending, status) is { } settlement)
+        {
+            await BookAsync(settlement);
+        }
+    }
+
+    /// <summary>Books a settlement taken with <see cref="TakeSettlement"/> on the tenant grain.</summary>
+    public async ValueTask BookAsync(Settlement settlement)
+    {
+        try
+        {
+            await grain.SettleAsync(settlement);
+        }
+        catch (StoreUnavailableException)
+        {
+            // The caller has its answer; the booking waits for the store to come back. The settle turn is
+            // idempotent and books a reclaimed reservation too, so a late retry counts exactly once.
+            renewer.SettleLater(grain, settlement);
+        }
+    }
+
+    /// <summary>
+    /// Ends the request and hands its settlement to the caller to book (a batch item books it in the same turn
+    /// that records the item's end). Null if it was ended already.
+    /// </summary>
+    public Settlement? TakeSettlement(string ending, int status)
+    {
         if (Interlocked.Exchange(ref _settled, 1) == 1)
         {
-            return;
+            return null;
         }
 
         Ending = ending;
-
         var (prompt, completion, estimated) = Tokens();
-        var cost = route.CostNanos(prompt, completion);
-        var settlement = new Settlement(Unreserved: unreserved, Record: new UsageRecord
+        return new Settlement(Unreserved: unreserved, Record: new UsageRecord
         {
             TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Tenant = tenantId,
@@ -74,23 +99,13 @@ internal sealed class AdmittedRequest(
             Stream = request.Stream,
             PromptTokens = prompt,
             CompletionTokens = completion,
-            CostNanos = cost,
+            CostNanos = route.CostNanos(prompt, completion),
             Estimated = estimated,
             Ending = ending,
             Status = status,
             LatencyMs = time.GetElapsedTime(_started).TotalMilliseconds,
             TimeToFirstTokenMs = _timeToFirstTokenMs,
         });
-        try
-        {
-            await grain.SettleAsync(settlement);
-        }
-        catch (StoreUnavailableException)
-        {
-            // The caller has its answer; the booking waits for the store to come back. The settle turn is
-            // idempotent and books a reclaimed reservation too, so a late retry counts exactly once.
-            renewer.SettleLater(grain, settlement);
-        }
     }
 
     /// <summary>Keeps the reservation alive while a long request runs (a dead silo's expire instead).</summary>

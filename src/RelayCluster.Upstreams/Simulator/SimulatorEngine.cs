@@ -21,7 +21,23 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         "chunk", "lease", "retry", "event", "delta", "choice", "prompt", "reply", "limit", "cache", "node", "turn",
     ];
 
-    public SimulatorScript ScriptFor(JsonObject body) => SimulatorScript.For(body, defaults);
+    // Requests seen per prompt, for transient errors (error_times); only prompts that ask for them are counted.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _failuresByPrompt = new(StringComparer.Ordinal);
+
+    public SimulatorScript ScriptFor(JsonObject body)
+    {
+        var script = SimulatorScript.For(body, defaults);
+        if (script is { ErrorStatus: not null, ErrorTimes: { } times })
+        {
+            var seen = _failuresByPrompt.AddOrUpdate(string.Join('\n', SimulatorScript.PromptTexts(body)), 1, (_, n) => n + 1);
+            if (seen > times)
+            {
+                script = script with { ErrorStatus = null };
+            }
+        }
+
+        return script;
+    }
 
     /// <summary>The error body and status a script asks for before any output, or null.</summary>
     public static byte[] ErrorBody(int status) => JsonSerializer.SerializeToUtf8Bytes(new JsonObject

@@ -24,6 +24,12 @@ public sealed partial record SimulatorScript(
     int? DropAfter,
     bool ReportUsage)
 {
+    /// <summary>
+    /// With <see cref="ErrorStatus"/>: fail only the first this-many requests with the same prompt, then answer
+    /// normally (a transient failure, for retry tests).
+    /// </summary>
+    public int? ErrorTimes { get; init; }
+
     public static SimulatorScript From(SimulatorOptions defaults) => new(
         defaults.TimeToFirstTokenMs, defaults.TokenIntervalMs, defaults.OutputTokens, null, null, null, null, true);
 
@@ -98,6 +104,7 @@ public sealed partial record SimulatorScript(
             "interval" when number >= 0 => this with { TokenIntervalMs = n },
             "tokens" when number >= 0 => this with { OutputTokens = n },
             "error" when number is >= 400 and <= 599 => this with { ErrorStatus = n },
+            "error_times" when number >= 0 => this with { ErrorTimes = n },
             "retry_after" when number >= 0 => this with { RetryAfterSeconds = n },
             "mid_error" when number >= 0 => this with { MidStreamErrorAfter = n },
             "drop" when number >= 0 => this with { DropAfter = n },

@@ -14,7 +14,7 @@ public sealed class MemoryBatchStoreTests : BatchStoreContract
     public MemoryBatchStoreTests()
     {
         _tenants = new MemoryTenantGrainFactory(new DiscardingLedger(), TenantOptions, Clock);
-        _store = new MemoryBatchStore(_tenants);
+        _store = new MemoryBatchStore(_tenants, new BatchWorkSignal());
     }
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() => (_store, _tenants);

@@ -1,0 +1,158 @@
+using System.Text.Json;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Core.Batches;
+
+/// <summary>One reason an input file was refused, as OpenAI's BatchError (line numbers from 1).</summary>
+public sealed record BatchLineError(string Code, string Message, string? Param, int? Line);
+
+/// <summary>A valid input file: its items, their chunks, and the model, if all items name the same one.</summary>
+public sealed record ValidatedInput(int Total, IReadOnlyList<BatchChunk> Chunks, string? Model);
+
+/// <summary>
+/// Checks a batch input file before anything runs: every line is a JSON object with a unique
+/// <c>custom_id</c>, <c>method</c> POST, the batch's <c>url</c>, and a body the endpoint accepts. It reads the
+/// file once, a line at a time, and splits it into chunks as it goes. A bad file fails the batch with
+/// per-line errors (the first <see cref="MaxErrors"/>), before any upstream call.
+/// </summary>
+public static class BatchValidator
+{
+    public const int MaxErrors = 100;
+
+    public static RelayOperation? OperationOf(string endpoint) => endpoint switch
+    {
+        "/v1/chat/completions" => RelayOperation.ChatCompletions,
+        "/v1/embeddings" => RelayOperation.Embeddings,
+        _ => null,
+    };
+
+    public static async Task<(ValidatedInput? Input, IReadOnlyList<BatchLineError> Errors)> ValidateAsync(
+        Stream content, string endpoint, int chunkSize, int maxRequests, long maxLineBytes, CancellationToken cancellationToken)
+    {
+        var operation = OperationOf(endpoint) ?? throw new ArgumentException($"Unsupported endpoint {endpoint}.", nameof(endpoint));
+        var errors = new List<BatchLineError>();
+        var customIds = new HashSet<string>(StringComparer.Ordinal);
+        var chunks = new List<BatchChunk>();
+        string? model = null;
+        var mixedModels = false;
+        var items = 0;
+        var lineNumber = 0;
+        using var reader = new JsonlReader(content);
+        while (await ReadAsync(reader, maxLineBytes, lineNumber + 1, errors, cancellationToken) is { } next)
+        {
+            lineNumber++;
+            var (line, offset) = next;
+            if (line.IsEmpty)
+            {
+                continue; // a blank line (commonly the last) is not a request
+            }
+
+            if (items % chunkSize == 0)
+            {
+                chunks.Add(new BatchChunk(chunks.Count, items, 0, offset));
+            }
+
+            chunks[^1] = chunks[^1] with { Count = chunks[^1].Count + 1 };
+            items++;
+            if (items > maxRequests)
+            {
+                errors.Add(new("too_many_requests", $"The input file has more than {maxRequests} requests.", null, lineNumber));
+                break;
+            }
+
+            var (error, itemModel) = Check(line.Span, lineNumber, endpoint, operation, customIds);
+            if (error is not null)
+            {
+                if (errors.Count < MaxErrors)
+                {
+                    errors.Add(error);
+                }
+
+                continue;
+            }
+
+            mixedModels |= model is not null && model != itemModel;
+            model ??= itemModel;
+        }
+
+        if (items == 0 && errors.Count == 0)
+        {
+            errors.Add(new("empty_file", "The input file has no requests.", null, null));
+        }
+
+        return errors.Count > 0 ? (null, errors) : (new ValidatedInput(items, chunks, mixedModels ? null : model), errors);
+    }
+
+    private static async Task<(ReadOnlyMemory<byte>, long)?> ReadAsync(
+        JsonlReader reader, long maxLineBytes, int lineNumber, List<BatchLineError> errors, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(maxLineBytes, cancellationToken);
+        }
+        catch (InvalidDataException ex)
+        {
+            errors.Add(new("line_too_long", ex.Message, null, lineNumber));
+            return null;
+        }
+    }
+
+    /// <summary>An error, or none and the request's model.</summary>
+    private static (BatchLineError? Error, string? Model) Check(
+        ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line.ToArray());
+        }
+        catch (JsonException)
+        {
+            return (new("invalid_json_line", "This line is not valid JSON.", null, lineNumber), null);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return (new("invalid_json_line", "Each line must be a JSON object.", null, lineNumber), null);
+            }
+
+            if (!root.TryGetProperty("custom_id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString()!.Length == 0)
+            {
+                return (new("missing_custom_id", "Each request needs a non-empty string custom_id.", "custom_id", lineNumber), null);
+            }
+
+            if (!customIds.Add(id.GetString()!))
+            {
+                return (new("duplicate_custom_id", $"The custom_id '{id.GetString()}' is used more than once.", "custom_id", lineNumber), null);
+            }
+
+            if (!root.TryGetProperty("method", out var method) || method.ValueKind != JsonValueKind.String || method.GetString() != "POST")
+            {
+                return (new("invalid_method", "The method must be POST.", "method", lineNumber), null);
+            }
+
+            if (!root.TryGetProperty("url", out var url) || url.ValueKind != JsonValueKind.String || url.GetString() != endpoint)
+            {
+                return (new("mismatched_url", $"The url must be the batch's endpoint, {endpoint}.", "url", lineNumber), null);
+            }
+
+            if (!root.TryGetProperty("body", out var body) || body.ValueKind != JsonValueKind.Object)
+            {
+                return (new("invalid_body", "The body must be a JSON object.", "body", lineNumber), null);
+            }
+
+            var (request, error) = RequestParser.Parse(operation, System.Text.Encoding.UTF8.GetBytes(body.GetRawText()));
+            if (request is null)
+            {
+                return (new("invalid_body", error!.Error.Message, error.Error.Param is { } param ? "body." + param : "body", lineNumber), null);
+            }
+
+            return request.Stream
+                ? (new("invalid_body", "Streaming is not supported in batches.", "body.stream", lineNumber), null)
+                : (null, request.Model);
+        }
+    }
+}

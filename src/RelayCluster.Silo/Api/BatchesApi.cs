@@ -1,0 +1,123 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Files;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Batches;
+using RelayCluster.Silo.Http;
+
+namespace RelayCluster.Silo.Api;
+
+/// <summary>
+/// The OpenAI Batch API: create, retrieve, list (newest first, cursor pages) and cancel. Every call is scoped
+/// to the calling tenant; another tenant's batch answers exactly as one that does not exist. The work itself
+/// is done by the batch workers of every silo.
+/// </summary>
+public static class BatchesApi
+{
+    public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
+    {
+        var batches = app.MapGroup("/v1/batches");
+        batches.MapPost("", CreateAsync);
+        batches.MapGet("", ListAsync);
+        batches.MapGet("/{id}", RetrieveAsync);
+        batches.MapPost("/{id}/cancel", CancelAsync);
+        return app;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext context, IBatchStore store, IFileStore files, RelayOptions options, TimeProvider time)
+    {
+        var tenant = context.Tenant();
+        var (body, bodyError) = await BodyReader.ReadAsync(context.Request, options.Requests.MaxBodyBytes);
+        if (bodyError is not null)
+        {
+            return await FailAsync(context, bodyError);
+        }
+
+        var (request, error) = BatchCreateRequest.Parse(body.Span);
+        if (request is null)
+        {
+            return await FailAsync(context, error!);
+        }
+
+        var input = await files.GetAsync(tenant.Id, request.InputFileId, context.RequestAborted);
+        if (input is null)
+        {
+            return await FailAsync(context, RelayError.InvalidValue("input_file_id", $"no file '{request.InputFileId}' exists."));
+        }
+
+        if (input.Purpose != "batch")
+        {
+            return await FailAsync(context, RelayError.InvalidValue("input_file_id", $"the file's purpose is '{input.Purpose}', but a batch needs 'batch'."));
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        var id = "batch_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        await context.RequestServices.GetRequiredService<BatchProgress>().OpenAsync(tenant.Id, id);
+        await store.CreateAsync(new BatchCreation(id, tenant.Id, request.Endpoint, request.InputFileId, request.MetadataJson, now,
+            now + options.Batches.CompletionWindowSeconds));
+        return Batch((await store.GetAsync(tenant.Id, id))!);
+    }
+
+    private static async Task<IResult> RetrieveAsync(string id, HttpContext context, IBatchStore store) =>
+        await store.GetAsync(context.Tenant().Id, id) is { } batch ? Batch(batch) : await FailAsync(context, NotFound(id));
+
+    private static async Task<IResult> CancelAsync(string id, HttpContext context, IBatchStore store, BatchProgress progress, TimeProvider time)
+    {
+        var batch = await store.CancelAsync(context.Tenant().Id, id, time.GetUtcNow().ToUnixTimeSeconds());
+        if (batch is null)
+        {
+            return await FailAsync(context, NotFound(id));
+        }
+
+        if (batch.Status is not (BatchStatus.Cancelling or BatchStatus.Cancelled))
+        {
+            return await FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
+        }
+
+        await progress.PublishAsync(batch);
+        return Batch(batch);
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, IBatchStore store, string? after, string? limit)
+    {
+        var count = 20;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
+        {
+            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
+        }
+
+        var page = await store.ListAsync(context.Tenant().Id, after, count);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            foreach (var batch in page.Batches)
+            {
+                BatchJson.Write(w, batch);
+            }
+
+            w.WriteEndArray();
+            w.WriteString("first_id", page.Batches.Count > 0 ? page.Batches[0].Id : null);
+            w.WriteString("last_id", page.Batches.Count > 0 ? page.Batches[^1].Id : null);
+            w.WriteBoolean("has_more", page.HasMore);
+            w.WriteEndObject();
+        }
+
+        return Results.Bytes(buffer.WrittenSpan.ToArray(), "application/json");
+    }
+
+    private static IResult Batch(BatchState batch) => Results.Bytes(BatchJson.Serialize(batch), "application/json");
+
+    private static RelayError NotFound(string id) => new(404, new OpenAiError($"No such Batch object: {id}", "invalid_request_error", "id", null));
+
+    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
+    {
+        await ErrorResponses.WriteAsync(context, error);
+        return TypedResults.Empty;
+    }
+}

@@ -1,0 +1,50 @@
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Silo.Batches;
+
+/// <summary>
+/// One leased chunk while it runs: the batch it belongs to, where its lines go, and whether it should stop
+/// starting items (the batch is being cancelled, its window closed, the lease was lost, or the silo stops).
+/// </summary>
+internal sealed class BatchRun(
+    BatchState batch, BatchLease lease, Tenant tenant, RelayOperation operation, PartWriter part, TimeProvider time, CancellationToken stopping)
+{
+    private volatile string _status = batch.Status;
+
+    public BatchState Batch => batch;
+
+    public BatchLease Lease => lease;
+
+    public Tenant Tenant => tenant;
+
+    public RelayOperation Operation => operation;
+
+    public PartWriter Part => part;
+
+    public CancellationToken Stopping => stopping;
+
+    /// <summary>Set when renewing the lease failed: another worker has the chunk now.</summary>
+    public bool LeaseLost { get; set; }
+
+    /// <summary>Takes the batch status from the latest turn that reported it (an item's end, a periodic read).</summary>
+    public void Observe(string status) => _status = status;
+
+    /// <summary>Why an item must end without running (an OpenAI error code), or null if it may run.</summary>
+    public string? EndReason() =>
+        _status == BatchStatus.Cancelling ? "batch_cancelled"
+        : time.GetUtcNow().ToUnixTimeSeconds() >= batch.ExpiresAt ? "batch_expired"
+        : null;
+
+    public bool MayStartItems => !LeaseLost && !stopping.IsCancellationRequested;
+
+    public long Now => time.GetUtcNow().ToUnixTimeSeconds();
+
+    /// <summary>Waits before a retry, but no longer than the batch may still run, and never past a stop.</summary>
+    public async Task DelayAsync(TimeSpan wait)
+    {
+        var left = TimeSpan.FromSeconds(Math.Max(0, batch.ExpiresAt - Now));
+        await Task.Delay(wait < left ? wait : left, time, stopping);
+    }
+}
