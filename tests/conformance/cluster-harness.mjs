@@ -102,13 +102,16 @@ function redisServer(port, dir) {
 }
 
 /** Environment shared by every silo: the Redis store, the MockUpstream provider, models and `tenants`. */
-function siloEnv({ redisPort, mockPort, usageDir, tenants, env }) {
+function siloEnv({ redisPort, mockPort, dataDir, usageDir, tenants, env }) {
   const result = {
     ASPNETCORE_ENVIRONMENT: 'Production',
     Relay__Store: 'redis',
     Relay__Redis: `127.0.0.1:${redisPort}`,
     Relay__AdminKey: ADMIN_KEY,
     Relay__UsageLog__Path: usageDir,
+    // The shared volume of a real cluster: every silo sees the same files and batch parts.
+    Relay__Files__Path: path.join(dataDir, 'files'),
+    Relay__Batches__WorkPath: path.join(dataDir, 'batches'),
     Relay__Providers__mock__Type: 'openai',
     Relay__Providers__mock__BaseUrl: `http://127.0.0.1:${mockPort}/v1`,
     Relay__Providers__mock__ApiKey: UPSTREAM_KEY,
@@ -237,7 +240,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
         headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
       }).catch(() => null))?.ok, 'mock-upstream /v1/models'),
     ]);
-    envFor = () => siloEnv({ redisPort, mockPort, usageDir, tenants, env });
+    envFor = () => siloEnv({ redisPort, mockPort, dataDir, usageDir, tenants, env });
     // One at a time: three .NET start-ups at once on two cores only slow each other down.
     for (let i = 1; i <= siloCount; i++) {
       cluster.silos.push(await startSilo(`silo${i}`, envFor));
