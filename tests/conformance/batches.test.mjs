@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI, { toFile, NotFoundError, BadRequestError } from 'openai';
+import * as signalR from '@microsoft/signalr';
 import { KEYS, startRelay, waitFor } from './harness.mjs';
 
 let relay;
@@ -148,6 +149,47 @@ describe('batches', () => {
     assert.equal(output.length + errors.length, 60, 'every custom_id once');
     assert.ok(errors.every((l) => l.response === null && l.error.code === 'batch_cancelled'));
     await assert.rejects(client.batches.cancel('batch_00000000000000000000000000000000'), NotFoundError);
+  });
+
+  test('subscribers of batch:{id} receive its progress and then its final Batch object', async () => {
+    const client = relay.client();
+    const lines = [];
+    for (let i = 0; i < 30; i++) lines.push(line(`p-${i}`, `progress ${i} [[sim ttft=30 tokens=2]]`));
+    const input = await upload(client, lines);
+    const created = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const channel = `batch:${created.id}`;
+
+    const res = await fetch(`${relay.baseURL}/streams/${channel}/token`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.t1}` } });
+    assert.equal(res.status, 200);
+    const { token } = await res.json();
+    const other = await fetch(`${relay.baseURL}/streams/${channel}/token`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.t2}` } });
+    assert.equal(other.status, 404, 'another tenant cannot subscribe to this batch');
+
+    const connection = new signalR.HubConnectionBuilder()
+      .withUrl(`${relay.origin}/hubs/streams`, { accessTokenFactory: () => token })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await connection.start();
+    try {
+      const messages = await new Promise((resolve, reject) => {
+        const received = [];
+        connection.stream('Subscribe', channel, 0).subscribe({ next: (m) => received.push(m), complete: () => resolve(received), error: reject });
+      });
+      const last = messages.at(-1);
+      assert.equal(last.type, 'completed');
+      const final = JSON.parse(last.data);
+      assert.equal(final.id, created.id);
+      assert.equal(final.status, 'completed');
+      assert.deepEqual(final.request_counts, { total: 30, completed: 30, failed: 0 });
+      assert.ok(messages.slice(0, -1).every((m) => m.type === 'progress'), 'progress entries before the end');
+      assert.ok(messages.length >= 2);
+      const sequences = messages.map((m) => m.sequence);
+      assert.deepEqual(sequences, [...sequences].sort((x, y) => x - y));
+      const counts = messages.slice(0, -1).map((m) => JSON.parse(m.data).request_counts.completed);
+      assert.deepEqual(counts, [...counts].sort((x, y) => x - y), 'progress only moves forward');
+    } finally {
+      await connection.stop();
+    }
   });
 
   test('listing pages newest first, and another tenant sees none of it', async () => {
