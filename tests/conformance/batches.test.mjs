@@ -200,6 +200,13 @@ describe('batches', () => {
     assert.deepEqual(seen.map((b) => b.created_at), [...seen.map((b) => b.created_at)].sort((a, b) => b - a));
     assert.equal(new Set(seen.map((b) => b.id)).size, seen.length);
 
+    const admin = await relay.admin('/admin/tenants/t1/batches?limit=100');
+    assert.equal(admin.status, 200);
+    assert.deepEqual(admin.body.data.map((b) => b.id), seen.map((b) => b.id), 'admins see the tenant\'s batches as it does');
+    assert.equal((await relay.admin(`/admin/tenants/t1/batches/${seen[0].id}`)).body.status, seen[0].status);
+    assert.equal((await relay.admin('/admin/tenants/t1/batches', KEYS.t1)).status, 403);
+    assert.equal((await relay.admin('/admin/tenants/t2/batches')).body.data.length, 0);
+
     const other = relay.client(KEYS.t2);
     await assert.rejects(other.batches.retrieve(seen[0].id), NotFoundError);
     await assert.rejects(other.batches.cancel(seen[0].id), NotFoundError);

@@ -1,0 +1,75 @@
+using System.Buffers;
+using System.Text.Json;
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Batches;
+using RelayCluster.Silo.Http;
+
+namespace RelayCluster.Silo.Api;
+
+/// <summary>
+/// <c>GET /admin/tenants/{id}/batches[?after&amp;limit]</c> and <c>GET /admin/tenants/{id}/batches/{batchId}</c>: any
+/// tenant's batches as the tenant sees them (status, counts, usage, files), newest first, for support and
+/// operations. <c>POST …/{batchId}/cancel</c> cancels one on the tenant's behalf.
+/// </summary>
+internal static class AdminBatchesApi
+{
+    public static RouteGroupBuilder MapAdminBatchesApi(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/tenants/{id}/batches", ListAsync);
+        admin.MapGet("/tenants/{id}/batches/{batchId}", GetAsync);
+        admin.MapPost("/tenants/{id}/batches/{batchId}/cancel", CancelAsync);
+        return admin;
+    }
+
+    private static async Task<IResult> ListAsync(string id, string? after, int? limit, HttpContext context, ITenantDirectory tenants, IBatchStore store)
+    {
+        if (await tenants.GetAsync(id) is null)
+        {
+            return await FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
+        }
+
+        var page = await store.ListAsync(id, after, Math.Clamp(limit ?? 20, 1, 100));
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteString("tenant", id);
+            w.WriteStartArray("data");
+            foreach (var batch in page.Batches)
+            {
+                BatchJson.Write(w, batch);
+            }
+
+            w.WriteEndArray();
+            w.WriteBoolean("has_more", page.HasMore);
+            w.WriteEndObject();
+        }
+
+        return Results.Bytes(buffer.WrittenSpan.ToArray(), "application/json");
+    }
+
+    private static async Task<IResult> GetAsync(string id, string batchId, HttpContext context, IBatchStore store) =>
+        await store.GetAsync(id, batchId) is { } batch
+            ? Results.Bytes(BatchJson.Serialize(batch), "application/json")
+            : await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+
+    private static async Task<IResult> CancelAsync(string id, string batchId, HttpContext context, IBatchStore store, BatchProgress progress, TimeProvider time)
+    {
+        if (await store.CancelAsync(id, batchId, time.GetUtcNow().ToUnixTimeSeconds()) is not { } batch)
+        {
+            return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+        }
+
+        await progress.PublishAsync(batch);
+        return Results.Bytes(BatchJson.Serialize(batch), "application/json");
+    }
+
+    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
+    {
+        await ErrorResponses.WriteAsync(context, error);
+        return TypedResults.Empty;
+    }
+}
