@@ -339,6 +339,8 @@ describe('docker-compose.yml', () => {
       assert.ok(files, `${name} does not mount Relay__Files__Path`);
       assert.equal(files[0], 'files');
       assert.ok('files' in (compose.volumes ?? {}));
+      const batches = (silo.volumes ?? []).map((v) => String(v).split(':')).find(([, target]) => target === silo.environment.Relay__Batches__WorkPath);
+      assert.ok(batches && batches[0] in (compose.volumes ?? {}), `${name} does not mount a shared volume at Relay__Batches__WorkPath`);
       assert.match([].concat(silo.healthcheck?.test ?? []).join(' '), new RegExp(`:${SILO_PORT}/(readyz|healthz)`));
       assert.ok(seconds(silo.stop_grace_period) > Number(silo.environment.shutdownTimeoutSeconds), 'Docker would kill a silo still draining');
     }
@@ -525,6 +527,10 @@ describe('deploy/k8s', () => {
     const pvc = byName('PersistentVolumeClaim', claim);
     assert.ok(pvc, `PVC ${claim} missing`);
     assert.ok(pvc.spec.accessModes.includes('ReadWriteMany'), 'several silos share it: needs ReadWriteMany');
+    const work = silo.volumeMounts.find((m) => m.mountPath === envFromConfig().Relay__Batches__WorkPath);
+    assert.ok(work, 'Relay__Batches__WorkPath is not a mounted volume');
+    assert.equal(volumes.get(work.name).persistentVolumeClaim?.claimName, claim, 'batch parts must be on the shared volume too');
+    assert.notEqual(work.subPath ?? '', mount.subPath ?? '', 'files and batch parts in different folders');
   });
 
   test('graceful drain: preStop sleep + shutdown timeout fit in terminationGracePeriodSeconds', () => {
