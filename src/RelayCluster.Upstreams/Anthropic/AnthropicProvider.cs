@@ -32,16 +32,7 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
         // Anthropic's SDKs take the base URL without /v1; a base URL written OpenAI-style (…/v1) works too.
         var baseUrl = options.BaseUrl!.TrimEnd('/');
         _messagesUri = new Uri(baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : $"{baseUrl}/{AnthropicWire.MessagesPath}");
-        _http = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(options.ConnectTimeoutSeconds),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            UseProxy = false,
-            MaxConnectionsPerServer = int.MaxValue,
-        });
+        _http = UpstreamHttp.CreateInvoker(options);
     }
 
     public string Id { get; }

@@ -192,28 +192,7 @@ internal sealed class AnthropicStreamTranslator(long created, bool includeUsage)
     {
         w.WriteStartObject();
         WriteHeader(w);
-        w.WriteStartArray("choices");
-        w.WriteStartObject();
-        w.WriteNumber("index", 0);
-        w.WriteStartObject("delta");
-        delta(w);
-        w.WriteEndObject();
-        w.WriteNull("logprobs");
-        if (finishReason is null)
-        {
-            w.WriteNull("finish_reason");
-        }
-        else
-        {
-            w.WriteString("finish_reason", finishReason);
-        }
-
-        w.WriteEndObject();
-        w.WriteEndArray();
-        if (includeUsage)
-        {
-            w.WriteNull("usage"); // as OpenAI sends it: every chunk but the last has "usage": null
-        }
+        ChatChunkWriter.WriteChoice(w, delta, finishReason, includeUsage);
 
         w.WriteEndObject();
     });

@@ -25,16 +25,7 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
         _chatUri = new Uri(new Uri(baseUrl), "chat/completions");
         _embeddingsUri = new Uri(new Uri(baseUrl), "embeddings");
         _authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
-        _http = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(options.ConnectTimeoutSeconds),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            UseProxy = false,
-            MaxConnectionsPerServer = int.MaxValue,
-        });
+        _http = UpstreamHttp.CreateInvoker(options);
     }
 
     public string Id { get; }

@@ -223,28 +223,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
     {
         w.WriteStartObject();
         WriteHeader(w, plan, "chat.completion.chunk");
-        w.WriteStartArray("choices");
-        w.WriteStartObject();
-        w.WriteNumber("index", 0);
-        w.WriteStartObject("delta");
-        delta(w);
-        w.WriteEndObject();
-        w.WriteNull("logprobs");
-        if (finishReason is null)
-        {
-            w.WriteNull("finish_reason");
-        }
-        else
-        {
-            w.WriteString("finish_reason", finishReason);
-        }
-
-        w.WriteEndObject();
-        w.WriteEndArray();
-        if (includeUsage)
-        {
-            w.WriteNull("usage");
-        }
+        ChatChunkWriter.WriteChoice(w, delta, finishReason, includeUsage);
 
         w.WriteEndObject();
     });
