@@ -194,7 +194,7 @@ let loaded = null;
 const lines = [];
 lines.push('# Fan-out benchmark results', '');
 lines.push(`Generated ${new Date().toISOString()} by \`bench/fanout/run.sh\` on ${process.platform} (${(await import('node:os')).cpus().length} cores), Node ${process.version}.`);
-lines.push(`One completion (mock-fast, ${TOKENS} tokens, ${INTERVAL} ms apart) started on silo A with \`x-relay-fanout: true\`; N SignalR subscribers (WebSockets) split evenly across silo A and silo B and over ${WORKERS} Node worker threads, all subscribed before the first token. Lag = subscriber receipt − SSE caller receipt of the same token (performance.timeOrigin + now(), one clock). Client, silos and Redis share the machine's cores, and other builds may be running on them: absolute figures are noisy.`, '');
+lines.push(`One completion (mock-fast, ${TOKENS} tokens, ${INTERVAL} ms apart) started on silo A with \`x-relay-fanout: true\`; N SignalR subscribers (WebSockets) split evenly across silo A and silo B and over ${WORKERS} Node worker threads, all subscribed before the first token with \`${process.env.FANOUT_METHOD || 'SubscribeBatched'}\`. Lag = subscriber receipt − SSE caller receipt of the same token (performance.timeOrigin + now(), one clock). Client, silos and Redis share the machine's cores, and other builds may be running on them: absolute figures are noisy.`, '');
 lines.push('| subscribers | token msgs delivered | lag p50 (ms) | lag p99 (ms) | lag max (ms) | p99 silo A / B (ms) | tokens/s delivered | connect time (ms) | text mismatches | incomplete subs | gap/lagged notices | XRANGE calls | silo CPU s (both) |');
 lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {

@@ -9,6 +9,8 @@ import * as signalR from '@microsoft/signalr';
 EventEmitter.defaultMaxListeners = 5000;
 const { origins, tokens, streamId, indexes } = workerData; // indexes: this worker's subscriber numbers (even = silo A)
 const BATCH = 50;
+// Subscribe (one message per frame) or SubscribeBatched (arrays of what was waiting: fewer frames when behind).
+const METHOD = process.env.FANOUT_METHOD || 'SubscribeBatched';
 const now = () => performance.timeOrigin + performance.now();
 
 function connectHub(origin, token) {
@@ -31,13 +33,15 @@ parentPort.once('message', async () => {
   const subs = conns.map((c, i) => {
     const sub = { silo: indexes[i] % 2 === 0 ? 'A' : 'B', seqs: [], times: [], datas: [], completed: false, error: null, other: [] };
     sub.done = new Promise((resolve) => {
-      c.stream('Subscribe', streamId, 1).subscribe({
-        next: (m) => {
+      c.stream(METHOD, streamId, 1).subscribe({
+        next: (item) => {
           const t = now();
-          if (m.type === 'token') { sub.seqs.push(m.sequence); sub.times.push(t); sub.datas.push(m.data); }
-          else if (m.type === 'completed') sub.completed = true;
-          else if (m.type === 'failed') sub.error = `failed: ${JSON.stringify(m.data)}`;
-          else sub.other.push(m); // gap / lagged notices
+          for (const m of Array.isArray(item) ? item : [item]) {
+            if (m.type === 'token') { sub.seqs.push(m.sequence); sub.times.push(t); sub.datas.push(m.data); }
+            else if (m.type === 'completed') sub.completed = true;
+            else if (m.type === 'failed') sub.error = `failed: ${JSON.stringify(m.data)}`;
+            else sub.other.push(m); // gap / lagged notices
+          }
         },
         complete: resolve,
         error: (e) => { sub.error = String(e?.message || e); resolve(); },

@@ -104,6 +104,24 @@ describe('SignalR fan-out', () => {
     }
   });
 
+  test('SubscribeBatched delivers the same messages, gathered into arrays when they were waiting', async () => {
+    const { streamId, sse } = await startFanOut('batch me [[sim tokens=30 interval=5]]');
+    const { body } = await subscribeToken(streamId);
+    const [a, b] = await Promise.all([connect(body.token), connect(body.token)]);
+    try {
+      const [single, live] = await Promise.all([follow(a, 'Subscribe', streamId, 1), follow(b, 'SubscribeBatched', streamId, 1), sse]);
+      assert.ok(live.every((item) => Array.isArray(item) && item.length > 0));
+      assert.deepEqual(live.flat(), single);
+
+      // Replaying a finished stream: everything is waiting at once, so it comes in one or a few frames.
+      const replay = await follow(b, 'SubscribeBatched', streamId, 1);
+      assert.deepEqual(replay.flat(), single);
+      assert.ok(replay.length < single.length / 4, `${replay.length} frames for ${single.length} messages`);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   test('tokens are refused for another tenant, a forged token, or a stream they do not grant', async () => {
     const { streamId, sse } = await startFanOut('private [[sim tokens=3]]');
     await sse;
