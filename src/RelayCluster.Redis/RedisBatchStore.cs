@@ -156,7 +156,8 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
     }
 
     public async ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now) =>
-        (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId)], [now, outputFileId ?? "", errorFileId ?? ""]) == 1;
+        (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId), Chunks(tenantId, batchId), Items(tenantId, batchId)],
+            [now, outputFileId ?? "", errorFileId ?? ""]) == 1;
 
     public async ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime)
     {

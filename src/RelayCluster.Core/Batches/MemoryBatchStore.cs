@@ -196,6 +196,11 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
             }
 
             entry.State = BatchOutcome.Finish(entry.State, outputFileId, errorFileId, now);
+
+            // Only a running batch needs its per-item and per-chunk records; a long-lived process keeps just the state.
+            entry.Chunks = [];
+            entry.Ended.Clear();
+            entry.Ended.TrimExcess();
             return ValueTask.FromResult(true);
         }
     }

@@ -100,6 +100,7 @@ public abstract class BatchStoreContract
         Assert.Equal((BatchStatus.Completed, 1005L, "file-out", "file-err"), (done!.Status, done.CompletedAt, done.OutputFileId, done.ErrorFileId));
         Assert.Equal((3L, 2L, 1L, 8L, 10L, "m"), (done.Total, done.Completed, done.Failed, done.InputTokens, done.OutputTokens, done.Model));
         Assert.Equal((1001L, 1004L), (done.InProgressAt, done.FinalizingAt));
+        Assert.Empty(await store.EndedItemsAsync(tenant, "batch_a", 0, 3)); // per-item records go once the batch is done
     }
 
     [Fact]
