@@ -21,6 +21,7 @@ public static class MockUpstreamApp
         ["--interval-ms"] = "Simulator:TokenIntervalMs",
         ["--tokens"] = "Simulator:OutputTokens",
         ["--embedding-dims"] = "Simulator:EmbeddingDimensions",
+        ["--fail-status"] = "FailStatus",
     };
 
     public static WebApplication Build(string[] args)
@@ -39,6 +40,8 @@ public static class MockUpstreamApp
         var engine = new SimulatorEngine(simulator, TimeProvider.System);
 
         var app = builder.Build();
+        var faults = new MockFaults { FailStatus = builder.Configuration.GetValue<int?>("FailStatus") };
+        app.MapMockFaults(faults);
         app.UseAnthropicMessages(engine, apiKey);
         if (!string.IsNullOrEmpty(apiKey))
         {
@@ -55,8 +58,8 @@ public static class MockUpstreamApp
             });
         }
 
-        app.MapPost("/v1/chat/completions", (HttpContext context) => ServeAsync(context, engine, chat: true));
-        app.MapPost("/v1/embeddings", (HttpContext context) => ServeAsync(context, engine, chat: false));
+        app.MapPost("/v1/chat/completions", (HttpContext context) => faults.Serve(context) ?? ServeAsync(context, engine, chat: true));
+        app.MapPost("/v1/embeddings", (HttpContext context) => faults.Serve(context) ?? ServeAsync(context, engine, chat: false));
         app.MapGet("/v1/models", () => Results.Json(new JsonObject
         {
             ["object"] = "list",

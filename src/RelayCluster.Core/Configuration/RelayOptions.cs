@@ -44,6 +44,14 @@ public sealed class RelayOptions
 
     public Dictionary<string, TenantOptions> Tenants { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Routes by model name: fallback chains, weighted splits, lanes, shadow and named alternatives. They seed
+    /// the route store once; from then on the admin API owns them (as with tenants).
+    /// </summary>
+    public Dictionary<string, Routing.RouteDefinition> Routes { get; set; } = new(StringComparer.Ordinal);
+
+    public ShadowOptions Shadow { get; set; } = new();
+
     public RequestOptions Requests { get; set; } = new();
 
     public UsageLogOptions UsageLog { get; set; } = new();
@@ -142,4 +150,17 @@ public sealed class UsageLogOptions
 {
     /// <summary>Directory of the JSON-lines usage log, one file per calendar month (UTC).</summary>
     public string Path { get; set; } = "data/usage";
+}
+
+/// <summary>How shadow copies run: off the request path, bounded, dropped when saturated.</summary>
+public sealed class ShadowOptions
+{
+    /// <summary>Shadow calls in flight per silo; a sampled request beyond this is not shadowed (counted as dropped).</summary>
+    public int MaxConcurrent { get; set; } = 8;
+
+    /// <summary>Longest a shadow call may take before it is abandoned.</summary>
+    public double TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Comparisons kept per route for the admin API.</summary>
+    public int Window { get; set; } = 100;
 }

@@ -66,6 +66,17 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             errors.Add($"Relay:DefaultModel '{fallback}' is not a configured model.");
         }
 
+        foreach (var (model, route) in options.Routes)
+        {
+            errors.AddRange(Routing.RouteValidator.Problems(route.Normalize(), options.Models.ContainsKey)
+                .Select(p => $"Relay:Routes:{model} {p.Field}: {p.Message}"));
+        }
+
+        if (options.Shadow.MaxConcurrent < 1 || options.Shadow.TimeoutSeconds <= 0 || options.Shadow.Window < 1)
+        {
+            errors.Add("Relay:Shadow needs MaxConcurrent, TimeoutSeconds and Window above zero.");
+        }
+
         var seenKeys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (id, tenant) in options.Tenants)
         {
@@ -89,6 +100,25 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         if (string.IsNullOrWhiteSpace(options.Files.Path) || options.Files.MaxUploadBytes < 1 || options.Files.DefaultExpirySeconds < 1 || options.Files.SweepIntervalSeconds <= 0)
         {
             errors.Add("Relay:Files needs a Path, and MaxUploadBytes, DefaultExpirySeconds and SweepIntervalSeconds above zero.");
+        }
+
+        if (options.SyncBatch.Problem() is { } syncBatchProblem)
+        {
+            errors.Add($"Relay:SyncBatch: {syncBatchProblem}");
+        }
+
+        var batches = options.Batches;
+        if (string.IsNullOrWhiteSpace(batches.WorkPath) || batches.ChunkSize < 1 || batches.MaxConcurrentItems < 1 || batches.MaxConcurrentChunks < 1
+            || batches.MaxAttempts < 1 || batches.RetryBaseMs < 0 || batches.RetryMaxMs < batches.RetryBaseMs || batches.LeaseSeconds < 1
+            || batches.CompletionWindowSeconds < 1 || batches.MaxRequests < 1 || batches.ProgressIntervalMs < 0)
+        {
+            errors.Add("Relay:Batches needs a WorkPath, and ChunkSize, MaxConcurrentItems, MaxConcurrentChunks, MaxAttempts, LeaseSeconds (at least 1), "
+                + "CompletionWindowSeconds and MaxRequests above zero, with 0 ≤ RetryBaseMs ≤ RetryMaxMs.");
+        }
+
+        if (batches.PriceFactor < 0 || batches.CapacityShare is <= 0 or > 1)
+        {
+            errors.Add("Relay:Batches:PriceFactor must not be negative, and CapacityShare must be in (0, 1].");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -35,6 +35,14 @@ public sealed record UsageRecord
     [JsonPropertyName("status")] public int Status { get; init; }
     [JsonPropertyName("latency_ms")] public double LatencyMs { get; init; }
     [JsonPropertyName("ttft_ms")] public double? TimeToFirstTokenMs { get; init; }
+    /// <summary>The routed model name the caller asked for, when a route chose the target (<see cref="Model"/>).</summary>
+    [JsonPropertyName("route")] public string? Route { get; init; }
+    /// <summary>The route's alternative in force for this request.</summary>
+    [JsonPropertyName("route_alternative")] public string? RouteAlternative { get; init; }
+    /// <summary>Upstream calls made for this request over every target tried, retries included.</summary>
+    [JsonPropertyName("attempts")] public int Attempts { get; init; }
+    /// <summary>Targets given up on before the one that answered (0: the first target answered).</summary>
+    [JsonPropertyName("fallbacks")] public int Fallbacks { get; init; }
 }
 
 /// <summary>A tenant's usage over one month, as the admin API shows it.</summary>

@@ -19,6 +19,8 @@ public static class AdminApi
         admin.MapGet("/tenants/{id}/quota", GetQuotaAsync);
         admin.MapGet("/tenants/{id}/usage", GetUsageAsync);
         admin.MapAdminTenantsApi();
+        admin.MapAdminBatchesApi();
+        admin.MapAdminRoutesApi();
         return app;
     }
 

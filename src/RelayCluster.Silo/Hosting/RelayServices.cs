@@ -41,6 +41,11 @@ public static class RelayServices
             .Configure<RelayOptions>((hub, relay) => hub.MaximumReceiveMessageSize = relay.Requests.MaxBodyBytes);
         services.AddSingleton<ModelRouter>();
         services.AddSingleton<UpstreamProviders>();
+        services.AddSingleton<RelayCluster.Upstreams.Resilience.IProviderHealthSource>(sp => sp.GetRequiredService<UpstreamProviders>());
+        services.AddSingleton<Routing.RouteTable>();
+        services.AddHostedService(sp => sp.GetRequiredService<Routing.RouteTable>());
+        services.AddSingleton<Routing.ShadowLog>();
+        services.AddSingleton<Routing.ShadowTraffic>();
         services.AddSingleton(sp => new TenantStoreOptions(sp.GetRequiredService<RelayOptions>().ReservationSeconds * 1000L));
         services.AddStores();
         services.AddFileStore();

@@ -3,6 +3,7 @@ using RelayCluster.Core.Auth;
 using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
+using RelayCluster.Core.Routing;
 using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
@@ -55,6 +56,11 @@ internal static partial class StoreServices
         services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
             ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
             : sp.GetRequiredService<JsonlUsageLedger>());
+        services.AddSingleton<MemoryRouteStore>();
+        services.AddSingleton(sp => RedisRouteStore.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
+        services.AddSingleton<IRouteStore>(sp => IsRedis(sp)
+            ? sp.GetRequiredService<RedisRouteStore>()
+            : sp.GetRequiredService<MemoryRouteStore>());
         services.AddSingleton<BatchWorkSignal>();
         services.AddSingleton<IBatchStore>(sp => IsRedis(sp)
             ? RedisBatches(sp)

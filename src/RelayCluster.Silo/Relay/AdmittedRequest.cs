@@ -16,6 +16,7 @@ internal sealed class AdmittedRequest(
     bool unreserved = false)
 {
     private readonly long _started = time.GetTimestamp();
+    private ModelRoute _route = route; // the target that answered (or was tried last): usage is billed at its price
     private int _settled;
     private bool _upstreamAccepted;
     private ReportedUsage? _usage;
@@ -26,6 +27,36 @@ internal sealed class AdmittedRequest(
     public string RequestId => requestId;
 
     public RelayRequest Request => request;
+
+    /// <summary>The target that answered, or the first one until a call was made.</summary>
+    public ModelRoute Target => _route;
+
+    /// <summary>Upstream calls made so far over every target tried, retries included; 0 before any.</summary>
+    public int Attempts { get; private set; }
+
+    /// <summary>Targets given up on before <see cref="Target"/>.</summary>
+    public int Fallbacks { get; private set; }
+
+    /// <summary>Whether an upstream call was made (headers such as x-relay-provider are known).</summary>
+    public bool IsRouted { get; private set; }
+
+    /// <summary>The routed model name and its alternative, when a route chose the targets.</summary>
+    public (string? Model, string? Alternative) Route { get; init; }
+
+    /// <summary>The shadow copy of this call, if it was sampled; it is told the call's content and ending.</summary>
+    public Routing.ShadowRun? Shadow { get; init; }
+
+    /// <summary>Records the target the call went to (from then on the one billed) and the attempts so far.</summary>
+    public void Routed(ModelRoute target, int attempts, int fallbacks)
+    {
+        _route = target;
+        Attempts = attempts;
+        Fallbacks = fallbacks;
+        IsRouted = true;
+    }
+
+    /// <summary>A body or chunk the caller received, for the shadow comparison (a no-op without a shadow).</summary>
+    public void Capture(ReadOnlySpan<byte> payload) => Shadow?.Capture(payload);
 
     /// <summary>The usage the upstream reported, if it did.</summary>
     public ReportedUsage? Usage => _usage;
@@ -87,24 +118,30 @@ internal sealed class AdmittedRequest(
 
         Ending = ending;
         var (prompt, completion, estimated) = Tokens();
+        var target = _route;
+        Shadow?.PrimaryEnded(target.Model, status, time.GetElapsedTime(_started).TotalMilliseconds);
         return new Settlement(Unreserved: unreserved, Record: new UsageRecord
         {
             TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Tenant = tenantId,
             RequestId = requestId,
             Endpoint = request.Endpoint,
-            Model = route.Model,
-            UpstreamModel = route.UpstreamModel,
-            Provider = route.ProviderId,
+            Model = target.Model,
+            UpstreamModel = target.UpstreamModel,
+            Provider = target.ProviderId,
             Stream = request.Stream,
             PromptTokens = prompt,
             CompletionTokens = completion,
-            CostNanos = route.CostNanos(prompt, completion),
+            CostNanos = target.CostNanos(prompt, completion),
             Estimated = estimated,
             Ending = ending,
             Status = status,
             LatencyMs = time.GetElapsedTime(_started).TotalMilliseconds,
             TimeToFirstTokenMs = _timeToFirstTokenMs,
+            Route = Route.Model,
+            RouteAlternative = Route.Alternative,
+            Attempts = Attempts,
+            Fallbacks = Fallbacks,
         });
     }
 

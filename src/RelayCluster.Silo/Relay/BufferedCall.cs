@@ -19,7 +19,7 @@ internal static class BufferedCall
         var admitted = call.Admitted;
         try
         {
-            await using var upstream = await call.Provider.SendAsync(call.Upstream, cancellationToken);
+            await using var upstream = await call.SendAsync(cancellationToken);
             var body = await BufferedRelay.ReadAllAsync(upstream.Body, cancellationToken);
             if (!upstream.IsSuccess)
             {
@@ -28,6 +28,7 @@ internal static class BufferedCall
 
             admitted.MarkUpstreamAccepted();
             admitted.Observe(ChunkInspector.Inspect(body));
+            admitted.Capture(body);
             return new CallAnswer(200, body, null, admitted.TakeSettlement(Endings.Completed, 200));
         }
         catch (UpstreamUnavailableException ex)

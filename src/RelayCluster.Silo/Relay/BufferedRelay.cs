@@ -12,9 +12,10 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal static class BufferedRelay
 {
-    public static async Task RelayAsync(HttpContext context, AdmittedRequest admitted, IUpstreamProvider provider, UpstreamRequest request, FanOutWriter? fanOut)
+    public static async Task RelayAsync(HttpContext context, ModelCall call)
     {
-        await using var upstream = await provider.SendAsync(request, context.RequestAborted);
+        var admitted = call.Admitted;
+        await using var upstream = await call.SendAsync(context.RequestAborted);
         var body = await ReadAllAsync(upstream.Body, context.RequestAborted);
         if (!upstream.IsSuccess)
         {
@@ -26,7 +27,8 @@ internal static class BufferedRelay
 
         admitted.MarkUpstreamAccepted();
         admitted.Observe(ChunkInspector.Inspect(body));
-        fanOut?.Observe(body);
+        admitted.Capture(body);
+        call.FanOut?.Observe(body);
 
         // The settle turn and the body go out together: the caller does not wait a store round trip for its
         // answer, and the request is not complete until both are done.

@@ -3,7 +3,9 @@ using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Routing;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Routing;
 using RelayCluster.Upstreams;
+using RelayCluster.Upstreams.Resilience;
 
 namespace RelayCluster.Silo.Relay;
 
@@ -13,8 +15,8 @@ namespace RelayCluster.Silo.Relay;
 /// upstream call. What comes back is either a refusal or an admitted call that must be settled.
 /// </summary>
 internal sealed partial class ModelCalls(
-    RelayOptions options, ModelRouter router, ITenantGrainFactory grains, UpstreamProviders providers, ReservationRenewer renewer,
-    ConfiguredTenants configured, TimeProvider time, ILogger<ModelCalls> logger)
+    RelayOptions options, ModelRouter router, RouteTable routes, ShadowTraffic shadows, ITenantGrainFactory grains, UpstreamProviders providers,
+    ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, ILogger<ModelCalls> logger)
 {
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
@@ -25,25 +27,38 @@ internal sealed partial class ModelCalls(
             return CallStart.Refused(parseError!);
         }
 
-        // 2. Model resolution; a model the tenant may not use looks exactly like one that does not exist.
-        var resolved = router.Resolve(request.Model);
-        if (resolved is null || !tenant.AllowedModels.Allows(resolved.Model))
+        // 2. Model resolution: a route under the name asked for, else the configured model (alias, default) and
+        // its route if it has one. A model the tenant may not use looks exactly like one that does not exist.
+        var route = routes.Find(request.Model);
+        var name = request.Model;
+        ModelRoute? resolved = null;
+        if (route is null)
+        {
+            resolved = router.Resolve(request.Model);
+            name = resolved?.Model ?? name;
+            route = resolved is null ? null : routes.Find(resolved.Model);
+        }
+
+        if ((route is null && resolved is null) || !tenant.AllowedModels.Allows(name))
         {
             return CallStart.Refused(RelayError.ModelNotFound(request.Model));
         }
 
-        var route = lane.Price(resolved);
+        var plan = route?.Plan(request.Stream, lane.Name == CallLane.BatchName, requestId) ?? RoutePlan.Single(resolved!);
+        var targets = plan.Targets.Select(lane.Price).ToArray();
 
-        // 3. Admission: the worst case (prompt estimate + output cap for every choice) against every window.
+        // 3. Admission: the worst case (prompt estimate + output cap for every choice) against every window, at the
+        // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget.
         var promptTokens = request.Prompt.WorstCaseTokens;
-        var outputCap = operation == RelayOperation.Embeddings ? 0 : (request.MaxOutputTokens ?? route.DefaultMaxOutputTokens) * request.Choices;
+        long OutputCap(ModelRoute t) => operation == RelayOperation.Embeddings ? 0 : (long)(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens) * request.Choices;
+        var worstTokens = targets.Max(t => promptTokens + OutputCap(t));
+        var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
         try
         {
-            admission = await grain.AdmitAsync(new AdmissionRequest(
-                requestId, promptTokens + outputCap, route.CostNanos(promptTokens, outputCap), lane.CapacityShare));
+            admission = await grain.AdmitAsync(new AdmissionRequest(requestId, worstTokens, worstCost, lane.CapacityShare));
         }
         catch (StoreUnavailableException) when (options.FailOpenRateLimits && configured.HasNoBudget(tenant.Id))
         {
@@ -55,12 +70,19 @@ internal sealed partial class ModelCalls(
 
         if (!admission.IsAdmitted)
         {
-            return CallStart.Refused(Refusals.For(admission, tenant.Id, promptTokens + outputCap), admission);
+            return CallStart.Refused(Refusals.For(admission, tenant.Id, worstTokens), admission);
         }
 
-        var admitted = new AdmittedRequest(requestId, tenant.Id, grain, route, request, renewer, time, unreserved);
-        var upstream = new UpstreamRequest(operation, request.PrepareForUpstream(route.UpstreamModel), request.Stream);
-        return new CallStart(new ModelCall(admitted, providers.Get(route.ProviderId), upstream, renewer), null, admission);
+        // The shadow copy is cloned before the primary's body is rewritten, and runs on its own from here on.
+        var shadow = plan.Shadow is { } shadowTarget && plan.RouteModel is { } routeModel
+            ? shadows.TryStart(routeModel, shadowTarget, operation, request, requestId)
+            : null;
+        var admitted = new AdmittedRequest(requestId, tenant.Id, grain, targets[0], request, renewer, time, unreserved)
+        {
+            Route = (plan.RouteModel, plan.Alternative),
+            Shadow = shadow,
+        };
+        return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger), null, admission);
     }
 
     private static partial class Log
@@ -76,19 +98,72 @@ internal sealed record CallStart(ModelCall? Call, RelayError? Refusal, Admission
     public static CallStart Refused(RelayError error, Admission? admission = null) => new(null, error, admission);
 }
 
-/// <summary>An admitted call with its provider and upstream request; its reservation is renewed until disposed.</summary>
-internal sealed class ModelCall(AdmittedRequest admitted, IUpstreamProvider provider, UpstreamRequest upstream, ReservationRenewer renewer) : IDisposable
+/// <summary>
+/// An admitted call and the targets it may use; its reservation is renewed until disposed.
+/// <see cref="SendAsync"/> walks the targets as a fallback chain: a target that fails before answering
+/// (unreachable, timed out, an open breaker, or a failover status such as 429/5xx after its own retries) is
+/// given up for the next one. It returns the first answer it keeps, before any byte reaches the caller
+/// (a streaming relay may have sent heartbeat comments meanwhile: they carry no content), so a fallback
+/// never repeats or mixes output.
+/// </summary>
+internal sealed class ModelCall(
+    AdmittedRequest admitted, RelayOperation operation, IReadOnlyList<ModelRoute> targets, UpstreamProviders providers, ReservationRenewer renewer,
+    ILogger logger) : IDisposable
 {
     private readonly IDisposable _renewal = renewer.Track(admitted);
 
     public AdmittedRequest Admitted => admitted;
 
-    public IUpstreamProvider Provider => provider;
+    public bool Stream => admitted.Request.Stream;
 
-    public UpstreamRequest Upstream => upstream;
+    /// <summary>The targets in the order they are tried; the first is the route's choice for this call.</summary>
+    public IReadOnlyList<ModelRoute> Targets => targets;
 
     /// <summary>The call's SignalR fan-out, when the caller asked for one.</summary>
     public Silo.Streams.FanOutWriter? FanOut { get; set; }
+
+    /// <summary>
+    /// Calls the targets in order until one answers with something to keep: a success, a status that would
+    /// fail anywhere (a 400), or whatever the last target says. The last target's failure is thrown.
+    /// </summary>
+    public async ValueTask<UpstreamResponse> SendAsync(CancellationToken cancellationToken)
+    {
+        var attempts = 0;
+        for (var i = 0; ; i++)
+        {
+            var target = targets[i];
+            var isLast = i == targets.Count - 1;
+            var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream);
+            UpstreamResponse response;
+            try
+            {
+                response = await providers.Get(target.ProviderId).SendAsync(request, cancellationToken);
+            }
+            catch (UpstreamUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // An open breaker made no call (Attempts 0): the next target is tried at once.
+                attempts += ex.Attempts;
+                admitted.Routed(target, attempts, i);
+                if (isLast)
+                {
+                    throw;
+                }
+
+                ModelCallsLog.FailedOver(logger, admitted.RequestId, target.Model, ex.Message);
+                continue;
+            }
+
+            attempts += response.Attempts;
+            admitted.Routed(target, attempts, i);
+            if (response.IsSuccess || isLast || !UpstreamFailure.IsFailover(response.StatusCode))
+            {
+                return response;
+            }
+
+            ModelCallsLog.FailedOver(logger, admitted.RequestId, target.Model, $"status {response.StatusCode}");
+            await response.DisposeAsync();
+        }
+    }
 
     public void Dispose() => _renewal.Dispose();
 }
@@ -99,9 +174,18 @@ internal sealed class ModelCall(AdmittedRequest admitted, IUpstreamProvider prov
 /// </summary>
 internal sealed record CallLane(string Name, decimal PriceFactor, double CapacityShare)
 {
+    /// <summary>The lane name batch workers use; a route's <c>batch</c> list serves it.</summary>
+    public const string BatchName = "batch";
+
     public static readonly CallLane Interactive = new("interactive", 1m, 1.0);
 
     public ModelRoute Price(ModelRoute route) => PriceFactor == 1m
         ? route
         : route with { InputPerMTok = route.InputPerMTok * PriceFactor, OutputPerMTok = route.OutputPerMTok * PriceFactor };
+}
+
+internal static partial class ModelCallsLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "{RequestId}: target {Model} failed before its first byte ({Reason}); trying the next")]
+    public static partial void FailedOver(ILogger logger, string requestId, string model, string reason);
 }

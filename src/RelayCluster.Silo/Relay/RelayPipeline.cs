@@ -47,6 +47,7 @@ internal sealed partial class RelayPipeline(
         using (call)
         {
             var sink = new HttpSink(context);
+            RouteHeaders.WriteOnStart(context.Response, call.Admitted);
             await RunAsync(call, sink, async () =>
             {
                 if (operation == RelayOperation.ChatCompletions && context.Request.Headers["x-relay-fanout"] == "true")
@@ -55,9 +56,9 @@ internal sealed partial class RelayPipeline(
                     context.Response.Headers["x-relay-stream-id"] = call.FanOut.StreamId;
                 }
 
-                await (call.Upstream.Stream
-                    ? new StreamingRelay(sink, call.Admitted, _heartbeat, time, call.FanOut).RelayAsync(call.Provider, call.Upstream)
-                    : BufferedRelay.RelayAsync(context, call.Admitted, call.Provider, call.Upstream, call.FanOut));
+                await (call.Stream
+                    ? new StreamingRelay(sink, call.Admitted, _heartbeat, time, call.FanOut).RelayAsync(call)
+                    : BufferedRelay.RelayAsync(context, call));
             });
         }
     }

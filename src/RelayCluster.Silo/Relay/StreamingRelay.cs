@@ -9,7 +9,7 @@ namespace RelayCluster.Silo.Relay;
 /// <summary>
 /// Relays a streamed chat completion to a sink (SSE or the completions hub) as it is produced.
 /// <code>
-///  send upstream ──(no answer within a heartbeat)──► sink heartbeat (SSE: commit 200 + ": keep-alive")
+///  send upstream (target after target, see ModelCall) ──(no answer within a heartbeat)──► sink heartbeat (SSE: commit 200 + ": keep-alive")
 ///       │ answer
 ///       ├─ non-2xx: a status if not committed yet, else an error event
 ///       └─ 2xx: commit; for each upstream event:
@@ -27,14 +27,15 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
 {
     private readonly CancellationToken _aborted = sink.Aborted;
 
-    public async Task RelayAsync(IUpstreamProvider provider, UpstreamRequest request)
+    public async Task RelayAsync(ModelCall call)
     {
         try
         {
             UpstreamResponse upstream;
             try
             {
-                upstream = await WithHeartbeatsAsync(provider.SendAsync(request, _aborted).AsTask());
+                // Fallbacks happen inside SendAsync, before the first chunk; heartbeats meanwhile carry no content.
+                upstream = await WithHeartbeatsAsync(call.SendAsync(_aborted).AsTask());
             }
             catch (UpstreamUnavailableException ex)
             {
@@ -109,6 +110,7 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             }
 
             admitted.Observe(facts);
+            admitted.Capture(payload.Span);
             fanOut?.Observe(payload.Span);
             var isUsageOnly = facts.Usage is not null && !facts.HasChoices;
             if (!isUsageOnly || admitted.Request.IncludeUsage)

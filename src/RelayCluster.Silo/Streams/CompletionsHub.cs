@@ -69,7 +69,7 @@ internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, Rela
             try
             {
                 await pipeline.RunAsync(call, sink, () =>
-                    new StreamingRelay(sink, call.Admitted, pipeline.Heartbeat, time, null).RelayAsync(call.Provider, call.Upstream));
+                    new StreamingRelay(sink, call.Admitted, pipeline.Heartbeat, time, null).RelayAsync(call));
             }
             finally
             {

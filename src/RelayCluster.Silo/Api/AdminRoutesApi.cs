@@ -1,0 +1,171 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using RelayCluster.Core.Routing;
+using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Http;
+using RelayCluster.Silo.Routing;
+using RelayCluster.Upstreams.Resilience;
+
+namespace RelayCluster.Silo.Api;
+
+/// <summary>
+/// /admin/routes and /admin/providers/health. Every write goes to the route store, which announces it to
+/// every silo (each reloads its table at once); this silo reloads before answering, so the change is in
+/// force here when the response arrives and on the others within milliseconds.
+/// </summary>
+internal static class AdminRoutesApi
+{
+    public static RouteGroupBuilder MapAdminRoutesApi(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/routes", (RouteTable table) => Results.Json(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray([.. table.Definitions.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => (JsonNode)View(r.Key, r.Value))]),
+        }));
+        admin.MapGet("/routes/{model}", GetAsync);
+        admin.MapPut("/routes/{model}", PutAsync);
+        admin.MapPatch("/routes/{model}/weights", PatchWeightsAsync);
+        admin.MapPost("/routes/{model}/activate", ActivateAsync);
+        admin.MapDelete("/routes/{model}", DeleteAsync);
+        admin.MapGet("/routes/{model}/shadow", (string model, ShadowLog shadows) => Results.Json(shadows.View(model)));
+        admin.MapGet("/providers/health", (IProviderHealthSource health) => Results.Json(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = JsonSerializer.SerializeToNode(health.GetHealth(), HealthJsonContext.Default.IReadOnlyListProviderHealthSnapshot),
+        }));
+        return admin;
+    }
+
+    private static async Task<IResult> GetAsync(string model, HttpContext context, RouteTable table) =>
+        table.Definitions.TryGetValue(model, out var route) ? Results.Json(View(model, route)) : await FailAsync(context, NotFound(model));
+
+    private static async Task<IResult> PutAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
+    {
+        RouteDefinition? route;
+        try
+        {
+            route = await JsonSerializer.DeserializeAsync(context.Request.Body, RouteJsonContext.Default.RouteDefinition, context.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            return await FailAsync(context, RelayError.InvalidJson());
+        }
+
+        return route is null ? await FailAsync(context, RelayError.InvalidJson()) : await SaveAsync(context, model, route.Normalize(), table, store);
+    }
+
+    /// <summary><c>{"alternative"?: name, "lane"?: "targets"|"stream"|"non_stream"|"batch", "weights": {model: weight}}</c></summary>
+    private static async Task<IResult> PatchWeightsAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
+    {
+        if (!table.Definitions.TryGetValue(model, out var current))
+        {
+            return await FailAsync(context, NotFound(model));
+        }
+
+        var body = await ReadObjectAsync(context);
+        if (body?["weights"] is not JsonObject weights)
+        {
+            return await FailAsync(context, RelayError.MissingParameter("weights"));
+        }
+
+        var route = current.Normalize(); // a copy: the table's own is never changed in place
+        var name = body["alternative"]?.GetValue<string>() ?? route.Active!;
+        var lane = body["lane"]?.GetValue<string>() ?? "targets";
+        if (!route.Alternatives.TryGetValue(name, out var alternative) || alternative.Lists().FirstOrDefault(l => l.Lane == lane).Targets is not { } targets)
+        {
+            return await FailAsync(context, RelayError.InvalidValue("lane", $"the route has no list '{lane}' in alternative '{name}'."));
+        }
+
+        foreach (var (target, weight) in weights)
+        {
+            if (targets.Find(t => t.Model == target) is not { } entry)
+            {
+                return await FailAsync(context, RelayError.InvalidValue("weights", $"'{target}' is not a target of {name}.{lane}."));
+            }
+
+            entry.Weight = weight is JsonValue v && v.TryGetValue<int>(out var w) ? w : 0;
+        }
+
+        return await SaveAsync(context, model, route, table, store);
+    }
+
+    private static async Task<IResult> ActivateAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
+    {
+        if (!table.Definitions.TryGetValue(model, out var current))
+        {
+            return await FailAsync(context, NotFound(model));
+        }
+
+        var route = current.Normalize();
+        route.Active = (await ReadObjectAsync(context))?["alternative"]?.GetValue<string>();
+        return await SaveAsync(context, model, route, table, store);
+    }
+
+    /// <summary>Back to configuration: the configured route if there is one, else none (the model serves itself).</summary>
+    private static async Task<IResult> DeleteAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
+    {
+        if (!table.Definitions.ContainsKey(model))
+        {
+            return await FailAsync(context, NotFound(model));
+        }
+
+        if (table.Configured(model) is { } configured)
+        {
+            await store.SetAsync(model, configured.ToJson());
+        }
+        else
+        {
+            await store.DeleteAsync(model);
+        }
+
+        await table.ReloadAsync();
+        return Results.Json(new JsonObject { ["model"] = model, ["object"] = "route.deleted", ["deleted"] = true, ["configured"] = table.Configured(model) is not null });
+    }
+
+    private static async Task<IResult> SaveAsync(HttpContext context, string model, RouteDefinition route, RouteTable table, IRouteStore store)
+    {
+        var problems = RouteValidator.Problems(route, table.IsModel);
+        if (problems.Count != 0)
+        {
+            var (field, message) = problems[0];
+            return await FailAsync(context, RelayError.InvalidValue(field, $"{message} (route of {model})"));
+        }
+
+        await store.SetAsync(model, route.ToJson());
+        await table.ReloadAsync();
+        return Results.Json(View(model, route));
+    }
+
+    private static JsonObject View(string model, RouteDefinition route)
+    {
+        var view = JsonSerializer.SerializeToNode(route, RouteJsonContext.Default.RouteDefinition)!.AsObject();
+        view["model"] = model;
+        view["object"] = "route";
+        return view;
+    }
+
+    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static RelayError NotFound(string model) => RelayError.NotFound($"route '{model}'");
+
+    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
+    {
+        await ErrorResponses.WriteAsync(context, error);
+        return Results.Empty;
+    }
+}
+
+[JsonSerializable(typeof(IReadOnlyList<ProviderHealthSnapshot>))]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+internal sealed partial class HealthJsonContext : JsonSerializerContext;

@@ -1,0 +1,119 @@
+// Routes across a 3-silo cluster on one Redis: a route change, a weight change and a flag switch made
+// through one silo are in force on every silo within 1 s (the store publishes each write on Redis
+// pub/sub and every silo reloads its route table), and admin changes survive a silo restart.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCluster, waitFor } from './cluster-harness.mjs';
+
+const KEY = 'sk-cluster-routes';
+const PROPAGATION_MS = 1_000;
+const model = (name) => ({ [`Relay__Models__${name}__Provider`]: 'mock', [`Relay__Models__${name}__UpstreamModel`]: 'mock-fast' });
+
+let cluster;
+before(async () => {
+  cluster = await startCluster({
+    silos: 3,
+    tenants: { routes: { key: KEY } },
+    env: {
+      ...model('blue'),
+      ...model('green'),
+      Relay__Tenants__routes__Models__0: '*',
+      // The configured route: seeds the store once.
+      Relay__Routes__app__Targets__0__Model: 'blue',
+    },
+  });
+});
+after(() => cluster?.stop());
+
+/** The target model a chat for `app` is served by on `silo` (the x-relay-model header), with the provider header checked. */
+async function servedBy(silo) {
+  const r = await silo.chat(KEY, { model: 'app', max_tokens: 2, messages: [{ role: 'user', content: 'hi [[sim tokens=2]]' }] });
+  assert.equal(r.status, 200, `${silo.label}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  assert.equal(r.headers.get('x-relay-provider'), 'mock');
+  assert.equal(r.headers.get('x-relay-attempts'), '1');
+  return r.headers.get('x-relay-model');
+}
+
+/** Waits until every silo serves `expected`, failing if any takes longer than PROPAGATION_MS after `since`. */
+async function everySiloServes(expected, since, what) {
+  await Promise.all(cluster.silos.map((silo) => waitFor(async () => (await servedBy(silo)) === expected, {
+    timeoutMs: PROPAGATION_MS, intervalMs: 20, what: `${silo.label} to serve ${expected} after ${what}`,
+  })));
+  const elapsed = Date.now() - since;
+  assert.ok(elapsed <= PROPAGATION_MS + 250, `${what} took ${elapsed} ms to reach every silo`);
+}
+
+async function admin(silo, method, pathname, body) {
+  const r = await silo.request(method, pathname, { body });
+  assert.equal(r.status, 200, `${method} ${pathname} on ${silo.label}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+describe('routes across silos', () => {
+  test('the configured route serves on every silo', async () => {
+    for (const silo of cluster.silos) assert.equal(await servedBy(silo), 'blue');
+    const routes = await admin(cluster.silos[2], 'GET', '/admin/routes');
+    assert.deepEqual(routes.data.map((r) => r.model), ['app']);
+  });
+
+  test('a route changed on silo1 applies on every silo within 1 s', async () => {
+    const since = Date.now();
+    await admin(cluster.silos[0], 'PUT', '/admin/routes/app', {
+      active: 'green',
+      alternatives: {
+        green: { targets: [{ model: 'green', weight: 1 }, { model: 'blue', weight: 1 }] },
+        blue: { targets: [{ model: 'blue' }] },
+      },
+    });
+    // Make the split decisive so every request shows the change: green gets all but one part in a million.
+    await admin(cluster.silos[0], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1_000_000, blue: 1 } });
+    await everySiloServes('green', since, 'PUT + PATCH on silo1');
+  });
+
+  test('weights changed on silo2 apply on every silo within 1 s', async () => {
+    const since = Date.now();
+    await admin(cluster.silos[1], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1, blue: 1_000_000 } });
+    await everySiloServes('blue', since, 'PATCH on silo2');
+  });
+
+  test('a flag switch (rollback) on silo3 applies on every silo within 1 s, and back again', async () => {
+    let since = Date.now();
+    await admin(cluster.silos[2], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1_000_000, blue: 1 } });
+    await everySiloServes('green', since, 'PATCH on silo3');
+    since = Date.now();
+    await admin(cluster.silos[2], 'POST', '/admin/routes/app/activate', { alternative: 'blue' });
+    await everySiloServes('blue', since, 'activate blue on silo3');
+    since = Date.now();
+    await admin(cluster.silos[0], 'POST', '/admin/routes/app/activate', { alternative: 'green' });
+    await everySiloServes('green', since, 'activate green on silo1');
+  });
+
+  test('an invalid change is refused with a 400 envelope and changes nothing', async () => {
+    const r = await cluster.silos[1].request('PUT', '/admin/routes/app', { body: { targets: [{ model: 'nope' }] } });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, 'invalid_value');
+    for (const silo of cluster.silos) assert.equal(await servedBy(silo), 'green');
+  });
+
+  test('admin changes survive a silo restart (configuration seeds only once)', async () => {
+    const silo = await cluster.restartSilo(1);
+    assert.equal(await servedBy(silo), 'green');
+    const route = await admin(silo, 'GET', '/admin/routes/app');
+    assert.equal(route.active, 'green');
+  });
+
+  test('delete goes back to the configured route on every silo within 1 s', async () => {
+    const since = Date.now();
+    await admin(cluster.silos[0], 'DELETE', '/admin/routes/app');
+    await everySiloServes('blue', since, 'DELETE on silo1');
+    const route = await admin(cluster.silos[2], 'GET', '/admin/routes/app');
+    assert.equal(route.active, 'default');
+  });
+
+  test('provider health is visible to admins', async () => {
+    const health = await admin(cluster.silos[0], 'GET', '/admin/providers/health');
+    const mock = health.data.find((p) => p.provider_id === 'mock');
+    assert.equal(mock.circuit, 'closed');
+    assert.ok(mock.requests > 0);
+  });
+});
