@@ -48,17 +48,18 @@ internal sealed partial class RelayPipeline(
         {
             var sink = new HttpSink(context);
             RouteHeaders.WriteOnStart(context.Response, call.Admitted);
-            await RunAsync(call, sink, async () =>
+            await RunAsync(call, sink, () =>
             {
                 if (operation == RelayOperation.ChatCompletions && context.Request.Headers["x-relay-fanout"] == "true")
                 {
-                    call.FanOut = await FanOutWriter.OpenAsync(channels, tenant.Id, logger);
-                    context.Response.Headers["x-relay-stream-id"] = call.FanOut.StreamId;
+                    var fanOut = call.FanOut = FanOutWriter.Open(channels, tenant.Id, logger);
+                    context.Response.Headers["x-relay-stream-id"] = fanOut.StreamId;
+                    context.Response.OnStarting(() => fanOut.Opened);
                 }
 
-                await (call.Stream
+                return call.Stream
                     ? new StreamingRelay(sink, call.Admitted, _heartbeat, time, call.FanOut).RelayAsync(call)
-                    : BufferedRelay.RelayAsync(context, call));
+                    : BufferedRelay.RelayAsync(context, call);
             });
         }
     }

@@ -11,16 +11,20 @@ namespace RelayCluster.Silo.Streams;
 /// Copies one completion into its stream channel for SignalR subscribers. The relay only enqueues (never
 /// waits on the store or on subscribers); one pump appends in order. Whatever the ending, the stream gets
 /// exactly one terminal entry: completed (finish reason and usage) or failed (the ending and error).
+/// Opening the channel (recording its owner, a store round trip) runs alongside the upstream call rather than
+/// before it, so fan-out adds nothing to the caller's time to first token; the response only waits for it
+/// before its headers go out (<see cref="Opened"/>), so a stream id a caller sees can always get a token.
 /// </summary>
 internal sealed partial class FanOutWriter
 {
     private readonly Channel<(StreamEntryKind Kind, string Data)> _queue =
         Channel.CreateUnbounded<(StreamEntryKind, string)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    private FanOutWriter(string streamId, IStreamChannel channel, ILogger logger)
+    private FanOutWriter(string streamId, IStreamChannel channel, Task opening, ILogger logger)
     {
         StreamId = streamId;
-        _ = PumpAsync(channel, logger);
+        Opened = opening.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = PumpAsync(channel, opening, logger);
     }
 
     public string StreamId { get; }
@@ -28,12 +32,15 @@ internal sealed partial class FanOutWriter
     /// <summary>The finish reason of the first choice, once a chunk carried it.</summary>
     public string? FinishReason { get; private set; }
 
-    public static async Task<FanOutWriter> OpenAsync(IStreamChannelFactory channels, string tenantId, ILogger logger)
+    /// <summary>Completes when the channel's owner is recorded, or opening it failed (the pump logs that); never faults.</summary>
+    public Task Opened { get; }
+
+    /// <summary>Starts opening a new stream for the tenant; appends wait for the opening, the caller does not.</summary>
+    public static FanOutWriter Open(IStreamChannelFactory channels, string tenantId, ILogger logger)
     {
         var streamId = "strm_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var channel = channels.GetChannel(streamId);
-        await channel.OpenAsync(tenantId);
-        return new FanOutWriter(streamId, channel, logger);
+        return new FanOutWriter(streamId, channel, channel.OpenAsync(tenantId).AsTask(), logger);
     }
 
     /// <summary>Takes the text of a chunk (<c>choices[0].delta</c>) or of a whole answer (<c>choices[0].message</c>).</summary>
@@ -83,10 +90,11 @@ internal sealed partial class FanOutWriter
         _queue.Writer.TryComplete();
     }
 
-    private async Task PumpAsync(IStreamChannel channel, ILogger logger)
+    private async Task PumpAsync(IStreamChannel channel, Task opening, ILogger logger)
     {
         try
         {
+            await opening;
             await foreach (var (kind, data) in _queue.Reader.ReadAllAsync())
             {
                 await channel.AppendAsync(kind, data);
