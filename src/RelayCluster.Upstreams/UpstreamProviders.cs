@@ -19,7 +19,7 @@ public sealed class UpstreamProviders : IProviderHealthSource, IDisposable
             p => p.Key,
             p => ResilientProvider.For(p.Value.Type switch
             {
-                ProviderTypes.OpenAi => (IUpstreamProvider)new OpenAiCompatibleProvider(p.Key, p.Value),
+                ProviderTypes.OpenAi => (IUpstreamProvider)new OpenAiCompatibleProvider(p.Key, p.Value, time),
                 ProviderTypes.Anthropic => new AnthropicProvider(p.Key, p.Value, time),
                 _ => new SimulatorProvider(p.Key, new SimulatorEngine(p.Value.Simulator, time)),
             }, p.Value, time, loggers?.CreateLogger<ResilientProvider>()),

@@ -70,15 +70,7 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
         message.Headers.TryAddWithoutValidation("anthropic-version", _options.Version);
         message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(request.Stream ? "text/event-stream" : "application/json"));
 
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(message, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new UpstreamUnavailableException(ex.Message, ex);
-        }
+        var response = await UpstreamHttp.SendAsync(_http, message, cancellationToken);
 
         try
         {
@@ -95,7 +87,7 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
                 var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
                 if (!response.IsSuccessStatusCode)
                 {
-                    return AnthropicErrors.FromUpstream((int)response.StatusCode, answer, RetryAfterOf(response), ShouldRetryOf(response), _options);
+                    return AnthropicErrors.FromUpstream((int)response.StatusCode, answer, UpstreamHttp.RetryAfterOf(response, _time), UpstreamHttp.ShouldRetryOf(response), _options);
                 }
 
                 return AnthropicResponse.ToChatCompletion(answer, Created()) is { } completion
@@ -121,14 +113,4 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
 
     private static bool IncludeUsage(JsonObject body) =>
         body["stream_options"]?["include_usage"] is JsonValue v && v.TryGetValue<bool>(out var include) && include;
-
-    private static bool? ShouldRetryOf(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("x-should-retry", out var values) && bool.TryParse(values.FirstOrDefault(), out var retry) ? retry : null;
-
-    private TimeSpan? RetryAfterOf(HttpResponseMessage response) => response.Headers.RetryAfter switch
-    {
-        { Delta: { } delta } => delta,
-        { Date: { } date } => date - _time.GetUtcNow(),
-        _ => null,
-    };
 }

@@ -17,10 +17,12 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     private readonly Uri _chatUri;
     private readonly Uri _embeddingsUri;
     private readonly AuthenticationHeaderValue? _authorization;
+    private readonly TimeProvider _time;
 
-    public OpenAiCompatibleProvider(string id, ProviderOptions options)
+    public OpenAiCompatibleProvider(string id, ProviderOptions options, TimeProvider? time = null)
     {
         Id = id;
+        _time = time ?? TimeProvider.System;
         var baseUrl = options.BaseUrl!.TrimEnd('/') + "/";
         _chatUri = new Uri(new Uri(baseUrl), "chat/completions");
         _embeddingsUri = new Uri(new Uri(baseUrl), "embeddings");
@@ -43,22 +45,14 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
         message.Headers.Authorization = _authorization;
         message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(request.Stream ? "text/event-stream" : "application/json"));
 
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(message, cancellationToken);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new UpstreamUnavailableException(ex.Message, ex);
-        }
+        var response = await UpstreamHttp.SendAsync(_http, message, cancellationToken);
 
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            return new UpstreamResponse((int)response.StatusCode, body, RetryAfterOf(response), response)
+            return new UpstreamResponse((int)response.StatusCode, body, UpstreamHttp.RetryAfterOf(response, _time), response)
             {
-                ShouldRetry = ShouldRetryOf(response),
+                ShouldRetry = UpstreamHttp.ShouldRetryOf(response),
             };
         }
         catch
@@ -69,24 +63,4 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     }
 
     public void Dispose() => _http.Dispose();
-
-    /// <summary>OpenAI's <c>x-should-retry</c>: an explicit yes or no from the upstream beats the status code.</summary>
-    private static bool? ShouldRetryOf(HttpResponseMessage response) =>
-        response.Headers.TryGetValues("x-should-retry", out var values) && bool.TryParse(values.FirstOrDefault(), out var value) ? value : null;
-
-    private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
-    {
-        if (response.Headers.TryGetValues("retry-after-ms", out var ms)
-            && double.TryParse(ms.FirstOrDefault(), System.Globalization.CultureInfo.InvariantCulture, out var milliseconds))
-        {
-            return TimeSpan.FromMilliseconds(milliseconds);
-        }
-
-        return response.Headers.RetryAfter switch
-        {
-            { Delta: { } delta } => delta,
-            { Date: { } date } => date - DateTimeOffset.UtcNow,
-            _ => null,
-        };
-    }
 }
