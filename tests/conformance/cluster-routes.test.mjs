@@ -26,8 +26,8 @@ before(async () => {
 after(() => cluster?.stop());
 
 /** The target model a chat for `app` is served by on `silo` (the x-relay-model header), with the provider header checked. */
-async function servedBy(silo) {
-  const r = await silo.chat(KEY, { model: 'app', max_tokens: 2, messages: [{ role: 'user', content: 'hi [[sim tokens=2]]' }] });
+async function servedBy(silo, route = 'app') {
+  const r = await silo.chat(KEY, { model: route, max_tokens: 2, messages: [{ role: 'user', content: 'hi [[sim tokens=2]]' }] });
   assert.equal(r.status, 200, `${silo.label}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
   assert.equal(r.headers.get('x-relay-provider'), 'mock');
   assert.equal(r.headers.get('x-relay-attempts'), '1');
@@ -108,6 +108,32 @@ describe('routes across silos', () => {
     await everySiloServes('blue', since, 'DELETE on silo1');
     const route = await admin(cluster.silos[2], 'GET', '/admin/routes/app');
     assert.equal(route.active, 'default');
+  });
+
+  test('shadow comparisons made on every silo are visible, all together, through any silo', async () => {
+    // A new route: its comparisons start from nothing, and every request sent to it (100 %) is shadowed once.
+    let sent = 0;
+    const shadowed = async (silo) => {
+      const served = await servedBy(silo, 'shadowed'); // throws (and is not counted) until the silo has the route
+      sent++;
+      return served;
+    };
+    await admin(cluster.silos[0], 'PUT', '/admin/routes/shadowed', { targets: [{ model: 'blue' }], shadow: { model: 'green', percent: 100 } });
+    await Promise.all(cluster.silos.map((silo) => waitFor(async () => (await shadowed(silo)) === 'blue',
+      { timeoutMs: PROPAGATION_MS, intervalMs: 20, what: `${silo.label} to serve the shadowed route` })));
+    for (const silo of cluster.silos) {
+      for (let i = 0; i < 2; i++) await shadowed(silo);
+    }
+
+    const view = await waitFor(async () => {
+      const v = await admin(cluster.silos[1], 'GET', '/admin/routes/shadowed/shadow');
+      return v.aggregates.compared >= sent ? v : false;
+    }, { what: `all ${sent} shadow comparisons to be recorded` });
+    assert.equal(view.scope, 'cluster');
+    assert.equal(view.aggregates.compared, sent, 'each shadowed request compared once, whichever silo served it');
+    assert.equal(view.aggregates.dropped, 0);
+    assert.ok(view.recent.length > 0 && view.recent.every((c) => c.primary_model === 'blue' && c.shadow_model === 'green'));
+    assert.deepEqual(view, await admin(cluster.silos[2], 'GET', '/admin/routes/shadowed/shadow'), 'every silo shows the same view');
   });
 
   test('provider health is visible to admins', async () => {

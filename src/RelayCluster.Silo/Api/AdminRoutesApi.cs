@@ -28,7 +28,7 @@ internal static class AdminRoutesApi
         admin.MapPatch("/routes/{model}/weights", PatchWeightsAsync);
         admin.MapPost("/routes/{model}/activate", ActivateAsync);
         admin.MapDelete("/routes/{model}", DeleteAsync);
-        admin.MapGet("/routes/{model}/shadow", (string model, ShadowLog shadows) => Results.Json(shadows.View(model)));
+        admin.MapGet("/routes/{model}/shadow", async (string model, ShadowLog shadows) => Results.Json(await shadows.ViewAsync(model)));
         admin.MapGet("/providers/health", (IProviderHealthSource health) => Results.Json(new JsonObject
         {
             ["object"] = "list",

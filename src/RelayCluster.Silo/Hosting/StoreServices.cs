@@ -61,6 +61,9 @@ internal static partial class StoreServices
         services.AddSingleton<IRouteStore>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisRouteStore>()
             : sp.GetRequiredService<MemoryRouteStore>());
+        services.AddSingleton<IShadowStore>(sp => IsRedis(sp)
+            ? new RedisShadowStore(sp.GetRequiredService<RedisConnection>())
+            : new MemoryShadowStore());
         services.AddSingleton<BatchWorkSignal>();
         services.AddSingleton<IBatchStore>(sp => IsRedis(sp)
             ? RedisBatches(sp)

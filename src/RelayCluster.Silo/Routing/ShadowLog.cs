@@ -1,6 +1,7 @@
-using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Routing;
+using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Silo.Routing;
 
@@ -51,86 +52,60 @@ internal sealed record ShadowComparison(
 }
 
 /// <summary>
-/// The recent shadow comparisons of each route on this silo (a bounded window) and running aggregates since
-/// start. Per silo: each silo reports what it shadowed; an admin sums silos for the cluster view.
+/// Records shadow comparisons in the shadow store and shows them to admins: a bounded window of recent ones and
+/// running aggregates per route. Writing happens off the caller's path (the shadow call already ended); a store
+/// that is away costs the record, never the request.
 /// </summary>
-internal sealed class ShadowLog(RelayOptions options)
+internal sealed partial class ShadowLog(IShadowStore store, RelayOptions options, ILogger<ShadowLog> logger)
 {
-    private readonly ConcurrentDictionary<string, RouteShadows> _routes = new(StringComparer.Ordinal);
+    public void Dropped(string route) => Write(route, "", ShadowTotals.None with { Dropped = 1 });
 
-    public void Dropped(string route) => For(route).Dropped();
+    public void Record(string route, ShadowComparison c) => Write(route, c.ToJson().ToJsonString(), new ShadowTotals(
+        Compared: 1, Dropped: 0, ExactMatches: c.ExactMatch ? 1 : 0, StatusMatches: c.PrimaryStatus == c.ShadowStatus ? 1 : 0,
+        ShadowFailures: c.ShadowStatus is >= 200 and < 300 ? 0 : 1, SimilaritySum: c.Similarity,
+        PrimaryLatencySumMs: c.PrimaryLatencyMs, ShadowLatencySumMs: c.ShadowLatencyMs));
 
-    public void Record(string route, ShadowComparison comparison) => For(route).Add(comparison, options.Shadow.Window);
-
-    public JsonObject View(string route) => For(route).View(route);
-
-    private RouteShadows For(string route) => _routes.GetOrAdd(route, _ => new RouteShadows());
-
-    private sealed class RouteShadows
+    public async Task<JsonObject> ViewAsync(string route)
     {
-        private readonly Lock _lock = new();
-        private readonly Queue<ShadowComparison> _recent = new();
-        private long _count;
-        private long _dropped;
-        private long _exact;
-        private long _statusMatches;
-        private long _shadowFailures;
-        private double _similarity;
-        private double _primaryLatency;
-        private double _shadowLatency;
-
-        public void Dropped()
+        var (t, recent) = await store.ReadAsync(route);
+        double Mean(double sum) => t.Compared == 0 ? 0 : Math.Round(sum / t.Compared, 4);
+        return new JsonObject
         {
-            lock (_lock)
+            ["object"] = "route.shadow",
+            ["model"] = route,
+            ["scope"] = store.Scope,
+            ["aggregates"] = new JsonObject
             {
-                _dropped++;
-            }
-        }
+                ["compared"] = t.Compared,
+                ["dropped"] = t.Dropped,
+                ["exact_matches"] = t.ExactMatches,
+                ["status_matches"] = t.StatusMatches,
+                ["shadow_failures"] = t.ShadowFailures,
+                ["mean_similarity"] = Mean(t.SimilaritySum),
+                ["mean_primary_latency_ms"] = Mean(t.PrimaryLatencySumMs),
+                ["mean_shadow_latency_ms"] = Mean(t.ShadowLatencySumMs),
+            },
+            ["recent"] = new JsonArray([.. recent.Select(json => JsonNode.Parse(json))]),
+        };
+    }
 
-        public void Add(ShadowComparison c, int window)
+    private void Write(string route, string comparisonJson, ShadowTotals delta) => _ = WriteAsync(route, comparisonJson, delta);
+
+    private async Task WriteAsync(string route, string comparisonJson, ShadowTotals delta)
+    {
+        try
         {
-            lock (_lock)
-            {
-                _recent.Enqueue(c);
-                while (_recent.Count > window)
-                {
-                    _recent.Dequeue();
-                }
-
-                _count++;
-                _exact += c.ExactMatch ? 1 : 0;
-                _statusMatches += c.PrimaryStatus == c.ShadowStatus ? 1 : 0;
-                _shadowFailures += c.ShadowStatus is >= 200 and < 300 ? 0 : 1;
-                _similarity += c.Similarity;
-                _primaryLatency += c.PrimaryLatencyMs;
-                _shadowLatency += c.ShadowLatencyMs;
-            }
+            await store.RecordAsync(route, comparisonJson, delta, options.Shadow.Window);
         }
-
-        public JsonObject View(string route)
+        catch (StoreUnavailableException ex)
         {
-            lock (_lock)
-            {
-                double Mean(double sum) => _count == 0 ? 0 : Math.Round(sum / _count, 4);
-                return new JsonObject
-                {
-                    ["object"] = "route.shadow",
-                    ["model"] = route,
-                    ["scope"] = "silo",
-                    ["aggregates"] = new JsonObject
-                    {
-                        ["compared"] = _count,
-                        ["dropped"] = _dropped,
-                        ["exact_matches"] = _exact,
-                        ["status_matches"] = _statusMatches,
-                        ["shadow_failures"] = _shadowFailures,
-                        ["mean_similarity"] = Mean(_similarity),
-                        ["mean_primary_latency_ms"] = Mean(_primaryLatency),
-                        ["mean_shadow_latency_ms"] = Mean(_shadowLatency),
-                    },
-                    ["recent"] = new JsonArray([.. _recent.Reverse().Select(c => (JsonNode)c.ToJson())]),
-                };
-            }
+            Log.RecordLost(logger, route, ex);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "A shadow comparison of {Route} could not be recorded")]
+        public static partial void RecordLost(ILogger logger, string route, Exception exception);
     }
 }
