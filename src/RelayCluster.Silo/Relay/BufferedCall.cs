@@ -19,17 +19,10 @@ internal static class BufferedCall
         var admitted = call.Admitted;
         try
         {
-            await using var upstream = await call.SendAsync(cancellationToken);
-            var body = await BufferedRelay.ReadAllAsync(upstream.Body, cancellationToken);
-            if (!upstream.IsSuccess)
-            {
-                return Failed(admitted, UpstreamErrors.Map(upstream.StatusCode, body, upstream.RetryAfter), Endings.UpstreamError);
-            }
-
-            admitted.MarkUpstreamAccepted();
-            admitted.Observe(ChunkInspector.Inspect(body));
-            admitted.Capture(body);
-            return new CallAnswer(200, body, null, admitted.TakeSettlement(Endings.Completed, 200));
+            var (body, error) = await ReceiveAsync(call, cancellationToken);
+            return error is null
+                ? new CallAnswer(200, body, null, admitted.TakeSettlement(Endings.Completed, 200))
+                : Failed(admitted, error, Endings.UpstreamError);
         }
         catch (UpstreamUnavailableException ex)
         {
@@ -44,6 +37,27 @@ internal static class BufferedCall
             await admitted.SettleAsync(Endings.ClientDisconnected, 499);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Sends the call and reads its whole answer (one JSON document): the body and, for an upstream error, the relay
+    /// error it maps to. A 2xx answer is recorded on the call (accepted, usage, output) before it is returned.
+    /// Connection failures are thrown, for the caller to turn into its own ending.
+    /// </summary>
+    public static async Task<(byte[] Body, RelayError? Error)> ReceiveAsync(ModelCall call, CancellationToken cancellationToken)
+    {
+        await using var upstream = await call.SendAsync(cancellationToken);
+        var body = await BufferedRelay.ReadAllAsync(upstream.Body, cancellationToken);
+        if (!upstream.IsSuccess)
+        {
+            return (body, UpstreamErrors.Map(upstream.StatusCode, body, upstream.RetryAfter));
+        }
+
+        var admitted = call.Admitted;
+        admitted.MarkUpstreamAccepted();
+        admitted.Observe(ChunkInspector.Inspect(body));
+        admitted.Capture(body);
+        return (body, null);
     }
 
     /// <summary>The OpenAI error envelope of a relay error, as a response body.</summary>

@@ -1,8 +1,5 @@
 using RelayCluster.Core.Metering;
-using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
-using RelayCluster.Silo.Streams;
-using RelayCluster.Upstreams;
 
 namespace RelayCluster.Silo.Relay;
 
@@ -15,19 +12,14 @@ internal static class BufferedRelay
     public static async Task RelayAsync(HttpContext context, ModelCall call)
     {
         var admitted = call.Admitted;
-        await using var upstream = await call.SendAsync(context.RequestAborted);
-        var body = await ReadAllAsync(upstream.Body, context.RequestAborted);
-        if (!upstream.IsSuccess)
+        var (body, error) = await BufferedCall.ReceiveAsync(call, context.RequestAborted);
+        if (error is not null)
         {
-            var error = UpstreamErrors.Map(upstream.StatusCode, body, upstream.RetryAfter);
             await admitted.SettleAsync(Endings.UpstreamError, error.Status);
             await ErrorResponses.WriteAsync(context, error);
             return;
         }
 
-        admitted.MarkUpstreamAccepted();
-        admitted.Observe(ChunkInspector.Inspect(body));
-        admitted.Capture(body);
         call.FanOut?.Observe(body);
 
         // The settle turn and the body go out together: the caller does not wait a store round trip for its
