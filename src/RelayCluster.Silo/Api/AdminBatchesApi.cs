@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Batches;
 using RelayCluster.Core.Wire;
@@ -31,24 +29,7 @@ internal static class AdminBatchesApi
         }
 
         var page = await store.ListAsync(id, after, Math.Clamp(limit ?? 20, 1, 100));
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteString("tenant", id);
-            w.WriteStartArray("data");
-            foreach (var batch in page.Batches)
-            {
-                BatchJson.Write(w, batch);
-            }
-
-            w.WriteEndArray();
-            w.WriteBoolean("has_more", page.HasMore);
-            w.WriteEndObject();
-        }
-
-        return Results.Bytes(buffer.WrittenSpan.ToArray(), "application/json");
+        return Results.Bytes(BatchJson.SerializePage(page, tenant: id), "application/json");
     }
 
     private static async Task<IResult> GetAsync(string id, string batchId, HttpContext context, IBatchStore store) =>

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text.Json;
 using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Files;
@@ -36,7 +34,7 @@ public static class BatchesApi
             return await FailAsync(context, bodyError);
         }
 
-        var (request, error) = BatchCreateRequest.Parse(body.Span);
+        var (request, error) = BatchCreateRequest.Parse(body);
         if (request is null)
         {
             return await FailAsync(context, error!);
@@ -90,25 +88,7 @@ public static class BatchesApi
         }
 
         var page = await store.ListAsync(context.Tenant().Id, after, count);
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteStartArray("data");
-            foreach (var batch in page.Batches)
-            {
-                BatchJson.Write(w, batch);
-            }
-
-            w.WriteEndArray();
-            w.WriteString("first_id", page.Batches.Count > 0 ? page.Batches[0].Id : null);
-            w.WriteString("last_id", page.Batches.Count > 0 ? page.Batches[^1].Id : null);
-            w.WriteBoolean("has_more", page.HasMore);
-            w.WriteEndObject();
-        }
-
-        return Results.Bytes(buffer.WrittenSpan.ToArray(), "application/json");
+        return Results.Bytes(BatchJson.SerializePage(page), "application/json");
     }
 
     private static IResult Batch(BatchState batch) => Results.Bytes(BatchJson.Serialize(batch), "application/json");

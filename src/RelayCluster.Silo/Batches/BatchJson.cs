@@ -18,6 +18,38 @@ internal static class BatchJson
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>
+    /// A page of batches as OpenAI lists them (<c>first_id</c>, <c>last_id</c>, <c>has_more</c>); an admin's view also
+    /// names the <paramref name="tenant"/>.
+    /// </summary>
+    public static byte[] SerializePage(BatchPage page, string? tenant = null)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            if (tenant is not null)
+            {
+                w.WriteString("tenant", tenant);
+            }
+
+            w.WriteStartArray("data");
+            foreach (var batch in page.Batches)
+            {
+                Write(w, batch);
+            }
+
+            w.WriteEndArray();
+            w.WriteString("first_id", page.Batches.Count > 0 ? page.Batches[0].Id : null);
+            w.WriteString("last_id", page.Batches.Count > 0 ? page.Batches[^1].Id : null);
+            w.WriteBoolean("has_more", page.HasMore);
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
     public static void Write(Utf8JsonWriter w, BatchState b)
     {
         w.WriteStartObject();
