@@ -7,26 +7,17 @@ namespace RelayCluster.Silo.Api;
 /// <summary>The body of <c>POST /v1/batches</c>, checked as OpenAI checks it (metadata: up to 16 string pairs, keys ≤ 64, values ≤ 512).</summary>
 internal sealed record BatchCreateRequest(string InputFileId, string Endpoint, string? MetadataJson)
 {
-    public static (BatchCreateRequest? Request, RelayError? Error) Parse(ReadOnlySpan<byte> body)
+    public static (BatchCreateRequest? Request, RelayError? Error) Parse(ReadOnlyMemory<byte> body)
     {
-        JsonDocument document;
-        try
+        var (document, invalid) = JsonBody.ParseObject(body);
+        if (document is null)
         {
-            document = JsonDocument.Parse(body.ToArray());
-        }
-        catch (JsonException)
-        {
-            return (null, RelayError.InvalidJson());
+            return (null, invalid);
         }
 
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return (null, RelayError.InvalidJson());
-            }
-
             if (String(root, "input_file_id") is not { } fileId)
             {
                 return (null, Missing(root, "input_file_id"));

@@ -16,24 +16,15 @@ internal static class SyncBatchParser
 
     public static (IReadOnlyList<SyncBatchItem>? Items, RelayError? Error) Parse(ReadOnlyMemory<byte> body, int maxRequests)
     {
-        JsonDocument document;
-        try
+        var (document, invalid) = JsonBody.ParseObject(body, DocumentOptions);
+        if (document is null)
         {
-            document = JsonDocument.Parse(body, DocumentOptions);
-        }
-        catch (JsonException)
-        {
-            return (null, RelayError.InvalidJson());
+            return (null, invalid);
         }
 
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return (null, RelayError.InvalidJson());
-            }
-
             if (!root.TryGetProperty("requests", out var requests) || requests.ValueKind == JsonValueKind.Null)
             {
                 return (null, RelayError.MissingParameter("requests"));
