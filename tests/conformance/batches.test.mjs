@@ -3,8 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI, { toFile, NotFoundError, BadRequestError } from 'openai';
-import * as signalR from '@microsoft/signalr';
-import { KEYS, startRelay, waitFor } from './harness.mjs';
+import { KEYS, collectStream, connectHub, startRelay, waitFor } from './harness.mjs';
 
 let relay;
 before(async () => {
@@ -165,16 +164,9 @@ describe('batches', () => {
     const other = await fetch(`${relay.baseURL}/streams/${channel}/token`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.t2}` } });
     assert.equal(other.status, 404, 'another tenant cannot subscribe to this batch');
 
-    const connection = new signalR.HubConnectionBuilder()
-      .withUrl(`${relay.origin}/hubs/streams`, { accessTokenFactory: () => token })
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    await connection.start();
+    const connection = await connectHub(`${relay.origin}/hubs/streams`, token);
     try {
-      const messages = await new Promise((resolve, reject) => {
-        const received = [];
-        connection.stream('Subscribe', channel, 0).subscribe({ next: (m) => received.push(m), complete: () => resolve(received), error: reject });
-      });
+      const messages = await collectStream(connection, 'Subscribe', channel, 0);
       const last = messages.at(-1);
       assert.equal(last.type, 'completed');
       const final = JSON.parse(last.data);

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { ADMIN_KEY, freePort, launchProcess, waitFor } from './harness.mjs';
+import { ADMIN_KEY, collectStream, connectHub, freePort, launchProcess, waitFor } from './harness.mjs';
 
-export { ADMIN_KEY, freePort, waitFor };
+export { ADMIN_KEY, collectStream, connectHub, freePort, waitFor };
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const buildConfig = process.env.RELAY_BUILD_CONFIG || 'Release';

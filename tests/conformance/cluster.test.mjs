@@ -3,8 +3,7 @@
 // state must survive a Redis restart (AOF), with requests failing closed while Redis is down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
-import { startCluster, waitFor } from './cluster-harness.mjs';
+import { collectStream, connectHub, startCluster, waitFor } from './cluster-harness.mjs';
 
 const RESERVATION_SECONDS = 5; // the minimum: the crash test waits for it
 const MODEL = 'remote-fast';
@@ -568,16 +567,9 @@ describe('fan-out across silos', () => {
     const grant = await silo2.request('POST', `/v1/streams/${streamId}/token`, { key: TENANTS.probe.key });
     assert.equal(grant.status, 200, JSON.stringify(grant.body));
 
-    const connection = new signalR.HubConnectionBuilder()
-      .withUrl(`${silo3.origin}/hubs/streams`, { accessTokenFactory: () => grant.body.token })
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    await connection.start();
+    const connection = await connectHub(`${silo3.origin}/hubs/streams`, grant.body.token);
     try {
-      const messages = await new Promise((resolve, reject) => {
-        const received = [];
-        connection.stream('Subscribe', streamId, 1).subscribe({ next: (m) => received.push(m), complete: () => resolve(received), error: reject });
-      });
+      const messages = await collectStream(connection, 'Subscribe', streamId, 1);
       const text = (await sse).split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)).choices?.[0]?.delta?.content ?? '').join('');
       assert.equal(messages.filter((m) => m.type === 'token').map((m) => m.data).join(''), text);
       assert.deepEqual(messages.map((m) => m.sequence), messages.map((_, i) => i + 1));

@@ -2,8 +2,7 @@
 // same admission, limits, metering and settling as POST /v1/chat/completions, chunks as stream items.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
-import { KEYS, startRelay, waitFor } from './harness.mjs';
+import { KEYS, collectStream, connectHub, startRelay, waitFor } from './harness.mjs';
 
 let relay;
 before(async () => {
@@ -11,26 +10,10 @@ before(async () => {
 });
 after(() => relay?.stop());
 
-async function connect(key) {
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${relay.origin}/hubs/completions`, { accessTokenFactory: () => key })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  await connection.start();
-  return connection;
-}
+const connect = (key) => connectHub(`${relay.origin}/hubs/completions`, key);
 
 /** Every item of one Complete call. */
-function complete(connection, request) {
-  return new Promise((resolve, reject) => {
-    const items = [];
-    connection.stream('Complete', request).subscribe({
-      next: (item) => items.push(item),
-      complete: () => resolve(items),
-      error: reject,
-    });
-  });
-}
+const complete = (connection, request) => collectStream(connection, 'Complete', request);
 
 const text = (items) => items.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
 

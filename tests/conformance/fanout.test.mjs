@@ -4,8 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import * as signalR from '@microsoft/signalr';
-import { KEYS, startRelay, waitFor } from './harness.mjs';
+import { KEYS, collectStream, connectHub, startRelay, waitFor } from './harness.mjs';
 
 // The WebSocket library @microsoft/signalr itself uses in Node, for a raw client that can stop reading.
 const WebSocket = createRequire(createRequire(import.meta.url).resolve('@microsoft/signalr'))('ws');
@@ -40,26 +39,8 @@ async function subscribeToken(streamId, key = KEYS.t1, on = relay) {
   return { status: res.status, body: await res.json() };
 }
 
-async function connect(token, on = relay) {
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${on.origin}/hubs/streams`, { accessTokenFactory: () => token })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  await connection.start();
-  return connection;
-}
-
-/** Every message of one subscription, until the stream's terminal message (or an error). */
-function follow(connection, method, ...args) {
-  return new Promise((resolve, reject) => {
-    const messages = [];
-    connection.stream(method, ...args).subscribe({
-      next: (message) => messages.push(message),
-      complete: () => resolve(messages),
-      error: (err) => reject(err),
-    });
-  });
-}
+const connect = (token, on = relay) => connectHub(`${on.origin}/hubs/streams`, token);
+const follow = collectStream;
 
 /** Checks that sequences run one by one from `from`. */
 function assertConsecutive(messages, from) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import * as signalR from '@microsoft/signalr';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const buildConfig = process.env.RELAY_BUILD_CONFIG || 'Release';
@@ -307,4 +308,22 @@ export async function expectError(promiseOrFn, ErrorClass, expected = {}) {
     }
   }
   return error;
+}
+
+/** A started @microsoft/signalr connection to `url` (a hub) with `token` as its access token. */
+export async function connectHub(url, token) {
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(url, { accessTokenFactory: () => token })
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  await connection.start();
+  return connection;
+}
+
+/** Every item of one streaming hub call, until the server completes it (rejects on its error). */
+export function collectStream(connection, method, ...args) {
+  return new Promise((resolve, reject) => {
+    const items = [];
+    connection.stream(method, ...args).subscribe({ next: (item) => items.push(item), complete: () => resolve(items), error: reject });
+  });
 }
