@@ -68,16 +68,9 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         }
 
         var ids = (RedisValue[])(await redis.ExecuteAsync("ZREVRANGE", (string)Index(tenantId)!, start, start + limit))!;
-        var batches = new List<BatchState>();
-        foreach (var id in ids.Take(limit))
-        {
-            if (await GetAsync(tenantId, id!) is { } batch)
-            {
-                batches.Add(batch);
-            }
-        }
-
-        return new BatchPage(batches, ids.Length > limit);
+        // Read together: the multiplexer pipelines them, one round trip for the page instead of one a batch.
+        var batches = await Task.WhenAll(ids.Take(limit).Select(id => GetAsync(tenantId, id!).AsTask()));
+        return new BatchPage([.. batches.OfType<BatchState>()], ids.Length > limit);
     }
 
     public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
