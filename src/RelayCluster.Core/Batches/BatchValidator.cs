@@ -101,23 +101,16 @@ public static class BatchValidator
     private static (BatchLineError? Error, string? Model) Check(
         ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
     {
-        JsonDocument document;
-        try
+        // The same strict rule as every request body, so no later read of the line can throw.
+        var (document, invalid) = StrictJson.ParseDocument(line.ToArray());
+        if (document is null)
         {
-            document = JsonDocument.Parse(line.ToArray());
-        }
-        catch (JsonException)
-        {
-            return (new("invalid_json_line", "This line is not valid JSON.", null, lineNumber), null);
+            return (new("invalid_json_line", $"This line is not a valid JSON object. {invalid!.Error.Message}", null, lineNumber), null);
         }
 
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return (new("invalid_json_line", "Each line must be a JSON object.", null, lineNumber), null);
-            }
 
             if (!root.TryGetProperty("custom_id", out var id) || id.ValueKind != JsonValueKind.String || id.GetString()!.Length == 0)
             {

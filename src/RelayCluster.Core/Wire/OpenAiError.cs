@@ -20,6 +20,10 @@ public sealed record RelayError(int Status, OpenAiError Error, TimeSpan? RetryAf
     public static RelayError InvalidJson() => BadRequest(
         "We could not parse the JSON body of your request. The relay expects a JSON object, as the OpenAI API does.", null, null);
 
+    /// <summary>The invalid-JSON 400 with what is wrong (<paramref name="detail"/> never quotes the body beyond a property name).</summary>
+    public static RelayError InvalidJson(string detail) => BadRequest(
+        $"We could not parse the JSON body of your request: {detail}. The relay expects a JSON object, as the OpenAI API does.", null, null);
+
     public static RelayError BadRequest(string message, string? param, string? code) =>
         new(400, new OpenAiError(message, "invalid_request_error", param, code), ShouldRetry: false);
 

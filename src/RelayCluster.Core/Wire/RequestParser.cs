@@ -10,24 +10,17 @@ namespace RelayCluster.Core.Wire;
 public static class RequestParser
 {
     private static readonly HashSet<string> Roles = ["developer", "system", "user", "assistant", "tool", "function"];
-    private static readonly JsonNodeOptions NodeOptions = new() { PropertyNameCaseInsensitive = false };
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
+    /// <summary>
+    /// Parses and checks a chat or embeddings body. Never throws for any input: malformed JSON (see
+    /// <see cref="StrictJson"/>), wrong types, out-of-range numbers and over-long arrays all come back as the error.
+    /// </summary>
     public static (RelayRequest? Request, RelayError? Error) Parse(RelayOperation operation, ReadOnlySpan<byte> body)
     {
-        JsonNode? root;
-        try
+        var (obj, invalid) = StrictJson.ParseObject(body);
+        if (obj is null)
         {
-            root = JsonNode.Parse(body, NodeOptions, DocumentOptions);
-        }
-        catch (JsonException)
-        {
-            return (null, RelayError.InvalidJson());
-        }
-
-        if (root is not JsonObject obj)
-        {
-            return (null, RelayError.InvalidJson());
+            return (null, invalid);
         }
 
         if (obj["model"] is not { } modelNode)
@@ -63,6 +56,11 @@ public static class RequestParser
                 "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array"));
         }
 
+        if (RequestLimits.TooLong("messages", messages.Count, RequestLimits.MaxMessages) is { } tooManyMessages)
+        {
+            return (null, tooManyMessages);
+        }
+
         var meter = new PromptMeter();
         for (var i = 0; i < messages.Count; i++)
         {
@@ -91,6 +89,11 @@ public static class RequestParser
 
         if (body["tools"] is { } tools)
         {
+            if (tools is JsonArray toolList && RequestLimits.TooLong("tools", toolList.Count, RequestLimits.MaxTools) is { } tooManyTools)
+            {
+                return (null, tooManyTools);
+            }
+
             meter.AddText(tools.ToJsonString());
         }
 
@@ -120,9 +123,11 @@ public static class RequestParser
             }
         }
 
+        // The caps are judged against the model's output limit once the model is resolved (ModelCalls); here
+        // only that they are positive integers. n is bounded as OpenAI bounds it.
         var (maxCompletion, e1) = OptionalPositiveInt(body, "max_completion_tokens", long.MaxValue);
         var (maxTokens, e2) = OptionalPositiveInt(body, "max_tokens", long.MaxValue);
-        var (n, e3) = OptionalPositiveInt(body, "n", 128);
+        var (n, e3) = OptionalPositiveInt(body, "n", RequestLimits.MaxChoices);
         if ((e1 ?? e2 ?? e3) is { } numberError)
         {
             return (null, numberError);
@@ -154,7 +159,11 @@ public static class RequestParser
         {
             meter.AddText(input.GetValue<string>());
         }
-        else if (input is JsonArray array && array.Count > 0 && array.Count <= 2048)
+        else if (input is JsonArray { Count: > RequestLimits.MaxEmbeddingInputs } tooMany)
+        {
+            return (null, RequestLimits.TooLong("input", tooMany.Count, RequestLimits.MaxEmbeddingInputs));
+        }
+        else if (input is JsonArray array && array.Count > 0)
         {
             items = array.Count;
             foreach (var item in array)
@@ -167,7 +176,7 @@ public static class RequestParser
                 {
                     meter.ExplicitTokens++;
                 }
-                else if (item is JsonArray tokens && tokens.All(t => JsonKinds.TryGetInt(t, out _)))
+                else if (item is JsonArray tokens && tokens.Count <= RequestLimits.MaxEmbeddingTokenIds && tokens.All(t => JsonKinds.TryGetInt(t, out _)))
                 {
                     meter.ExplicitTokens += tokens.Count;
                 }
@@ -188,7 +197,7 @@ public static class RequestParser
             return (null, RelayError.InvalidValue("encoding_format", "expected 'float' or 'base64'."));
         }
 
-        var (_, dimensionsError) = OptionalPositiveInt(body, "dimensions", 65536);
+        var (_, dimensionsError) = OptionalPositiveInt(body, "dimensions", RequestLimits.MaxEmbeddingDimensions);
         if (dimensionsError is not null)
         {
             return (null, dimensionsError);
@@ -217,6 +226,11 @@ public static class RequestParser
                 meter.AddText(content.GetValue<string>());
                 return null;
             case JsonArray parts:
+                if (RequestLimits.TooLong(param, parts.Count, RequestLimits.MaxContentParts) is { } tooManyParts)
+                {
+                    return tooManyParts;
+                }
+
                 foreach (var part in parts)
                 {
                     if (part is not JsonObject partObject)
@@ -262,11 +276,16 @@ public static class RequestParser
 
         if (!JsonKinds.TryGetInt(node, out var value))
         {
-            return (null, RelayError.InvalidType(name, "an integer", JsonKinds.Describe(node)));
+            // An integer too big for a long (2^63 and beyond) is a value out of range, not a wrong type.
+            return JsonKinds.IsNumber(node) && node!.ToJsonString() is var raw && raw.TrimStart('-').All(char.IsAsciiDigit)
+                ? (null, RelayError.InvalidValue(name, $"expected an integer between 1 and {max}, but got {Shorten(raw)}."))
+                : (null, RelayError.InvalidType(name, "an integer", JsonKinds.Describe(node)));
         }
 
         return value >= 1 && value <= max
             ? (value, null)
             : (null, RelayError.InvalidValue(name, $"expected an integer between 1 and {max}, but got {value}."));
     }
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }

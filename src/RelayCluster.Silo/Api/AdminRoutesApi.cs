@@ -42,14 +42,22 @@ internal static class AdminRoutesApi
 
     private static async Task<IResult> PutAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
     {
+        var (body, invalid) = await JsonBody.ReadCheckedAsync(context);
+        if (invalid is not null)
+        {
+            return await FailAsync(context, invalid);
+        }
+
         RouteDefinition? route;
         try
         {
-            route = await JsonSerializer.DeserializeAsync(context.Request.Body, RouteJsonContext.Default.RouteDefinition, context.RequestAborted);
+            route = JsonSerializer.Deserialize(body.Span, RouteJsonContext.Default.RouteDefinition);
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            return await FailAsync(context, RelayError.InvalidJson());
+            // Well-formed JSON of the wrong shape: a field of the wrong type, or a number out of its range.
+            return await FailAsync(context, RelayError.InvalidValue(ex.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "route",
+                "the route does not have the expected shape (see GET /admin/routes for one)."));
         }
 
         return route is null ? await FailAsync(context, RelayError.InvalidJson()) : await SaveAsync(context, model, route.Normalize(), table, store);
@@ -63,16 +71,28 @@ internal static class AdminRoutesApi
             return await FailAsync(context, NotFound(model));
         }
 
-        var body = await ReadObjectAsync(context);
-        if (body?["weights"] is not JsonObject weights)
+        var (body, invalid) = await JsonBody.ReadObjectAsync(context);
+        if (body is null)
         {
-            return await FailAsync(context, RelayError.MissingParameter("weights"));
+            return await FailAsync(context, invalid!);
+        }
+
+        if (body["weights"] is not JsonObject weights)
+        {
+            return await FailAsync(context, body["weights"] is null
+                ? RelayError.MissingParameter("weights")
+                : RelayError.InvalidType("weights", "an object", JsonKinds.Describe(body["weights"])));
         }
 
         var route = current.Normalize(); // a copy: the table's own is never changed in place
-        var name = body["alternative"]?.GetValue<string>() ?? route.Active!;
-        var lane = body["lane"]?.GetValue<string>() ?? "targets";
-        if (!route.Alternatives.TryGetValue(name, out var alternative) || alternative.Lists().FirstOrDefault(l => l.Lane == lane).Targets is not { } targets)
+        var (name, nameError) = OptionalString(body, "alternative", route.Active!);
+        var (lane, laneError) = OptionalString(body, "lane", "targets");
+        if ((nameError ?? laneError) is { } stringError)
+        {
+            return await FailAsync(context, stringError);
+        }
+
+        if (!route.Alternatives.TryGetValue(name!, out var alternative) || alternative.Lists().FirstOrDefault(l => l.Lane == lane).Targets is not { } targets)
         {
             return await FailAsync(context, RelayError.InvalidValue("lane", $"the route has no list '{lane}' in alternative '{name}'."));
         }
@@ -84,7 +104,12 @@ internal static class AdminRoutesApi
                 return await FailAsync(context, RelayError.InvalidValue("weights", $"'{target}' is not a target of {name}.{lane}."));
             }
 
-            entry.Weight = weight is JsonValue v && v.TryGetValue<int>(out var w) ? w : 0;
+            if (!JsonKinds.TryGetInt(weight, out var w) || w is < 0 or > int.MaxValue)
+            {
+                return await FailAsync(context, RelayError.InvalidValue($"weights.{target}", "expected a non-negative integer."));
+            }
+
+            entry.Weight = (int)w;
         }
 
         return await SaveAsync(context, model, route, table, store);
@@ -97,8 +122,20 @@ internal static class AdminRoutesApi
             return await FailAsync(context, NotFound(model));
         }
 
+        var (body, invalid) = await JsonBody.ReadObjectAsync(context, emptyIsObject: true);
+        if (body is null)
+        {
+            return await FailAsync(context, invalid!);
+        }
+
         var route = current.Normalize();
-        route.Active = (await ReadObjectAsync(context))?["alternative"]?.GetValue<string>();
+        var (alternative, alternativeError) = OptionalString(body, "alternative", null);
+        if (alternativeError is not null)
+        {
+            return await FailAsync(context, alternativeError);
+        }
+
+        route.Active = alternative;
         return await SaveAsync(context, model, route, table, store);
     }
 
@@ -145,17 +182,12 @@ internal static class AdminRoutesApi
         return view;
     }
 
-    private static async Task<JsonObject?> ReadObjectAsync(HttpContext context)
+    private static (string? Value, RelayError? Error) OptionalString(JsonObject body, string name, string? absent) => body[name] switch
     {
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<JsonNode>(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+        null => (absent, null),
+        var node when JsonKinds.IsString(node) => (node.GetValue<string>(), null),
+        var node => (null, RelayError.InvalidType(name, "a string", JsonKinds.Describe(node))),
+    };
 
     private static RelayError NotFound(string model) => RelayError.NotFound($"route '{model}'");
 

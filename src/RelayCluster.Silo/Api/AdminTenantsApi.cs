@@ -44,7 +44,7 @@ internal static class AdminTenantsApi
 
     private static async Task<IResult> CreateAsync(HttpContext context, TenantAdmin ops)
     {
-        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), requireId: true);
+        var (request, error) = TenantAdminRequest.Parse(await JsonBody.ReadObjectAsync(context), requireId: true);
         if (request is null)
         {
             return await ops.FailAsync(context, error!);
@@ -75,7 +75,7 @@ internal static class AdminTenantsApi
             return await ops.NotFoundAsync(context, id);
         }
 
-        var (request, error) = TenantAdminRequest.Parse(await ReadJsonAsync(context), requireId: false);
+        var (request, error) = TenantAdminRequest.Parse(await JsonBody.ReadObjectAsync(context), requireId: false);
         if (request is null)
         {
             return await ops.FailAsync(context, error!);
@@ -131,18 +131,6 @@ internal static class AdminTenantsApi
     {
         ["id"] = entry.Id, ["object"] = "tenant.key", ["key"] = key, ["prefix"] = entry.Prefix, ["created_at"] = entry.CreatedAt,
     };
-
-    private static async Task<JsonNode?> ReadJsonAsync(HttpContext context)
-    {
-        try
-        {
-            return await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
 }
 
 /// <summary>What the admin handlers share: the stores, the clock, and the tenant view.</summary>

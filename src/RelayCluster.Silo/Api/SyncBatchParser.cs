@@ -11,12 +11,12 @@ namespace RelayCluster.Silo.Api;
 /// </summary>
 internal static class SyncBatchParser
 {
-    // Two levels more than a single call allows (RequestParser's 64), so an item may nest exactly as deep.
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 66 };
+    // Two levels more than a single call allows, so an item may nest exactly as deep.
+    private const int MaxDepth = StrictJson.MaxDepth + 2;
 
     public static (IReadOnlyList<SyncBatchItem>? Items, RelayError? Error) Parse(ReadOnlyMemory<byte> body, int maxRequests)
     {
-        var (document, invalid) = JsonBody.ParseObject(body, DocumentOptions);
+        var (document, invalid) = JsonBody.ParseObject(body, MaxDepth);
         if (document is null)
         {
             return (null, invalid);

@@ -12,11 +12,12 @@ namespace RelayCluster.Silo.Api;
 /// </summary>
 internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch Limits, IReadOnlyList<string>? Models)
 {
-    public static (TenantAdminRequest? Request, RelayError? Error) Parse(JsonNode? body, bool requireId)
+    /// <summary>Checks a body read by <see cref="JsonBody.ReadObjectAsync"/>; its read error, if any, is passed on.</summary>
+    public static (TenantAdminRequest? Request, RelayError? Error) Parse((JsonObject? Object, RelayError? Error) body, bool requireId)
     {
-        if (body is not JsonObject fields)
+        if (body.Object is not { } fields)
         {
-            return (null, RelayError.InvalidJson());
+            return (null, body.Error ?? RelayError.InvalidJson());
         }
 
         string? id = null;
