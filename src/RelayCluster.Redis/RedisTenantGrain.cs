@@ -29,6 +29,7 @@ internal sealed class RedisTenantGrain(string tenantId, RedisConnection redis, R
             "too_large" => AdmissionOutcome.RequestLargerThanTokenLimit,
             "tpm" => AdmissionOutcome.TokensPerMinuteExceeded,
             "budget" => AdmissionOutcome.BudgetExceeded,
+            "out_of_range" => AdmissionOutcome.ReservationOutOfRange,
             var other => throw new InvalidOperationException($"Unknown admission outcome '{other}'."),
         };
         return new Admission(outcome, Window(result, 2), TimeSpan.FromMilliseconds((long)result[1]));

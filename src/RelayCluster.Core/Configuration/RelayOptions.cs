@@ -114,6 +114,25 @@ public sealed class ModelOptions
     /// <summary>Output cap used for the worst-case reservation when a request sets no max_tokens.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 4096;
 
+    /// <summary>
+    /// The model's output limit: a request whose <c>max_tokens</c> or <c>max_completion_tokens</c> is above it gets a
+    /// 400 naming the parameter, as OpenAI answers. Unset: <see cref="StandardMaxOutputTokens"/>, or
+    /// <see cref="DefaultMaxOutputTokens"/> if that is larger. At most <see cref="CeilingMaxOutputTokens"/>.
+    /// </summary>
+    public int? MaxOutputTokens { get; set; }
+
+    /// <summary>The output limit of a model that configures none (that of today's larger hosted chat models).</summary>
+    public const int StandardMaxOutputTokens = 32_768;
+
+    /// <summary>The largest output limit a model may configure; keeps every worst case far from overflow.</summary>
+    public const int CeilingMaxOutputTokens = 10_000_000;
+
+    /// <summary>The highest price per million tokens a model may configure (keeps cost arithmetic far from overflow).</summary>
+    public const decimal CeilingPricePerMTok = 1_000_000m;
+
+    /// <summary>The output limit in force: <see cref="MaxOutputTokens"/> or its default.</summary>
+    public int OutputLimit => MaxOutputTokens ?? Math.Max(StandardMaxOutputTokens, DefaultMaxOutputTokens);
+
     /// <summary>Unix seconds shown as <c>created</c> in /v1/models.</summary>
     public long Created { get; set; } = 1_700_000_000;
 

@@ -51,6 +51,17 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             {
                 errors.Add($"Relay:Models:{id} has a negative price or a DefaultMaxOutputTokens below 1.");
             }
+
+            if (model.OutputLimit < model.DefaultMaxOutputTokens || model.OutputLimit > ModelOptions.CeilingMaxOutputTokens)
+            {
+                errors.Add($"Relay:Models:{id}:MaxOutputTokens must be at least DefaultMaxOutputTokens ({model.DefaultMaxOutputTokens}) " +
+                    $"and at most {ModelOptions.CeilingMaxOutputTokens}.");
+            }
+
+            if (model.InputPerMTok > ModelOptions.CeilingPricePerMTok || model.OutputPerMTok > ModelOptions.CeilingPricePerMTok)
+            {
+                errors.Add($"Relay:Models:{id} has a price above {ModelOptions.CeilingPricePerMTok} USD per million tokens.");
+            }
         }
 
         foreach (var (alias, target) in options.Aliases)

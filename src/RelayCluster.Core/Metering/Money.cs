@@ -8,13 +8,37 @@ public static class Money
 {
     private const decimal NanosPerUsd = 1_000_000_000m;
 
-    public static long ToNanos(decimal usd) => (long)decimal.Round(usd * NanosPerUsd, MidpointRounding.AwayFromZero);
+    /// <summary>Dollars to nano-dollars, saturating at the range of a long.</summary>
+    public static long ToNanos(decimal usd)
+    {
+        var nanos = decimal.Round(Math.Clamp(usd, -9_000_000_000m, 9_000_000_000m) * NanosPerUsd, MidpointRounding.AwayFromZero);
+        return (long)nanos;
+    }
 
     public static decimal ToUsd(long nanos) => nanos / NanosPerUsd;
 
-    /// <summary>Cost of <paramref name="tokens"/> at <paramref name="usdPerMillionTokens"/>, rounded up to a nano-dollar.</summary>
-    public static long CostNanos(long tokens, decimal usdPerMillionTokens) =>
-        (long)decimal.Ceiling(tokens * usdPerMillionTokens * 1000m);
+    /// <summary>
+    /// Cost of <paramref name="tokens"/> at <paramref name="usdPerMillionTokens"/>, rounded up to a nano-dollar.
+    /// Never throws: a negative count or price costs nothing, and a cost beyond <see cref="long.MaxValue"/> saturates
+    /// there (any long count times any configurable price fits a decimal, so only the last step can overflow).
+    /// </summary>
+    public static long CostNanos(long tokens, decimal usdPerMillionTokens)
+    {
+        if (tokens <= 0 || usdPerMillionTokens <= 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var nanos = decimal.Ceiling(tokens * usdPerMillionTokens * 1000m);
+            return nanos >= long.MaxValue ? long.MaxValue : (long)nanos;
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue; // a price far beyond any configurable one
+        }
+    }
 
     /// <summary>The budget month a moment belongs to, e.g. <c>2026-11</c>.</summary>
     public static string MonthOf(DateTimeOffset moment) => moment.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);

@@ -27,14 +27,16 @@ internal sealed class UsageAggregate(string tenant, string month)
     {
         lock (_gate)
         {
+            // Saturating: one absurd record (a misbehaving upstream's usage) must not wrap a month's totals negative.
             _requests++;
-            _prompt += record.PromptTokens;
-            _completion += record.CompletionTokens;
-            _cost += record.CostNanos;
+            _prompt = Saturating.Add(_prompt, record.PromptTokens);
+            _completion = Saturating.Add(_completion, record.CompletionTokens);
+            _cost = Saturating.Add(_cost, record.CostNanos);
             _estimated += record.Estimated ? 1 : 0;
             var model = _byModel.GetValueOrDefault(record.Model) ?? new ModelUsage(0, 0, 0, 0);
             _byModel[record.Model] = new ModelUsage(
-                model.Requests + 1, model.PromptTokens + record.PromptTokens, model.CompletionTokens + record.CompletionTokens, model.CostNanos + record.CostNanos);
+                model.Requests + 1, Saturating.Add(model.PromptTokens, record.PromptTokens),
+                Saturating.Add(model.CompletionTokens, record.CompletionTokens), Saturating.Add(model.CostNanos, record.CostNanos));
             _byEnding[record.Ending] = _byEnding.GetValueOrDefault(record.Ending) + 1;
         }
     }

@@ -7,10 +7,17 @@ namespace RelayCluster.Core.Routing;
 public sealed record ModelRoute(
     string Model, string ProviderId, string UpstreamModel, decimal InputPerMTok, decimal OutputPerMTok, int DefaultMaxOutputTokens, long Created, string OwnedBy)
 {
+    /// <summary>The model's output limit (see <see cref="ModelOptions.MaxOutputTokens"/>); a larger request cap is refused.</summary>
+    public int MaxOutputTokens { get; init; } = ModelOptions.StandardMaxOutputTokens;
+
     public static ModelRoute From(string model, ModelOptions options) => new(
         model, options.Provider, options.UpstreamModel ?? model, options.InputPerMTok, options.OutputPerMTok,
-        options.DefaultMaxOutputTokens, options.Created, options.OwnedBy);
+        options.DefaultMaxOutputTokens, options.Created, options.OwnedBy)
+    {
+        MaxOutputTokens = options.OutputLimit,
+    };
 
+    /// <summary>Cost in nano-dollars, saturating: negative counts cost nothing, and no count can overflow.</summary>
     public long CostNanos(long promptTokens, long completionTokens) =>
-        Money.CostNanos(promptTokens, InputPerMTok) + Money.CostNanos(completionTokens, OutputPerMTok);
+        Saturating.Add(Money.CostNanos(promptTokens, InputPerMTok), Money.CostNanos(completionTokens, OutputPerMTok));
 }

@@ -27,6 +27,33 @@ public enum AdmissionOutcome
     BudgetExceeded,
     /// <summary>An admin paused the tenant.</summary>
     Paused,
+
+    /// <summary>
+    /// The request itself is out of range (negative or absurd tokens or nano-dollars, a share outside (0, 1]):
+    /// the grain refuses it whatever the caller computed, so no arithmetic slip upstream can buy capacity.
+    /// </summary>
+    ReservationOutOfRange,
+}
+
+/// <summary>
+/// The bounds every tenant store enforces on what one request may reserve, in the grain's own turn. Both are
+/// far above any real request (a model's output limit is at most 10 million tokens) and far below 2^53, so the
+/// Redis store's Lua numbers (doubles) stay exact. Settlements are clamped to the same bounds.
+/// </summary>
+public static class ReservationLimits
+{
+    /// <summary>Most tokens one request may reserve or settle (a trillion).</summary>
+    public const long MaxTokens = 1_000_000_000_000;
+
+    /// <summary>Most nano-dollars one request may reserve or settle (one million dollars).</summary>
+    public const long MaxNanos = 1_000_000_000_000_000;
+
+    /// <summary>Whether a request is within the bounds; the grains refuse it otherwise.</summary>
+    public static bool Admits(in AdmissionRequest request) =>
+        !string.IsNullOrEmpty(request.RequestId)
+        && request.EstimatedTokens is >= 0 and <= MaxTokens
+        && request.ReservedNanos is >= 0 and <= MaxNanos
+        && request.CapacityShare is > 0 and <= 1;
 }
 
 /// <summary>The outcome of an admission turn, with the window state for the x-ratelimit-* headers.</summary>
@@ -52,11 +79,14 @@ public readonly record struct Settlement(UsageRecord Record, bool Unreserved = f
 {
     public string RequestId => Record.RequestId;
 
-    /// <summary>Prompt plus completion tokens actually used (replaces the TPM estimate).</summary>
-    public long ActualTokens => Record.PromptTokens + Record.CompletionTokens;
+    /// <summary>
+    /// Prompt plus completion tokens actually used (replaces the TPM estimate), clamped to
+    /// [0, <see cref="ReservationLimits.MaxTokens"/>] whatever the record says.
+    /// </summary>
+    public long ActualTokens => Math.Clamp(Metering.Saturating.Add(Record.PromptTokens, Record.CompletionTokens), 0, ReservationLimits.MaxTokens);
 
-    /// <summary>Actual cost, booked to spent; the rest of the reservation is freed.</summary>
-    public long CostNanos => Record.CostNanos;
+    /// <summary>Actual cost, booked to spent (the rest of the reservation is freed), clamped to [0, <see cref="ReservationLimits.MaxNanos"/>].</summary>
+    public long CostNanos => Math.Clamp(Record.CostNanos, 0, ReservationLimits.MaxNanos);
 }
 
 /// <summary>A read of a tenant's windows, slots and budget.</summary>

@@ -66,7 +66,7 @@ internal sealed class MemoryTenantGrain(
             }
 
             _tokens.Adjust(reservation.Second, nowMs / 1000, settlement.ActualTokens - reservation.EstimatedTokens);
-            _spentNanos += settlement.CostNanos;
+            _spentNanos = Saturating.Add(_spentNanos, settlement.CostNanos);
             ledger.Append(settlement.Record);
             return ValueTask.FromResult(true);
         }
@@ -176,6 +176,11 @@ internal sealed class MemoryTenantGrain(
 
     private Admission? FindRefusal(AdmissionRequest request, long nowMs)
     {
+        if (!ReservationLimits.Admits(request))
+        {
+            return Refuse(AdmissionOutcome.ReservationOutOfRange, nowMs, TimeSpan.Zero);
+        }
+
         if (_paused)
         {
             return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero);
@@ -210,7 +215,8 @@ internal sealed class MemoryTenantGrain(
             }
         }
 
-        if (_limits.MonthlyBudgetNanos is { } budget && _spentNanos + _reservedNanos + request.ReservedNanos > budget)
+        if (_limits.MonthlyBudgetNanos is { } budget
+            && Saturating.Add(Saturating.Add(_spentNanos, _reservedNanos), request.ReservedNanos) > budget)
         {
             return Refuse(AdmissionOutcome.BudgetExceeded, nowMs, TimeSpan.Zero);
         }

@@ -82,8 +82,8 @@ public static class ChunkInspector
             reader.Read();
             if (reader.TokenType == JsonTokenType.Number)
             {
-                prompt = isPrompt ? reader.GetInt64() : prompt;
-                completion = isCompletion ? reader.GetInt64() : completion;
+                prompt = isPrompt ? UsageCount(ref reader) : prompt;
+                completion = isCompletion ? UsageCount(ref reader) : completion;
             }
             else
             {
@@ -93,6 +93,23 @@ public static class ChunkInspector
 
         return new ReportedUsage(prompt, completion);
     }
+
+    /// <summary>
+    /// A reported count as the relay books it: a misbehaving upstream's negative, fractional or huge number
+    /// becomes 0 or <see cref="MaxReportedTokens"/>, never an exception or a negative cost.
+    /// </summary>
+    private static long UsageCount(ref Utf8JsonReader reader)
+    {
+        if (reader.TryGetInt64(out var count))
+        {
+            return Math.Clamp(count, 0, MaxReportedTokens);
+        }
+
+        return reader.TryGetDouble(out var value) && value > 0 ? (value >= MaxReportedTokens ? MaxReportedTokens : (long)value) : 0;
+    }
+
+    /// <summary>The most tokens one response may report; beyond it an upstream is not believed (a trillion).</summary>
+    public const long MaxReportedTokens = 1_000_000_000_000;
 
     private static void ReadChoices(ref Utf8JsonReader reader, ref bool hasChoices, ref int contentBytes, ref bool carriesOutput)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RelayCluster.Core.Metering;
 
 namespace RelayCluster.Core.Wire;
 
@@ -28,6 +29,12 @@ public sealed class RelayRequest
 
     /// <summary>Caller's output cap (<c>max_completion_tokens</c>, else <c>max_tokens</c>); null when unset.</summary>
     public long? MaxOutputTokens { get; init; }
+
+    /// <summary>
+    /// Every output cap the caller sent, by parameter name (<c>max_completion_tokens</c>, <c>max_tokens</c>): each goes
+    /// upstream as sent, so each is held to the model's output limit, and the error names the one that is too large.
+    /// </summary>
+    public IReadOnlyList<(string Param, long Value)> OutputCaps { get; init; } = [];
 
     /// <summary>Choices requested; the output cap applies to each.</summary>
     public long Choices { get; init; } = 1;
@@ -60,9 +67,22 @@ public sealed class RelayRequest
 /// </summary>
 public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, long ExplicitTokens)
 {
-    public long WorstCaseTokens => ((Utf8Bytes + 1) / 2) + (Utf8Bytes - Chars) + (4L * Items) + 3 + ExplicitTokens;
+    /// <summary>The reservation's prompt estimate (saturating: it can only be too high, never wrap).</summary>
+    public long WorstCaseTokens => Sum((Utf8Bytes / 2) + (Utf8Bytes & 1), Utf8Bytes - Chars, Saturating.Multiply(4, Items), 3, ExplicitTokens);
 
-    public long BestGuessTokens => ((Utf8Bytes + 3) / 4) + (3L * Items) + 3 + ExplicitTokens;
+    /// <summary>The billing guess when no usage was reported (saturating).</summary>
+    public long BestGuessTokens => Sum((Utf8Bytes / 4) + ((Utf8Bytes & 3) == 0 ? 0 : 1), Saturating.Multiply(3, Items), 3, ExplicitTokens);
+
+    private static long Sum(params ReadOnlySpan<long> terms)
+    {
+        var sum = 0L;
+        foreach (var term in terms)
+        {
+            sum = Saturating.Add(sum, term);
+        }
+
+        return sum;
+    }
 }
 
 /// <summary>Accumulates the text of a prompt into a <see cref="PromptSize"/>.</summary>

@@ -141,6 +141,7 @@ public static class RequestParser
             Stream = stream,
             IncludeUsage = includeUsage,
             MaxOutputTokens = maxCompletion ?? maxTokens,
+            OutputCaps = OutputCapsOf(maxCompletion, maxTokens),
             Choices = n ?? 1,
             Prompt = meter.ToSize(messages.Count),
         }, null);
@@ -211,6 +212,22 @@ public static class RequestParser
             MaxOutputTokens = 0,
             Prompt = meter.ToSize(items),
         }, null);
+    }
+
+    private static List<(string Param, long Value)> OutputCapsOf(long? maxCompletion, long? maxTokens)
+    {
+        var caps = new List<(string, long)>(2);
+        if (maxCompletion is { } completion)
+        {
+            caps.Add(("max_completion_tokens", completion));
+        }
+
+        if (maxTokens is { } tokens)
+        {
+            caps.Add(("max_tokens", tokens));
+        }
+
+        return caps;
     }
 
     private static RelayError InvalidInput() => RelayError.InvalidValue(

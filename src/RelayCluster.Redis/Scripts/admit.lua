@@ -1,7 +1,7 @@
 -- ARGV 4 request id, 5 estimated tokens, 6 reserved nano-dollars, 7 capacity share (0-1] of the
 -- concurrency, RPM and TPM limits this request may fill (batch work leaves the rest to interactive calls).
 -- Returns {outcome, retry ms, rpm, requests used, requests reset ms, tpm, tokens used, tokens reset ms}.
-local rid, estimate, hold, share = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]) or 1
+local rid, estimate, hold, share = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local function shared(l)
   if not l or share >= 1 then return l end
   return math.max(1, math.floor(l * share))
@@ -12,8 +12,17 @@ local spent, reserved = tonumber(st[5]) or 0, tonumber(st[6]) or 0
 local requests, request_buckets = window(RQ)
 local tokens, token_buckets = window(TK)
 
+-- The grain's own bounds (ReservationLimits in C#): a negative, absurd or unreadable request is refused here
+-- whatever the caller computed. Both bounds are far below 2^53, where Lua's doubles stop being exact.
+local MAX_TOKENS, MAX_NANOS = 1000000000000, 1000000000000000
+local out_of_range = rid == nil or rid == '' or not estimate or not hold or not share
+  or estimate ~= math.floor(estimate) or hold ~= math.floor(hold)
+  or estimate < 0 or estimate > MAX_TOKENS or hold < 0 or hold > MAX_NANOS or not (share > 0 and share <= 1)
+
 local outcome, retry = 'admitted', 0
-if st[7] == '1' then
+if out_of_range then
+  outcome = 'out_of_range'
+elseif st[7] == '1' then
   outcome = 'paused'
 elseif maxc and redis.call('HLEN', RES) >= shared(maxc) then
   outcome, retry = 'concurrency', 1000

@@ -3,7 +3,10 @@
 -- served fail-open while Redis was away, so booked without a reservation).
 -- Books the cost, frees the hold and slot, and appends the record to the ledger, all in this one turn:
 -- spend and ledger can never disagree. Returns 1, or 0 when the request was settled already.
-local rid, actual, cost = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Clamped to the grain's bounds (ReservationLimits in C#): a misbehaving upstream's usage can neither refund
+-- spend (negative) nor overflow a counter.
+local function bounded(v, max) v = tonumber(v) or 0; if v ~= v or v < 0 then return 0 end; return math.min(math.floor(v), max) end
+local rid, actual, cost = ARGV[4], bounded(ARGV[5], 1000000000000), bounded(ARGV[6], 1000000000000000)
 local r = redis.call('HGET', RES, rid)
 if r then
   redis.call('HDEL', RES, rid)
@@ -33,14 +36,15 @@ end
 redis.call('HINCRBY', S, 'spent', cost)
 redis.call('XADD', LEDGER, 'MAXLEN', '~', ARGV[13], '*', 'r', ARGV[7])
 local model, ending = ARGV[8], ARGV[9]
+local prompt, completion = bounded(ARGV[10], 1000000000000), bounded(ARGV[11], 1000000000000)
 redis.call('HINCRBY', USAGE, 'requests', 1)
-redis.call('HINCRBY', USAGE, 'prompt', ARGV[10])
-redis.call('HINCRBY', USAGE, 'completion', ARGV[11])
+redis.call('HINCRBY', USAGE, 'prompt', prompt)
+redis.call('HINCRBY', USAGE, 'completion', completion)
 redis.call('HINCRBY', USAGE, 'cost', cost)
 redis.call('HINCRBY', USAGE, 'estimated', ARGV[12])
 redis.call('HINCRBY', USAGE, 'm:' .. model .. ':requests', 1)
-redis.call('HINCRBY', USAGE, 'm:' .. model .. ':prompt', ARGV[10])
-redis.call('HINCRBY', USAGE, 'm:' .. model .. ':completion', ARGV[11])
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':prompt', prompt)
+redis.call('HINCRBY', USAGE, 'm:' .. model .. ':completion', completion)
 redis.call('HINCRBY', USAGE, 'm:' .. model .. ':cost', cost)
 redis.call('HINCRBY', USAGE, 'e:' .. ending, 1)
 return 1

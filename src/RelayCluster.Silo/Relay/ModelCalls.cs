@@ -1,5 +1,6 @@
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Metering;
 using RelayCluster.Core.Routing;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
@@ -46,12 +47,19 @@ internal sealed partial class ModelCalls(
 
         var plan = route?.Plan(request.Stream, lane.Name == CallLane.BatchName, requestId) ?? RoutePlan.Single(resolved!);
         var targets = plan.Targets.Select(lane.Price).ToArray();
+        if (OutputCapRefusal(request, targets) is { } tooLarge)
+        {
+            return CallStart.Refused(tooLarge);
+        }
 
         // 3. Admission: the worst case (prompt estimate + output cap for every choice) against every window, at the
-        // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget.
+        // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget. The cap is
+        // within the model's limit by now; the sums saturate anyway, and the grain refuses anything out of range.
         var promptTokens = request.Prompt.WorstCaseTokens;
-        long OutputCap(ModelRoute t) => operation == RelayOperation.Embeddings ? 0 : (long)(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens) * request.Choices;
-        var worstTokens = targets.Max(t => promptTokens + OutputCap(t));
+        long OutputCap(ModelRoute t) => operation == RelayOperation.Embeddings
+            ? 0
+            : Saturating.Multiply(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens, request.Choices);
+        var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
         var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
@@ -83,6 +91,31 @@ internal sealed partial class ModelCalls(
             Shadow = shadow,
         };
         return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger), null, admission);
+    }
+
+    /// <summary>
+    /// The 400 OpenAI gives for a cap above the model's output limit, naming the parameter the caller used. With
+    /// several targets (a route's fallbacks) the smallest limit counts: every target may be sent this cap.
+    /// </summary>
+    private static RelayError? OutputCapRefusal(RelayRequest request, IReadOnlyList<ModelRoute> targets)
+    {
+        if (request.Operation != RelayOperation.ChatCompletions || request.OutputCaps.Count == 0)
+        {
+            return null;
+        }
+
+        var limit = targets.Min(t => t.MaxOutputTokens);
+        foreach (var (param, cap) in request.OutputCaps)
+        {
+            if (cap > limit)
+            {
+                return RelayError.BadRequest(
+                    $"{param} is too large: {cap}. This model supports at most {limit} completion tokens, whereas you provided {cap}.",
+                    param, "invalid_value");
+            }
+        }
+
+        return null;
     }
 
     private static partial class Log

@@ -31,6 +31,9 @@ internal static class Refusals
                 "insufficient_quota", null, "insufficient_quota"), ShouldRetry: false),
             AdmissionOutcome.Paused => new RelayError(403, new OpenAiError(
                 $"Tenant {tenantId} is paused by an administrator.", "invalid_request_error", null, "tenant_paused"), ShouldRetry: false),
+            AdmissionOutcome.ReservationOutOfRange => RelayError.BadRequest(
+                $"The request's worst case ({requestedTokens} tokens) is outside what the relay admits. Lower max_tokens, n or the prompt.",
+                null, "invalid_value"),
             _ => throw new ArgumentOutOfRangeException(nameof(admission), admission.Outcome, "Not a refusal."),
         };
     }

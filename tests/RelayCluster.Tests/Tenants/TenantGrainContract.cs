@@ -8,7 +8,7 @@ namespace RelayCluster.Tests.Tenants;
 /// What every tenant store must do, run against each of them (memory and Redis): the same turns, the
 /// same answers. Time is a manual clock, which both stores take "now" from.
 /// </summary>
-public abstract class TenantGrainContract
+public abstract partial class TenantGrainContract
 {
     protected const long TtlMs = 60_000;
 
