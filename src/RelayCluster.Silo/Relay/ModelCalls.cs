@@ -21,6 +21,13 @@ internal sealed partial class ModelCalls(
 {
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
+        // 0. A large body of a tenant that would be refused anyway is refused before it is parsed.
+        var grain = grains.GetTenant(tenant.Id);
+        if (body.Length >= AdmissionPrecheck.MinBodyBytes && await AdmissionPrecheck.RefusalAsync(grain, lane.CapacityShare) is { } early)
+        {
+            return CallStart.Refused(Refusals.For(early, tenant.Id, 0), early);
+        }
+
         // 1. Validation.
         var (request, parseError) = RequestParser.Parse(operation, body.Span);
         if (request is null)
@@ -61,7 +68,6 @@ internal sealed partial class ModelCalls(
             : Saturating.Multiply(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens, request.Choices);
         var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
         var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
-        var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
         try
