@@ -4,7 +4,14 @@ using RelayCluster.Core.Wire;
 namespace RelayCluster.Upstreams;
 
 /// <summary>A request on its way to an upstream: the body already rewritten for it.</summary>
-public sealed record UpstreamRequest(RelayOperation Operation, JsonObject Body, bool Stream);
+public sealed record UpstreamRequest(RelayOperation Operation, JsonObject Body, bool Stream)
+{
+    /// <summary>
+    /// The output cap (per choice) the relay's reservation assumed for this target: the caller's cap, else the model's
+    /// default. The body is not changed; a provider that can honour it without that (the simulator) stops there.
+    /// </summary>
+    public long? OutputCap { get; init; }
+}
 
 /// <summary>
 /// An upstream model API. Answers with the status and an unbuffered body stream as soon as the upstream

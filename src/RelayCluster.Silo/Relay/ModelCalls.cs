@@ -172,7 +172,10 @@ internal sealed class ModelCall(
         {
             var target = targets[i];
             var isLast = i == targets.Count - 1;
-            var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream);
+            var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream)
+            {
+                OutputCap = operation == RelayOperation.Embeddings ? null : admitted.Request.MaxOutputTokens ?? target.DefaultMaxOutputTokens,
+            };
             UpstreamResponse response;
             try
             {

@@ -24,9 +24,28 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
     // Requests seen per prompt, for transient errors (error_times); only prompts that ask for them are counted.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _failuresByPrompt = new(StringComparer.Ordinal);
 
-    public SimulatorScript ScriptFor(JsonObject body)
+    /// <summary>
+    /// The most tokens one answer may have when neither the request nor the relay caps it, as a real model has an
+    /// output limit (the relay always passes its cap; only a direct call to MockUpstream may set none).
+    /// </summary>
+    public const int UncappedOutputLimit = ModelOptions.StandardMaxOutputTokens;
+
+    /// <summary>
+    /// The script for a request, its output count capped as a real provider caps it: by the body's
+    /// <c>max_completion_tokens</c> (else <c>max_tokens</c>), by <paramref name="outputCap"/> (the cap the relay's
+    /// reservation used), and by <see cref="UncappedOutputLimit"/> without either. A capped answer ends with
+    /// <c>finish_reason: "length"</c>.
+    /// </summary>
+    public SimulatorScript ScriptFor(JsonObject body, long? outputCap = null)
     {
         var script = SimulatorScript.For(body, defaults);
+        var cap = Math.Min(MaxTokens(body) ?? long.MaxValue, outputCap ?? long.MaxValue);
+        cap = cap == long.MaxValue ? UncappedOutputLimit : Math.Max(0, cap);
+        if (script.OutputTokens > cap)
+        {
+            script = script with { OutputTokens = (int)cap, StopsAtCap = true };
+        }
+
         if (script is { ErrorStatus: not null, ErrorTimes: { } times })
         {
             var seen = _failuresByPrompt.AddOrUpdate(string.Join('\n', SimulatorScript.PromptTexts(body)), 1, (_, n) => n + 1);
@@ -63,7 +82,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
             w.WriteNumber("index", 0);
             w.WriteStartObject("message");
             w.WriteString("role", "assistant");
-            w.WriteString("content", string.Concat(plan.Tokens));
+            w.WriteString("content", string.Concat(Enumerable.Range(0, plan.Count).Select(plan.Token)));
             w.WriteNull("refusal");
             w.WriteEndObject();
             w.WriteNull("logprobs");
@@ -72,7 +91,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
             w.WriteEndArray();
             if (script.ReportUsage)
             {
-                WriteUsage(w, plan.PromptTokens, plan.Tokens.Length);
+                WriteUsage(w, plan.PromptTokens, plan.Count);
             }
 
             w.WriteEndObject();
@@ -89,7 +108,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         var includeUsage = body["stream_options"]?["include_usage"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
         await DelayAsync(script.TimeToFirstTokenMs, cancellationToken);
         await WriteEventAsync(output, Chunk(plan, includeUsage, w => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, null), cancellationToken);
-        for (var i = 0; i < plan.Tokens.Length; i++)
+        for (var i = 0; i < plan.Count; i++)
         {
             if (i == script.MidStreamErrorAfter)
             {
@@ -107,7 +126,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
                 await DelayAsync(script.TokenIntervalMs, cancellationToken);
             }
 
-            var token = plan.Tokens[i];
+            var token = plan.Token(i); // made as it is sent: a long answer never sits in memory whole
             await WriteEventAsync(output, Chunk(plan, includeUsage, w => w.WriteString("content", token), null), cancellationToken);
         }
 
@@ -120,7 +139,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
                 WriteHeader(w, plan, "chat.completion.chunk");
                 w.WriteStartArray("choices");
                 w.WriteEndArray();
-                WriteUsage(w, plan.PromptTokens, plan.Tokens.Length);
+                WriteUsage(w, plan.PromptTokens, plan.Count);
                 w.WriteEndObject();
             }), cancellationToken);
         }
@@ -188,29 +207,19 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         return SimulatorScript.PromptTexts(body).Sum(CountWords) + (3 * messages) + 3;
     }
 
-    private ChatPlan Plan(JsonObject body, SimulatorScript script)
-    {
-        var cap = MaxTokens(body);
-        var count = cap is { } c && c < script.OutputTokens ? c : script.OutputTokens;
-        var seed = (int)(Fnv(string.Join('\n', SimulatorScript.PromptTexts(body))) % (uint)Words.Length);
-        var tokens = new string[count];
-        for (var i = 0; i < count; i++)
-        {
-            tokens[i] = (i == 0 ? "" : " ") + Words[(seed + (i * 7)) % Words.Length];
-        }
-
-        return new ChatPlan(
-            "chatcmpl-" + Guid.NewGuid().ToString("N")[..24], time.GetUtcNow().ToUnixTimeSeconds(), ModelOf(body),
-            tokens, count < script.OutputTokens ? "length" : "stop", CountPromptTokens(body));
-    }
+    private ChatPlan Plan(JsonObject body, SimulatorScript script) => new(
+        "chatcmpl-" + Guid.NewGuid().ToString("N")[..24], time.GetUtcNow().ToUnixTimeSeconds(), ModelOf(body),
+        (int)(Fnv(string.Join('\n', SimulatorScript.PromptTexts(body))) % (uint)Words.Length),
+        script.OutputTokens, script.StopsAtCap ? "length" : "stop", CountPromptTokens(body));
 
     private static long? MaxTokens(JsonObject body)
     {
         foreach (var name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
         {
-            if (body[name] is JsonValue v && v.TryGetValue<long>(out var cap))
+            if (body[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number)
             {
-                return cap;
+                // A cap too large for a long caps nothing; a negative one allows nothing.
+                return v.TryGetValue<long>(out var cap) ? cap : v.TryGetValue<double>(out var huge) && huge < 0 ? 0 : long.MaxValue;
             }
         }
 
@@ -310,5 +319,9 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         return hash;
     }
 
-    private sealed record ChatPlan(string Id, long Created, string Model, string[] Tokens, string FinishReason, int PromptTokens);
+    /// <summary>An answer's shape; its tokens are made on demand from the seed, never held as a list.</summary>
+    private sealed record ChatPlan(string Id, long Created, string Model, int Seed, int Count, string FinishReason, int PromptTokens)
+    {
+        public string Token(int index) => (index == 0 ? "" : " ") + Words[(int)((Seed + (index * 7L)) % Words.Length)];
+    }
 }

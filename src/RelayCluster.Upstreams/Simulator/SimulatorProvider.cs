@@ -14,7 +14,7 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
 
     public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
-        var script = engine.ScriptFor(request.Body);
+        var script = engine.ScriptFor(request.Body, request.OutputCap);
         if (script.ErrorStatus is { } status)
         {
             var retryAfter = script.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
@@ -29,7 +29,8 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
 
         if (!request.Stream)
         {
-            await engine.DelayAsync(script.TimeToFirstTokenMs + (script.TokenIntervalMs * Math.Max(0, script.OutputTokens - 1)), cancellationToken);
+            var pacing = (long)script.TokenIntervalMs * Math.Max(0, script.OutputTokens - 1);
+            await engine.DelayAsync((int)Math.Min(int.MaxValue, script.TimeToFirstTokenMs + pacing), cancellationToken);
             return Ok(engine.ChatCompletion(request.Body, script));
         }
 

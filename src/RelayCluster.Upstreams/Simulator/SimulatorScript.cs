@@ -30,6 +30,9 @@ public sealed partial record SimulatorScript(
     /// </summary>
     public int? ErrorTimes { get; init; }
 
+    /// <summary><see cref="OutputTokens"/> was lowered to the request's output cap: the answer ends with "length".</summary>
+    public bool StopsAtCap { get; init; }
+
     public static SimulatorScript From(SimulatorOptions defaults) => new(
         defaults.TimeToFirstTokenMs, defaults.TokenIntervalMs, defaults.OutputTokens, null, null, null, null, true);
 
