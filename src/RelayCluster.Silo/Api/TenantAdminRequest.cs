@@ -20,6 +20,13 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
             return (null, body.Error ?? RelayError.InvalidJson());
         }
 
+        // Unknown fields are refused as OpenAI refuses them: a misspelt limit must not be a silent no-op.
+        if (fields.Select(f => f.Key).FirstOrDefault(name => !Known.Contains(name) || (name == "id" && !requireId)) is { } unknown)
+        {
+            return (null, RelayError.BadRequest($"Unrecognized request argument supplied: {Shorten(unknown)}", unknown.Length <= 64 ? unknown : null,
+                "unknown_parameter"));
+        }
+
         string? id = null;
         if (requireId)
         {
@@ -95,6 +102,11 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         errors.Add(RelayError.InvalidValue("monthly_budget_usd", "expected a non-negative number of US dollars, or null for unlimited."));
         return Change<long?>.Keep;
     }
+
+    private static readonly HashSet<string> Known =
+        new(StringComparer.Ordinal) { "id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "monthly_budget_usd", "models" };
+
+    private static string Shorten(string name) => name.Length <= 64 ? name : name[..64] + "…";
 
     // Ids become Redis key names and hash tags: no braces, no spaces, nothing to escape.
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
