@@ -15,6 +15,9 @@ public sealed record HostileBody(string Name, byte[] Bytes, string ContentType =
 /// </summary>
 public static class HostileBodies
 {
+    /// <summary>Stands for the id of a real batch input file; the test puts the real one in its place.</summary>
+    public const string FileId = "file-corpus-placeholder";
+
     private const string Chat = "\"model\":\"mock-fast\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
 
     public static IReadOnlyList<HostileBody> All { get; } =
@@ -52,6 +55,17 @@ public static class HostileBodies
         Text("every field the wrong type",
             "{\"model\":42,\"messages\":\"x\",\"input\":{},\"requests\":7,\"input_file_id\":5,\"endpoint\":[],\"completion_window\":1,\"metadata\":[]," +
             "\"id\":{},\"requests_per_minute\":\"x\",\"models\":\"*\",\"weights\":\"w\",\"alternative\":1,\"lane\":2,\"targets\":\"x\",\"alternatives\":5,\"active\":[]}"),
+        // Bodies that are right for one endpoint but for a single fault, so the fault is what gets judged
+        // (FileId is replaced by a real batch input file of the caller's when sent).
+        Text("sync batch with repeated requests", "{\"requests\":[{" + Chat + "}],\"requests\":[{" + Chat + "}]}"),
+        Text("sync batch item with a repeated key", "{\"requests\":[{\"custom_id\":\"a\",\"custom_id\":\"b\"," + Chat + "}]}"),
+        Text("sync batch item with a lone surrogate", "{\"requests\":[{\"model\":\"mock-fast\",\"messages\":[{\"role\":\"user\",\"content\":\"\\ud800\"}]}]}"),
+        Text("batch with repeated metadata keys", "{\"input_file_id\":\"" + FileId + "\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\",\"metadata\":{\"a\":\"1\",\"a\":\"2\"}}"),
+        Text("batch with a repeated endpoint", "{\"input_file_id\":\"" + FileId + "\",\"endpoint\":\"/v1/embeddings\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"),
+        Text("batch with a lone surrogate in metadata", "{\"input_file_id\":\"" + FileId + "\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\",\"metadata\":{\"k\":\"\\udfff\"}}"),
+        Text("tenant create with a repeated id", "{\"id\":\"corpus-a\",\"id\":\"corpus-b\"}"),
+        Text("tenant patch with a repeated limit", "{\"requests_per_minute\":5,\"requests_per_minute\":6}"),
+        Text("chat with a repeated model", "{\"model\":\"mock-fast\",\"model\":\"mock-embed\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
         Text("form-encoded body", "model=mock-fast&messages=hi", "application/x-www-form-urlencoded"),
         Text("plain text body", "not json at all", "text/plain"),
         Raw("byte order mark then garbage", "", [0xEF, 0xBB, 0xBF], "{,}"),

@@ -47,13 +47,14 @@ public sealed class HostileCorpusTests : IDisposable
         Assert.Contains("POST /v1/chat/completions", endpoints);
         Assert.Contains("PATCH /admin/tenants/{id}", endpoints); // the enumeration reaches the admin group too
         var keyId = await VictimKeyIdAsync();
+        var fileId = await UploadBatchInputAsync();
         var failures = new List<string>();
 
         foreach (var endpoint in endpoints)
         {
             foreach (var body in HostileBodies.All)
             {
-                var (status, problem) = await SendAsync(endpoint, keyId, Content(body));
+                var (status, problem) = await SendAsync(endpoint, keyId, Content(body, fileId));
                 if (problem is not null || (status is < 400 && !IgnoresBody.Contains(endpoint)))
                 {
                     failures.Add($"{endpoint} ← {body.Name}: {status} {problem}");
@@ -148,6 +149,22 @@ public sealed class HostileCorpusTests : IDisposable
         return (string)tenant["keys"]![0]!["id"]!;
     }
 
+    /// <summary>A valid batch input file of the caller's, so batch bodies fail for their one fault, not a missing file.</summary>
+    private async Task<string> UploadBatchInputAsync()
+    {
+        using var client = _host.ClientFor(CallerKey);
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("batch"), "purpose" },
+            { new ByteArrayContent(Encoding.UTF8.GetBytes(
+                "{\"custom_id\":\"1\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"mock-fast\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}\n")),
+                "file", "input.jsonl" },
+        };
+        using var response = await client.PostAsync("/v1/files", form);
+        response.EnsureSuccessStatusCode();
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+    }
+
     private async Task AssertQuotaUntouchedAsync(string tenant)
     {
         var quota = await _host.QuotaAsync(tenant);
@@ -156,9 +173,12 @@ public sealed class HostileCorpusTests : IDisposable
             ((long)quota["requests_in_window"]!, (long)quota["tokens_in_window"]!, (int)quota["in_flight"]!, (long)quota["reserved_nanos"]!, (long)quota["spent_nanos"]!));
     }
 
-    private static ByteArrayContent Content(HostileBody body)
+    private static ByteArrayContent Content(HostileBody body, string fileId)
     {
-        var content = new ByteArrayContent(body.Bytes);
+        var bytes = body.Bytes.AsSpan().IndexOf(Encoding.ASCII.GetBytes(HostileBodies.FileId)) >= 0
+            ? Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(body.Bytes).Replace(HostileBodies.FileId, fileId, StringComparison.Ordinal))
+            : body.Bytes;
+        var content = new ByteArrayContent(bytes);
         if (body.ContentType.Length > 0)
         {
             content.Headers.ContentType = MediaTypeHeaderValue.Parse(body.ContentType);
