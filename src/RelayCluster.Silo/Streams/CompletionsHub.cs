@@ -81,12 +81,12 @@ internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, Rela
     /// <summary>The hub always streams: the request is the HTTP body with <c>stream</c> forced on.</summary>
     private static ReadOnlyMemory<byte> AsStream(JsonElement request)
     {
-        if (request.ValueKind != JsonValueKind.Object)
+        var raw = System.Text.Encoding.UTF8.GetBytes(request.GetRawText());
+        if (StrictJson.ParseObject(raw).Object is not { } body)
         {
-            return System.Text.Encoding.UTF8.GetBytes(request.GetRawText()); // the parser says what is wrong with it
+            return raw; // the parser says what is wrong with it (a repeated key or a lone surrogate would throw below)
         }
 
-        var body = JsonObject.Create(request)!;
         body["stream"] = true;
         return System.Text.Encoding.UTF8.GetBytes(body.ToJsonString());
     }
