@@ -22,6 +22,17 @@ public static class SyncBatchApi
     private static async Task HandleAsync(HttpContext context, RelayOptions options, ModelCalls calls, TimeProvider time, ILogger<SyncBatchRunner> logger)
     {
         var (body, bodyError) = await BodyReader.ReadAsync(context.Request, options.Requests.MaxBodyBytes);
+        if (bodyError is null && await calls.PrecheckAsync(context.Tenant(), body.Length, CallLane.Interactive) is { } early)
+        {
+            if (early.Admission is { } refused)
+            {
+                RateLimitHeaders.Write(context.Response, refused.Window);
+            }
+
+            await ErrorResponses.WriteAsync(context, early.Refusal!);
+            return;
+        }
+
         var (items, batchError) = bodyError is null ? SyncBatchParser.Parse(body, options.SyncBatch.MaxRequests) : (null, bodyError);
         if (items is null)
         {

@@ -22,10 +22,9 @@ internal sealed partial class ModelCalls(
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
         // 0. A large body of a tenant that would be refused anyway is refused before it is parsed.
-        var grain = grains.GetTenant(tenant.Id);
-        if (body.Length >= AdmissionPrecheck.MinBodyBytes && await AdmissionPrecheck.RefusalAsync(grain, lane.CapacityShare) is { } early)
+        if (await PrecheckAsync(tenant, body.Length, lane) is { } early)
         {
-            return CallStart.Refused(Refusals.For(early, tenant.Id, 0), early);
+            return early;
         }
 
         // 1. Validation.
@@ -68,6 +67,7 @@ internal sealed partial class ModelCalls(
             : Saturating.Multiply(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens, request.Choices);
         var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
         var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
+        var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
         try
@@ -97,6 +97,22 @@ internal sealed partial class ModelCalls(
             Shadow = shadow,
         };
         return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger), null, admission);
+    }
+
+    /// <summary>
+    /// For a body of <paramref name="bodyBytes"/> or more than <see cref="AdmissionPrecheck.MinBodyBytes"/>: the refusal
+    /// the tenant would get anyway (paused, slots, request window or budget full), before the body is parsed. Null
+    /// when the body is small or the tenant may go on; the real admission still follows the parse.
+    /// </summary>
+    public async ValueTask<CallStart?> PrecheckAsync(Tenant tenant, int bodyBytes, CallLane lane)
+    {
+        if (bodyBytes < AdmissionPrecheck.MinBodyBytes
+            || await AdmissionPrecheck.RefusalAsync(grains.GetTenant(tenant.Id), lane.CapacityShare) is not { } refusal)
+        {
+            return null;
+        }
+
+        return CallStart.Refused(Refusals.For(refusal, tenant.Id, 0), refusal);
     }
 
     /// <summary>

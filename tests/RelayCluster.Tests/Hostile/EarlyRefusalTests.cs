@@ -58,6 +58,23 @@ public sealed class EarlyRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_paused_tenants_large_sync_batch_gets_its_403_before_parsing()
+    {
+        using var admin = _host.ClientFor(RelayHost.AdminKey);
+        (await admin.PostAsync("/admin/tenants/paused/pause", null)).EnsureSuccessStatusCode();
+        var body = """{"requests":[""" + string.Join(",", Enumerable.Repeat("""{"model":"mock-fast","messages":[{"role":"user","content":"x"}]}""", 5_000)) + "]}";
+
+        using var paused = _host.ClientFor(PausedKey);
+        using var refused = await paused.PostAsync("/v1/batch", RelayHost.Json(body));
+        using var active = _host.ClientFor(ActiveKey);
+        using var parsed = await active.PostAsync("/v1/batch", RelayHost.Json(body));
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, parsed.StatusCode); // too many requests: only parsing finds that
+        Assert.Equal("requests", (string?)(await parsed.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["param"]);
+    }
+
+    [Fact]
     public async Task A_full_request_window_refuses_a_large_body_before_parsing()
     {
         using var client = _host.ClientFor(BusyKey);
