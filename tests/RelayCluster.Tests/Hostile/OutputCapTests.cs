@@ -105,7 +105,16 @@ public sealed class RedisOutputCapTests : OutputCapContract, IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _redis.InitializeAsync();
-        _host = new RelayHost(RelayHost.SimulatorSettings([("Relay:Store", "redis"), ("Relay:Redis", _redis.ConnectionString), .. TenantSettings]));
+        try
+        {
+            _host = new RelayHost(RelayHost.SimulatorSettings([("Relay:Store", "redis"), ("Relay:Redis", _redis.ConnectionString), .. TenantSettings]));
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose start failed: the server must not outlive the test.
+            await _redis.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
