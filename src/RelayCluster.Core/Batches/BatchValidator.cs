@@ -19,6 +19,12 @@ public static class BatchValidator
 {
     public const int MaxErrors = 100;
 
+    /// <summary>
+    /// Duplicate property names are refused: a line must mean one thing, and which duplicate wins differs between
+    /// readers (the relay's, the upstream's), so the request that runs could differ from the one validated.
+    /// </summary>
+    private static readonly JsonDocumentOptions LineOptions = new() { AllowDuplicateProperties = false, MaxDepth = 64 };
+
     public static RelayOperation? OperationOf(string endpoint) => endpoint switch
     {
         "/v1/chat/completions" => RelayOperation.ChatCompletions,
@@ -97,18 +103,35 @@ public static class BatchValidator
         }
     }
 
-    /// <summary>An error, or none and the request's model.</summary>
+    /// <summary>
+    /// An error, or none and the request's model. Whatever is wrong with a line is that line's error, never the
+    /// validation's failure: a value that cannot be read (a lone surrogate escape, a number out of range, anything a
+    /// reader throws on) is reported on its line like any other mistake, so one bad line fails its batch at once.
+    /// </summary>
     private static (BatchLineError? Error, string? Model) Check(
+        ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
+    {
+        try
+        {
+            return CheckLine(line, lineNumber, endpoint, operation, customIds);
+        }
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        {
+            return (new("invalid_json_line", $"This line has a value that cannot be read: {ex.Message}", null, lineNumber), null);
+        }
+    }
+
+    private static (BatchLineError? Error, string? Model) CheckLine(
         ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(line.ToArray());
+            document = JsonDocument.Parse(line.ToArray(), LineOptions);
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            return (new("invalid_json_line", "This line is not valid JSON.", null, lineNumber), null);
+            return (new("invalid_json_line", DuplicateName(ex) ?? "This line is not valid JSON.", null, lineNumber), null);
         }
 
         using (document)
@@ -155,4 +178,9 @@ public static class BatchValidator
                 : (null, request.Model);
         }
     }
+
+    private static string? DuplicateName(JsonException ex) =>
+        ex.Message.Contains("duplicate", StringComparison.OrdinalIgnoreCase)
+            ? "This line has a duplicate property name (each name may appear once in an object): " + ex.Message
+            : null;
 }

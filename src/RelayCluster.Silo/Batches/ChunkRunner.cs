@@ -10,15 +10,38 @@ namespace RelayCluster.Silo.Batches;
 /// Runs the items of one leased chunk: reads its lines from the input file (from the chunk's first byte, one
 /// line at a time), skips items that already ended (a taken-over chunk), and starts each remaining item when
 /// the silo has an item slot free. The task is completed only when every item it started has ended; a lost
-/// lease or a stop hands the rest to another worker.
+/// lease or a stop hands the rest to another worker. Whatever an item throws is that item's failure (an error line),
+/// never the chunk's. Each running chunk may fill only its share of the item slots (all of them divided by the chunks
+/// running), so a chunk that starts while others run gets slots as soon as their items end, whoever's they are.
 /// </summary>
 internal sealed partial class ChunkRunner(
     IBatchStore store, IFileStore files, ITenantDirectory directory, BatchItemRunner items, PartFiles parts, RelayOptions options,
     TimeProvider time, ILogger<ChunkRunner> logger)
 {
     private readonly SemaphoreSlim _itemSlots = new(options.Batches.MaxConcurrentItems, options.Batches.MaxConcurrentItems);
+    private int _runningChunks;
 
     public async Task<ChunkOutcome> RunAsync(BatchLease lease, BatchState batch, CancellationToken stopping)
+    {
+        if (BatchStatus.IsFinal(batch.Status))
+        {
+            return ChunkOutcome.Done; // the batch ended early (failed, or a cancel that had nothing left to wait for)
+        }
+
+        Interlocked.Increment(ref _runningChunks);
+        try
+        {
+            return await RunItemsAsync(lease, batch, stopping);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningChunks);
+        }
+    }
+
+    private int ItemShare() => Math.Max(1, options.Batches.MaxConcurrentItems / Math.Max(1, Volatile.Read(ref _runningChunks)));
+
+    private async Task<ChunkOutcome> RunItemsAsync(BatchLease lease, BatchState batch, CancellationToken stopping)
     {
         if (await store.GetChunkAsync(lease.TenantId, lease.BatchId, lease.Chunk) is not { } chunk)
         {
@@ -57,6 +80,11 @@ internal sealed partial class ChunkRunner(
                 continue;
             }
 
+            while (run.InFlight >= ItemShare())
+            {
+                await run.WaitForAnItemAsync(stopping);
+            }
+
             await _itemSlots.WaitAsync(stopping);
             if (!run.MayStartItems)
             {
@@ -65,6 +93,7 @@ internal sealed partial class ChunkRunner(
             }
 
             var line = next.Line.ToArray();
+            run.ItemStarted();
             running.Add(Task.Run(async () =>
             {
                 try
@@ -73,8 +102,12 @@ internal sealed partial class ChunkRunner(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
-                    Interlocked.Increment(ref faulted);
+                    // Not the chunk's failure: retrying the chunk would meet the same line again, and again.
                     Log.ItemFailed(logger, batch.Id, index, ex);
+                    if (!await items.FailAsync(run, index, line))
+                    {
+                        Interlocked.Increment(ref faulted);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
@@ -83,19 +116,21 @@ internal sealed partial class ChunkRunner(
                 finally
                 {
                     _itemSlots.Release();
+                    run.ItemEnded();
                 }
             }, CancellationToken.None));
         }
 
         await Task.WhenAll(running);
         return run.LeaseLost ? ChunkOutcome.LeaseLost
+            : run.BatchEnded ? ChunkOutcome.Done
             : faulted > 0 || stopping.IsCancellationRequested || item != chunk.FirstLine + chunk.Count ? ChunkOutcome.Faulted
             : ChunkOutcome.Done;
     }
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "Item {Item} of {BatchId} failed unexpectedly; it is left for a retry of its chunk")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Item {Item} of {BatchId} failed unexpectedly; it ends as a failed request")]
         public static partial void ItemFailed(ILogger logger, string batchId, int item, Exception exception);
     }
 }
