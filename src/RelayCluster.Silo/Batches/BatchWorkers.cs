@@ -84,8 +84,16 @@ internal sealed partial class BatchWorkers(
     {
         if (lease.Attempt > options.Batches.MaxTaskAttempts)
         {
-            // Leased that often without finishing (its workers died, or kept failing): nothing suggests the next lease would do better.
-            await GiveUpAsync(lease, null);
+            // Leased that often without finishing (its workers died holding it): nothing suggests the next lease would do better.
+            try
+            {
+                await GiveUpAsync(lease, null);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                Log.LeaseFailed(logger, ex); // the lease expires, and the next worker gives up on it
+            }
+
             return;
         }
 

@@ -88,6 +88,7 @@ public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
         }, lease => lease is not null);
         Assert.NotNull(taken);
         Assert.Equal(held.EntryId, taken.EntryId);
+        Assert.Equal((1, 2), (held.Attempt, taken.Attempt)); // the holder died: its lease counts as an attempt
         Assert.False(await store.RenewAsync(held));
         Assert.True(await store.RenewAsync(taken));
         await store.CompleteTaskAsync(taken);
