@@ -3,7 +3,7 @@ namespace RelayCluster.Core.Batches;
 /// <summary>
 /// The end of a batch's status machine, shared by the stores (the Redis turns mirror it in Lua):
 /// <code>
-/// validating ─┬─ bad file ───────────────► failed
+/// validating ─┬─ bad file ───────────────► failed (cancelled, if a cancel came first)
 ///             └─ valid ─► in_progress ─► (every item ended) ─► finalizing ─► completed | expired
 /// cancel: validating | in_progress | finalizing ─► cancelling ─► (every item ended) ─► cancelled
 ///         cancelling with no task left ─► cancelled

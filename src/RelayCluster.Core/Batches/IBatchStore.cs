@@ -25,7 +25,10 @@ public interface IBatchStore
     /// </summary>
     ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now);
 
-    /// <summary>validating → failed with these errors (JSON array). False if the batch was no longer validating.</summary>
+    /// <summary>
+    /// validating → failed with these errors (JSON array); a batch cancelled while it was validated ends cancelled,
+    /// keeping the errors. False if the batch had started or ended.
+    /// </summary>
     ValueTask<bool> FailValidationAsync(string tenantId, string batchId, string errorsJson, long now);
 
     /// <summary>validating → in_progress with its chunks queued, in one turn. False if it was no longer validating.</summary>

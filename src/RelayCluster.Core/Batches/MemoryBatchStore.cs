@@ -89,8 +89,10 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
                 return ValueTask.FromResult(false);
             }
 
-            // A bad file fails the batch even if a cancel came first: nothing ever ran.
-            entry.State = entry.State with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = errorsJson };
+            // A cancel that came first wins (a cancelling batch always ends cancelled); the errors are kept to say why nothing ran.
+            entry.State = entry.State.Status == BatchStatus.Cancelling
+                ? entry.State with { Status = BatchStatus.Cancelled, CancelledAt = now, ErrorsJson = errorsJson }
+                : entry.State with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = errorsJson };
             return ValueTask.FromResult(true);
         }
     }

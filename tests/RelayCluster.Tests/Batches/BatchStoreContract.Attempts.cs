@@ -105,6 +105,14 @@ public abstract partial class BatchStoreContract
         var ended = await store.CancelAsync(tenant, "batch_l", 1004);
         Assert.Equal((BatchStatus.Cancelled, 1004L), (ended!.Status, ended.CancelledAt));
 
+        // Cancelled while validating, and its file is bad: cancelled all the same, the errors saying why nothing ran.
+        await store.CreateAsync(Creation(tenant, "batch_x"));
+        await store.CancelAsync(tenant, "batch_x", 1004);
+        Assert.True(await store.FailValidationAsync(tenant, "batch_x", """[{"code":"invalid_json_line","line":1}]""", 1005));
+        var bad = await store.GetAsync(tenant, "batch_x");
+        Assert.Equal((BatchStatus.Cancelled, 1005L, (long?)null), (bad!.Status, bad.CancelledAt, bad.FailedAt));
+        Assert.Contains("invalid_json_line", bad.ErrorsJson, StringComparison.Ordinal);
+
         // Finalizing: cancelling, and its finalization ends it cancelled.
         await store.CreateAsync(Creation(tenant, "batch_z"));
         await store.StartAsync(tenant, "batch_z", "m", [new BatchChunk(0, 0, 1, 0)], 1, 1005);
