@@ -115,6 +115,8 @@ internal sealed partial class BatchWorkers(
                 {
                     failure = new InvalidOperationException("Items of the chunk could not be recorded.");
                 }
+
+                // Interrupted (a stop, a store outage): handed back below with its attempt, for any worker to take at once.
             }
             else
             {

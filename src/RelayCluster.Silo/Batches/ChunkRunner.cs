@@ -65,6 +65,8 @@ internal sealed partial class ChunkRunner(
 
         var running = new List<Task>();
         var faulted = 0;
+        var interrupted = 0;
+        var cutShort = false;
         using var renewing = new LeaseKeeper(store, lease, options.Batches.LeaseSeconds, time, () => run.LeaseLost = true);
         var item = chunk.FirstLine;
         while (item < chunk.FirstLine + chunk.Count && await reader.ReadLineAsync(options.Requests.MaxBodyBytes, stopping) is { } next)
@@ -89,6 +91,7 @@ internal sealed partial class ChunkRunner(
             if (!run.MayStartItems)
             {
                 _itemSlots.Release();
+                cutShort = true;
                 break;
             }
 
@@ -99,6 +102,10 @@ internal sealed partial class ChunkRunner(
                 try
                 {
                     await items.RunAsync(run, index, line);
+                }
+                catch (RelayCluster.Core.Tenants.StoreUnavailableException)
+                {
+                    Interlocked.Increment(ref interrupted); // the store went away: the item is not at fault, and runs again
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
@@ -111,7 +118,7 @@ internal sealed partial class ChunkRunner(
                 }
                 catch (OperationCanceledException)
                 {
-                    Interlocked.Increment(ref faulted); // stopping: the item is left for whoever takes the chunk
+                    Interlocked.Increment(ref interrupted); // stopping: the item is left for whoever takes the chunk
                 }
                 finally
                 {
@@ -124,7 +131,8 @@ internal sealed partial class ChunkRunner(
         await Task.WhenAll(running);
         return run.LeaseLost ? ChunkOutcome.LeaseLost
             : run.BatchEnded ? ChunkOutcome.Done
-            : faulted > 0 || stopping.IsCancellationRequested || item != chunk.FirstLine + chunk.Count ? ChunkOutcome.Faulted
+            : faulted > 0 || (!cutShort && item != chunk.FirstLine + chunk.Count) ? ChunkOutcome.Faulted // or the input has fewer lines than validated
+            : interrupted > 0 || stopping.IsCancellationRequested || cutShort ? ChunkOutcome.Interrupted
             : ChunkOutcome.Done;
     }
 
@@ -141,8 +149,10 @@ internal enum ChunkOutcome
     Done,
     /// <summary>Another worker holds the chunk now; it is theirs to finish.</summary>
     LeaseLost,
-    /// <summary>Items were left (stopping, or an unexpected failure): the chunk must run again.</summary>
+    /// <summary>Items were left that could not even be recorded as failed: the chunk must run again, and this attempt counts.</summary>
     Faulted,
+    /// <summary>Items were left because the silo is stopping or the store was unavailable: not the chunk's fault, so no attempt is spent.</summary>
+    Interrupted,
 }
 
 /// <summary>Renews a lease in the background while its task runs, and says when it was lost.</summary>
