@@ -24,6 +24,8 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
     private static readonly RedisScript Start = RedisScript.Named("batch-start");
     private static readonly RedisScript Finish = RedisScript.Named("batch-finish");
     private static readonly RedisScript Renew = RedisScript.Named("batch-renew");
+    private static readonly RedisScript Lease = RedisScript.Named("batch-lease");
+    private static readonly RedisScript Abandon = RedisScript.Named("batch-abandon");
     private static readonly RedisScript EndItem = RedisScript.TenantTurnWithSettle("batch-end-item");
 
     private static readonly RedisValue[] NoSettlement = [.. Enumerable.Repeat((RedisValue)"", 11)];
@@ -75,7 +77,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
     {
-        var result = await redis.EvaluateAsync(Cancel, [Batch(tenantId, batchId)], [now]);
+        var result = await redis.EvaluateAsync(Cancel, [Batch(tenantId, batchId), Tasks(tenantId)], [now, batchId]);
         return result.IsNull ? null : RedisBatchFields.Read((RedisResult[])result!);
     }
 
@@ -152,25 +154,23 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId), Chunks(tenantId, batchId), Items(tenantId, batchId)],
             [now, outputFileId ?? "", errorFileId ?? ""]) == 1;
 
-    public async ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime)
+    public async ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime, IReadOnlyCollection<string>? busyTenants = null)
     {
         var tenants = await TenantsAsync();
         for (var i = 0; i < tenants.Length; i++)
         {
             // Round-robin over tenants, so one tenant's big batch does not starve another's small one.
             var tenant = tenants[(int)((uint)Interlocked.Increment(ref _nextTenant) % (uint)tenants.Length)];
-            var stream = (string)Tasks(tenant)!;
-            var claimed = (RedisResult[])(await redis.ExecuteAsync("XAUTOCLAIM", stream, "workers", worker, (long)leaseTime.TotalMilliseconds, "0-0", "COUNT", 1))!;
-            var entries = (RedisResult[])claimed[1]!;
-            if (entries.Length == 0)
+            if (busyTenants?.Contains(tenant) == true)
             {
-                var read = await redis.ExecuteAsync("XREADGROUP", "GROUP", "workers", worker, "COUNT", 1, "STREAMS", stream, ">");
-                entries = read.IsNull ? [] : (RedisResult[])((RedisResult[])((RedisResult[])read!)[0]!)[1]!;
+                continue;
             }
 
-            if (entries.Length > 0 && !entries[0].IsNull)
+            var leased = await redis.EvaluateAsync(Lease, [Tasks(tenant)], [worker, (long)leaseTime.TotalMilliseconds]);
+            if (!leased.IsNull)
             {
-                return ToLease(tenant, worker, (RedisResult[])entries[0]!);
+                var entry = (RedisResult[])leased!;
+                return ToLease(tenant, worker, (string)entry[0]!, (RedisValue[])entry[1]!, (int)(long)entry[2], leaseTime);
             }
         }
 
@@ -194,6 +194,20 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         }
     }
 
+    public async ValueTask RetryLaterAsync(BatchLease lease, TimeSpan delay)
+    {
+        // Claimable once idle for a lease time: set its idle time so that moment is the retry's.
+        var idle = (long)Math.Max(0, (lease.LeaseTime - delay).TotalMilliseconds);
+        await redis.EvaluateAsync(Renew, [Tasks(lease.TenantId)], [lease.EntryId, Worker(lease), "retry", idle]);
+    }
+
+    public async ValueTask<BatchState?> AbandonAsync(BatchLease lease, string errorsJson, long now)
+    {
+        RedisKey[] keys = [Tasks(lease.TenantId), Batch(lease.TenantId, lease.BatchId), Chunks(lease.TenantId, lease.BatchId), Items(lease.TenantId, lease.BatchId)];
+        var result = await redis.EvaluateAsync(Abandon, keys, [lease.EntryId, now, errorsJson]);
+        return result.IsNull ? null : RedisBatchFields.Read((RedisResult[])result!);
+    }
+
     private async Task<string[]> TenantsAsync()
     {
         var now = time.GetTimestamp();
@@ -206,10 +220,8 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         return _tenants;
     }
 
-    private static BatchLease ToLease(string tenant, string worker, RedisResult[] entry)
+    private static BatchLease ToLease(string tenant, string worker, string id, RedisValue[] fields, int attempt, TimeSpan leaseTime)
     {
-        var id = (string)entry[0]!;
-        var fields = (RedisValue[])entry[1]!;
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i + 1 < fields.Length; i += 2)
         {
@@ -223,7 +235,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
             _ => BatchTaskKind.Finalize,
         };
         var leaseId = worker + "." + id.Replace('-', '.') + "." + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
-        return new BatchLease(tenant, values["b"], kind, Int(values["c"]), leaseId, id);
+        return new BatchLease(tenant, values["b"], kind, Int(values["c"]), leaseId, id, attempt, leaseTime);
     }
 
     private static string Worker(BatchLease lease) => lease.LeaseId[..lease.LeaseId.IndexOf('.', StringComparison.Ordinal)];

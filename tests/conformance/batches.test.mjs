@@ -235,3 +235,46 @@ describe('batch expiry', () => {
 
 // Unused import guard: OpenAI is the SDK these tests exercise through relay.client().
 void OpenAI;
+
+describe('poison batches', () => {
+  let own;
+  before(async () => {
+    own = await startRelay({ env: { Relay__Batches__MaxTaskAttempts: '3' } });
+  });
+  after(() => own?.stop());
+
+  const raw = (customId, content) =>
+    `{"custom_id":"${customId}","method":"POST","url":"/v1/chat/completions","body":{"model":"mock-fast","messages":[{"role":"user","content":"${content}"}]}}`;
+
+  test('a line no reader can read fails its batch at once, naming the line, and another tenant is not held up', async () => {
+    const poisoner = own.client(KEYS.t2);
+    const files = [
+      Buffer.from('{"custom_id":"a","custom_id":"b","method":"POST","url":"/v1/chat/completions","body":{"model":"mock-fast","messages":[{"role":"user","content":"x"}]}}\n'),
+      Buffer.from(raw('fine', 'x') + '\n' + raw('surrogate', '\\ud800') + '\n'),
+      Buffer.concat([Buffer.from(raw('ff', 'a') + '\n'), Buffer.from(raw('ff2', 'a#')).map((b) => (b === 0x23 ? 0xff : b)), Buffer.from('\n')]),
+      Buffer.from(raw('fine', 'x').replace('"messages"', '"max_tokens":1e400,"messages"') + '\n'),
+    ];
+    const expectedLine = [1, 2, 2, 1];
+    const poisoned = [];
+    for (let round = 0; round < 3; round++) {
+      for (const content of files) {
+        const input = await poisoner.files.create({ file: await toFile(content, 'poison.jsonl'), purpose: 'batch' });
+        poisoned.push(await poisoner.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' }));
+      }
+    }
+
+    const client = own.client();
+    const input = await upload(client, [line('one', 'hello'), line('two', 'there')]);
+    const normal = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const done = await finished(client, normal.id, 15_000);
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(done.request_counts, { total: 2, completed: 2, failed: 0 });
+
+    for (const [i, created] of poisoned.entries()) {
+      const batch = await finished(poisoner, created.id, 15_000);
+      assert.equal(batch.status, 'failed', JSON.stringify(batch));
+      assert.equal(batch.errors.data[0].line, expectedLine[i % files.length], JSON.stringify(batch.errors));
+      assert.ok(batch.errors.data[0].message.length > 0);
+    }
+  });
+});

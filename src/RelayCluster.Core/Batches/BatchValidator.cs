@@ -97,11 +97,28 @@ public static class BatchValidator
         }
     }
 
-    /// <summary>An error, or none and the request's model.</summary>
+    /// <summary>
+    /// An error, or none and the request's model. Whatever is wrong with a line is that line's error, never the
+    /// validation's failure: a value that cannot be read (a lone surrogate escape, a number out of range, anything a
+    /// reader throws on) is reported on its line like any other mistake, so one bad line fails its batch at once.
+    /// </summary>
     private static (BatchLineError? Error, string? Model) Check(
         ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
     {
-        // The same strict rule as every request body, so no later read of the line can throw.
+        try
+        {
+            return CheckLine(line, lineNumber, endpoint, operation, customIds);
+        }
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        {
+            return (new("invalid_json_line", $"This line has a value that cannot be read: {ex.Message}", null, lineNumber), null);
+        }
+    }
+
+    private static (BatchLineError? Error, string? Model) CheckLine(
+        ReadOnlySpan<byte> line, int lineNumber, string endpoint, RelayOperation operation, HashSet<string> customIds)
+    {
+        // The same strict rule as every request body (no repeated names, valid Unicode), so no later read can throw.
         var (document, invalid) = StrictJson.ParseDocument(line.ToArray());
         if (document is null)
         {

@@ -1,18 +1,18 @@
-using System.Threading.Channels;
 using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Core.Batches;
 
 /// <summary>
 /// The batch grains of the embedded default: in-process state, one lock per store (turns are short), and an
-/// in-process queue. There is no other silo to take a task over, so a lease here never expires; a worker that
-/// stops hands its task back with <see cref="ReleaseAsync"/>.
+/// in-process queue per tenant, visited round-robin. There is no other silo to take a task over, so a lease here
+/// never expires; a worker that stops hands its task back with <see cref="ReleaseAsync"/>, and one whose task
+/// failed with <see cref="RetryLaterAsync"/>, which puts it aside until its retry is due.
 /// </summary>
-public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSignal signal) : IBatchStore
+public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSignal signal, TimeProvider? time = null) : IBatchStore
 {
     private readonly Lock _turn = new();
     private readonly Dictionary<(string Tenant, string Batch), Entry> _batches = [];
-    private readonly Channel<BatchLease> _queue = Channel.CreateUnbounded<BatchLease>();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private long _leases;
 
     public ValueTask CreateAsync(BatchCreation creation)
@@ -24,9 +24,10 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
                 Id = creation.Id, TenantId = creation.TenantId, Endpoint = creation.Endpoint, InputFileId = creation.InputFileId,
                 MetadataJson = creation.MetadataJson, Status = BatchStatus.Validating, CreatedAt = creation.CreatedAt, ExpiresAt = creation.ExpiresAt,
             });
+            Enqueue(creation.TenantId, creation.Id, BatchTaskKind.Validate, -1);
         }
 
-        Enqueue(creation.TenantId, creation.Id, BatchTaskKind.Validate, -1);
+        signal.Notify();
         return ValueTask.CompletedTask;
     }
 
@@ -64,9 +65,15 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
                 return ValueTask.FromResult<BatchState?>(null);
             }
 
-            if (entry.State.Status is BatchStatus.Validating or BatchStatus.InProgress)
+            if (BatchOutcome.MayCancel(entry.State.Status))
             {
                 entry.State = entry.State with { Status = BatchStatus.Cancelling, CancellingAt = now };
+            }
+
+            if (entry.State.Status == BatchStatus.Cancelling && entry.LiveTasks == 0)
+            {
+                // Nothing is left to end its items or finalize it (its tasks were given up on or lost): it ends here.
+                entry.State = entry.State with { Status = BatchStatus.Cancelled, CancelledAt = now };
             }
 
             return ValueTask.FromResult<BatchState?>(entry.State);
@@ -82,8 +89,10 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
                 return ValueTask.FromResult(false);
             }
 
-            // A bad file fails the batch even if a cancel came first: nothing ever ran.
-            entry.State = entry.State with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = errorsJson };
+            // A cancel that came first wins (a cancelling batch always ends cancelled); the errors are kept to say why nothing ran.
+            entry.State = entry.State.Status == BatchStatus.Cancelling
+                ? entry.State with { Status = BatchStatus.Cancelled, CancelledAt = now, ErrorsJson = errorsJson }
+                : entry.State with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = errorsJson };
             return ValueTask.FromResult(true);
         }
     }
@@ -102,13 +111,13 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
             var status = entry.State.Status == BatchStatus.Cancelling ? BatchStatus.Cancelling : BatchStatus.InProgress;
             entry.State = entry.State with { Status = status, InProgressAt = now, Model = model, Total = total, Chunks = chunks.Count };
             entry.Chunks = [.. chunks];
+            foreach (var chunk in chunks)
+            {
+                Enqueue(tenantId, batchId, BatchTaskKind.RunChunk, chunk.Index);
+            }
         }
 
-        foreach (var chunk in chunks)
-        {
-            Enqueue(tenantId, batchId, BatchTaskKind.RunChunk, chunk.Index);
-        }
-
+        signal.Notify();
         return ValueTask.FromResult(true);
     }
 
@@ -150,7 +159,7 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
         {
             var entry = _batches[(tenantId, batchId)];
             var first = entry.Ended.TryAdd(end.Item, (end.Outcome, end.Owner));
-            if (first)
+            if (first && !BatchStatus.IsFinal(entry.State.Status))
             {
                 var state = entry.State;
                 state = end.Outcome == ItemOutcome.Succeeded ? state with { Completed = state.Completed + 1 } : state with { Failed = state.Failed + 1 };
@@ -162,12 +171,14 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
                 if (state.AllItemsEnded && state.FinalizingAt is null)
                 {
                     state = BatchOutcome.AllEnded(state, now);
+                    Enqueue(tenantId, batchId, BatchTaskKind.Finalize, -1);
                     finalize = true;
                 }
 
                 entry.State = state;
             }
 
+            // A batch that ended early (its task given up on) counts nothing more, but its items' calls are still booked.
             recorded = new ItemRecorded(first, entry.State.Status, entry.State.Completed, entry.State.Failed, entry.State.Total);
         }
 
@@ -180,7 +191,7 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
 
         if (finalize)
         {
-            Enqueue(tenantId, batchId, BatchTaskKind.Finalize, -1);
+            signal.Notify();
         }
 
         return recorded;
@@ -205,26 +216,6 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
         }
     }
 
-    public ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime) =>
-        ValueTask.FromResult(_queue.Reader.TryRead(out var lease) ? lease : null);
-
-    public ValueTask<bool> RenewAsync(BatchLease lease) => ValueTask.FromResult(true);
-
-    public ValueTask CompleteTaskAsync(BatchLease lease) => ValueTask.CompletedTask;
-
-    public ValueTask ReleaseAsync(BatchLease lease)
-    {
-        Enqueue(lease.TenantId, lease.BatchId, lease.Kind, lease.Chunk);
-        return ValueTask.CompletedTask;
-    }
-
-    private void Enqueue(string tenantId, string batchId, BatchTaskKind kind, int chunk)
-    {
-        var id = Interlocked.Increment(ref _leases).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _queue.Writer.TryWrite(new BatchLease(tenantId, batchId, kind, chunk, "m" + id, id));
-        signal.Notify();
-    }
-
     private sealed class Entry(BatchState state)
     {
         public BatchState State { get; set; } = state;
@@ -232,5 +223,8 @@ public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSigna
         public BatchChunk[] Chunks { get; set; } = [];
 
         public Dictionary<int, (ItemOutcome Outcome, string Owner)> Ended { get; } = [];
+
+        /// <summary>Tasks of this batch queued, waiting for a retry or leased: none left means nothing will end it.</summary>
+        public int LiveTasks { get; set; }
     }
 }

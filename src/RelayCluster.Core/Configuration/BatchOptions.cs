@@ -15,6 +15,19 @@ public sealed class BatchOptions
     /// <summary>Chunks a silo holds at once (so one silo does not lease work it cannot start).</summary>
     public int MaxConcurrentChunks { get; set; } = 4;
 
+    /// <summary>
+    /// Chunk slots of a silo one tenant may hold at once (capped at <see cref="MaxConcurrentChunks"/>); by default one slot
+    /// fewer than there are, so another tenant's batch always finds a slot free whatever one tenant has queued.
+    /// </summary>
+    public int MaxConcurrentChunksPerTenant { get; set; } = 3;
+
+    /// <summary>
+    /// Times a task (validate, run a chunk, finalize) is handed to a worker before its batch fails: every lease counts,
+    /// whether the task threw or its worker died holding it; a worker that stops gracefully hands its attempt back.
+    /// Stored with the task, so the count survives restarts.
+    /// </summary>
+    public int MaxTaskAttempts { get; set; } = 5;
+
     /// <summary>Batch price as a share of the interactive price (OpenAI's batch discount is 50 %).</summary>
     public decimal PriceFactor { get; set; } = 0.5m;
 

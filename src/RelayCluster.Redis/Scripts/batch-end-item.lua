@@ -3,10 +3,16 @@
 -- ARGV 15 item, 16 'o' (succeeded) or 'e' (failed), 17 owner (the lease whose part file holds the line),
 -- 18 input tokens, 19 output tokens, 20 expired (0/1), 21 has a settlement (0/1), 22 batch id, 23 now (s).
 -- Records an item's end once. The first end books the item's usage in this same turn; a second end (a worker
--- whose lease was taken over) only frees its reservation. Returns {first (0/1), status, completed, failed, total}.
+-- whose lease was taken over) only frees its reservation. A batch that already ended (its task was given up on)
+-- counts nothing more, but its items' calls are still booked. Returns {first (0/1), status, completed, failed, total}.
 local B, ITEMS, TASKS = KEYS[10], KEYS[11], KEYS[12]
 local first = redis.call('HSETNX', ITEMS, ARGV[15], ARGV[16] .. ':' .. ARGV[17])
-if first == 1 then
+local current = redis.call('HGET', B, 'status')
+local ended = current == 'failed' or current == 'completed' or current == 'expired' or current == 'cancelled'
+if ended then
+  if redis.call('TTL', ITEMS) < 0 then redis.call('EXPIRE', ITEMS, 86400) end
+  if first == 1 and ARGV[21] == '1' then settle() elseif ARGV[21] == '1' then release() end
+elseif first == 1 then
   redis.call('HINCRBY', B, ARGV[16] == 'o' and 'completed' or 'failed', 1)
   redis.call('HINCRBY', B, 'input_tokens', ARGV[18])
   redis.call('HINCRBY', B, 'output_tokens', ARGV[19])
@@ -19,7 +25,7 @@ end
 local st = redis.call('HMGET', B, 'status', 'completed', 'failed', 'total', 'finalizing_at')
 local completed, failed, total = tonumber(st[2] or '0'), tonumber(st[3] or '0'), tonumber(st[4] or '0')
 local status = st[1]
-if first == 1 and total > 0 and completed + failed >= total and not st[5] then
+if first == 1 and not ended and total > 0 and completed + failed >= total and not st[5] then
   if status ~= 'cancelling' then status = 'finalizing' end
   redis.call('HSET', B, 'status', status, 'finalizing_at', ARGV[23])
   redis.call('XADD', TASKS, '*', 'k', 'finalize', 'b', ARGV[22], 'c', -1)

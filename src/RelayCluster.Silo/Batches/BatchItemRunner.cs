@@ -35,9 +35,12 @@ internal sealed partial class BatchItemRunner(
         {
             if (run.EndReason() is { } reason)
             {
-                var message = reason == "batch_expired"
-                    ? "This request could not be executed before the completion window expired."
-                    : "This request was not executed because the batch was cancelled.";
+                var message = reason switch
+                {
+                    "batch_expired" => "This request could not be executed before the completion window expired.",
+                    "batch_failed" => "This request was not executed because the batch failed.",
+                    _ => "This request was not executed because the batch was cancelled.",
+                };
                 await EndAsync(run, item, ItemOutcome.Failed, BatchLines.Error(customId, reason, message), null, expired: reason == "batch_expired");
                 return;
             }
@@ -59,7 +62,18 @@ internal sealed partial class BatchItemRunner(
 
             using (call)
             {
-                var answer = await BufferedCall.RunAsync(call, run.Stopping);
+                CallAnswer answer;
+                try
+                {
+                    answer = await BufferedCall.RunAsync(call, run.Stopping);
+                }
+                catch
+                {
+                    // Whatever went wrong, the admission must not outlive the call (a no-op if it was settled).
+                    await call.Admitted.SettleAsync(Endings.RelayError, 500);
+                    throw;
+                }
+
                 attempt++;
                 if (!answer.IsSuccess && IsRetryable(answer.Status) && attempt < _batches.MaxAttempts)
                 {
@@ -76,6 +90,25 @@ internal sealed partial class BatchItemRunner(
                 await EndAsync(run, item, outcome, BatchLines.Response(customId, answer.Status, requestId, answer.Body), answer.Settlement);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Ends an item whose run threw (a line or a fault the runner did not expect) as a failed request with an error
+    /// line, so one bad line fails only itself and never its chunk. False if even that could not be recorded.
+    /// </summary>
+    public async Task<bool> FailAsync(BatchRun run, int item, byte[] line)
+    {
+        try
+        {
+            var error = BatchLines.Error(CustomIdOf(line), "request_failed", "The relay could not process this request.");
+            await EndAsync(run, item, ItemOutcome.Failed, error, null);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.FailRecordFailed(logger, run.Batch.Id, item, ex);
+            return false;
         }
     }
 
@@ -125,8 +158,25 @@ internal sealed partial class BatchItemRunner(
         return (root.GetProperty("custom_id").GetString()!, Encoding.UTF8.GetBytes(root.GetProperty("body").GetRawText()));
     }
 
+    /// <summary>The line's custom_id, or an empty one if even that cannot be read (validation makes that unlikely).</summary>
+    private static string CustomIdOf(byte[] line)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(line);
+            return document.RootElement.TryGetProperty("custom_id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : "";
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return "";
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Recording item {Item} of {BatchId} as failed did not succeed; its chunk will run it again")]
+        public static partial void FailRecordFailed(ILogger logger, string batchId, int item, Exception exception);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "Recording the end of item {Item} of {BatchId} failed; retrying")]
         public static partial void EndRetry(ILogger logger, string batchId, int item, Exception exception);
     }

@@ -11,7 +11,9 @@ namespace RelayCluster.Silo.Batches;
 internal sealed class BatchRun(
     BatchState batch, BatchLease lease, Tenant tenant, RelayOperation operation, PartWriter part, TimeProvider time, CancellationToken stopping)
 {
+    private readonly SemaphoreSlim _itemEnded = new(0);
     private volatile string _status = batch.Status;
+    private int _inFlight;
 
     public BatchState Batch => batch;
 
@@ -33,11 +35,29 @@ internal sealed class BatchRun(
 
     /// <summary>Why an item must end without running (an OpenAI error code), or null if it may run.</summary>
     public string? EndReason() =>
-        _status == BatchStatus.Cancelling ? "batch_cancelled"
+        _status is BatchStatus.Cancelling or BatchStatus.Cancelled ? "batch_cancelled"
+        : _status == BatchStatus.Failed ? "batch_failed"
         : time.GetUtcNow().ToUnixTimeSeconds() >= batch.ExpiresAt ? "batch_expired"
         : null;
 
-    public bool MayStartItems => !LeaseLost && !stopping.IsCancellationRequested;
+    /// <summary>The batch ended while this chunk ran (a task of it was given up on): nothing more is started.</summary>
+    public bool BatchEnded => BatchStatus.IsFinal(_status);
+
+    public bool MayStartItems => !LeaseLost && !stopping.IsCancellationRequested && !BatchEnded;
+
+    /// <summary>Items of this chunk started and not yet ended.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void ItemStarted() => Interlocked.Increment(ref _inFlight);
+
+    public void ItemEnded()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        _itemEnded.Release();
+    }
+
+    /// <summary>Completes when an item of this chunk ends (at once if one ended since the last wait).</summary>
+    public Task WaitForAnItemAsync(CancellationToken cancellationToken) => _itemEnded.WaitAsync(cancellationToken);
 
     public long Now => time.GetUtcNow().ToUnixTimeSeconds();
 

@@ -37,7 +37,7 @@ internal sealed class BatchValidation(IBatchStore store, IFileStore files, Relay
     }
 
     /// <summary>OpenAI's BatchError objects as a JSON array.</summary>
-    private static string Errors(IReadOnlyList<BatchLineError> errors)
+    public static string Errors(IReadOnlyList<BatchLineError> errors)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))

@@ -10,15 +10,38 @@ namespace RelayCluster.Silo.Batches;
 /// Runs the items of one leased chunk: reads its lines from the input file (from the chunk's first byte, one
 /// line at a time), skips items that already ended (a taken-over chunk), and starts each remaining item when
 /// the silo has an item slot free. The task is completed only when every item it started has ended; a lost
-/// lease or a stop hands the rest to another worker.
+/// lease or a stop hands the rest to another worker. Whatever an item throws is that item's failure (an error line),
+/// never the chunk's. Each running chunk may fill only its share of the item slots (all of them divided by the chunks
+/// running), so a chunk that starts while others run gets slots as soon as their items end, whoever's they are.
 /// </summary>
 internal sealed partial class ChunkRunner(
     IBatchStore store, IFileStore files, ITenantDirectory directory, BatchItemRunner items, PartFiles parts, RelayOptions options,
     TimeProvider time, ILogger<ChunkRunner> logger)
 {
     private readonly SemaphoreSlim _itemSlots = new(options.Batches.MaxConcurrentItems, options.Batches.MaxConcurrentItems);
+    private int _runningChunks;
 
     public async Task<ChunkOutcome> RunAsync(BatchLease lease, BatchState batch, CancellationToken stopping)
+    {
+        if (BatchStatus.IsFinal(batch.Status))
+        {
+            return ChunkOutcome.Done; // the batch ended early (failed, or a cancel that had nothing left to wait for)
+        }
+
+        Interlocked.Increment(ref _runningChunks);
+        try
+        {
+            return await RunItemsAsync(lease, batch, stopping);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningChunks);
+        }
+    }
+
+    private int ItemShare() => Math.Max(1, options.Batches.MaxConcurrentItems / Math.Max(1, Volatile.Read(ref _runningChunks)));
+
+    private async Task<ChunkOutcome> RunItemsAsync(BatchLease lease, BatchState batch, CancellationToken stopping)
     {
         if (await store.GetChunkAsync(lease.TenantId, lease.BatchId, lease.Chunk) is not { } chunk)
         {
@@ -42,6 +65,8 @@ internal sealed partial class ChunkRunner(
 
         var running = new List<Task>();
         var faulted = 0;
+        var interrupted = 0;
+        var cutShort = false;
         using var renewing = new LeaseKeeper(store, lease, options.Batches.LeaseSeconds, time, () => run.LeaseLost = true);
         var item = chunk.FirstLine;
         while (item < chunk.FirstLine + chunk.Count && await reader.ReadLineAsync(options.Requests.MaxBodyBytes, stopping) is { } next)
@@ -57,45 +82,63 @@ internal sealed partial class ChunkRunner(
                 continue;
             }
 
+            while (run.InFlight >= ItemShare())
+            {
+                await run.WaitForAnItemAsync(stopping);
+            }
+
             await _itemSlots.WaitAsync(stopping);
             if (!run.MayStartItems)
             {
                 _itemSlots.Release();
+                cutShort = true;
                 break;
             }
 
             var line = next.Line.ToArray();
+            run.ItemStarted();
             running.Add(Task.Run(async () =>
             {
                 try
                 {
                     await items.RunAsync(run, index, line);
                 }
+                catch (RelayCluster.Core.Tenants.StoreUnavailableException)
+                {
+                    Interlocked.Increment(ref interrupted); // the store went away: the item is not at fault, and runs again
+                }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
-                    Interlocked.Increment(ref faulted);
+                    // Not the chunk's failure: retrying the chunk would meet the same line again, and again.
                     Log.ItemFailed(logger, batch.Id, index, ex);
+                    if (!await items.FailAsync(run, index, line))
+                    {
+                        Interlocked.Increment(ref faulted);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
-                    Interlocked.Increment(ref faulted); // stopping: the item is left for whoever takes the chunk
+                    Interlocked.Increment(ref interrupted); // stopping: the item is left for whoever takes the chunk
                 }
                 finally
                 {
                     _itemSlots.Release();
+                    run.ItemEnded();
                 }
             }, CancellationToken.None));
         }
 
         await Task.WhenAll(running);
         return run.LeaseLost ? ChunkOutcome.LeaseLost
-            : faulted > 0 || stopping.IsCancellationRequested || item != chunk.FirstLine + chunk.Count ? ChunkOutcome.Faulted
+            : run.BatchEnded ? ChunkOutcome.Done
+            : faulted > 0 || (!cutShort && item != chunk.FirstLine + chunk.Count) ? ChunkOutcome.Faulted // or the input has fewer lines than validated
+            : interrupted > 0 || stopping.IsCancellationRequested || cutShort ? ChunkOutcome.Interrupted
             : ChunkOutcome.Done;
     }
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Error, Message = "Item {Item} of {BatchId} failed unexpectedly; it is left for a retry of its chunk")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Item {Item} of {BatchId} failed unexpectedly; it ends as a failed request")]
         public static partial void ItemFailed(ILogger logger, string batchId, int item, Exception exception);
     }
 }
@@ -106,8 +149,10 @@ internal enum ChunkOutcome
     Done,
     /// <summary>Another worker holds the chunk now; it is theirs to finish.</summary>
     LeaseLost,
-    /// <summary>Items were left (stopping, or an unexpected failure): the chunk must run again.</summary>
+    /// <summary>Items were left that could not even be recorded as failed: the chunk must run again, and this attempt counts.</summary>
     Faulted,
+    /// <summary>Items were left because the silo is stopping or the store was unavailable: not the chunk's fault, so no attempt is spent.</summary>
+    Interrupted,
 }
 
 /// <summary>Renews a lease in the background while its task runs, and says when it was lost.</summary>

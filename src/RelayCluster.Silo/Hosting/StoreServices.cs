@@ -67,7 +67,7 @@ internal static partial class StoreServices
         services.AddSingleton<BatchWorkSignal>();
         services.AddSingleton<IBatchStore>(sp => IsRedis(sp)
             ? RedisBatches(sp)
-            : new MemoryBatchStore(sp.GetRequiredService<ITenantGrainFactory>(), sp.GetRequiredService<BatchWorkSignal>()));
+            : new MemoryBatchStore(sp.GetRequiredService<ITenantGrainFactory>(), sp.GetRequiredService<BatchWorkSignal>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IStoreHealth>(sp => IsRedis(sp)
             ? new RedisStoreHealth(sp.GetRequiredService<RedisConnection>())
             : new InProcessStore());

@@ -7,7 +7,7 @@ namespace RelayCluster.Tests.Batches;
 
 /// <summary>What every batch store must do, run against memory and Redis: the status machine, the task queue,
 /// and an item's end recorded and booked exactly once.</summary>
-public abstract class BatchStoreContract
+public abstract partial class BatchStoreContract
 {
     protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 11, 22, 12, 0, 0, TimeSpan.Zero));
 

@@ -14,10 +14,35 @@ public sealed class MemoryBatchStoreTests : BatchStoreContract
     public MemoryBatchStoreTests()
     {
         _tenants = new MemoryTenantGrainFactory(new DiscardingLedger(), TenantOptions, Clock);
-        _store = new MemoryBatchStore(_tenants, new BatchWorkSignal());
+        _store = new MemoryBatchStore(_tenants, new BatchWorkSignal(), Clock);
     }
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() => (_store, _tenants);
+
+    [Fact]
+    public async Task Tenants_are_leased_in_turn_and_a_retry_waits_for_its_time()
+    {
+        foreach (var (tenant, count) in new[] { ("big", 3), ("small", 2) })
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await _store.CreateAsync(new BatchCreation($"batch_{tenant}{i}", tenant, "/v1/embeddings", "file-x", null, 1, 2));
+            }
+        }
+
+        var order = new List<BatchLease>();
+        while (await _store.LeaseAsync("w", TimeSpan.FromSeconds(30)) is { } lease)
+        {
+            order.Add(lease);
+        }
+
+        Assert.Equal(["big", "small", "big", "small", "big"], order.Select(l => l.TenantId));
+        await _store.RetryLaterAsync(order[0], TimeSpan.FromSeconds(5));
+        Assert.Null(await _store.LeaseAsync("w", TimeSpan.FromSeconds(30)));
+        Clock.Advance(TimeSpan.FromSeconds(5));
+        var again = await _store.LeaseAsync("w", TimeSpan.FromSeconds(30));
+        Assert.Equal((order[0].EntryId, 2), (again!.EntryId, again.Attempt));
+    }
 
     private sealed class DiscardingLedger : IUsageLedger
     {
@@ -63,6 +88,7 @@ public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
         }, lease => lease is not null);
         Assert.NotNull(taken);
         Assert.Equal(held.EntryId, taken.EntryId);
+        Assert.Equal((1, 2), (held.Attempt, taken.Attempt)); // the holder died: its lease counts as an attempt
         Assert.False(await store.RenewAsync(held));
         Assert.True(await store.RenewAsync(taken));
         await store.CompleteTaskAsync(taken);

@@ -45,4 +45,37 @@ public sealed class BatchValidatorTests
         Assert.Equal("empty_file", Assert.Single((await ValidateAsync("\n\n")).Errors).Code);
         Assert.Equal("too_many_requests", Assert.Single((await ValidateAsync(string.Join("\n", Line("a"), Line("b"), Line("c")), max: 2)).Errors).Code);
     }
+
+    /// <summary>Lines that are JSON a reader accepts but whose values cannot be read: each is its line's error, never a throw.</summary>
+    [Fact]
+    public async Task Lines_whose_values_cannot_be_read_are_errors_on_their_lines()
+    {
+        var good = Encoding.UTF8.GetBytes(Line("ok") + "\n");
+        var poison = new[]
+        {
+            """{"custom_id":"dup","custom_id":"again","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}""",
+            """{"custom_id":"dup-body","method":"POST","url":"/v1/chat/completions","body":{"model":"m","model":"n","messages":[{"role":"user","content":"x"}]}}""",
+            """{"custom_id":"surrogate","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"\ud800"}]}}""",
+            """{"custom_id":"\udfff","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}""",
+            """{"custom_id":"overflow","method":"POST","url":"/v1/chat/completions","body":{"model":"m","max_tokens":1e400,"messages":[{"role":"user","content":"x"}]}}""",
+            """{"custom_id":"big","method":"POST","url":"/v1/chat/completions","body":{"model":"m","max_tokens":18446744073709551616,"messages":[{"role":"user","content":"x"}]}}""",
+        };
+        using var file = new MemoryStream();
+        file.Write(good);
+        foreach (var line in poison)
+        {
+            file.Write(Encoding.UTF8.GetBytes(line + "\n"));
+        }
+
+        // A raw 0xFF byte inside a string: not UTF-8.
+        file.Write([.. Encoding.UTF8.GetBytes("""{"custom_id":"ff","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"a"""), 0xFF, .. Encoding.UTF8.GetBytes("\"}]}}\n")]);
+        file.Position = 0;
+
+        var (input, errors) = await BatchValidator.ValidateAsync(file, "/v1/chat/completions", 10, 100, 1 << 20, CancellationToken.None);
+
+        Assert.Null(input);
+        Assert.Equal([2, 3, 4, 5, 6, 7, 8], errors.Select(e => e.Line ?? 0));
+        Assert.All(errors, e => Assert.False(string.IsNullOrWhiteSpace(e.Message)));
+        Assert.Contains("duplicate", errors[0].Message, StringComparison.OrdinalIgnoreCase);
+    }
 }
