@@ -31,13 +31,16 @@ public sealed class ConfiguredTenants
     /// </summary>
     public bool HasNoBudget(string tenantId) => _byId.TryGetValue(tenantId, out var tenant) && tenant.Limits.MonthlyBudgetNanos is null;
 
-    /// <summary>Creates each configured tenant the directory does not know yet, with its keys and limits.</summary>
+    /// <summary>
+    /// Creates each configured tenant the directory does not know yet, with its keys and limits. A tenant or key an
+    /// admin deleted is never created again (the directory's tombstones): only an explicit create brings an id back.
+    /// </summary>
     public async Task SeedAsync(ITenantDirectory directory, ITenantGrainFactory grains, long createdAt)
     {
         foreach (var tenant in All)
         {
             var keys = tenant.Keys.Select(k => ApiKeys.From(k, createdAt)).ToList();
-            await TenantCreation.CreateAsync(directory, grains, new TenantEntry(tenant.Id, tenant.Models, createdAt), keys, tenant.Limits);
+            await TenantCreation.CreateConfiguredAsync(directory, grains, new TenantEntry(tenant.Id, tenant.Models, createdAt), keys, tenant.Limits);
         }
     }
 }

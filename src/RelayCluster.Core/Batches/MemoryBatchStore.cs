@@ -8,7 +8,7 @@ namespace RelayCluster.Core.Batches;
 /// in-process queue. There is no other silo to take a task over, so a lease here never expires; a worker that
 /// stops hands its task back with <see cref="ReleaseAsync"/>.
 /// </summary>
-public sealed class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSignal signal) : IBatchStore
+public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchWorkSignal signal) : IBatchStore
 {
     private readonly Lock _turn = new();
     private readonly Dictionary<(string Tenant, string Batch), Entry> _batches = [];

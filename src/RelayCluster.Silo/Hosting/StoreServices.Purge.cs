@@ -1,0 +1,29 @@
+using RelayCluster.Core.Auth;
+using RelayCluster.Core.Batches;
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Files;
+using RelayCluster.Core.Streams;
+using RelayCluster.Core.Tenants;
+
+namespace RelayCluster.Silo.Hosting;
+
+/// <summary>What forgetting a deleted tenant takes, whichever store is in use.</summary>
+internal static partial class StoreServices
+{
+    /// <summary>The embedded directory's journal: beside the usage log, the embedded store's other durable state.</summary>
+    private static string TenantJournalPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenant-journal.jsonl");
+
+    /// <summary>
+    /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (so no worker finds
+    /// more of the tenant's work), then streams, files, and the tenant grain (with the usage totals) last. A store a
+    /// test replaced with one that cannot purge is skipped.
+    /// </summary>
+    private static void AddTenantPurge(this IServiceCollection services) =>
+        services.AddSingleton(sp => new TenantPurge(new object?[]
+        {
+            sp.GetRequiredService<IBatchStore>(),
+            sp.GetRequiredService<IStreamChannelFactory>(),
+            sp.GetService<IFileStore>(),
+            sp.GetRequiredService<ITenantGrainFactory>(),
+        }.OfType<ITenantDataPurge>()));
+}
