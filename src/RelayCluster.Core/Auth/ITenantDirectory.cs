@@ -38,7 +38,7 @@ public partial interface ITenantDirectory
 
     /// <summary>
     /// Removes the tenant and revokes all its keys, and records the deletion (a tombstone), so seeding from the
-    /// configuration never brings it back. Its usage history is kept.
+    /// configuration never brings it back; its keys' hashes are recorded as revoked too. Its usage history is kept.
     /// </summary>
     Task<bool> DeleteAsync(string tenantId);
 

@@ -46,6 +46,7 @@ public sealed partial class MemoryTenantDirectory : ITenantDirectory
         foreach (var key in _keysByTenant[tenantId].Values)
         {
             _tenantByKeyHash.Remove(key.Hash);
+            _journal.Revoked(key.Hash); // a deleted tenant's keys never work again, even for a tenant re-created with its id
         }
 
         _keysByTenant.Remove(tenantId);

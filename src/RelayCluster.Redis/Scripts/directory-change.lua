@@ -8,6 +8,7 @@ if op == 'models' then
 elseif op == 'delete' then
   for _, entry in ipairs(redis.call('HVALS', KEYS[4])) do
     redis.call('HDEL', KEYS[2], string.match(entry, '^([^|]+)'))
+    redis.call('SADD', KEYS[6], string.match(entry, '^([^|]+)')) -- never seeded again, whoever gets the id next
   end
   redis.call('DEL', KEYS[3], KEYS[4])
   redis.call('SREM', KEYS[1], id)
