@@ -1,4 +1,5 @@
 using RelayCluster.Core.Auth;
+using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Core.Batches;
 
@@ -19,5 +20,27 @@ public sealed partial class MemoryBatchStore : ITenantDataPurge
         }
 
         return Task.CompletedTask;
+    }
+
+    private bool IsGone(string tenantId, string batchId)
+    {
+        lock (_turn)
+        {
+            return !_batches.ContainsKey((tenantId, batchId));
+        }
+    }
+
+    /// <summary>
+    /// An item's end for a batch that is gone (purged with its tenant): nothing is recorded or booked, the item's
+    /// reservation is freed, and 'cancelling' stops the chunk, so a tenant created later with the id never pays for it.
+    /// </summary>
+    private async ValueTask<ItemRecorded> EndItemOfPurgedAsync(string tenantId, Settlement? settlement)
+    {
+        if (settlement is { } held)
+        {
+            await tenants.GetTenant(tenantId).ReleaseAsync(held.RequestId);
+        }
+
+        return new ItemRecorded(false, BatchStatus.Cancelling, 0, 0, 0);
     }
 }
