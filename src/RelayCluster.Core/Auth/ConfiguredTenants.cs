@@ -5,8 +5,14 @@ using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Core.Auth;
 
-/// <summary>A tenant as the relay needs it on every request: its id and the models it may use.</summary>
-public sealed record Tenant(string Id, ModelPatterns AllowedModels);
+/// <summary>
+/// A tenant as the relay needs it on every request: its id, the models it may use, and its incarnation (which tenant
+/// of that id the request authenticated as; see <see cref="TenantEntry.Incarnation"/>).
+/// </summary>
+public sealed record Tenant(string Id, ModelPatterns AllowedModels)
+{
+    public string Incarnation { get; init; } = "";
+}
 
 /// <summary>A tenant as the configuration file defines it: what seeds the store at start.</summary>
 public sealed record ConfiguredTenant(string Id, TenantLimits Limits, IReadOnlyList<string> Models, IReadOnlyList<string> Keys);
