@@ -24,6 +24,10 @@ public static class TenantCreation
         if (purge is not null && (await directory.IsDeletedAsync(tenant.Id) || await directory.KnownIncarnationAsync(tenant.Id) is not null))
         {
             await purge.PurgeAsync(tenant.Id);
+            if (await directory.GetAsync(tenant.Id) is not null)
+            {
+                return false; // another silo created the id while this one purged: its grain is not this create's to set
+            }
         }
 
         await StartGrainAsync(grains, tenant, limits);

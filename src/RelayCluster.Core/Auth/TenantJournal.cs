@@ -48,9 +48,9 @@ internal sealed class TenantJournal
 
     public void Created(string tenantId, string incarnation)
     {
-        if (!_deleted.Contains(tenantId) && _incarnations.GetValueOrDefault(tenantId) == incarnation)
+        if (!_deleted.Contains(tenantId) && (_incarnations.GetValueOrDefault(tenantId) ?? "") == incarnation)
         {
-            return; // a configured tenant seeded again at start: nothing new to remember
+            return; // a configured tenant seeded again at start (or first, with no incarnation): nothing new to remember
         }
 
         Record(new JournalLine("create", tenantId, incarnation, null));

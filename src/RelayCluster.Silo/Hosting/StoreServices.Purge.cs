@@ -10,8 +10,9 @@ namespace RelayCluster.Silo.Hosting;
 /// <summary>What forgetting a deleted tenant takes, whichever store is in use.</summary>
 internal static partial class StoreServices
 {
-    /// <summary>The embedded directory's journal: beside the usage log, the embedded store's other durable state.</summary>
-    private static string TenantJournalPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenant-journal.jsonl");
+    /// <summary>The embedded directory's journal: beside the usage log, the embedded store's other durable state
+    /// (JSON lines, but not named <c>*.jsonl</c>, which is the usage log's).</summary>
+    private static string TenantJournalPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenants.journal");
 
     /// <summary>
     /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (so no worker finds

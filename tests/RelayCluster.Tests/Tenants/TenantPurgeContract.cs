@@ -126,7 +126,7 @@ public sealed class MemoryTenantPurgeTests : TenantPurgeContract, IDisposable
     /// <summary>The later directory is the next process: a new directory over the same journal.</summary>
     protected override Task<(ITenantDirectory Writer, ITenantDirectory Later)> DirectoriesAsync()
     {
-        var journal = Path.Combine(_usage.Path, "tenant-journal.jsonl");
+        var journal = Path.Combine(_usage.Path, "tenants.journal");
         return Task.FromResult<(ITenantDirectory, ITenantDirectory)>((new MemoryTenantDirectory(journal), new LaterProcess(journal)));
     }
 
