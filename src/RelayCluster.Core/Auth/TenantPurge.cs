@@ -11,16 +11,38 @@ public interface ITenantDataPurge
     Task PurgeAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Every store's purge, run one after the other: batches first (so no worker finds more of its work), grain last.</summary>
+/// <summary>
+/// Every store's purge, run one after the other: batches first (so no worker finds more of its work), grain last.
+/// A part that fails does not stop the others; the failures are thrown together at the end (the purge is idempotent,
+/// and a re-create of the id runs it again).
+/// </summary>
 public sealed class TenantPurge(IEnumerable<ITenantDataPurge> parts)
 {
     private readonly ITenantDataPurge[] _parts = [.. parts];
 
     public async Task PurgeAsync(string tenantId, CancellationToken cancellationToken = default)
     {
+        List<Exception>? failures = null;
         foreach (var part in _parts)
         {
-            await part.PurgeAsync(tenantId, cancellationToken);
+            try
+            {
+                await part.PurgeAsync(tenantId, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                (failures ??= []).Add(ex);
+            }
+        }
+
+        if (failures is not null)
+        {
+            if (failures.Count == 1)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures[0]);
+            }
+
+            throw new AggregateException($"Purging tenant '{tenantId}' failed in {failures.Count} stores.", failures);
         }
     }
 }

@@ -4,6 +4,7 @@ using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Files;
 using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Batches;
 
 namespace RelayCluster.Silo.Hosting;
 
@@ -16,13 +17,14 @@ internal static partial class StoreServices
 
     /// <summary>
     /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (so no worker finds
-    /// more of the tenant's work), then streams, files, and the tenant grain (with the usage totals) last. A store a
+    /// more of the tenant's work) and their part files, then streams, files, and the tenant grain (with the usage totals) last. A store a
     /// test replaced with one that cannot purge is skipped.
     /// </summary>
     private static void AddTenantPurge(this IServiceCollection services) =>
         services.AddSingleton(sp => new TenantPurge(new object?[]
         {
             sp.GetRequiredService<IBatchStore>(),
+            sp.GetService<PartFiles>() is { } parts ? new PartFilesPurge(parts) : null,
             sp.GetRequiredService<IStreamChannelFactory>(),
             sp.GetService<IFileStore>(),
             sp.GetRequiredService<ITenantGrainFactory>(),
