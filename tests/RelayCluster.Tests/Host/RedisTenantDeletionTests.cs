@@ -78,6 +78,12 @@ public sealed class RedisTenantDeletionTests : RedisRelay, IDisposable
         Assert.Equal(0, (long)quota["requests_in_window"]!);
         Assert.Equal(0, (long)quota["tokens_in_window"]!);
 
+        // The deleted tenant's usage is kept for audit, apart from the new tenant's.
+        var archived = (StackExchange.Redis.RedisResult[])(await Redis.Connection.ExecuteAsync("KEYS", "{t:t1}#deleted:*:usage:*"))!;
+        var archivedUsage = Assert.Single(archived);
+        Assert.True((long)await Redis.Connection.HashGetAsync((string)archivedUsage!, "requests") >= 2);
+        Assert.Single((StackExchange.Redis.RedisResult[])(await Redis.Connection.ExecuteAsync("KEYS", "{t:t1}#deleted:*:ledger"))!);
+
         // A silo that starts now (a restart or a scale-out) sees the same.
         using var joined = JoinSilo();
         using var joinedClient = joined.ClientFor(key);
