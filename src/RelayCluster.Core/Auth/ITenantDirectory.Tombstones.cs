@@ -17,9 +17,10 @@ public partial interface ITenantDirectory
     Task<bool> IsDeletedAsync(string tenantId);
 
     /// <summary>
-    /// The incarnation a configured tenant had before this process started, where the directory itself does not
-    /// outlive the process (the embedded store's journal), so seeding gives the same tenant the same incarnation and
-    /// its files and spend stay its own. Null when nothing is known (a fresh id, or a store that keeps the tenant).
+    /// The incarnation the id last had, where the directory itself does not outlive the process (the embedded store's
+    /// journal): seeding gives a configured tenant the same incarnation again, so its files and spend stay its own, and
+    /// an explicit create of an id known this way purges what the earlier tenant left. Null when nothing is known (a
+    /// fresh id, or a store whose directory outlives every process).
     /// </summary>
     Task<string?> KnownIncarnationAsync(string tenantId);
 }
