@@ -124,7 +124,7 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
 public sealed record RedisStreamOptions(int MaxEntries = 100_000, int RetentionSeconds = 600, int AbandonedSeconds = 3600);
 
 /// <summary>Channels on one Redis; this silo's followers of a stream share one reader (<paramref name="followers"/>).</summary>
-public sealed class RedisStreamChannelFactory(RedisConnection redis, RedisStreamOptions options, StreamFollowers followers) : IStreamChannelFactory
+public sealed partial class RedisStreamChannelFactory(RedisConnection redis, RedisStreamOptions options, StreamFollowers followers) : IStreamChannelFactory
 {
     public StreamFollowers Followers => followers;
 

@@ -10,7 +10,7 @@ namespace RelayCluster.Redis;
 /// atomic script (on Redis Cluster too) that publishes on <c>relay:changes</c>; every silo subscribes and
 /// raises <see cref="Changed"/>, which is how a key revoked on one silo is refused on all of them at once.
 /// </summary>
-public sealed class RedisTenantDirectory : ITenantDirectory
+public sealed partial class RedisTenantDirectory : ITenantDirectory
 {
     public const string ChangesChannel = "relay:changes";
 
@@ -42,7 +42,10 @@ public sealed class RedisTenantDirectory : ITenantDirectory
     {
         var fields = (await _redis.HashGetAllAsync(TenantKey(tenantId))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal);
         return fields.Count == 0 ? null : new TenantEntry(
-            tenantId, JsonSerializer.Deserialize<List<string>>(fields["models"]) ?? [], long.Parse(fields["created"], CultureInfo.InvariantCulture));
+            tenantId, JsonSerializer.Deserialize<List<string>>(fields["models"]) ?? [], long.Parse(fields["created"], CultureInfo.InvariantCulture))
+        {
+            Incarnation = fields.GetValueOrDefault("incarnation") ?? "",
+        };
     }
 
     public async Task<IReadOnlyList<string>> ListAsync() =>
@@ -55,11 +58,13 @@ public sealed class RedisTenantDirectory : ITenantDirectory
             return new ApiKeyEntry(e.Name!, parts[1], long.Parse(parts[2], CultureInfo.InvariantCulture));
         }).OrderBy(k => k.CreatedAt).ToList();
 
-    public async Task<bool> CreateAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys)
+    public Task<bool> CreateAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys) => CreateAsync(tenant, keys, "admin");
+
+    private async Task<bool> CreateAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys, string mode)
     {
         RedisValue[] args =
         [
-            tenant.Id, JsonSerializer.Serialize(tenant.Models), tenant.CreatedAt,
+            tenant.Id, JsonSerializer.Serialize(tenant.Models), tenant.CreatedAt, tenant.Incarnation, mode,
             .. keys.SelectMany(k => new RedisValue[] { k.Hash, k.Entry.Id, Describe(k.Entry) }),
         ];
         return (long)await _redis.EvaluateAsync(Create, Keys(tenant.Id), args) == 1;
@@ -79,7 +84,7 @@ public sealed class RedisTenantDirectory : ITenantDirectory
 
     private static string Describe(ApiKeyEntry key) => key.Prefix + "|" + key.CreatedAt.ToString(CultureInfo.InvariantCulture);
 
-    private static RedisKey[] Keys(string tenantId) => [Tenants, KeyOwners, TenantKey(tenantId), TenantKeysKey(tenantId)];
+    private static RedisKey[] Keys(string tenantId) => [Tenants, KeyOwners, TenantKey(tenantId), TenantKeysKey(tenantId), Deleted, Revoked];
 
     private static RedisKey TenantKey(string tenantId) => "{relay}:tenant:" + tenantId;
 

@@ -5,8 +5,14 @@ using RelayCluster.Core.Tenants;
 
 namespace RelayCluster.Core.Auth;
 
-/// <summary>A tenant as the relay needs it on every request: its id and the models it may use.</summary>
-public sealed record Tenant(string Id, ModelPatterns AllowedModels);
+/// <summary>
+/// A tenant as the relay needs it on every request: its id, the models it may use, and its incarnation (which tenant
+/// of that id the request authenticated as; see <see cref="TenantEntry.Incarnation"/>).
+/// </summary>
+public sealed record Tenant(string Id, ModelPatterns AllowedModels)
+{
+    public string Incarnation { get; init; } = "";
+}
 
 /// <summary>A tenant as the configuration file defines it: what seeds the store at start.</summary>
 public sealed record ConfiguredTenant(string Id, TenantLimits Limits, IReadOnlyList<string> Models, IReadOnlyList<string> Keys);
@@ -31,13 +37,16 @@ public sealed class ConfiguredTenants
     /// </summary>
     public bool HasNoBudget(string tenantId) => _byId.TryGetValue(tenantId, out var tenant) && tenant.Limits.MonthlyBudgetNanos is null;
 
-    /// <summary>Creates each configured tenant the directory does not know yet, with its keys and limits.</summary>
+    /// <summary>
+    /// Creates each configured tenant the directory does not know yet, with its keys and limits. A tenant or key an
+    /// admin deleted is never created again (the directory's tombstones): only an explicit create brings an id back.
+    /// </summary>
     public async Task SeedAsync(ITenantDirectory directory, ITenantGrainFactory grains, long createdAt)
     {
         foreach (var tenant in All)
         {
             var keys = tenant.Keys.Select(k => ApiKeys.From(k, createdAt)).ToList();
-            await TenantCreation.CreateAsync(directory, grains, new TenantEntry(tenant.Id, tenant.Models, createdAt), keys, tenant.Limits);
+            await TenantCreation.CreateConfiguredAsync(directory, grains, new TenantEntry(tenant.Id, tenant.Models, createdAt), keys, tenant.Limits);
         }
     }
 }

@@ -1,7 +1,11 @@
 namespace RelayCluster.Core.Auth;
 
-/// <summary>The embedded store's directory: dictionaries under one lock, changes announced in-process.</summary>
-public sealed class MemoryTenantDirectory : ITenantDirectory
+/// <summary>
+/// The embedded store's directory: dictionaries under one lock, changes announced in-process. Tenants and keys live
+/// in memory (the configuration seeds them at every start); what must outlive the process, deletes, revoked keys and
+/// incarnations, goes to a journal (see <see cref="TenantJournal"/>).
+/// </summary>
+public sealed partial class MemoryTenantDirectory : ITenantDirectory
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TenantEntry> _tenants = new(StringComparer.Ordinal);
@@ -19,18 +23,7 @@ public sealed class MemoryTenantDirectory : ITenantDirectory
     public Task<IReadOnlyList<ApiKeyEntry>> ListKeysAsync(string tenantId) => Read<IReadOnlyList<ApiKeyEntry>>(() =>
         _keysByTenant.TryGetValue(tenantId, out var keys) ? keys.Values.Select(k => k.Entry).ToList() : []);
 
-    public Task<bool> CreateAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys) => Write(() =>
-    {
-        if (_tenants.ContainsKey(tenant.Id) || keys.Any(k => _tenantByKeyHash.ContainsKey(k.Hash)))
-        {
-            return false;
-        }
-
-        _tenants[tenant.Id] = tenant;
-        _keysByTenant[tenant.Id] = keys.ToDictionary(k => k.Entry.Id, StringComparer.Ordinal);
-        keys.ToList().ForEach(k => _tenantByKeyHash[k.Hash] = tenant.Id);
-        return true;
-    });
+    public Task<bool> CreateAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys) => Write(() => Add(tenant, keys));
 
     public Task<bool> SetModelsAsync(string tenantId, IReadOnlyList<string> models) => Write(() =>
     {
@@ -53,9 +46,11 @@ public sealed class MemoryTenantDirectory : ITenantDirectory
         foreach (var key in _keysByTenant[tenantId].Values)
         {
             _tenantByKeyHash.Remove(key.Hash);
+            _journal.Revoked(key.Hash); // a deleted tenant's keys never work again, even for a tenant re-created with its id
         }
 
         _keysByTenant.Remove(tenantId);
+        _journal.Deleted(tenantId);
         return true;
     });
 
@@ -78,8 +73,23 @@ public sealed class MemoryTenantDirectory : ITenantDirectory
         }
 
         _tenantByKeyHash.Remove(key.Hash);
+        _journal.Revoked(key.Hash);
         return true;
     });
+
+    private bool Add(TenantEntry tenant, IReadOnlyList<NewApiKey> keys)
+    {
+        if (_tenants.ContainsKey(tenant.Id) || keys.Any(k => _tenantByKeyHash.ContainsKey(k.Hash)))
+        {
+            return false;
+        }
+
+        _tenants[tenant.Id] = tenant;
+        _keysByTenant[tenant.Id] = keys.ToDictionary(k => k.Entry.Id, StringComparer.Ordinal);
+        keys.ToList().ForEach(k => _tenantByKeyHash[k.Hash] = tenant.Id);
+        _journal.Created(tenant.Id, tenant.Incarnation);
+        return true;
+    }
 
     private Task<T> Read<T>(Func<T> read)
     {

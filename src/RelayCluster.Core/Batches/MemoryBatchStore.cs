@@ -155,6 +155,11 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
     {
         ItemRecorded recorded;
         var finalize = false;
+        if (IsGone(tenantId, batchId))
+        {
+            return await EndItemOfPurgedAsync(tenantId, settlement);
+        }
+
         lock (_turn)
         {
             var entry = _batches[(tenantId, batchId)];

@@ -4,6 +4,13 @@ namespace RelayCluster.Core.Metering;
 public interface IUsageReader
 {
     Task<UsageSummary> GetSummaryAsync(string tenantId, string month);
+
+    /// <summary>
+    /// The usage of one incarnation of the tenant id (see <see cref="UsageRecord.Incarnation"/>), so a tenant created
+    /// again is never shown a deleted one's usage. A store that sets the old totals aside at the purge (Redis) needs
+    /// no incarnation and answers for the id.
+    /// </summary>
+    Task<UsageSummary> GetSummaryAsync(string tenantId, string incarnation, string month) => GetSummaryAsync(tenantId, month);
 }
 
 /// <summary>
@@ -17,6 +24,10 @@ public interface IUsageLedger
 
     /// <summary>Each tenant's spend in <paramref name="month"/> as the log holds it (used to restore budgets).</summary>
     IReadOnlyDictionary<string, long> SpentByTenant(string month);
+
+    /// <summary>One incarnation's spend in <paramref name="month"/> (records of other incarnations of the id do not count).</summary>
+    long SpentBy(string tenantId, string incarnation, string month) =>
+        incarnation.Length == 0 ? SpentByTenant(month).GetValueOrDefault(tenantId) : 0;
 
     /// <summary>Completes when every record appended so far is written to the log file.</summary>
     Task FlushAsync(CancellationToken cancellationToken = default);

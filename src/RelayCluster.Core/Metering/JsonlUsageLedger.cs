@@ -18,7 +18,7 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
     private readonly string _directory;
     private readonly ILogger<JsonlUsageLedger> _logger;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<(string Tenant, string Month), UsageAggregate> _totals = new();
+    private readonly ConcurrentDictionary<(string Tenant, string Incarnation, string Month), UsageAggregate> _totals = new();
     // A month's file is read into the totals once, before the first record of that month is counted,
     // so records this process appends are never counted a second time by a later load.
     private readonly ConcurrentDictionary<string, Lazy<bool>> _loadedMonths = new(StringComparer.Ordinal);
@@ -37,20 +37,34 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
     {
         var month = MonthOf(record);
         EnsureLoaded(month);
-        Totals(record.Tenant, month).Add(record);
+        Totals(record.Tenant, record.Incarnation ?? "", month).Add(record);
         _queue.Writer.TryWrite(record);
     }
 
-    public UsageSummary GetSummary(string tenantId, string month)
+    /// <summary>The month's usage of the tenant's records without an incarnation (tenants older than incarnations).</summary>
+    public UsageSummary GetSummary(string tenantId, string month) => GetSummary(tenantId, "", month);
+
+    /// <summary>The month's usage of one incarnation of the tenant id.</summary>
+    public UsageSummary GetSummary(string tenantId, string incarnation, string month)
     {
         EnsureLoaded(month);
-        return Totals(tenantId, month).Snapshot();
+        return Totals(tenantId, incarnation, month).Snapshot();
     }
 
     public Task<UsageSummary> GetSummaryAsync(string tenantId, string month) => Task.FromResult(GetSummary(tenantId, month));
 
+    public Task<UsageSummary> GetSummaryAsync(string tenantId, string incarnation, string month) => Task.FromResult(GetSummary(tenantId, incarnation, month));
+
+    /// <summary>Each tenant's spend in the month from records without an incarnation.</summary>
     public IReadOnlyDictionary<string, long> SpentByTenant(string month) =>
-        _totals.Where(t => t.Key.Month == month).ToDictionary(t => t.Key.Tenant, t => t.Value.CostNanos, StringComparer.Ordinal);
+        _totals.Where(t => t.Key.Month == month && t.Key.Incarnation.Length == 0)
+            .ToDictionary(t => t.Key.Tenant, t => t.Value.CostNanos, StringComparer.Ordinal);
+
+    public long SpentBy(string tenantId, string incarnation, string month)
+    {
+        EnsureLoaded(month);
+        return _totals.TryGetValue((tenantId, incarnation, month), out var totals) ? totals.CostNanos : 0;
+    }
 
     public Task FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -66,7 +80,8 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
 
     public string FileOf(string month) => Path.Combine(_directory, $"usage-{month}.jsonl");
 
-    private UsageAggregate Totals(string tenant, string month) => _totals.GetOrAdd((tenant, month), key => new UsageAggregate(key.Tenant, key.Month));
+    private UsageAggregate Totals(string tenant, string incarnation, string month) =>
+        _totals.GetOrAdd((tenant, incarnation, month), key => new UsageAggregate(key.Tenant, key.Month));
 
     private static string MonthOf(UsageRecord record) => Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(record.TimestampMs));
 
@@ -95,7 +110,7 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
                 var record = JsonSerializer.Deserialize(line, UsageJsonContext.Default.UsageRecord);
                 if (record is not null)
                 {
-                    Totals(record.Tenant, month).Add(record);
+                    Totals(record.Tenant, record.Incarnation ?? "", month).Add(record);
                 }
             }
             catch (JsonException)

@@ -19,6 +19,11 @@ public sealed record UsageRecord
 {
     [JsonPropertyName("ts")] public required long TimestampMs { get; init; }
     [JsonPropertyName("tenant")] public required string Tenant { get; init; }
+    /// <summary>
+    /// Which tenant of that id (the embedded store stamps it; absent for tenants older than incarnations): a tenant
+    /// created again with a deleted tenant's id starts its spend afresh while the log keeps the old records.
+    /// </summary>
+    [JsonPropertyName("incarnation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Incarnation { get; init; }
     [JsonPropertyName("request_id")] public required string RequestId { get; init; }
     [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
     [JsonPropertyName("model")] public required string Model { get; init; }

@@ -109,7 +109,7 @@ internal sealed class MemoryStreamChannel(string streamId, StreamFollowers follo
 /// One channel per stream id, kept for <paramref name="retention"/> after its terminal entry so that late and
 /// reconnecting subscribers can still replay it, then dropped. Its followers share one reader per stream.
 /// </summary>
-public sealed class MemoryStreamChannelFactory(TimeSpan retention, TimeProvider time, StreamSettings? settings = null) : IStreamChannelFactory
+public sealed partial class MemoryStreamChannelFactory(TimeSpan retention, TimeProvider time, StreamSettings? settings = null) : IStreamChannelFactory
 {
     private readonly ConcurrentDictionary<string, MemoryStreamChannel> _channels = new(StringComparer.Ordinal);
     private readonly int _maxEntries = (settings ?? new StreamSettings()).MaxEntries;

@@ -9,7 +9,7 @@ namespace RelayCluster.Core.Tenants;
 /// await, which is why a lock rather than an async queue is the right tool here. Behaves as the Redis
 /// grain does; one contract test suite runs against both.
 /// </summary>
-internal sealed class MemoryTenantGrain(
+internal sealed partial class MemoryTenantGrain(
     string tenantId, long spentNanos, IUsageLedger ledger, TenantStoreOptions options, TimeProvider time) : ITenantGrain
 {
     private readonly Lock _turn = new();
@@ -244,13 +244,12 @@ internal sealed class MemoryTenantGrain(
 /// Creates one memory grain per tenant on first use and keeps it for the life of the process. A new grain
 /// starts from the month's spend in the usage log, which is how a restart loses no spend.
 /// </summary>
-public sealed class MemoryTenantGrainFactory(IUsageLedger ledger, TenantStoreOptions options, TimeProvider time)
+public sealed partial class MemoryTenantGrainFactory(IUsageLedger ledger, TenantStoreOptions options, TimeProvider time)
     : ITenantGrainFactory
 {
     private readonly ConcurrentDictionary<string, MemoryTenantGrain> _grains = new(StringComparer.Ordinal);
 
-    public ITenantGrain GetTenant(string tenantId) => _grains.GetOrAdd(tenantId, id => new MemoryTenantGrain(
-        id, ledger.SpentByTenant(Money.MonthOf(time.GetUtcNow())).GetValueOrDefault(id), ledger, options, time));
+    public ITenantGrain GetTenant(string tenantId) => _grains.GetOrAdd(tenantId, id => Activate(id, _incarnationOf(id)));
 }
 
 /// <summary>Settings every tenant store shares.</summary>

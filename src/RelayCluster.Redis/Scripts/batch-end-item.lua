@@ -6,6 +6,12 @@
 -- whose lease was taken over) only frees its reservation. A batch that already ended (its task was given up on)
 -- counts nothing more, but its items' calls are still booked. Returns {first (0/1), status, completed, failed, total}.
 local B, ITEMS, TASKS = KEYS[10], KEYS[11], KEYS[12]
+-- A batch that is gone (its tenant was deleted and purged) records and books nothing: the item's reservation is
+-- freed, and 'cancelling' stops the chunk, so a tenant created later with the same id never pays for it.
+if redis.call('EXISTS', B) == 0 then
+  if ARGV[21] == '1' then release() end
+  return { 0, 'cancelling', 0, 0, 0 }
+end
 local first = redis.call('HSETNX', ITEMS, ARGV[15], ARGV[16] .. ':' .. ARGV[17])
 local current = redis.call('HGET', B, 'status')
 local ended = current == 'failed' or current == 'completed' or current == 'expired' or current == 'cancelled'

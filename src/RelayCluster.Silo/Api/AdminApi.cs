@@ -39,7 +39,7 @@ public static class AdminApi
     private static async Task<Results<Ok<UsageSummary>, EmptyHttpResult>> GetUsageAsync(
         string id, string? month, HttpContext context, ITenantDirectory tenants, IUsageReader usage, TimeProvider time)
     {
-        if (await tenants.GetAsync(id) is null)
+        if (await tenants.GetAsync(id) is not { } tenant)
         {
             await ErrorResponses.WriteAsync(context, RelayError.NotFound($"tenant '{id}'"));
             return TypedResults.Empty;
@@ -52,7 +52,7 @@ public static class AdminApi
             return TypedResults.Empty;
         }
 
-        return TypedResults.Ok(await usage.GetSummaryAsync(id, month));
+        return TypedResults.Ok(await usage.GetSummaryAsync(id, tenant.Incarnation, month)); // this tenant's, not a deleted one's of the same id
     }
 
     /// <summary>

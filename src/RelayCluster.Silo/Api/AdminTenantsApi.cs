@@ -42,7 +42,7 @@ internal static class AdminTenantsApi
         return Results.Json(new JsonObject { ["object"] = "list", ["data"] = tenants });
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, TenantAdmin ops)
+    private static async Task<IResult> CreateAsync(HttpContext context, TenantAdmin ops, TenantPurge purge)
     {
         var (request, error) = TenantAdminRequest.Parse(await JsonBody.ReadObjectAsync(context), requireId: true);
         if (request is null)
@@ -52,14 +52,15 @@ internal static class AdminTenantsApi
 
         var now = ops.Now;
         var (key, stored) = ApiKeys.Generate(now);
-        var entry = new TenantEntry(request.Id!, request.Models ?? ["*"], now);
-        if (!await TenantCreation.CreateAsync(ops.Directory, ops.Grains, entry, [stored], TenantLimits.Unlimited.With(request.Limits)))
+        // A new incarnation every time: a tenant created with a deleted tenant's id is a different tenant (see TenantPurge).
+        var entry = new TenantEntry(request.Id!, request.Models ?? ["*"], now) { Incarnation = TenantIncarnation.New() };
+        if (!await TenantCreation.CreateAsync(ops.Directory, ops.Grains, entry, [stored], TenantLimits.Unlimited.With(request.Limits), purge))
         {
             return await ops.FailAsync(context, new RelayError(409, new OpenAiError(
                 $"Tenant '{request.Id}' already exists.", "invalid_request_error", "id", "tenant_exists"), ShouldRetry: false));
         }
 
-        // An id that belonged to a deleted tenant keeps that month's spend (the same billing identity).
+        // An id that belonged to a deleted tenant starts afresh: none of its files, batches, streams or spend.
         var view = (await ops.ViewAsync(request.Id!, withKeys: true))!;
         view["key"] = KeyCreated(key, stored.Entry); // the only time the key itself is shown
         return Results.Json(view, statusCode: 201);
@@ -90,12 +91,15 @@ internal static class AdminTenantsApi
         return Results.Json(await ops.ViewAsync(id, withKeys: true));
     }
 
-    private static async Task<IResult> DeleteAsync(string id, HttpContext context, TenantAdmin ops)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext context, TenantAdmin ops, TenantPurge purge)
     {
         if (!await ops.Directory.DeleteAsync(id))
         {
             return await ops.NotFoundAsync(context, id);
         }
+
+        // Keys stop working first (the directory write), then the data goes; a re-create purges again.
+        await purge.PurgeAsync(id, CancellationToken.None);
 
         return Results.Json(new JsonObject { ["id"] = id, ["object"] = "tenant", ["deleted"] = true });
     }

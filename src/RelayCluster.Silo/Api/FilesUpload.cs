@@ -45,7 +45,11 @@ internal static class FilesUpload
                 return await FilesApi.FailAsync(context, error);
             }
 
-            var file = await form.Staged!.CommitAsync(form.Filename!, form.Purpose!, expiresAfter, context.RequestAborted);
+            if (await TenantFence.CommitAsync(context, form.Staged!, form.Filename!, form.Purpose!, expiresAfter) is not { } file)
+            {
+                return await FilesApi.FailAsync(context, TenantFence.Deleted(context));
+            }
+
             return TypedResults.Ok(FileObject.From(file));
         }
         finally

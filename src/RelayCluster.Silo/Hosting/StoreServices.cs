@@ -32,7 +32,8 @@ internal static partial class StoreServices
             sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
         services.AddSingleton<MemoryTenantGrainFactory>();
-        services.AddSingleton<MemoryTenantDirectory>();
+        // Deletes, revoked keys and incarnations outlive the process in a journal beside the usage log.
+        services.AddSingleton(sp => new MemoryTenantDirectory(TenantJournalPath(sp.GetRequiredService<RelayOptions>())));
         // Stream retention and follower limits, Relay:Streams (MaxEntries, SubscriberBuffer, ...).
         services.AddOptions<StreamSettings>().BindConfiguration("Relay:Streams").Validate(s => { s.Validate(); return true; }).ValidateOnStart();
         services.AddSingleton(sp => new MemoryStreamChannelFactory(
@@ -71,6 +72,7 @@ internal static partial class StoreServices
         services.AddSingleton<IStoreHealth>(sp => IsRedis(sp)
             ? new RedisStoreHealth(sp.GetRequiredService<RedisConnection>())
             : new InProcessStore());
+        services.AddTenantPurge();
         services.AddHostedService<StoreLifetime>();
     }
 

@@ -44,7 +44,7 @@ internal sealed class TenantCache
         var generation = Interlocked.Read(ref _generation);
         var tenantId = await _directory.FindTenantIdAsync(hash);
         var entry = tenantId is null ? null : await _directory.GetAsync(tenantId);
-        var tenant = entry is null ? null : new Tenant(entry.Id, new ModelPatterns(entry.Models));
+        var tenant = entry is null ? null : new Tenant(entry.Id, new ModelPatterns(entry.Models)) { Incarnation = entry.Incarnation };
         _byKeyHash[hash] = (tenant, now + (long)(Lifetime.TotalSeconds * TimeProvider.System.TimestampFrequency));
         if (Interlocked.Read(ref _generation) != generation)
         {

@@ -66,5 +66,16 @@ public sealed class TenantCreationTests
         public Task<bool> RevokeKeyAsync(string tenantId, string keyId) => inner.RevokeKeyAsync(tenantId, keyId);
 
         public Task<IReadOnlyList<ApiKeyEntry>> ListKeysAsync(string tenantId) => inner.ListKeysAsync(tenantId);
+
+        public async Task<bool> CreateConfiguredAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys)
+        {
+            await onPublish();
+            Published = true;
+            return await inner.CreateConfiguredAsync(tenant, keys);
+        }
+
+        public Task<bool> IsDeletedAsync(string tenantId) => inner.IsDeletedAsync(tenantId);
+
+        public Task<string?> KnownIncarnationAsync(string tenantId) => inner.KnownIncarnationAsync(tenantId);
     }
 }
