@@ -50,12 +50,19 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         await NotifyAsync();
     }
 
+    // Every id from outside is checked against BatchIds before it names a key (the API checks too): a malformed one
+    // such as "batch_X:chunks" would otherwise name a sibling key of another type.
     public async ValueTask<BatchState?> GetAsync(string tenantId, string batchId) =>
-        RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId)));
+        BatchIds.IsValid(batchId) ? RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId))) : null;
 
     public async ValueTask<BatchPage> ListAsync(string tenantId, string? after, int limit)
     {
         long start = 0;
+        if (after is not null && !BatchIds.IsValid(after))
+        {
+            return new BatchPage([], false); // as an unknown cursor
+        }
+
         if (after is not null)
         {
             var rank = await redis.ExecuteAsync("ZREVRANK", (string)Index(tenantId)!, after);
@@ -75,6 +82,11 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
     {
+        if (!BatchIds.IsValid(batchId))
+        {
+            return null;
+        }
+
         var result = await redis.EvaluateAsync(Cancel, [Batch(tenantId, batchId)], [now]);
         return result.IsNull ? null : RedisBatchFields.Read((RedisResult[])result!);
     }

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
+using RelayCluster.Core.Auth;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
@@ -22,9 +22,9 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         string? id = null;
         if (requireId)
         {
-            if (!JsonKinds.IsString(fields["id"]) || !IdPattern().IsMatch(fields["id"]!.GetValue<string>()))
+            if (!JsonKinds.IsString(fields["id"]) || !TenantIds.IsValid(fields["id"]!.GetValue<string>()))
             {
-                return (null, RelayError.InvalidValue("id", "expected 1 to 64 letters, digits, '-' or '_'."));
+                return (null, RelayError.InvalidValue("id", TenantIds.Expected));
             }
 
             id = fields["id"]!.GetValue<string>();
@@ -94,8 +94,4 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         errors.Add(RelayError.InvalidValue("monthly_budget_usd", "expected a non-negative number of US dollars, or null for unlimited."));
         return Change<long?>.Keep;
     }
-
-    // Ids become Redis key names and hash tags: no braces, no spaces, nothing to escape.
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    private static partial Regex IdPattern();
 }
