@@ -50,15 +50,15 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         await NotifyAsync();
     }
 
-    // Every id from outside is checked against BatchIds before it names a key (the API checks too): a malformed one
-    // such as "batch_X:chunks" would otherwise name a sibling key of another type.
+    // The API checks ids against BatchIds first; here an id that could name a sibling key ("batch_X:chunks") is
+    // refused whoever calls.
     public async ValueTask<BatchState?> GetAsync(string tenantId, string batchId) =>
-        BatchIds.IsValid(batchId) ? RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId))) : null;
+        RedisKeyParts.IsSafe(batchId) ? RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId))) : null;
 
     public async ValueTask<BatchPage> ListAsync(string tenantId, string? after, int limit)
     {
         long start = 0;
-        if (after is not null && !BatchIds.IsValid(after))
+        if (after is not null && !RedisKeyParts.IsSafe(after))
         {
             return new BatchPage([], false); // as an unknown cursor
         }
@@ -82,7 +82,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
     {
-        if (!BatchIds.IsValid(batchId))
+        if (!RedisKeyParts.IsSafe(batchId))
         {
             return null;
         }
