@@ -35,9 +35,13 @@ public sealed class FilesAdmissionTests : IDisposable
     }
 
     [Fact]
-    public async Task Every_files_batches_and_stream_token_call_counts_against_rpm_and_the_release_does_not_undo_it()
+    public Task Every_files_batches_and_stream_token_call_counts_against_rpm_and_the_release_does_not_undo_it() =>
+        CountsAgainstRpmAsync(_host, RpmKey, "rpm");
+
+    /// <summary>Four calls of a tenant with RPM 4, one of each kind, fill its window; the fifth, and a chat call, are refused.</summary>
+    internal static async Task CountsAgainstRpmAsync(RelayHost host, string key, string tenant)
     {
-        using var client = _host.ClientFor(RpmKey);
+        using var client = host.ClientFor(key);
         var calls = new Func<Task<HttpResponseMessage>>[]
         {
             () => client.GetAsync("/v1/files"),
@@ -69,7 +73,7 @@ public sealed class FilesAdmissionTests : IDisposable
             Assert.Equal(HttpStatusCode.TooManyRequests, chat.StatusCode);
         }
 
-        var quota = await _host.WaitForIdleAsync("rpm");
+        var quota = await host.WaitForIdleAsync(tenant);
         Assert.Equal(4, (long)quota["requests_in_window"]!); // released slots, requests still counted
     }
 
@@ -161,4 +165,24 @@ public sealed class FilesAdmissionTests : IDisposable
             return false; // chunked, so the server starts before the whole body is there
         }
     }
+}
+
+/// <summary>The same RPM accounting on the Redis store (its release script must not undo the request count either).</summary>
+public sealed class FilesAdmissionRedisTests : RedisRelay, IDisposable
+{
+    private const string Key = "sk-admission-rpm-redis";
+    private readonly TempDirectory _files = new();
+
+    protected override (string Key, string? Value)[] Settings() =>
+    [
+        ("Relay:Tenants:rpm:Keys:0", Key),
+        ("Relay:Tenants:rpm:RequestsPerMinute", "4"),
+        ("Relay:Files:Path", _files.Path),
+    ];
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public Task Every_files_batches_and_stream_token_call_counts_against_rpm_on_redis() =>
+        FilesAdmissionTests.CountsAgainstRpmAsync(Host, Key, "rpm");
 }
