@@ -200,6 +200,19 @@ public sealed class HostileIdMemoryTests : IDisposable
         Assert.Equal(before, await HostileIds.SnapshotAsync(_host));
         Assert.All(Directory.GetFileSystemEntries(_files.Path), p => Assert.Equal("t1", Path.GetFileName(p))); // no directory for any id
     }
+
+    [Theory]
+    [InlineData("/admin/tenants/t1/batches?limit=abc")]
+    [InlineData("/admin/tenants/t1/batches?limit=0")]
+    [InlineData("/admin/tenants/t1/batches?limit=99999999999")]
+    public async Task A_malformed_limit_on_the_admin_batch_list_is_a_400_naming_it(string url)
+    {
+        using var admin = _host.ClientFor(RelayHost.AdminKey);
+        using var response = await admin.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("limit", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["param"]);
+    }
 }
 
 /// <summary>
