@@ -77,7 +77,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
         var index = await IndexAsync(directory, cancellationToken); // other silos' files count too
         Directory.CreateDirectory(directory);
         var staging = Path.Combine(directory, $".{Guid.NewGuid():N}.upload");
-        var hold = new StorageHold(index, storageLimit);
+        var hold = new StorageHold(index, storageLimit, ct => index.RefreshAsync(directory, ReadMetadataAsync, ct));
         try
         {
             var bytes = await CopyToFileAsync(content, staging, maxBytes, hold, Now, cancellationToken);
@@ -175,6 +175,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
                     throw new FileTooLargeException(maxBytes);
                 }
 
+                await hold.RefreshIfDueAsync(cancellationToken);
                 if (!hold.TryAdd(read, now().ToUnixTimeSeconds()))
                 {
                     throw new StorageQuotaExceededException(hold.Limit);

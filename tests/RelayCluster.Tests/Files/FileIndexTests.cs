@@ -119,4 +119,76 @@ public sealed class FileIndexTests : IDisposable
         Assert.Equal(0, (await _silo1.GetUsageAsync("acme")).UploadingBytes);
         Assert.Empty(Directory.GetFiles(Path.Combine(_directory.Path, "acme"), ".*")); // the refused upload left nothing
     }
+
+    [Fact]
+    public async Task A_long_upload_counts_files_another_silo_stored_while_it_was_streaming()
+    {
+        const int MiB = 1024 * 1024;
+        var options = new FilesOptions { Path = _directory.Path, MaxBytesPerTenant = 3 * MiB };
+        var silo1 = new DirectoryFileStore(options, _clock);
+        var silo2 = new DirectoryFileStore(options, _clock);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var body = new GatedStream(new byte[(5 * MiB) / 2], (5 * MiB) / 4, gate.Task);
+
+        var upload = silo1.StageAsync("acme", body, 10 * MiB, CancellationToken.None);
+        await body.Reached.WaitAsync(TimeSpan.FromSeconds(20)); // silo 1 holds 1.25 MiB and waits for more
+        // Silo 2 does not see silo 1's upload in progress (see NOTES), and stores 1 MiB.
+        await using (var other = await silo2.StageAsync("acme", new MemoryStream(new byte[MiB]), 10 * MiB, CancellationToken.None))
+        {
+            await other.CommitAsync("other.bin", "user_data", null, CancellationToken.None);
+        }
+
+        gate.SetResult();
+
+        // Without re-reading the directory silo 1 would finish at 2.5 MiB, 3.5 MiB in all.
+        await Assert.ThrowsAsync<StorageQuotaExceededException>(() => upload);
+        Assert.Equal(MiB, (await silo1.GetUsageAsync("acme")).Bytes);
+        Assert.Equal(0, (await silo1.GetUsageAsync("acme")).UploadingBytes);
+    }
+
+    /// <summary>Content that stops at <paramref name="pauseAt"/> bytes (signalling <see cref="Reached"/>) until the gate opens.</summary>
+    private sealed class GatedStream(byte[] content, int pauseAt, Task gate) : Stream
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _position;
+
+        public Task Reached => _reached.Task;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => content.Length;
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position == pauseAt)
+            {
+                _reached.TrySetResult();
+                await gate.WaitAsync(cancellationToken);
+            }
+
+            var end = _position < pauseAt ? pauseAt : content.Length;
+            var count = Math.Min(buffer.Length, end - _position);
+            content.AsMemory(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }
