@@ -52,12 +52,19 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         await NotifyAsync();
     }
 
+    // The API checks ids against BatchIds first; here an id that could name a sibling key ("batch_X:chunks") is
+    // refused whoever calls.
     public async ValueTask<BatchState?> GetAsync(string tenantId, string batchId) =>
-        RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId)));
+        RedisKeyParts.IsSafe(batchId) ? RedisBatchFields.Read(await redis.HashGetAllAsync(Batch(tenantId, batchId))) : null;
 
     public async ValueTask<BatchPage> ListAsync(string tenantId, string? after, int limit)
     {
         long start = 0;
+        if (after is not null && !RedisKeyParts.IsSafe(after))
+        {
+            return new BatchPage([], false); // as an unknown cursor
+        }
+
         if (after is not null)
         {
             var rank = await redis.ExecuteAsync("ZREVRANK", (string)Index(tenantId)!, after);
@@ -77,6 +84,11 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask<BatchState?> CancelAsync(string tenantId, string batchId, long now)
     {
+        if (!RedisKeyParts.IsSafe(batchId))
+        {
+            return null;
+        }
+
         var result = await redis.EvaluateAsync(Cancel, [Batch(tenantId, batchId), Tasks(tenantId)], [now, batchId]);
         return result.IsNull ? null : RedisBatchFields.Read((RedisResult[])result!);
     }

@@ -90,7 +90,7 @@ describe('files', () => {
 
   test("another tenant's file is NotFoundError for retrieve, content and delete, and absent from its list", async () => {
     const file = await upload(relay.client());
-    const other = relay.client(KEYS.t3);
+    const other = relay.client(KEYS.t2);
 
     const err = await expectError(other.files.retrieve(file.id), NotFoundError, { status: 404, param: 'id', type: 'invalid_request_error' });
     assert.match(err.message, new RegExp(`No such File object: ${file.id}`));

@@ -66,6 +66,6 @@ public static class ApiKeys
     public static NewApiKey From(string key, long createdAt)
     {
         var hash = ApiKeyHash.Of(key);
-        return new NewApiKey(hash, new ApiKeyEntry("key_" + hash[..16], ApiKeyHash.Redact(key), createdAt));
+        return new NewApiKey(hash, new ApiKeyEntry(ApiKeyIds.FromHash(hash), ApiKeyHash.Redact(key), createdAt));
     }
 }

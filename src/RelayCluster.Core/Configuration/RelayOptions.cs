@@ -154,6 +154,9 @@ public sealed class TenantOptions
 
     /// <summary>Model names or prefix patterns (<c>mock-*</c>, <c>*</c>) this tenant may use.</summary>
     public List<string> Models { get; set; } = [];
+
+    /// <summary>This tenant's file storage limit in bytes (not unlimited when null: null takes <c>Relay:Files:MaxBytesPerTenant</c>).</summary>
+    public long? MaxFileBytes { get; set; }
 }
 
 public sealed class RequestOptions

@@ -132,6 +132,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             errors.Add("Relay:Batches:PriceFactor must not be negative, and CapacityShare must be in (0, 1].");
         }
 
+        errors.AddRange(ConfiguredNames.Problems(options));
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using RelayCluster.Core.Configuration;
@@ -12,17 +13,28 @@ namespace RelayCluster.Core.Files;
 /// metadata is written to a temporary name and renamed, so a reader on any silo sees a whole file or none.
 /// Deleting renames the metadata away first: one atomic step, which only one of two racing silos wins.
 /// Temporary names start with <c>.</c>, so listings (<c>file-*.json</c>) never see them.
+/// Listings and the per-tenant storage count come from an index per tenant directory (<see cref="TenantFileIndex"/>),
+/// which stays correct when other silos write the same directory.
 /// </summary>
 public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvider time) : IFileStore, IFileStaging
 {
-    private const string MetadataSuffix = ".json";
+    internal const string MetadataSuffix = ".json";
     private const string ContentSuffix = ".content";
     private const int CopyBufferBytes = 81920;
 
     private readonly string _root = Path.GetFullPath(options.Path);
+    private readonly ConcurrentDictionary<string, TenantFileIndex> _indexes = new(StringComparer.Ordinal);
     private long _lastIdMillis;
 
     public string Root => _root;
+
+    /// <summary>
+    /// The storage limit of a tenant in bytes, for uploads (<see cref="StageAsync"/>); <c>Relay:Files:MaxBytesPerTenant</c>
+    /// unless set (the silo sets it to honour per-tenant overrides).
+    /// </summary>
+    public Func<string, long>? TenantLimit { get; init; }
+
+    private long LimitOf(string tenantId) => TenantLimit?.Invoke(tenantId) ?? options.MaxBytesPerTenant;
 
     private DateTimeOffset Now() => time.GetUtcNow();
 
@@ -46,25 +58,52 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
 
     public async Task<StoredFile> SaveAsync(string tenantId, string filename, string purpose, Stream content, long? expiresAfterSeconds, long maxBytes, CancellationToken cancellationToken)
     {
-        await using var staged = await StageAsync(tenantId, content, maxBytes, cancellationToken);
+        await using var staged = await StageAsync(tenantId, content, maxBytes, storageLimit: long.MaxValue, cancellationToken);
         return await staged.CommitAsync(filename, purpose, expiresAfterSeconds, cancellationToken);
     }
 
-    public async Task<IStagedFile> StageAsync(string tenantId, Stream content, long maxBytes, CancellationToken cancellationToken)
+    public Task<IStagedFile> StageAsync(string tenantId, Stream content, long maxBytes, CancellationToken cancellationToken) =>
+        StageAsync(tenantId, content, maxBytes, LimitOf(tenantId), cancellationToken);
+
+    /// <summary>
+    /// Streams content to a staging file, holding its bytes against <paramref name="storageLimit"/> as they arrive
+    /// (<see cref="StorageQuotaExceededException"/> past it, with nothing left behind). Uploads pass the tenant's
+    /// limit; the relay's own outputs (batch results) pass none, since refusing them would lose finished work, and
+    /// count once stored.
+    /// </summary>
+    private async Task<IStagedFile> StageAsync(string tenantId, Stream content, long maxBytes, long storageLimit, CancellationToken cancellationToken)
     {
         var directory = TenantDirectory(tenantId);
+        var index = await IndexAsync(directory, cancellationToken); // other silos' files count too
         Directory.CreateDirectory(directory);
         var staging = Path.Combine(directory, $".{Guid.NewGuid():N}.upload");
+        var hold = new StorageHold(index, storageLimit, ct => index.RefreshAsync(directory, ReadMetadataAsync, ct));
         try
         {
-            var bytes = await CopyToFileAsync(content, staging, maxBytes, cancellationToken);
-            return new StagedFile(this, tenantId, directory, staging, bytes);
+            var bytes = await CopyToFileAsync(content, staging, maxBytes, hold, Now, cancellationToken);
+            return new StagedFile(this, tenantId, directory, staging, bytes, hold);
         }
         catch
         {
+            hold.Release();
             File.Delete(staging);
             throw;
         }
+    }
+
+    /// <summary>The tenant's visible files and bytes, what uploads in progress on this silo hold, and its limit.</summary>
+    public async ValueTask<FileStorageUsage> GetUsageAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        var index = await IndexAsync(TenantDirectory(tenantId), cancellationToken);
+        var (files, bytes, reserved) = index.Usage(Now().ToUnixTimeSeconds());
+        return new FileStorageUsage(files, bytes, reserved, LimitOf(tenantId));
+    }
+
+    private async ValueTask<TenantFileIndex> IndexAsync(string directory, CancellationToken cancellationToken)
+    {
+        var index = _indexes.GetOrAdd(directory, _ => new TenantFileIndex());
+        await index.RefreshAsync(directory, ReadMetadataAsync, cancellationToken);
+        return index;
     }
 
     public async ValueTask<StoredFile?> GetAsync(string tenantId, string fileId, CancellationToken cancellationToken = default)
@@ -103,43 +142,9 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
     public async ValueTask<FilePage> ListAsync(string tenantId, string? purpose, string? after, int limit, bool descending, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        var directory = TenantDirectory(tenantId);
-        if (!Directory.Exists(directory))
-        {
-            return new FilePage([], false);
-        }
-
-        // Ids sort in creation order (see FileIds), so only the files of this page are opened, not every file.
-        var ids = Directory.EnumerateFiles(directory, "file-*" + MetadataSuffix)
-            .Select(Path.GetFileNameWithoutExtension)
-            .Where(FileIds.IsValid)
-            .Where(id => after is null || (descending ? string.CompareOrdinal(id, after) < 0 : string.CompareOrdinal(id, after) > 0))
-            .ToList();
-        ids.Sort(StringComparer.Ordinal);
-        if (descending)
-        {
-            ids.Reverse();
-        }
-
+        var index = await IndexAsync(TenantDirectory(tenantId), cancellationToken);
         var now = Now().ToUnixTimeSeconds();
-        var page = new List<StoredFile>();
-        foreach (var id in ids)
-        {
-            var file = await ReadMetadataAsync(MetadataPath(directory, id!), cancellationToken);
-            if (file is null || !IsVisible(file, tenantId, now) || (purpose is not null && file.Purpose != purpose))
-            {
-                continue;
-            }
-
-            if (page.Count == limit)
-            {
-                return new FilePage(page, true);
-            }
-
-            page.Add(file);
-        }
-
-        return new FilePage(page, false);
+        return index.Page(file => IsVisible(file, tenantId, now), purpose, after, limit, descending);
     }
 
     private static bool IsVisible(StoredFile file, string tenantId, long now) =>
@@ -154,7 +159,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
     private long? DefaultExpiry(string purpose) =>
         purpose is "batch" or "batch_output" ? options.DefaultExpirySeconds : null;
 
-    private static async Task<long> CopyToFileAsync(Stream content, string path, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<long> CopyToFileAsync(Stream content, string path, long maxBytes, StorageHold hold, Func<DateTimeOffset> now, CancellationToken cancellationToken)
     {
         await using var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
@@ -168,6 +173,12 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
                 if (total > maxBytes)
                 {
                     throw new FileTooLargeException(maxBytes);
+                }
+
+                await hold.RefreshIfDueAsync(cancellationToken);
+                if (!hold.TryAdd(read, now().ToUnixTimeSeconds()))
+                {
+                    throw new StorageQuotaExceededException(hold.Limit);
                 }
 
                 await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
@@ -214,7 +225,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
     }
 
     /// <summary>Deletes a file; false when it was gone already (another silo or request won the race).</summary>
-    private static bool Remove(string directory, string id)
+    private bool Remove(string directory, string id)
     {
         var tombstone = Path.Combine(directory, $".{id}.{Guid.NewGuid():N}.deleted");
         try
@@ -227,13 +238,18 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
             return false;
         }
 
+        if (_indexes.TryGetValue(directory, out var index))
+        {
+            index.Remove(id);
+        }
+
         File.Delete(ContentPath(directory, id));
         File.Delete(tombstone);
         return true;
     }
 
     /// <summary>Content on its staging name until committed; disposing it uncommitted removes it.</summary>
-    private sealed class StagedFile(DirectoryFileStore store, string tenantId, string directory, string stagingPath, long bytes) : IStagedFile
+    private sealed class StagedFile(DirectoryFileStore store, string tenantId, string directory, string stagingPath, long bytes, StorageHold hold) : IStagedFile
     {
         private bool _committed;
 
@@ -262,9 +278,11 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
             catch
             {
                 File.Delete(content);
+                hold.Release();
                 throw;
             }
 
+            hold.Commit(file);
             return file;
         }
 
@@ -272,6 +290,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
         {
             if (!_committed)
             {
+                hold.Release();
                 File.Delete(stagingPath);
             }
 

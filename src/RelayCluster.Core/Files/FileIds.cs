@@ -8,7 +8,7 @@ namespace RelayCluster.Core.Files;
 /// (131 bits: unguessable). The alphabet is in ASCII order, so ordinal order of ids is creation order and a
 /// listing can sort and page by file name without opening every file.
 /// </summary>
-internal static class FileIds
+public static class FileIds
 {
     public const string Prefix = "file-";
     private const string Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -17,6 +17,7 @@ internal static class FileIds
     private const int Length = 5 + TimeDigits + RandomDigits;
     private static readonly SearchValues<char> AlphabetValues = SearchValues.Create(Alphabet);
 
+    /// <summary>A new id for a file created at <paramref name="unixMillis"/>.</summary>
     public static string New(long unixMillis)
     {
         Span<char> id = stackalloc char[Length];

@@ -9,7 +9,15 @@ public static class FileStoreServices
     public static IServiceCollection AddFileStore(this IServiceCollection services)
     {
         services.AddSingleton(sp => sp.GetRequiredService<RelayOptions>().Files);
-        services.AddSingleton<DirectoryFileStore>();
+        services.AddSingleton(sp =>
+        {
+            var relay = sp.GetRequiredService<RelayOptions>();
+            return new DirectoryFileStore(relay.Files, sp.GetRequiredService<TimeProvider>())
+            {
+                // A configured tenant's own limit; every other tenant (admin-created ones too) has the default.
+                TenantLimit = id => relay.Tenants.TryGetValue(id, out var tenant) && tenant.MaxFileBytes is { } own ? own : relay.Files.MaxBytesPerTenant,
+            };
+        });
         services.AddSingleton<IFileStore>(sp => sp.GetRequiredService<DirectoryFileStore>());
         services.AddSingleton<IFileStaging>(sp => sp.GetRequiredService<DirectoryFileStore>());
         services.AddHostedService<FileSweeper>();

@@ -7,7 +7,11 @@ namespace RelayCluster.Core.Files;
 /// </summary>
 public interface IFileStaging
 {
-    /// <summary>Streams content to a staging file; throws FileTooLargeException (leaving nothing behind) past maxBytes.</summary>
+    /// <summary>
+    /// Streams content to a staging file; throws FileTooLargeException past maxBytes, and
+    /// StorageQuotaExceededException past the tenant's storage limit (counting its files and uploads in progress),
+    /// leaving nothing behind either way.
+    /// </summary>
     Task<IStagedFile> StageAsync(string tenantId, Stream content, long maxBytes, CancellationToken cancellationToken);
 }
 

@@ -8,6 +8,18 @@ public sealed class FileTooLargeException(long limit) : Exception($"The file is 
     public long Limit { get; } = limit;
 }
 
+/// <summary>An upload refused because the tenant's files would pass its storage limit (bytes).</summary>
+public sealed class StorageQuotaExceededException(long limit) : Exception($"The tenant's file storage limit of {limit} bytes would be exceeded.")
+{
+    public long Limit { get; } = limit;
+}
+
+/// <summary>
+/// A tenant's file storage: visible (unexpired) files and their bytes, the bytes of uploads in progress on this
+/// silo, and the limit uploads are held to.
+/// </summary>
+public sealed record FileStorageUsage(int Files, long Bytes, long UploadingBytes, long LimitBytes);
+
 /// <summary>
 /// Tenant-scoped file storage. Another tenant's file, a missing one and an expired one all look the same
 /// (null or false), so ids never leak across tenants.
@@ -36,6 +48,9 @@ public interface IFileStore
     /// not that file still exists. <see cref="FilePage.HasMore"/> says whether another page follows.
     /// </summary>
     ValueTask<FilePage> ListAsync(string tenantId, string? purpose, string? after, int limit, bool descending, CancellationToken cancellationToken = default);
+
+    /// <summary>The tenant's storage as its uploads are counted against <c>Relay:Files:MaxBytesPerTenant</c>.</summary>
+    ValueTask<FileStorageUsage> GetUsageAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Up to <c>limit</c> files, and whether more follow.</summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RelayCluster.Core.Auth;
+using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
@@ -15,11 +16,15 @@ public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin").AddEndpointFilter(RequireAdminKeyAsync);
+        var admin = app.MapGroup("/admin").AddEndpointFilter(RequireAdminKeyAsync).RequireIdFormats(
+            IdRule.Path("id", TenantIds.IsValid, id => RelayError.NotFound($"tenant '{id}'")),
+            IdRule.Path("keyId", ApiKeyIds.IsValid, id => RelayError.NotFound($"key '{id}'")),
+            IdRule.Path("batchId", BatchIds.IsValid, id => RelayError.NotFound($"batch '{id}'")));
         admin.MapGet("/tenants/{id}/quota", GetQuotaAsync);
         admin.MapGet("/tenants/{id}/usage", GetUsageAsync);
         admin.MapAdminTenantsApi();
         admin.MapAdminBatchesApi();
+        admin.MapAdminFilesApi();
         admin.MapAdminRoutesApi();
         return app;
     }

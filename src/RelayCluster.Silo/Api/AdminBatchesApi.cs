@@ -15,20 +15,27 @@ internal static class AdminBatchesApi
 {
     public static RouteGroupBuilder MapAdminBatchesApi(this RouteGroupBuilder admin)
     {
-        admin.MapGet("/tenants/{id}/batches", ListAsync);
+        admin.MapGet("/tenants/{id}/batches", ListAsync).RequireIdFormats(IdRule.Cursor(BatchIds.IsValid));
         admin.MapGet("/tenants/{id}/batches/{batchId}", GetAsync);
         admin.MapPost("/tenants/{id}/batches/{batchId}/cancel", CancelAsync);
         return admin;
     }
 
-    private static async Task<IResult> ListAsync(string id, string? after, int? limit, HttpContext context, ITenantDirectory tenants, IBatchStore store)
+    private static async Task<IResult> ListAsync(string id, string? after, string? limit, HttpContext context, ITenantDirectory tenants, IBatchStore store)
     {
+        // limit as text: a non-number must get the envelope, not the framework's bare binding 400.
+        var count = 20;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
+        {
+            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
+        }
+
         if (await tenants.GetAsync(id) is null)
         {
             return await FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
         }
 
-        var page = await store.ListAsync(id, after, Math.Clamp(limit ?? 20, 1, 100));
+        var page = await store.ListAsync(id, after, count);
         return Results.Bytes(BatchJson.SerializePage(page, tenant: id), "application/json");
     }
 

@@ -16,6 +16,11 @@ namespace RelayCluster.Silo.Api;
 /// </summary>
 internal static class AdminRoutesApi
 {
+    // A malformed name cannot name an existing route (404), and cannot become one (400).
+    private static readonly IdRule ExistingRoute = IdRule.Path("model", ModelNames.IsValid, NotFound);
+    private static readonly IdRule NewRoute = IdRule.Path("model", ModelNames.IsValid,
+        model => RelayError.InvalidValue("model", $"'{model}' is not a model name: 1 to {ModelNames.MaxLength} letters, digits and - . _ : / @ +."));
+
     public static RouteGroupBuilder MapAdminRoutesApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/routes", (RouteTable table) => Results.Json(new JsonObject
@@ -23,12 +28,12 @@ internal static class AdminRoutesApi
             ["object"] = "list",
             ["data"] = new JsonArray([.. table.Definitions.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => (JsonNode)View(r.Key, r.Value))]),
         }));
-        admin.MapGet("/routes/{model}", GetAsync);
-        admin.MapPut("/routes/{model}", PutAsync);
-        admin.MapPatch("/routes/{model}/weights", PatchWeightsAsync);
-        admin.MapPost("/routes/{model}/activate", ActivateAsync);
-        admin.MapDelete("/routes/{model}", DeleteAsync);
-        admin.MapGet("/routes/{model}/shadow", async (string model, ShadowLog shadows) => Results.Json(await shadows.ViewAsync(model)));
+        admin.MapGet("/routes/{model}", GetAsync).RequireIdFormats(ExistingRoute);
+        admin.MapPut("/routes/{model}", PutAsync).RequireIdFormats(NewRoute);
+        admin.MapPatch("/routes/{model}/weights", PatchWeightsAsync).RequireIdFormats(ExistingRoute);
+        admin.MapPost("/routes/{model}/activate", ActivateAsync).RequireIdFormats(ExistingRoute);
+        admin.MapDelete("/routes/{model}", DeleteAsync).RequireIdFormats(ExistingRoute);
+        admin.MapGet("/routes/{model}/shadow", async (string model, ShadowLog shadows) => Results.Json(await shadows.ViewAsync(model))).RequireIdFormats(ExistingRoute);
         admin.MapGet("/providers/health", (IProviderHealthSource health) => Results.Json(new JsonObject
         {
             ["object"] = "list",

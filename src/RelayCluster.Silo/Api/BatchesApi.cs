@@ -11,13 +11,16 @@ namespace RelayCluster.Silo.Api;
 /// <summary>
 /// The OpenAI Batch API: create, retrieve, list (newest first, cursor pages) and cancel. Every call is scoped
 /// to the calling tenant; another tenant's batch answers exactly as one that does not exist. The work itself
-/// is done by the batch workers of every silo.
+/// is done by the batch workers of every silo. Ids are checked against <see cref="BatchIds"/> before any store is
+/// asked, and every call is admitted by the tenant grain (RPM, concurrency, pause) like a model call.
 /// </summary>
 public static class BatchesApi
 {
     public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
     {
-        var batches = app.MapGroup("/v1/batches");
+        var batches = app.MapGroup("/v1/batches")
+            .RequireTenantAdmission()
+            .RequireIdFormats(IdRule.Path("id", BatchIds.IsValid, NotFound), IdRule.Cursor(BatchIds.IsValid));
         batches.MapPost("", CreateAsync);
         batches.MapGet("", ListAsync);
         batches.MapGet("/{id}", RetrieveAsync);
@@ -52,7 +55,7 @@ public static class BatchesApi
         }
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
-        var id = "batch_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var id = BatchIds.New();
         await context.RequestServices.GetRequiredService<BatchProgress>().OpenAsync(tenant.Id, id);
         await store.CreateAsync(new BatchCreation(id, tenant.Id, request.Endpoint, request.InputFileId, request.MetadataJson, now,
             now + options.Batches.CompletionWindowSeconds));

@@ -7,7 +7,8 @@ namespace RelayCluster.Silo.Api;
 
 /// <summary>
 /// The OpenAI Files API. Every call is scoped to the calling tenant: another tenant's file answers exactly as a
-/// file that does not exist.
+/// file that does not exist (a malformed id too, checked before the store is asked). Every call is admitted by the
+/// tenant grain (RPM, concurrency, pause) like a model call.
 /// </summary>
 public static class FilesApi
 {
@@ -15,7 +16,9 @@ public static class FilesApi
 
     public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
-        var files = app.MapGroup("/v1/files");
+        var files = app.MapGroup("/v1/files")
+            .RequireTenantAdmission()
+            .RequireIdFormats(IdRule.Path("id", FileIds.IsValid, FileErrors.NotFound), IdRule.Cursor(FileIds.IsValid));
         files.MapPost("", FilesUpload.HandleAsync);
         files.MapGet("", ListAsync);
         files.MapGet("/{id}", RetrieveAsync);

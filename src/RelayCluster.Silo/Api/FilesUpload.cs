@@ -15,7 +15,9 @@ namespace RelayCluster.Silo.Api;
 /// part streams straight into the store's staging area, counted against <c>Relay:Files:MaxUploadBytes</c> as it
 /// comes (IFormFile would buffer it whole first). The fields may come before or after the file (the openai Node
 /// SDK sends <c>purpose</c> after it), so each is checked as soon as it is known, and the staged content becomes a
-/// file only once everything is valid: a refused upload leaves nothing behind.
+/// file only once everything is valid: a refused upload leaves nothing behind. The bytes are also held against the
+/// tenant's storage limit as they arrive (<c>Relay:Files:MaxBytesPerTenant</c>): 413 <c>storage_quota_exceeded</c>
+/// the moment the upload would pass it.
 /// </summary>
 internal static class FilesUpload
 {
@@ -95,6 +97,10 @@ internal static class FilesUpload
         catch (FileTooLargeException ex)
         {
             return FileErrors.TooLarge(ex.Limit);
+        }
+        catch (StorageQuotaExceededException ex)
+        {
+            return FileErrors.StorageQuotaExceeded(ex.Limit);
         }
         catch (IOException) when (body.Broken && !cancellationToken.IsCancellationRequested)
         {

@@ -42,6 +42,10 @@ internal static class FileErrors
     public static RelayError TooLarge(long limit) => new(413, new OpenAiError(
         $"File is too large: the limit is {limit} bytes.", "invalid_request_error", "file", "file_too_large"), ShouldRetry: false);
 
+    public static RelayError StorageQuotaExceeded(long limit) => new(413, new OpenAiError(
+        $"File storage quota exceeded: this upload would take the organization's files past its limit of {limit} bytes. Delete files you no longer need and try again.",
+        "invalid_request_error", "file", "storage_quota_exceeded"), ShouldRetry: false);
+
     public static RelayError NotMultipart() => RelayError.BadRequest(
         "Invalid Content-Type header: expected multipart/form-data with a boundary.", null, null);
 

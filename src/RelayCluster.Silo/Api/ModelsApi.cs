@@ -25,7 +25,7 @@ public static class ModelsApi
     private static async Task<Results<Ok<ModelObject>, EmptyHttpResult>> GetModelAsync(string id, HttpContext context, ModelRouter router)
     {
         var tenant = context.Tenant();
-        var route = router.Resolve(id);
+        var route = ModelNames.IsValid(id) ? router.Resolve(id) : null;
         if (route is null || !tenant.AllowedModels.Allows(route.Model))
         {
             await ErrorResponses.WriteAsync(context, RelayError.ModelNotFound(id));

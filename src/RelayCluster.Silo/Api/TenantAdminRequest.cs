@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
+using RelayCluster.Core.Auth;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
@@ -30,9 +30,9 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         string? id = null;
         if (requireId)
         {
-            if (!JsonKinds.IsString(fields["id"]) || !IdPattern().IsMatch(fields["id"]!.GetValue<string>()))
+            if (!JsonKinds.IsString(fields["id"]) || !TenantIds.IsValid(fields["id"]!.GetValue<string>()))
             {
-                return (null, RelayError.InvalidValue("id", "expected 1 to 64 letters, digits, '-' or '_'."));
+                return (null, RelayError.InvalidValue("id", TenantIds.Expected));
             }
 
             id = fields["id"]!.GetValue<string>();
@@ -107,8 +107,4 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         new(StringComparer.Ordinal) { "id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "monthly_budget_usd", "models" };
 
     private static string Shorten(string name) => name.Length <= 64 ? name : name[..64] + "…";
-
-    // Ids become Redis key names and hash tags: no braces, no spaces, nothing to escape.
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
-    private static partial Regex IdPattern();
 }

@@ -38,7 +38,7 @@ internal sealed partial class FanOutWriter
     /// <summary>Starts opening a new stream for the tenant; appends wait for the opening, the caller does not.</summary>
     public static FanOutWriter Open(IStreamChannelFactory channels, string tenantId, ILogger logger)
     {
-        var streamId = "strm_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var streamId = StreamIds.New();
         var channel = channels.GetChannel(streamId);
         return new FanOutWriter(streamId, channel, channel.OpenAsync(tenantId).AsTask(), logger);
     }

@@ -105,5 +105,8 @@ internal sealed class BatchFaults
 
         public ValueTask<FilePage> ListAsync(string tenantId, string? purpose, string? after, int limit, bool descending, CancellationToken cancellationToken = default) =>
             inner.ListAsync(tenantId, purpose, after, limit, descending, cancellationToken);
+
+        public ValueTask<FileStorageUsage> GetUsageAsync(string tenantId, CancellationToken cancellationToken = default) =>
+            inner.GetUsageAsync(tenantId, cancellationToken);
     }
 }
