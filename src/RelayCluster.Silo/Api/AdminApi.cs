@@ -21,6 +21,7 @@ public static class AdminApi
         admin.MapAdminTenantsApi();
         admin.MapAdminBatchesApi();
         admin.MapAdminRoutesApi();
+        admin.MapAdminStreamTokensApi();
         return app;
     }
 

@@ -32,9 +32,9 @@ public static class RelayServices
         services.AddSingleton<TenantCache>();
         services.AddSingleton<TenantAdmin>();
 
-        // Subscribe tokens are signed with a key every silo derives from the shared admin key, so a token
-        // issued by one silo is accepted by all of them.
-        services.AddSingleton(sp => StreamTokens.FromSecret(sp.GetRequiredService<RelayOptions>().AdminKey!, sp.GetRequiredService<TimeProvider>()));
+        // Subscribe tokens are signed with the cluster's own random key (shared through the store), never with
+        // anything derived from the admin key: browsers hold tokens, so their key can be attacked offline.
+        TokenSecretsSync.AddTokenSecrets(services);
         services.AddSignalR().AddHubOptions<CompletionsHub>(_ => { });
         // A completion started over the hub may be as large as an HTTP body (SignalR's default is 32 KB).
         services.AddOptions<Microsoft.AspNetCore.SignalR.HubOptions<CompletionsHub>>()
