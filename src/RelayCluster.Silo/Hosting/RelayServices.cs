@@ -25,6 +25,7 @@ public static class RelayServices
             .PostConfigure(RelayOptionsDefaults.Apply)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, AdminKeyValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
 
         services.AddSingleton(TimeProvider.System);
