@@ -22,7 +22,7 @@ internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, Rela
     {
         // The authentication middleware has already refused a missing or unknown key with a 401.
         var request = Context.GetHttpContext()!.Request;
-        Context.Items[KeyItem] = TenantAuthenticationMiddleware.BearerToken(request) ?? TenantAuthenticationMiddleware.AccessToken(request);
+        Context.Items[KeyItem] = TenantAuthenticationMiddleware.BearerToken(request);
         await base.OnConnectedAsync();
     }
 
