@@ -16,7 +16,7 @@ public static class FilesApi
     public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
         var files = app.MapGroup("/v1/files");
-        files.MapPost("", FilesUpload.HandleAsync);
+        files.MapPost("", FilesUpload.HandleAsync).WithMetadata(FileUploadBody.Instance); // the one body above Relay:Requests:MaxBodyBytes
         files.MapGet("", ListAsync);
         files.MapGet("/{id}", RetrieveAsync);
         files.MapGet("/{id}/content", ContentAsync);

@@ -58,8 +58,8 @@ public static class RelayServices
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
         services.AddHostedService<RelayStartup>();
 
-        // The relay enforces its own body limit with an OpenAI-style 413; Kestrel's must not cut in first.
-        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = null);
+        // Kestrel's body limit is the relay's (raised only for authenticated uploads, see RequestBodyLimits).
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<RelayOptions>(RequestBodyLimits.Configure);
         services.Configure<FormOptions>(f => f.MultipartBodyLengthLimit = long.MaxValue);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SiloJsonContext.Default));
         return services;
@@ -70,6 +70,7 @@ public static class RelayServices
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnhandledError.WriteAsync });
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
+        app.UseMiddleware<BadRequestBodies>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         return app;
     }

@@ -1,4 +1,5 @@
 using RelayCluster.Core.Auth;
+using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
 
@@ -12,7 +13,7 @@ namespace RelayCluster.Silo.Http;
 /// every response it gets carries the x-ratelimit-* headers: handlers that admitted the request set
 /// them from the admission; any other response reads the tenant's windows just before it starts.
 /// </summary>
-internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantCache tenants, ITenantGrainFactory grains)
+internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantCache tenants, ITenantGrainFactory grains, RelayOptions options)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -26,6 +27,7 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
         var key = BearerToken(context.Request);
         if (key is null)
         {
+            RequestBodyLimits.CloseIfBodyUnread(context);
             await ErrorResponses.WriteAsync(context, context.Request.Query.ContainsKey("access_token") ? KeyInUrl() : RelayError.MissingApiKey());
             return;
         }
@@ -33,11 +35,13 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
         var tenant = await tenants.FindByKeyAsync(key);
         if (tenant is null)
         {
+            RequestBodyLimits.CloseIfBodyUnread(context);
             await ErrorResponses.WriteAsync(context, RelayError.InvalidApiKey(ApiKeyHash.Redact(key)));
             return;
         }
 
         context.Features.Set(tenant);
+        RequestBodyLimits.RaiseForUpload(context, options);
         if (isHub)
         {
             await next(context);
