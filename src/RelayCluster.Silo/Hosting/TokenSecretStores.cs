@@ -44,17 +44,7 @@ internal sealed class FileTokenSecrets(string directory) : ITokenSecretStore
         await _lock.WaitAsync();
         try
         {
-            if (File.Exists(Path))
-            {
-                var stored = JsonNode.Parse(await File.ReadAllTextAsync(Path))
-                    ?? throw new InvalidDataException($"{Path} is empty.");
-                var previous = (string?)stored["previous"];
-                return new TokenSecrets(Convert.FromBase64String((string)stored["current"]!), previous is null ? null : Convert.FromBase64String(previous));
-            }
-
-            var created = new TokenSecrets(TokenSecrets.NewKey(), null);
-            await WriteAsync(created);
-            return created;
+            return await LoadOrCreateAsync();
         }
         finally
         {
@@ -64,10 +54,11 @@ internal sealed class FileTokenSecrets(string directory) : ITokenSecretStore
 
     public async Task<TokenSecrets?> RotateAsync()
     {
-        var rotated = (await LoadAsync()).Rotate(TokenSecrets.NewKey());
+        // Read and rewrite under one lock, so two rotations at once cannot both start from the same keys.
         await _lock.WaitAsync();
         try
         {
+            var rotated = (await LoadOrCreateAsync()).Rotate(TokenSecrets.NewKey());
             await WriteAsync(rotated);
             return rotated;
         }
@@ -78,6 +69,20 @@ internal sealed class FileTokenSecrets(string directory) : ITokenSecretStore
     }
 
     public Task WatchAsync(Action changed) => Task.CompletedTask;
+
+    private async Task<TokenSecrets> LoadOrCreateAsync()
+    {
+        if (File.Exists(Path))
+        {
+            var stored = JsonNode.Parse(await File.ReadAllTextAsync(Path)) ?? throw new InvalidDataException($"{Path} is empty.");
+            var previous = (string?)stored["previous"];
+            return new TokenSecrets(Convert.FromBase64String((string)stored["current"]!), previous is null ? null : Convert.FromBase64String(previous));
+        }
+
+        var created = new TokenSecrets(TokenSecrets.NewKey(), null);
+        await WriteAsync(created);
+        return created;
+    }
 
     private async Task WriteAsync(TokenSecrets secrets)
     {

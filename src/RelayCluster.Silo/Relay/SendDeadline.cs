@@ -9,8 +9,9 @@ namespace RelayCluster.Silo.Relay;
 /// concurrency slot, its renewed reservation and an upstream connection for as long as the client keeps the socket
 /// open, so the stall ends the request as if the client had left: <paramref name="stalled"/> cuts the connection
 /// (which fires the sink's <c>Aborted</c>), and the relay cancels the upstream call and settles
-/// <c>client_disconnected</c> with what was relayed. Kestrel's minimum response rate is no substitute: it does not
-/// apply to a send blocked with nothing new accepted by the socket in all cases, and SignalR has no send timeout.
+/// <c>client_disconnected</c> with what was relayed. Kestrel's minimum response data rate does not bound this usefully
+/// (every write gets its own grace period; a 1,000 s deadline left the test's stalled stream open well past 9 s), and
+/// SignalR has no send timeout at all.
 /// </summary>
 internal sealed partial class SendDeadline(TimeSpan timeout, TimeProvider time, Action stalled, ILogger logger, string requestId, CancellationToken aborted)
 {
