@@ -44,3 +44,12 @@ public sealed record StreamSecurityOptions
         return ClientSendTimeoutSeconds > 0 ? null : "Relay:Streams:ClientSendTimeoutSeconds must be positive.";
     }
 }
+
+/// <summary>Stops the silo at start with the exact problem of <see cref="StreamSecurityOptions"/>.</summary>
+public sealed class StreamSecurityOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<StreamSecurityOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, StreamSecurityOptions options) =>
+        options.Problem() is { } problem
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+}

@@ -20,9 +20,8 @@ internal sealed partial class TokenSecretsSync(ITokenSecretStore store, StreamTo
     /// <summary>Registers the token keys, their store (configured, Redis or a file) and this sync.</summary>
     public static void AddTokenSecrets(IServiceCollection services)
     {
-        services.AddOptions<StreamSecurityOptions>().BindConfiguration(StreamSecurityOptions.SectionName)
-            .Validate(o => o.Problem() is null, "Relay:Streams is invalid (TokenSecret, PreviousTokenSecret or ClientSendTimeoutSeconds).")
-            .ValidateOnStart();
+        services.AddOptions<StreamSecurityOptions>().BindConfiguration(StreamSecurityOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StreamSecurityOptions>, StreamSecurityOptionsValidator>();
         services.AddSingleton<ITokenSecretStore>(sp =>
         {
             var security = sp.GetRequiredService<IOptions<StreamSecurityOptions>>().Value;

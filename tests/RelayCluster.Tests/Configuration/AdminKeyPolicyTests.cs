@@ -52,6 +52,21 @@ public sealed class AdminKeyPolicyTests
     public void The_embedded_demo_and_strong_keys_start(string store, string? urls, string? adminKey) =>
         Assert.NotNull(Options(store, urls, adminKey));
 
+    [Theory]
+    [InlineData("--Relay:Streams:TokenSecret=too-short", "at least 32 characters")]
+    [InlineData("--Relay:Streams:PreviousTokenSecret=an-old-secret-without-a-current-one-0123", "needs a Relay:Streams:TokenSecret")]
+    [InlineData("--Relay:Streams:ClientSendTimeoutSeconds=0", "ClientSendTimeoutSeconds must be positive")]
+    public void Bad_stream_security_settings_fail_at_start(string setting, string message)
+    {
+        string[] args = [setting];
+        var builder = WebApplication.CreateBuilder(args).AddRelayConfiguration(args);
+        builder.Services.AddRelay();
+        using var app = builder.Build();
+
+        var failure = Assert.Throws<OptionsValidationException>(() => app.Services.GetRequiredService<IOptions<StreamSecurityOptions>>().Value);
+        Assert.Contains(message, failure.Message, StringComparison.Ordinal);
+    }
+
     private static RelayOptions Options(string store, string? urls, string? adminKey)
     {
         List<string> args = [$"--Relay:Store={store}", "--Relay:Redis=127.0.0.1:1,abortConnect=false"];
