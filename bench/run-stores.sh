@@ -41,7 +41,7 @@ done
 # path (every request still costs an admission and a settle), not the rate limiter saying no.
 silo_env=(
   Logging__LogLevel__Default=Warning
-  Relay__AdminKey=admin-bench
+  Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a
   Relay__Providers__sim__Type=simulator
   Relay__Providers__mock__Type=openai
   Relay__Providers__mock__BaseUrl="http://127.0.0.1:$mock_port/v1"

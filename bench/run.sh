@@ -29,7 +29,7 @@ mock_pid="$!"
 # `env` because model names with a dash are not valid shell variable names. No limits configured: the
 # tenant is unlimited, so the benchmark measures the relay path, not the rate limiter saying no.
 env Logging__LogLevel__Default=Warning \
-  Relay__AdminKey=admin-bench \
+  Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a \
   Relay__UsageLog__Path="$work/usage" \
   Relay__Providers__sim__Type=simulator \
   Relay__Providers__mock__Type=openai \

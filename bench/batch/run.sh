@@ -34,7 +34,7 @@ wait_http "http://127.0.0.1:$MPORT/"
 
 start_silo() { # $1 name, $2 most requests a batch may hold; leaves the port in SILO_PORT and the pid in SILO_PID
   local port; port=$(free_port)
-  env ASPNETCORE_ENVIRONMENT=Production Relay__Batches__MaxRequests="$2" Logging__LogLevel__Default=Warning Relay__AdminKey=admin-bench \
+  env ASPNETCORE_ENVIRONMENT=Production Relay__Batches__MaxRequests="$2" Logging__LogLevel__Default=Warning Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a \
     Relay__UsageLog__Path="$WORK/$1/usage" Relay__Files__Path="$WORK/$1/files" Relay__Batches__WorkPath="$WORK/$1/batches" \
     Relay__Providers__mock__Type=openai Relay__Providers__mock__BaseUrl="http://127.0.0.1:$MPORT/v1" Relay__Providers__mock__ApiKey=mock-key \
     Relay__Models__remote-fast__Provider=mock Relay__Models__remote-fast__UpstreamModel=mock-fast \

@@ -38,7 +38,7 @@ for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping 2>/dev/null | grep -q PONG 
 start_silo() {
   local port=$1 name=$2
   env ASPNETCORE_ENVIRONMENT=Production Relay__Store=redis Relay__Redis="127.0.0.1:$RPORT" \
-    Relay__AdminKey=admin-bench Relay__Requests__HeartbeatSeconds=0.5 Relay__Tenants__bench__Keys__0=sk-bench Logging__LogLevel__Default=Warning \
+    Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a Relay__Requests__HeartbeatSeconds=0.5 Relay__Tenants__bench__Keys__0=sk-bench Logging__LogLevel__Default=Warning \
     dotnet "$DLL" --urls "http://127.0.0.1:$port" >"$LOGDIR/$name.log" 2>&1 &
   PIDS+=($!)
 }

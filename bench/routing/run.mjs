@@ -26,7 +26,7 @@ async function until(probe) { for (let i = 0; i < 600; i++) { if (await probe().
 async function silo(name, env) {
   const port = await freePort();
   launch('RelayCluster.Silo', ['--urls', `http://127.0.0.1:${port}`], {
-    ASPNETCORE_ENVIRONMENT: 'Production', Logging__LogLevel__Default: 'Warning', Relay__AdminKey: 'bench-admin',
+    ASPNETCORE_ENVIRONMENT: 'Production', Logging__LogLevel__Default: 'Warning', Relay__AdminKey: 'admin-bench-7e3a9c1f5d2b8e4a',
     Relay__UsageLog__Path: mkdtempSync(path.join(tmpdir(), `bench-${name}-`)), Relay__Tenants__b__Keys__0: 'sk-bench',
     Relay__Tenants__b__Models__0: '*', ...env,
   });

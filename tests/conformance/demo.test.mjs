@@ -32,7 +32,16 @@ after(async () => {
 
 test('the demo page shows the same text over SSE and over SignalR', async () => {
   const page = await browser.newPage();
-  await page.goto(`${relay.origin}/demo/stream.html`);
+  // The page runs under its Content-Security-Policy: anything the policy blocks (an inline script, a WebSocket
+  // SignalR would then silently replace with another transport) is reported on the console.
+  const violations = [];
+  page.on('console', (message) => { if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text()); });
+  const webSockets = [];
+  page.on('websocket', (ws) => webSockets.push(ws.url()));
+  const loaded = await page.goto(`${relay.origin}/demo/stream.html`);
+  assert.match(loaded.headers()['content-security-policy'], /default-src 'none'/);
+  assert.equal(loaded.headers()['x-frame-options'], 'DENY');
+  assert.equal(loaded.headers()['x-content-type-options'], 'nosniff');
   await page.fill('#key', KEYS.t1);
   await page.fill('#prompt', 'Show me the relay [[sim tokens=25 interval=20]]');
   await page.click('#run');
@@ -44,4 +53,6 @@ test('the demo page shows the same text over SSE and over SignalR', async () => 
   assert.equal(sse.split(' ').length, 25, 'the SSE panel shows all 25 tokens');
   assert.equal(await page.textContent('#signalr'), sse);
   assert.match(await page.textContent('#stream-id'), /stream strm_[0-9a-f]{32}/);
+  assert.deepEqual(violations, []);
+  assert.ok(webSockets.some((url) => url.includes('/hubs/streams')), `SignalR used its WebSocket: ${webSockets}`);
 });

@@ -20,7 +20,7 @@ function dllPath(project) {
   return path.join(repoRoot, 'src', project, 'bin', buildConfig, 'net10.0', `${project}.dll`);
 }
 
-export const ADMIN_KEY = 'admin-test';
+export const ADMIN_KEY = 'admin-test-4c8e1a9f3b7d5e2c'; // strong enough for the Redis store
 const UPSTREAM_KEY = 'upstream-secret';
 
 /** One key per tenant; each tenant exists to exercise one kind of limit. */

@@ -26,6 +26,7 @@ public static class AdminApi
         admin.MapAdminBatchesApi();
         admin.MapAdminFilesApi();
         admin.MapAdminRoutesApi();
+        admin.MapAdminStreamTokensApi();
         return app;
     }
 

@@ -19,7 +19,7 @@ public static class FilesApi
         var files = app.MapGroup("/v1/files")
             .RequireTenantAdmission()
             .RequireIdFormats(IdRule.Path("id", FileIds.IsValid, FileErrors.NotFound), IdRule.Cursor(FileIds.IsValid));
-        files.MapPost("", FilesUpload.HandleAsync);
+        files.MapPost("", FilesUpload.HandleAsync).WithMetadata(FileUploadBody.Instance); // the one body above Relay:Requests:MaxBodyBytes
         files.MapGet("", ListAsync);
         files.MapGet("/{id}", RetrieveAsync);
         files.MapGet("/{id}/content", ContentAsync);

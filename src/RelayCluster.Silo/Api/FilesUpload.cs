@@ -102,7 +102,7 @@ internal static class FilesUpload
         {
             return FileErrors.StorageQuotaExceeded(ex.Limit);
         }
-        catch (IOException) when (body.Broken && !cancellationToken.IsCancellationRequested)
+        catch (IOException ex) when (ex is not BadHttpRequestException && body.Broken && !cancellationToken.IsCancellationRequested)
         {
             // The body broke off, or ended before its closing boundary: the client's fault. A failing disk is not
             // caught here (a 500 follows).

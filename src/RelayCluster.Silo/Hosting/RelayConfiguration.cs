@@ -15,8 +15,9 @@ public static class RelayConfiguration
         // --urls all override it; in appsettings.json it would override ASPNETCORE_URLS instead.
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = [KeyValuePair.Create("urls", (string?)DefaultUrl)],
+            InitialData = [KeyValuePair.Create("urls", (string?)DefaultUrl), .. RelayLogging.Defaults],
         });
+        RelayLogging.KeepUrlsOutOfLogs(builder.Logging);
 
         var index = Array.IndexOf(args, "--config");
         if (index >= 0 && index + 1 < args.Length)

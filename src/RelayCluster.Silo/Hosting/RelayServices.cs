@@ -25,6 +25,7 @@ public static class RelayServices
             .PostConfigure(RelayOptionsDefaults.Apply)
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, AdminKeyValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
 
         services.AddSingleton(TimeProvider.System);
@@ -32,9 +33,9 @@ public static class RelayServices
         services.AddSingleton<TenantCache>();
         services.AddSingleton<TenantAdmin>();
 
-        // Subscribe tokens are signed with a key every silo derives from the shared admin key, so a token
-        // issued by one silo is accepted by all of them.
-        services.AddSingleton(sp => StreamTokens.FromSecret(sp.GetRequiredService<RelayOptions>().AdminKey!, sp.GetRequiredService<TimeProvider>()));
+        // Subscribe tokens are signed with the cluster's own random key (shared through the store), never with
+        // anything derived from the admin key: browsers hold tokens, so their key can be attacked offline.
+        TokenSecretsSync.AddTokenSecrets(services);
         services.AddSignalR().AddHubOptions<CompletionsHub>(_ => { });
         // A completion started over the hub may be as large as an HTTP body (SignalR's default is 32 KB).
         services.AddOptions<Microsoft.AspNetCore.SignalR.HubOptions<CompletionsHub>>()
@@ -57,8 +58,8 @@ public static class RelayServices
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
         services.AddHostedService<RelayStartup>();
 
-        // The relay enforces its own body limit with an OpenAI-style 413; Kestrel's must not cut in first.
-        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(k => k.Limits.MaxRequestBodySize = null);
+        // Kestrel's body limit is the relay's (raised only for authenticated uploads, see RequestBodyLimits).
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<RelayOptions>(RequestBodyLimits.Configure);
         services.Configure<FormOptions>(f => f.MultipartBodyLengthLimit = long.MaxValue);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SiloJsonContext.Default));
         return services;
@@ -69,6 +70,7 @@ public static class RelayServices
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnhandledError.WriteAsync });
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
+        app.UseMiddleware<BadRequestBodies>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         return app;
     }

@@ -1,23 +1,34 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.WebUtilities;
 using RelayCluster.Core.Wire;
 
 namespace RelayCluster.Silo.Http;
 
 /// <summary>
-/// A /v1 path or method the relay does not serve gets OpenAI's "Invalid URL" envelope instead of an empty
-/// 404/405, so SDK users see what went wrong (typically a base URL without <c>/v1</c>, or a typo).
+/// Every error status the framework answers without a body (an unknown path or method anywhere, a parameter that
+/// does not bind, a wrong content type) gets the OpenAI envelope instead of an empty response, so SDK users see what
+/// went wrong (typically a base URL without <c>/v1</c>, or a typo). Responses that already have a body (the relay's own
+/// errors, SignalR's answers, the health checks) are left alone: status-code pages only act on empty ones.
 /// </summary>
 internal static class InvalidUrl
 {
     public static Task WriteAsync(StatusCodeContext status)
     {
         var context = status.HttpContext;
-        if (context.Response.StatusCode is not (404 or 405) || !context.Request.Path.StartsWithSegments("/v1"))
+        var code = context.Response.StatusCode;
+        if (code < 400)
         {
             return Task.CompletedTask;
         }
 
-        return ErrorResponses.WriteAsync(context, new RelayError(context.Response.StatusCode, new OpenAiError(
-            $"Invalid URL ({context.Request.Method} {context.Request.Path}).", "invalid_request_error", null, null), ShouldRetry: false));
+        var request = context.Request;
+        var what = $"{request.Method} {request.Path}";
+        var error = code switch
+        {
+            404 or 405 => new OpenAiError($"Invalid URL ({what}).", "invalid_request_error", null, null),
+            >= 500 => new OpenAiError($"The relay could not serve {what}: {ReasonPhrases.GetReasonPhrase(code)}.", "server_error", null, null),
+            _ => new OpenAiError($"{ReasonPhrases.GetReasonPhrase(code)} ({what}).", "invalid_request_error", null, null),
+        };
+        return ErrorResponses.WriteAsync(context, new RelayError(code, error, ShouldRetry: code >= 500 ? null : false));
     }
 }

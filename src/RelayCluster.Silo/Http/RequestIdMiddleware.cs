@@ -12,6 +12,9 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
         context.TraceIdentifier = id;
         context.Response.Headers["x-request-id"] = id;
         context.Response.Headers["access-control-expose-headers"] = "x-request-id";
+
+        // Every answer is JSON, SSE or a demo file with its exact type: no browser should guess another.
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         return next(context);
     }
 }

@@ -1,4 +1,5 @@
 using RelayCluster.Core.Auth;
+using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
 
@@ -6,11 +7,13 @@ namespace RelayCluster.Silo.Http;
 
 /// <summary>
 /// Authenticates every /v1 request by its bearer key and attaches the tenant; the completions hub too
-/// (negotiate and connect), where browsers' WebSockets can only pass the key as <c>access_token</c>. Once a tenant is known,
+/// (negotiate and connect). Keys are taken from the Authorization header only, never from the URL: URLs end up in
+/// logs, proxies and browser histories. The completions hub is for server-side clients (the .NET and Node SignalR
+/// clients send the header); browsers, whose WebSockets cannot, subscribe with scoped tokens on /hubs/streams. Once a tenant is known,
 /// every response it gets carries the x-ratelimit-* headers: handlers that admitted the request set
 /// them from the admission; any other response reads the tenant's windows just before it starts.
 /// </summary>
-internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantCache tenants, ITenantGrainFactory grains)
+internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, TenantCache tenants, ITenantGrainFactory grains, RelayOptions options)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -21,21 +24,24 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
             return;
         }
 
-        var key = BearerToken(context.Request) ?? (isHub ? AccessToken(context.Request) : null);
+        var key = BearerToken(context.Request);
         if (key is null)
         {
-            await ErrorResponses.WriteAsync(context, RelayError.MissingApiKey());
+            RequestBodyLimits.CloseIfBodyUnread(context);
+            await ErrorResponses.WriteAsync(context, context.Request.Query.ContainsKey("access_token") ? KeyInUrl() : RelayError.MissingApiKey());
             return;
         }
 
         var tenant = await tenants.FindByKeyAsync(key);
         if (tenant is null)
         {
+            RequestBodyLimits.CloseIfBodyUnread(context);
             await ErrorResponses.WriteAsync(context, RelayError.InvalidApiKey(ApiKeyHash.Redact(key)));
             return;
         }
 
         context.Features.Set(tenant);
+        RequestBodyLimits.RaiseForUpload(context, options);
         if (isHub)
         {
             await next(context);
@@ -69,8 +75,9 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
             : null;
     }
 
-    public static string? AccessToken(HttpRequest request) =>
-        request.Query["access_token"].ToString() is { Length: > 0 } token ? token : null;
+    private static RelayError KeyInUrl() => new(401, new OpenAiError(
+        "API keys are not accepted in the URL (access_token). Send the key in the Authorization header (Authorization: Bearer YOUR_KEY); "
+        + "browsers subscribe to streams with a subscribe token on /hubs/streams instead.", "invalid_request_error", null, "invalid_api_key"), ShouldRetry: false);
 }
 
 internal static class TenantContext

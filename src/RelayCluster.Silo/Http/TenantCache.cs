@@ -8,17 +8,26 @@ namespace RelayCluster.Silo.Http;
 /// Resolves a presented key to its tenant on the hot path without a store round trip. Entries are dropped
 /// whenever any silo changes the directory (pub/sub in the cluster: a revoked key stops working everywhere
 /// at once), and after a short lifetime as a safety net against a change announced while this silo was
-/// disconnected. Unknown keys are cached too, so a flood of bad keys does not become a flood of lookups.
+/// disconnected. Known keys are bounded by the number of keys that exist. Unknown keys are cached too, so a
+/// flood of one bad key does not become a flood of lookups, but only the most recent <see cref="MaxMisses"/>
+/// of them: anyone can invent keys, so a cache of every miss would grow without bound.
 /// A lookup that read the store before a change must not cache its answer after the change cleared the
 /// cache: each clear moves a generation on, and an answer is kept only if the generation did not move.
 /// </summary>
 internal sealed class TenantCache
 {
+    /// <summary>Unknown keys remembered at most; the oldest is forgotten first.</summary>
+    public const int MaxMisses = 4096;
+
     private static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(30);
 
     private readonly ITenantDirectory _directory;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, (Tenant? Tenant, long Expires)> _byKeyHash = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Tenant Tenant, long Expires)> _known = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _misses = new(StringComparer.Ordinal);
+
+    // Insertion order of the misses, for eviction; may hold hashes already gone from _misses (cleared or replaced).
+    private readonly ConcurrentQueue<string> _missOrder = new();
     private long _generation;
 
     public TenantCache(ITenantDirectory directory, TimeProvider time)
@@ -28,30 +37,71 @@ internal sealed class TenantCache
         directory.Changed += () =>
         {
             Interlocked.Increment(ref _generation);
-            _byKeyHash.Clear();
+            _known.Clear();
+            _misses.Clear();
+            _missOrder.Clear();
         };
     }
 
+    /// <summary>Cached entries now (known and unknown keys), for tests and diagnostics.</summary>
+    internal int Count => _known.Count + _misses.Count;
+
+    /// <summary>The key's tenant, or null for a key no tenant holds.</summary>
     public async ValueTask<Tenant?> FindByKeyAsync(string key)
     {
         var hash = ApiKeyHash.Of(key);
         var now = _time.GetTimestamp();
-        if (_byKeyHash.TryGetValue(hash, out var cached) && cached.Expires > now)
+        if (_known.TryGetValue(hash, out var cached) && cached.Expires > now)
         {
             return cached.Tenant;
+        }
+
+        if (_misses.TryGetValue(hash, out var missExpires) && missExpires > now)
+        {
+            return null;
         }
 
         var generation = Interlocked.Read(ref _generation);
         var tenantId = await _directory.FindTenantIdAsync(hash);
         var entry = tenantId is null ? null : await _directory.GetAsync(tenantId);
         var tenant = entry is null ? null : new Tenant(entry.Id, new ModelPatterns(entry.Models)) { Incarnation = entry.Incarnation };
-        _byKeyHash[hash] = (tenant, now + (long)(Lifetime.TotalSeconds * TimeProvider.System.TimestampFrequency));
+        var expires = now + (long)(Lifetime.TotalSeconds * _time.TimestampFrequency);
+        if (tenant is null)
+        {
+            RememberMiss(hash, expires);
+        }
+        else
+        {
+            _misses.TryRemove(hash, out _);
+            _known[hash] = (tenant, expires);
+        }
+
         if (Interlocked.Read(ref _generation) != generation)
         {
             // A change arrived while this lookup was reading: its answer may predate the change.
-            _byKeyHash.TryRemove(hash, out _);
+            _known.TryRemove(hash, out _);
+            _misses.TryRemove(hash, out _);
         }
 
         return tenant;
+    }
+
+    private void RememberMiss(string hash, long expires)
+    {
+        if (_misses.TryAdd(hash, expires))
+        {
+            _missOrder.Enqueue(hash);
+        }
+        else
+        {
+            _misses[hash] = expires;
+        }
+
+        // Concurrent callers may each evict one; the count can overshoot only by the number of callers in flight.
+        // The order queue is bounded too: hashes dropped from the map some other way leave stale entries in it.
+        while ((_misses.Count > MaxMisses || _missOrder.Count > 2 * MaxMisses) && _missOrder.TryDequeue(out var oldest))
+        {
+            _misses.TryRemove(oldest, out _);
+        }
     }
 }

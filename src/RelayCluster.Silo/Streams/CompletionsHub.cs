@@ -14,7 +14,7 @@ namespace RelayCluster.Silo.Streams;
 /// body of <c>POST /v1/chat/completions</c> and streams its chunks, with the same validation, admission,
 /// limits, metering and settling as HTTP; a refusal or failure arrives as one last error item.
 /// </summary>
-internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, RelayPipeline pipeline, TimeProvider time) : Hub
+internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, RelayPipeline pipeline, TimeProvider time, IServiceProvider services) : Hub
 {
     private const string KeyItem = "tenant-key";
 
@@ -22,7 +22,7 @@ internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, Rela
     {
         // The authentication middleware has already refused a missing or unknown key with a 401.
         var request = Context.GetHttpContext()!.Request;
-        Context.Items[KeyItem] = TenantAuthenticationMiddleware.BearerToken(request) ?? TenantAuthenticationMiddleware.AccessToken(request);
+        Context.Items[KeyItem] = TenantAuthenticationMiddleware.BearerToken(request);
         await base.OnConnectedAsync();
     }
 
@@ -46,7 +46,15 @@ internal sealed class CompletionsHub(TenantCache tenants, ModelCalls calls, Rela
 
         // Cancelled when the reader stops early for any reason, so the relay never waits on a full queue.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var sink = new HubSink(stop.Token);
+        var connection = Context;
+        var deadline = new SendDeadline(SendDeadline.Timeout(services), time, () =>
+            {
+                // A client that takes nothing is treated as gone, as over HTTP: the call ends, and so does its connection.
+                stop.Cancel();
+                connection.Abort();
+            },
+            services.GetRequiredService<ILogger<SendDeadline>>(), requestId, stop.Token);
+        var sink = new HubSink(deadline, stop.Token);
         var relaying = RelayAsync(call, sink);
         try
         {

@@ -10,9 +10,9 @@ namespace RelayCluster.Silo.Streams;
 /// A streamed completion delivered as SignalR stream items: each upstream chunk as its JSON object, and a
 /// failure as one last <c>{"error": {…}, "status": N}</c> item, the envelope an HTTP caller would have got.
 /// The queue is bounded, so a slow hub client slows its own upstream call (as a slow SSE reader would), and
-/// nobody else's.
+/// nobody else's; a client that takes nothing for the send deadline ends the call as disconnected.
 /// </summary>
-internal sealed class HubSink(CancellationToken aborted) : IStreamSink
+internal sealed class HubSink(SendDeadline deadline, CancellationToken aborted) : IStreamSink
 {
     private readonly Channel<JsonElement> _items = Channel.CreateBounded<JsonElement>(
         new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -35,7 +35,7 @@ internal sealed class HubSink(CancellationToken aborted) : IStreamSink
     public ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload)
     {
         using var chunk = JsonDocument.Parse(payload);
-        return _items.Writer.WriteAsync(chunk.RootElement.Clone(), aborted);
+        return deadline.WithinAsync(_items.Writer.WriteAsync(chunk.RootElement.Clone(), aborted));
     }
 
     public ValueTask CompleteAsync()
@@ -46,7 +46,7 @@ internal sealed class HubSink(CancellationToken aborted) : IStreamSink
 
     public async ValueTask FailAsync(RelayError error)
     {
-        await _items.Writer.WriteAsync(ErrorItem(error), aborted);
+        await deadline.WithinAsync(_items.Writer.WriteAsync(ErrorItem(error), aborted));
         _items.Writer.TryComplete();
     }
 

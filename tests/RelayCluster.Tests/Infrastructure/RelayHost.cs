@@ -20,7 +20,7 @@ namespace RelayCluster.Tests.Infrastructure;
 /// </summary>
 public sealed class RelayHost : WebApplicationFactory<Program>
 {
-    public const string AdminKey = "admin-test-key";
+    public const string AdminKey = "admin-test-key-9d4b2e7f1a6c3e8b"; // strong enough for the Redis store
 
     private readonly Dictionary<string, string?> _settings;
     private readonly TempDirectory? _ownedUsageDirectory;
