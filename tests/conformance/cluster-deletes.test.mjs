@@ -66,12 +66,14 @@ describe('deletes across restarts and scale-out', () => {
     const created = await expect(again1, 'POST', '/admin/tenants', 201, { body: { id: 'doomed' } });
     const key = created.key.key;
     assert.equal((await chat(again2, TENANTS.doomed.key)).status, 401, 'the deleted tenant\'s key stays dead');
+    // Fresh windows, read before the file calls below (they count against the new tenant's RPM, never its tokens).
+    assert.equal((await again1.quota('doomed')).requests_in_window, 0, 'window of the re-created tenant');
     for (const silo of [again1, again2]) {
       await expect(silo, 'GET', `/v1/files/${fileId}`, 404, { key });
       assert.deepEqual((await expect(silo, 'GET', '/v1/files', 200, { key })).data, []);
       const quota = await silo.quota('doomed');
       assert.equal(quota.spent_nanos, 0, `spend on ${silo.label}`);
-      assert.equal(quota.requests_in_window, 0, `window on ${silo.label}`);
+      assert.equal(quota.tokens_in_window, 0, `window on ${silo.label}`);
       assert.equal((await silo.usage('doomed')).requests, 0, `usage on ${silo.label}`);
     }
     assert.equal((await chat(again2, key)).status, 200);

@@ -16,11 +16,11 @@ before(async () => {
 after(() => relay?.stop());
 
 /** Starts a streamed completion with fan-out; resolves at its headers with the stream id and the pending SSE text. */
-async function startFanOut(prompt, key = KEYS.t1, on = relay) {
+async function startFanOut(prompt, key = KEYS.t1, on = relay, extra = {}) {
   const res = await fetch(`${on.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-relay-fanout': 'true' },
-    body: JSON.stringify({ model: 'mock-fast', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: prompt }] }),
+    body: JSON.stringify({ model: 'mock-fast', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: prompt }], ...extra }),
   });
   assert.equal(res.status, 200);
   const streamId = res.headers.get('x-relay-stream-id');
@@ -146,7 +146,8 @@ describe('SignalR fan-out', () => {
   test('a subscriber that stops reading is told it lagged, the caller is not held back, and it resumes from there', async () => {
     // Enough output to fill the paused socket's buffers and then the subscriber's own (1,024 entries).
     const total = 60_000;
-    const { streamId, sse } = await startFanOut(`flood [[sim tokens=${total} interval=0 ttft=300]]`);
+    // The simulator stops at the output cap, as a provider would: ask for the whole flood.
+    const { streamId, sse } = await startFanOut(`flood [[sim tokens=${total} interval=0 ttft=300]]`, KEYS.t1, relay, { max_tokens: total });
     const { body } = await subscribeToken(streamId);
 
     // A raw SignalR client (JSON protocol over a WebSocket) that subscribes, then stops reading its socket.

@@ -199,6 +199,7 @@ async function startRelayOnce({ env = {} } = {}) {
       'Relay__Models__mock-fast__Provider': 'sim',
       'Relay__Models__mock-fast__InputPerMTok': '0.27',
       'Relay__Models__mock-fast__OutputPerMTok': '1.10',
+      'Relay__Models__mock-fast__MaxOutputTokens': '100000', // the fan-out flood asks for 60,000 tokens
       'Relay__Models__mock-embed__Provider': 'sim',
       'Relay__Models__mock-embed__InputPerMTok': '0.02',
       'Relay__Models__remote-fast__Provider': 'mock',

@@ -21,12 +21,15 @@ public sealed class DeadWorkerTests : IAsyncLifetime
 
     public Task DisposeAsync() => _redis.DisposeAsync();
 
+    // A well-formed id: the API refuses any other shape before it reaches the store.
+    private static readonly string DeadBatch = BatchIds.New();
+
     [Fact]
     public async Task A_task_leased_MaxTaskAttempts_times_by_workers_that_died_fails_its_batch_on_the_next_lease()
     {
         var store = new RedisBatchStore(_redis.Connection, new TenantStoreOptions(60_000), TimeProvider.System);
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        await store.CreateAsync(new BatchCreation("batch_dead", "a", "/v1/chat/completions", "file-x", null, now, now + 86_400));
+        await store.CreateAsync(new BatchCreation(DeadBatch, "a", "/v1/chat/completions", "file-x", null, now, now + 86_400));
 
         // Three workers lease the validation and die (never renew, never complete): each lease is an attempt.
         for (var attempt = 1; attempt <= 3; attempt++)
@@ -41,7 +44,7 @@ public sealed class DeadWorkerTests : IAsyncLifetime
             ("Relay:Batches:MaxTaskAttempts", "3"), ("Relay:Batches:LeaseSeconds", "1")));
         using var client = host.ClientFor(Key);
         var batch = await Eventually.WaitAsync(
-            async () => (await client.GetFromJsonAsync<JsonObject>("/v1/batches/batch_dead"))!, b => (string?)b["status"] == "failed");
+            async () => (await client.GetFromJsonAsync<JsonObject>($"/v1/batches/{DeadBatch}"))!, b => (string?)b["status"] == "failed");
 
         Assert.Equal("failed", (string?)batch!["status"]);
         var error = batch["errors"]!["data"]![0]!;

@@ -73,10 +73,13 @@ public sealed class RedisTenantDeletionTests : RedisRelay, IDisposable
         var key = (string)(await CreateAsync(admin, "t1"))["key"]!["key"]!;
 
         using var fresh = Host.ClientFor(key);
-        await AssertNothingInheritedAsync(Host, fresh, fileId, batchId, streamId, expectedSpend: 0);
+        // Fresh windows: read before the calls below, which count against the new tenant's RPM (files, batches and
+        // stream tokens are admitted like any call) but never its tokens.
         var quota = await Host.QuotaAsync("t1");
         Assert.Equal(0, (long)quota["requests_in_window"]!);
         Assert.Equal(0, (long)quota["tokens_in_window"]!);
+        await AssertNothingInheritedAsync(Host, fresh, fileId, batchId, streamId, expectedSpend: 0);
+        Assert.Equal(0, (long)(await Host.QuotaAsync("t1"))["tokens_in_window"]!);
 
         // The deleted tenant's usage is kept for audit, apart from the new tenant's.
         var archived = (StackExchange.Redis.RedisResult[])(await Redis.Connection.ExecuteAsync("KEYS", "{t:t1}#deleted:*:usage:*"))!;

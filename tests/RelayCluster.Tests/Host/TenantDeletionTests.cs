@@ -88,10 +88,13 @@ public sealed class TenantDeletionTests : IDisposable
             newKey = (string)(await CreateAsync(admin, "t1"))["key"]!["key"]!;
 
             using var fresh = first.ClientFor(newKey);
-            await AssertNothingInheritedAsync(first, fresh, fileId, batchId, streamId, expectedSpend: 0);
+            // Fresh windows: read before the calls below, which count against the new tenant's RPM (files, batches and
+            // stream tokens are admitted like any call) but never its tokens.
             var quota = await first.QuotaAsync("t1");
             Assert.Equal(0, (long)quota["requests_in_window"]!);
             Assert.Equal(0, (long)quota["tokens_in_window"]!);
+            await AssertNothingInheritedAsync(first, fresh, fileId, batchId, streamId, expectedSpend: 0);
+            Assert.Equal(0, (long)(await first.QuotaAsync("t1"))["tokens_in_window"]!);
 
             // The new tenant's own spend is its own, and survives the restart below.
             Assert.Equal(HttpStatusCode.OK, await ChatAsync(first, newKey));
