@@ -215,7 +215,9 @@ internal sealed partial class MemoryTenantGrain(
             }
         }
 
-        if (_limits.MonthlyBudgetNanos is { } budget
+        // A call that cannot cost anything (reading files, a batch's state, a stream token) puts no money at risk, so
+        // an exhausted budget does not lock a tenant out of its own outputs.
+        if (_limits.MonthlyBudgetNanos is { } budget && request.ReservedNanos > 0
             && Saturating.Add(Saturating.Add(_spentNanos, _reservedNanos), request.ReservedNanos) > budget)
         {
             return Refuse(AdmissionOutcome.BudgetExceeded, nowMs, TimeSpan.Zero);

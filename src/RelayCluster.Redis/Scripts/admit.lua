@@ -32,7 +32,7 @@ elseif tpm and estimate > tpm then
   outcome = 'too_large'
 elseif tpm and wait_to_fit(tokens, token_buckets, estimate, shared(tpm)) > 0 then
   outcome, retry = 'tpm', wait_to_fit(tokens, token_buckets, estimate, shared(tpm))
-elseif budget and budget >= 0 and spent + reserved + hold > budget then
+elseif budget and budget >= 0 and hold > 0 and spent + reserved + hold > budget then -- a call that costs nothing risks nothing
   outcome = 'budget'
 end
 

@@ -131,6 +131,22 @@ public abstract partial class TenantGrainContract
     }
 
     [Fact]
+    public async Task A_call_that_costs_nothing_is_not_refused_for_an_exhausted_budget()
+    {
+        var grain = await GrainAsync(new TenantLimits(null, null, null, 1000));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("spend", 1, 1000))).IsAdmitted);
+        Assert.True(await grain.SettleAsync(Settle("spend", 1, 1000)));
+
+        // The budget is spent to the nano-dollar: a call that may cost one more is refused, one that costs nothing
+        // (reading files or a batch's state) is not, and still takes its slot until released.
+        Assert.Equal(AdmissionOutcome.BudgetExceeded, (await grain.AdmitAsync(new AdmissionRequest("paid", 0, 1))).Outcome);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("free", 0, 0))).IsAdmitted);
+        Assert.Equal(1, (await grain.GetQuotaAsync()).InFlight);
+        Assert.True(await grain.ReleaseAsync("free"));
+        Assert.Equal((1000, 0, 0), ((await grain.GetQuotaAsync()).SpentNanos, (await grain.GetQuotaAsync()).ReservedNanos, (await grain.GetQuotaAsync()).InFlight));
+    }
+
+    [Fact]
     public async Task Spend_resets_at_the_start_of_a_calendar_month_utc()
     {
         var grain = await GrainAsync(new TenantLimits(null, null, null, 1000));
