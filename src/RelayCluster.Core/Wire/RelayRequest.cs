@@ -39,6 +39,14 @@ public sealed class RelayRequest
     /// <summary>Choices requested; the output cap applies to each.</summary>
     public long Choices { get; init; } = 1;
 
+    /// <summary>
+    /// The most output tokens this call may produce over all its choices: the caller's cap, else the target model's
+    /// <paramref name="defaultMaxOutputTokens"/>, times <see cref="Choices"/> (saturating); 0 for embeddings. The
+    /// reservation holds this much output, so no estimate of the output is ever billed above it.
+    /// </summary>
+    public long OutputBound(int defaultMaxOutputTokens) =>
+        Operation == RelayOperation.Embeddings ? 0 : Saturating.Multiply(MaxOutputTokens ?? defaultMaxOutputTokens, Choices);
+
     public required PromptSize Prompt { get; init; }
 
     public string Endpoint => Operation == RelayOperation.ChatCompletions ? "/v1/chat/completions" : "/v1/embeddings";

@@ -70,8 +70,10 @@ public static class RelayServices
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnhandledError.WriteAsync });
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
+        app.UseMiddleware<DotSegmentGuard>();
         app.UseMiddleware<BadRequestBodies>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
+        app.UseMiddleware<StreamsHubGate>();
         return app;
     }
 
@@ -86,7 +88,7 @@ public static class RelayServices
         app.MapBatchesApi();
         app.MapSyncBatchApi();
         app.MapDemoApi();
-        app.MapHub<StreamsHub>("/hubs/streams");
+        app.MapHub<StreamsHub>(StreamsHubGate.Path);
         app.MapHub<CompletionsHub>("/hubs/completions");
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", async (IStoreHealth store) =>

@@ -160,8 +160,10 @@ internal sealed class AdmittedRequest(
             return (0, 0, false); // refused or unreachable upstream: nothing was consumed
         }
 
-        // No usage reported (a provider without it, a disconnect or failure before the usage chunk):
-        // bill the prompt and what was relayed, at one token a chunk or four bytes a token, whichever is more.
-        return (request.Prompt.BestGuessTokens, Math.Max(_outputChunks, (_contentBytes + 3) / 4), true);
+        // No usage reported (a provider without it, a disconnect or failure before the usage chunk): bill the prompt
+        // and what was relayed, at one token a chunk or four bytes a token, whichever is more, but never more output
+        // than the call could have produced: the reservation held exactly that, so an estimate cannot pass the budget.
+        var output = Math.Max(_outputChunks, (_contentBytes + 3) / 4);
+        return (request.Prompt.BestGuessTokens, Math.Min(output, request.OutputBound(_route.DefaultMaxOutputTokens)), true);
     }
 }

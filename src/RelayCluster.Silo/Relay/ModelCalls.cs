@@ -62,9 +62,7 @@ internal sealed partial class ModelCalls(
         // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget. The cap is
         // within the model's limit by now; the sums saturate anyway, and the grain refuses anything out of range.
         var promptTokens = request.Prompt.WorstCaseTokens;
-        long OutputCap(ModelRoute t) => operation == RelayOperation.Embeddings
-            ? 0
-            : Saturating.Multiply(request.MaxOutputTokens ?? t.DefaultMaxOutputTokens, request.Choices);
+        long OutputCap(ModelRoute t) => request.OutputBound(t.DefaultMaxOutputTokens);
         var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
         var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
         var grain = grains.GetTenant(tenant.Id);

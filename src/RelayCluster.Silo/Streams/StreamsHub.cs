@@ -23,9 +23,12 @@ internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory chan
 {
     public override Task OnConnectedAsync()
     {
+        // StreamsHubGate refused tokenless connections with a 401 already; this catches any other way in (a connect
+        // request with a different token than its negotiate's) without throwing, which SignalR would log as an error.
         if (tokens.Validate(ConnectionToken()) is null)
         {
-            throw new HubException("A valid subscribe token is required (POST /v1/streams/{id}/token).");
+            Context.Abort();
+            return Task.CompletedTask;
         }
 
         return base.OnConnectedAsync();
@@ -100,12 +103,5 @@ internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory chan
         }
     }
 
-    private string? ConnectionToken()
-    {
-        var http = Context.GetHttpContext();
-        var header = http?.Request.Headers.Authorization.ToString();
-        return header is { Length: > 7 } && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            ? header[7..]
-            : http?.Request.Query["access_token"].ToString();
-    }
+    private string? ConnectionToken() => Context.GetHttpContext() is { } http ? StreamsHubGate.TokenOf(http.Request) : null;
 }
