@@ -7,12 +7,22 @@
 # every measured window, and a short MONITOR trace of each relay. Stops everything it started and leaves
 # the report in bench/results/stores.md. Takes 3–4 minutes. Extra arguments go to the generator, e.g.
 #   bash bench/run-stores.sh --duration 6 --closed-duration 5 --closed-warmup 5   # about 2 minutes
+# RELAY_BASE=DIR (another checkout, e.g. a `git worktree add /tmp/wt-base main`) builds that checkout too and
+# adds its silo as a third relay, "redis-base", on the same redis-server: a change and its base measured side
+# by side in one run, in alternating rounds, instead of two runs on a machine whose load drifts.
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 report="bench/results/stores.md"
 
 command -v redis-server >/dev/null || { echo "[run-stores.sh] redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
 build_and_copy
+base="${RELAY_BASE:-}"
+if [ -n "$base" ]; then
+  echo "[run-stores.sh] building the base silo in $base (Release)" >&2
+  dotnet build -c Release -nologo -v q "$base/src/RelayCluster.Silo/RelayCluster.Silo.csproj" >&2
+  cp -r "$base/src/RelayCluster.Silo/bin/Release/net10.0" "$work/RelayCluster.Silo.base"
+  base_silo_port="$(dotnet "$bench" free-port)"
+fi
 mock_port="$(dotnet "$bench" free-port)"
 memory_port="$(dotnet "$bench" free-port)"
 redis_silo_port="$(dotnet "$bench" free-port)"
@@ -59,27 +69,37 @@ env "${silo_env[@]}" Relay__Store=redis Relay__Redis="127.0.0.1:$redis_port" Rel
   dotnet "$silo" --urls "http://127.0.0.1:$redis_silo_port" >"$work/silo-redis.log" 2>&1 &
 pids+=("$!")
 redis_silo_pid="$!"
+relays="memory=http://127.0.0.1:$memory_port,redis=http://127.0.0.1:$redis_silo_port"
+silo_pids="silo-memory=$memory_pid,silo-redis=$redis_silo_pid"
+if [ -n "$base" ]; then
+  env "${silo_env[@]}" Relay__Store=redis Relay__Redis="127.0.0.1:$redis_port" Relay__UsageLog__Path="$work/usage-redis-base" \
+    dotnet "$work/RelayCluster.Silo.base/RelayCluster.Silo.dll" --urls "http://127.0.0.1:$base_silo_port" >"$work/silo-redis-base.log" 2>&1 &
+  pids+=("$!")
+  relays="$relays,redis-base=http://127.0.0.1:$base_silo_port"
+  silo_pids="$silo_pids,silo-redis-base=$!"
+fi
 
 wait_for "http://127.0.0.1:$mock_port/v1/models"
 wait_for "http://127.0.0.1:$memory_port/readyz"
 wait_for "http://127.0.0.1:$redis_silo_port/readyz"
+[ -z "$base" ] || wait_for "http://127.0.0.1:$base_silo_port/readyz"
 
 # --redis-scripts: the silo's own copy of the store, so the trace names the scripts it really calls.
 dotnet "$bench" run \
-  --relays "memory=http://127.0.0.1:$memory_port,redis=http://127.0.0.1:$redis_silo_port" \
+  --relays "$relays" \
   --direct "http://127.0.0.1:$mock_port" \
   --redis "127.0.0.1:$redis_port" \
   --redis-scripts "$work/RelayCluster.Silo/RelayCluster.Redis.dll" \
-  --pids "silo-memory=$memory_pid,silo-redis=$redis_silo_pid,upstream=$mock_pid,redis-server=$redis_pid" \
+  --pids "$silo_pids,upstream=$mock_pid,redis-server=$redis_pid" \
   --out "$report" \
   --note "nproc: $(nproc); .NET SDK $(dotnet --version); $(redis-server --version | cut -d' ' -f1-3)" \
   --note "MockUpstream flags: $mock_flags; redis-server flags: $redis_flags" \
-  --note "Silos: the same configuration, one with Relay__Store=memory, one with Relay__Store=redis (one tenant, no limits)" \
+  --note "Silos: the same configuration, one with Relay__Store=memory, one with Relay__Store=redis (one tenant, no limits)${base:+; redis-base: the build of $base ($(git -C "$base" log -1 --format=%h)), Relay__Store=redis on the same redis-server}" \
   --note "Command: bash bench/run-stores.sh $*" \
   "$@"
 
-for log in silo-memory silo-redis; do
-  if grep -q . "$work/$log.log"; then
+for log in silo-memory silo-redis silo-redis-base; do
+  if [ -s "$work/$log.log" ]; then
     echo "[run-stores.sh] $log warnings/errors during the run:" >&2
     tail -n 20 "$work/$log.log" >&2
   fi

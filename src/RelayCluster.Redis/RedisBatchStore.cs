@@ -194,8 +194,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask CompleteTaskAsync(BatchLease lease)
     {
-        await redis.ExecuteAsync("XACK", (string)Tasks(lease.TenantId)!, "workers", lease.EntryId);
-        await redis.ExecuteAsync("XDEL", (string)Tasks(lease.TenantId)!, lease.EntryId);
+        await redis.StreamAcknowledgeAndDeleteAsync(Tasks(lease.TenantId), "workers", lease.EntryId);
     }
 
     public async ValueTask ReleaseAsync(BatchLease lease)
@@ -252,7 +251,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     private static string Worker(BatchLease lease) => lease.LeaseId[..lease.LeaseId.IndexOf('.', StringComparison.Ordinal)];
 
-    private async Task NotifyAsync() => await redis.ExecuteAsync("PUBLISH", WorkNotice, 1);
+    private async Task NotifyAsync() => await redis.PublishAsync(WorkNotice, 1);
 
     private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);
 

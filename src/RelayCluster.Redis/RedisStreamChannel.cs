@@ -1,6 +1,8 @@
 using System.Globalization;
 using StackExchange.Redis;
 using RelayCluster.Core.Streams;
+// StackExchange.Redis 2.x has a StreamEntry of its own (for XREAD/XRANGE); this file means the relay's.
+using StreamEntry = RelayCluster.Core.Streams.StreamEntry;
 
 namespace RelayCluster.Redis;
 
@@ -49,8 +51,8 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
 
     public async ValueTask<IReadOnlyList<StreamEntry>> ReadAsync(long afterSequence, int max)
     {
-        var result = (RedisResult[])(await redis.ExecuteAsync("XRANGE", (string)_entries!, $"{afterSequence + 1}-0", "+", "COUNT", max))!;
-        return result.Select(ToEntry).ToList();
+        var entries = await redis.StreamRangeAsync(_entries, $"{afterSequence + 1}-0", max);
+        return entries.Select(ToEntry).ToList();
     }
 
     public async ValueTask<long> LastSequenceAsync()
@@ -69,19 +71,13 @@ internal sealed class RedisStreamChannel(string streamId, RedisConnection redis,
         return watch;
     }
 
-    private static StreamEntry ToEntry(RedisResult item)
+    // Entry ids are "<sequence>-1"; fields "k" (kind) and "d" (data), as stream-append.lua writes them.
+    private static StreamEntry ToEntry(StackExchange.Redis.StreamEntry entry)
     {
-        var parts = (RedisResult[])item!;
-        var id = (string)parts[0]!;
-        var fields = (RedisValue[])parts[1]!;
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i + 1 < fields.Length; i += 2)
-        {
-            values[(string)fields[i]!] = (string)fields[i + 1]!;
-        }
-
+        var id = (string)entry.Id!;
         return new StreamEntry(
-            long.Parse(id[..id.IndexOf('-', StringComparison.Ordinal)], CultureInfo.InvariantCulture), StreamEntryKinds.Parse(values["k"]), values["d"]);
+            long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture),
+            StreamEntryKinds.Parse((string)entry["k"]!), (string)entry["d"]!);
     }
 
     /// <summary>The stream's pub/sub notices, as a signal re-armed before each read.</summary>

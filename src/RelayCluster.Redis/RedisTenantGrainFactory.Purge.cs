@@ -26,7 +26,7 @@ public sealed partial class RedisTenantGrainFactory : ITenantDataPurge
             }
             else if (suffix == ":batch-tasks")
             {
-                await redis.ExecuteAsync("XTRIM", key, "MAXLEN", 0);
+                await redis.StreamEmptyAsync(key);
             }
             else
             {

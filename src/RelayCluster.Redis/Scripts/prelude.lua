@@ -40,15 +40,17 @@ end
 
 -- A sliding window of one-second buckets (field = unix second). Returns the sum of the live buckets
 -- and the live buckets oldest first; buckets that slid out are deleted, so the hash stays small.
+-- A bucket newer than this turn's second is live too: silos stamp a turn before sending it, so one stamped
+-- at :00.999 can run after turns stamped at :01.001, and leaving theirs out would admit past the limit.
 local function window(key)
   local flat = redis.call('HGETALL', key)
   local used, live, dead = 0, {}, {}
   for i = 1, #flat, 2 do
     local s, amount = tonumber(flat[i]), tonumber(flat[i + 1])
-    if s > sec - WINDOW and s <= sec then
+    if s > sec - WINDOW then
       used = used + amount
       live[#live + 1] = { s, amount }
-    elseif s <= sec - WINDOW then
+    else
       dead[#dead + 1] = flat[i]
     end
   end

@@ -77,6 +77,25 @@ public sealed class RedisTenantGrainTests(RedisServer redis) : TenantGrainContra
     }
 
     [Fact]
+    public async Task A_turn_stamped_before_a_second_boundary_still_counts_turns_stamped_past_it_that_ran_first()
+    {
+        // Each silo stamps a turn with its clock before sending it, so under load a turn stamped at :00.999 can
+        // reach Redis after turns stamped at :01.001 (another silo, or a thread preempted in between). Their
+        // bucket is in this turn's future; were it left out, the limit would be exceeded.
+        var grain = await GrainAsync(new TenantLimits(2, null, null, null));
+        var late = new RedisTenantGrainFactory(redis.Connection, Options, new ManualClock(Clock.GetUtcNow().AddMilliseconds(999)))
+            .GetTenant(_tenants[grain]);
+        Clock.Advance(TimeSpan.FromMilliseconds(1001));
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("a", 1, 0))).IsAdmitted);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("b", 1, 0))).IsAdmitted);
+
+        var refused = await late.AdmitAsync(new AdmissionRequest("c", 1, 0));
+
+        Assert.Equal(AdmissionOutcome.RequestsPerMinuteExceeded, refused.Outcome);
+        Assert.Equal(2, (await grain.GetQuotaAsync()).RequestsInWindow);
+    }
+
+    [Fact]
     public async Task An_unreachable_redis_is_a_store_unavailable_error_not_a_hang()
     {
         var factory = new RedisTenantGrainFactory(await RedisConnection.ConnectAsync("127.0.0.1:1"), Options, Clock);
