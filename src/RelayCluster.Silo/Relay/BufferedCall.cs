@@ -57,6 +57,7 @@ internal static class BufferedCall
         {
             // An error body is only read for its message: one past the budget maps as if it had none.
             var errorBody = await BoundedRead.ReadAsync(upstream.Body, budget, cancellationToken) ?? [];
+            budget.Release(errorBody.Length); // only its message is kept, in the relay's own envelope
             return new Received(errorBody, UpstreamErrors.Map(upstream.StatusCode, errorBody, upstream.RetryAfter), Endings.UpstreamError);
         }
 

@@ -27,7 +27,7 @@ internal sealed class ResponseBudget
 
     /// <summary>The budget of one call's answer: past it the call ends with 502 <c>upstream_response_too_large</c>.</summary>
     public static ResponseBudget ForCall(long limit) => new(limit, static max => new RelayError(502, new OpenAiError(
-        $"The upstream provider's answer was larger than this relay's limit of {max} bytes, so it was not relayed. "
+        $"The answer of the upstream provider was larger than the limit of this relay, {max} bytes, so it was not relayed. "
         + "Ask for fewer inputs or dimensions, use encoding_format 'base64' for embeddings, or use the Batch API.",
         "server_error", null, "upstream_response_too_large"), ShouldRetry: false));
 
@@ -36,7 +36,7 @@ internal sealed class ResponseBudget
     /// <c>response_too_large</c> as its result instead of its body.
     /// </summary>
     public static ResponseBudget ForBatch(long limit) => new(limit, static max => new RelayError(502, new OpenAiError(
-        $"The answers of this batch together passed this relay's limit of {max} bytes, so this request's answer was dropped. "
+        $"The answers of this batch together passed the limit of this relay, {max} bytes, so the answer to this request was dropped. "
         + "Send it again alone or in a smaller batch, or use the Batch API.",
         "server_error", null, "response_too_large"), ShouldRetry: false));
 
