@@ -166,6 +166,18 @@ public sealed class RequestOptions
 
     /// <summary>An SSE comment is sent after this long without upstream data, so idle proxies keep the stream.</summary>
     public double HeartbeatSeconds { get; set; } = 5;
+
+    /// <summary>The default of <see cref="MaxResponseBytes"/>: 64 MiB.</summary>
+    public const long DefaultMaxResponseBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Most bytes of upstream answer the relay holds for one non-streamed call (a chat completion, embeddings, a batch
+    /// item), and for the answers of one <c>POST /v1/batch</c> together. Past it the call ends with 502
+    /// <c>upstream_response_too_large</c> (a /v1/batch request: <c>response_too_large</c>). 64 MiB holds OpenAI's
+    /// largest embeddings answer in base64 (2048 inputs × 3072 dimensions ≈ 34 MB), the SDKs' default encoding; the
+    /// same answer as float JSON (≈ 130 MB) does not, and needs fewer inputs per call or a larger value here.
+    /// </summary>
+    public long MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
 }
 
 public sealed class UsageLogOptions

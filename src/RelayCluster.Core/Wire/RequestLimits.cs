@@ -15,6 +15,12 @@ public static class RequestLimits
     /// <summary>Chat <c>tools</c> per request (OpenAI allows 128).</summary>
     public const int MaxTools = 128;
 
+    /// <summary>
+    /// <c>tool_calls</c> in one message of a replayed conversation. OpenAI states no number; this is the bound every
+    /// other per-message array has (<see cref="MaxContentParts"/>), far beyond what a model emits in one turn.
+    /// </summary>
+    public const int MaxToolCalls = 2048;
+
     /// <summary>Chat <c>n</c>: choices per request (OpenAI allows 1 to 128).</summary>
     public const int MaxChoices = 128;
 

@@ -82,6 +82,11 @@ public static class RequestParser
             // Tool calls and names are prompt text too when the conversation is replayed.
             if (message["tool_calls"] is { } calls)
             {
+                if (ChatBounds.ToolCalls(calls, $"messages[{i}].tool_calls") is { } callsError)
+                {
+                    return (null, callsError);
+                }
+
                 meter.AddText(calls.ToJsonString());
             }
         }
@@ -94,6 +99,11 @@ public static class RequestParser
             }
 
             meter.AddText(tools.ToJsonString());
+        }
+
+        if (ChatBounds.Check(body) is { } boundError)
+        {
+            return (null, boundError);
         }
 
         var (stream, streamError) = OptionalBool(body, "stream");
@@ -172,12 +182,23 @@ public static class RequestParser
                 {
                     meter.AddText(item!.GetValue<string>());
                 }
-                else if (JsonKinds.TryGetInt(item, out _))
+                else if (JsonKinds.TryGetInt(item, out var id))
                 {
+                    if (id < 0)
+                    {
+                        return (null, NegativeTokenId(id));
+                    }
+
                     meter.ExplicitTokens++;
                 }
                 else if (item is JsonArray tokens && tokens.Count <= RequestLimits.MaxEmbeddingTokenIds && tokens.All(t => JsonKinds.TryGetInt(t, out _)))
                 {
+                    // A token id is an index into the tokenizer's vocabulary: a negative one names no token.
+                    if (tokens.FirstOrDefault(t => JsonKinds.TryGetInt(t, out var v) && v < 0) is { } negative)
+                    {
+                        return (null, NegativeTokenId(negative.GetValue<long>()));
+                    }
+
                     meter.ExplicitTokens += tokens.Count;
                 }
                 else
@@ -228,6 +249,9 @@ public static class RequestParser
 
         return caps;
     }
+
+    private static RelayError NegativeTokenId(long id) =>
+        RelayError.InvalidValue("input", $"token ids must be integers of at least 0, but got {id}.");
 
     private static RelayError InvalidInput() => RelayError.InvalidValue(
         "input", "expected a non-empty string, an array of 1 to 2048 strings, an array of token ids, or an array of token-id arrays.");

@@ -147,6 +147,13 @@ internal static class FilesUpload
             return RelayError.InvalidValue(name, $"longer than {MaxFieldBytes} bytes.");
         }
 
+        // A field given twice has no one meaning (first wins? last wins?), so it is refused, as a JSON body's
+        // duplicate key is.
+        if (name switch { "purpose" => form.Purpose, "expires_after[anchor]" => form.Anchor, _ => form.Seconds } is not null)
+        {
+            return RelayError.BadRequest($"Invalid '{name}': the field was given more than once; send it once.", name, "invalid_value");
+        }
+
         var value = Encoding.UTF8.GetString(buffer, 0, length);
         switch (name)
         {

@@ -44,7 +44,7 @@ public static class SyncBatchApi
         try
         {
             results = await new SyncBatchRunner(calls, time, logger)
-                .RunAsync(context.Tenant(), items, options.SyncBatch.Concurrency, context.RequestAborted);
+                .RunAsync(context.Tenant(), items, options.SyncBatch.Concurrency, options.Requests.MaxResponseBytes, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

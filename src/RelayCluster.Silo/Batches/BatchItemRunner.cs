@@ -65,7 +65,8 @@ internal sealed partial class BatchItemRunner(
                 CallAnswer answer;
                 try
                 {
-                    answer = await BufferedCall.RunAsync(call, run.Stopping);
+                    // Each attempt may hold one answer of at most MaxResponseBytes; a larger one is this item's error.
+                    answer = await BufferedCall.RunAsync(call, ResponseBudget.ForCall(options.Requests.MaxResponseBytes), run.Stopping);
                 }
                 catch
                 {
@@ -75,7 +76,7 @@ internal sealed partial class BatchItemRunner(
                 }
 
                 attempt++;
-                if (!answer.IsSuccess && IsRetryable(answer.Status) && attempt < _batches.MaxAttempts)
+                if (!answer.IsSuccess && IsRetryable(answer) && attempt < _batches.MaxAttempts)
                 {
                     if (answer.Settlement is { } failedAttempt)
                     {
@@ -113,6 +114,13 @@ internal sealed partial class BatchItemRunner(
     }
 
     public static bool IsRetryable(int status) => status is 408 or 409 or 429 or >= 500;
+
+    /// <summary>
+    /// Whether an attempt's failure may pass on a retry: an answer too large for the relay would be as large again
+    /// (and billed again), so it is not retried whatever its status.
+    /// </summary>
+    private static bool IsRetryable(CallAnswer answer) =>
+        IsRetryable(answer.Status) && answer.Error?.ShouldRetry is not false;
 
     /// <summary>Exponential backoff with full jitter, or the upstream's Retry-After when it gave one.</summary>
     private TimeSpan Backoff(int attempt, TimeSpan? retryAfter)

@@ -14,15 +14,19 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal static class BufferedCall
 {
-    public static async Task<CallAnswer> RunAsync(ModelCall call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the call to its answer, reading no more of it than <paramref name="budget"/> allows; an answer past it
+    /// ends as 502 (see <see cref="ResponseBudget"/>), billed as an upstream failure after a 2xx.
+    /// </summary>
+    public static async Task<CallAnswer> RunAsync(ModelCall call, ResponseBudget budget, CancellationToken cancellationToken)
     {
         var admitted = call.Admitted;
         try
         {
-            var (body, error) = await ReceiveAsync(call, cancellationToken);
-            return error is null
-                ? new CallAnswer(200, body, null, admitted.TakeSettlement(Endings.Completed, 200))
-                : Failed(admitted, error, Endings.UpstreamError);
+            var received = await ReceiveAsync(call, budget, cancellationToken);
+            return received.Error is null
+                ? new CallAnswer(200, received.Body, null, admitted.TakeSettlement(Endings.Completed, 200))
+                : Failed(admitted, received.Error, received.Ending);
         }
         catch (UpstreamUnavailableException ex)
         {
@@ -40,24 +44,33 @@ internal static class BufferedCall
     }
 
     /// <summary>
-    /// Sends the call and reads its whole answer (one JSON document): the body and, for an upstream error, the relay
-    /// error it maps to. A 2xx answer is recorded on the call (accepted, usage, output) before it is returned.
-    /// Connection failures are thrown, for the caller to turn into its own ending.
+    /// Sends the call and reads its whole answer (one JSON document), at most what <paramref name="budget"/> allows:
+    /// the body and, for an upstream error, the relay error it maps to and the ending to settle it with. A 2xx answer
+    /// is recorded on the call (accepted, usage, output) before it is returned. A 2xx answer past the budget is not
+    /// read further: the upstream did the work, so it is settled as <c>upstream_error_mid_stream</c> (the prompt
+    /// billed, estimated; no output was relayed). Connection failures are thrown, for the caller's own ending.
     /// </summary>
-    public static async Task<(byte[] Body, RelayError? Error)> ReceiveAsync(ModelCall call, CancellationToken cancellationToken)
+    public static async Task<Received> ReceiveAsync(ModelCall call, ResponseBudget budget, CancellationToken cancellationToken)
     {
         await using var upstream = await call.SendAsync(cancellationToken);
-        var body = await BufferedRelay.ReadAllAsync(upstream.Body, cancellationToken);
         if (!upstream.IsSuccess)
         {
-            return (body, UpstreamErrors.Map(upstream.StatusCode, body, upstream.RetryAfter));
+            // An error body is only read for its message: one past the budget maps as if it had none.
+            var errorBody = await BoundedRead.ReadAsync(upstream.Body, budget, cancellationToken) ?? [];
+            budget.Release(errorBody.Length); // only its message is kept, in the relay's own envelope
+            return new Received(errorBody, UpstreamErrors.Map(upstream.StatusCode, errorBody, upstream.RetryAfter), Endings.UpstreamError);
         }
 
         var admitted = call.Admitted;
         admitted.MarkUpstreamAccepted();
+        if (await BoundedRead.ReadAsync(upstream.Body, budget, cancellationToken) is not { } body)
+        {
+            return new Received([], budget.TooLarge, Endings.UpstreamErrorMidStream);
+        }
+
         admitted.Observe(ChunkInspector.Inspect(body));
         admitted.Capture(body);
-        return (body, null);
+        return new Received(body, null, Endings.Completed);
     }
 
     /// <summary>The OpenAI error envelope of a relay error, as a response body.</summary>
@@ -67,6 +80,9 @@ internal static class BufferedCall
     private static CallAnswer Failed(AdmittedRequest admitted, RelayError error, string ending) =>
         new(error.Status, ErrorBody(error), error, admitted.TakeSettlement(ending, error.Status));
 }
+
+/// <summary>An upstream answer read whole: its body, the relay error it maps to (null for a 2xx), and the ending it settles with.</summary>
+internal sealed record Received(byte[] Body, RelayError? Error, string Ending);
 
 /// <summary>A call's status and body (the upstream's, or an OpenAI error envelope), and its settlement to book.</summary>
 internal sealed record CallAnswer(int Status, byte[] Body, RelayError? Error, Settlement? Settlement)

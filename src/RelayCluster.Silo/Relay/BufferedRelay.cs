@@ -1,3 +1,4 @@
+using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Silo.Http;
 
@@ -5,17 +6,19 @@ namespace RelayCluster.Silo.Relay;
 
 /// <summary>
 /// Non-streaming chat completions and embeddings: the upstream body is read whole (it is one JSON
-/// document), its usage read, the request settled, and the body passed on byte for byte.
+/// document), at most <c>Relay:Requests:MaxResponseBytes</c> of it, its usage read, the request settled, and the
+/// body passed on byte for byte.
 /// </summary>
 internal static class BufferedRelay
 {
     public static async Task RelayAsync(HttpContext context, ModelCall call)
     {
         var admitted = call.Admitted;
-        var (body, error) = await BufferedCall.ReceiveAsync(call, context.RequestAborted);
+        var budget = ResponseBudget.ForCall(context.RequestServices.GetRequiredService<RelayOptions>().Requests.MaxResponseBytes);
+        var (body, error, ending) = await BufferedCall.ReceiveAsync(call, budget, context.RequestAborted);
         if (error is not null)
         {
-            await admitted.SettleAsync(Endings.UpstreamError, error.Status);
+            await admitted.SettleAsync(ending, error.Status);
             await ErrorResponses.WriteAsync(context, error);
             return;
         }
@@ -38,10 +41,20 @@ internal static class BufferedRelay
         }
     }
 
-    public static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
-    }
+    /// <summary>
+    /// Reads a body whole where no configured budget is at hand (an error body of a stream, a shadow call's answer),
+    /// up to <see cref="RequestOptions.DefaultMaxResponseBytes"/>; past it throws <see cref="ResponseTooLargeException"/>,
+    /// an <see cref="IOException"/>, which those callers already treat as a failed upstream.
+    /// </summary>
+    public static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken cancellationToken) =>
+        await BoundedRead.ReadAsync(stream, ResponseBudget.ForCall(RequestOptions.DefaultMaxResponseBytes), cancellationToken)
+        ?? throw new ResponseTooLargeException(RequestOptions.DefaultMaxResponseBytes);
+}
+
+/// <summary>An upstream body passed the bytes the relay holds for one answer.</summary>
+internal sealed class ResponseTooLargeException(long limit)
+    : IOException($"The upstream's answer passed the relay's limit of {limit} bytes.")
+{
+    /// <summary>The limit passed, in bytes.</summary>
+    public long Limit { get; } = limit;
 }

@@ -23,19 +23,21 @@ internal sealed partial class SyncBatchRunner(ModelCalls calls, TimeProvider tim
         "The upstream provider answered with a body that is not JSON.", "server_error", null, "upstream_invalid_response"));
 
     /// <summary>
-    /// The results, by index. Throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/>
+    /// The results, by index. The answers together hold at most <paramref name="maxResponseBytes"/> (they wait here
+    /// for input order): a request whose answer no longer fits gets 502 <c>response_too_large</c> instead. Throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/>
     /// fires, but only after every item already started has been settled (ForEachAsync waits for its workers).
     /// </summary>
     public async Task<SyncBatchResult[]> RunAsync(
-        Tenant tenant, IReadOnlyList<SyncBatchItem> items, int concurrency, CancellationToken cancellationToken)
+        Tenant tenant, IReadOnlyList<SyncBatchItem> items, int concurrency, long maxResponseBytes, CancellationToken cancellationToken)
     {
+        var budget = ResponseBudget.ForBatch(maxResponseBytes);
         var results = new SyncBatchResult[items.Count];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Min(concurrency, items.Count), CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(items, parallel, async (item, token) => results[item.Index] = await RunItemAsync(tenant, item, token));
+        await Parallel.ForEachAsync(items, parallel, async (item, token) => results[item.Index] = await RunItemAsync(tenant, item, budget, token));
         return results;
     }
 
-    private async Task<SyncBatchResult> RunItemAsync(Tenant tenant, SyncBatchItem item, CancellationToken cancellationToken)
+    private async Task<SyncBatchResult> RunItemAsync(Tenant tenant, SyncBatchItem item, ResponseBudget budget, CancellationToken cancellationToken)
     {
         var requestId = "req_" + Guid.NewGuid().ToString("N");
         var started = time.GetTimestamp();
@@ -69,7 +71,7 @@ internal sealed partial class SyncBatchRunner(ModelCalls calls, TimeProvider tim
         {
             try
             {
-                var answer = await BufferedCall.RunAsync(call, cancellationToken);
+                var answer = await BufferedCall.RunAsync(call, budget, cancellationToken);
                 if (answer.Settlement is { } settlement)
                 {
                     await call.Admitted.BookAsync(settlement);
@@ -82,7 +84,13 @@ internal sealed partial class SyncBatchRunner(ModelCalls calls, TimeProvider tim
 
                 // The body is embedded raw in the batch's answer, so it must be one JSON value or it would break
                 // every other item's result too. The call is still billed: the upstream did the work.
-                return IsJson(answer.Body) ? Answer(answer.Status, answer.Body, null) : Answer(InvalidUpstreamBody.Status, null, InvalidUpstreamBody.Error);
+                if (IsJson(answer.Body))
+                {
+                    return Answer(answer.Status, answer.Body, null);
+                }
+
+                budget.Release(answer.Body.Length); // dropped: no longer held
+                return Answer(InvalidUpstreamBody.Status, null, InvalidUpstreamBody.Error);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {

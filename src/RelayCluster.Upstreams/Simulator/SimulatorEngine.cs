@@ -148,53 +148,86 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         await output.FlushAsync(cancellationToken);
     }
 
+    /// <summary>An embeddings answer as one array (the mock upstream's HTTP answer).</summary>
     public byte[] Embeddings(JsonObject body, SimulatorScript script)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            foreach (var _ in WriteEmbeddings(writer, body, script))
+            {
+                // written whole into the buffer
+            }
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Writes an embeddings answer to <paramref name="output"/> as it is made, one vector at a time, as a provider
+    /// sends a large answer: the whole body is never held (a reader that stops, as the relay does past its response
+    /// limit, stops the writing through the pipe's back-pressure and cancellation).
+    /// </summary>
+    public async Task WriteEmbeddingsAsync(Stream output, JsonObject body, SimulatorScript script, CancellationToken cancellationToken)
+    {
+        await using var writer = new Utf8JsonWriter(output);
+        foreach (var _ in WriteEmbeddings(writer, body, script))
+        {
+            if (writer.BytesPending >= 32 * 1024)
+            {
+                await writer.FlushAsync(cancellationToken);
+            }
+        }
+
+        await writer.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes the answer, yielding after each vector so that the caller can send what is written so far.</summary>
+    private IEnumerable<int> WriteEmbeddings(Utf8JsonWriter w, JsonObject body, SimulatorScript script)
     {
         var inputs = EmbeddingInputs(body["input"]);
         var dimensions = body["dimensions"] is JsonValue d && d.TryGetValue<int>(out var dims) ? dims : defaults.EmbeddingDimensions;
         var asBase64 = body["encoding_format"] is JsonValue f && f.TryGetValue<string>(out var format) && format == "base64";
         var promptTokens = inputs.Sum(i => i.Tokens);
-        return Json(w =>
+        w.WriteStartObject();
+        w.WriteString("object", "list");
+        w.WriteStartArray("data");
+        for (var i = 0; i < inputs.Count; i++)
         {
             w.WriteStartObject();
-            w.WriteString("object", "list");
-            w.WriteStartArray("data");
-            for (var i = 0; i < inputs.Count; i++)
+            w.WriteString("object", "embedding");
+            w.WriteNumber("index", i);
+            var vector = Vector(inputs[i].Seed, dimensions);
+            if (asBase64)
             {
-                w.WriteStartObject();
-                w.WriteString("object", "embedding");
-                w.WriteNumber("index", i);
-                var vector = Vector(inputs[i].Seed, dimensions);
-                if (asBase64)
-                {
-                    w.WriteString("embedding", Convert.ToBase64String(MemoryMarshal.AsBytes(vector.AsSpan())));
-                }
-                else
-                {
-                    w.WriteStartArray("embedding");
-                    foreach (var value in vector)
-                    {
-                        w.WriteNumberValue(value);
-                    }
-
-                    w.WriteEndArray();
-                }
-
-                w.WriteEndObject();
+                w.WriteBase64String("embedding", MemoryMarshal.AsBytes(vector.AsSpan()));
             }
-
-            w.WriteEndArray();
-            w.WriteString("model", ModelOf(body));
-            if (script.ReportUsage)
+            else
             {
-                w.WriteStartObject("usage");
-                w.WriteNumber("prompt_tokens", promptTokens);
-                w.WriteNumber("total_tokens", promptTokens);
-                w.WriteEndObject();
+                w.WriteStartArray("embedding");
+                foreach (var value in vector)
+                {
+                    w.WriteNumberValue(value);
+                }
+
+                w.WriteEndArray();
             }
 
             w.WriteEndObject();
-        });
+            yield return i;
+        }
+
+        w.WriteEndArray();
+        w.WriteString("model", ModelOf(body));
+        if (script.ReportUsage)
+        {
+            w.WriteStartObject("usage");
+            w.WriteNumber("prompt_tokens", promptTokens);
+            w.WriteNumber("total_tokens", promptTokens);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
     }
 
     public Task DelayAsync(int milliseconds, CancellationToken cancellationToken) =>

@@ -24,7 +24,7 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
         if (request.Operation == RelayOperation.Embeddings)
         {
             await engine.DelayAsync(script.TimeToFirstTokenMs, cancellationToken);
-            return Ok(engine.Embeddings(request.Body, script));
+            return Produced((output, token) => engine.WriteEmbeddingsAsync(output, request.Body, script, token), cancellationToken);
         }
 
         if (!request.Stream)
@@ -34,19 +34,27 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
             return Ok(engine.ChatCompletion(request.Body, script));
         }
 
-        // The stream is produced on its own task into a pipe, as a remote upstream produces it on its own
-        // machine; disposing the response cancels the producer, as closing a connection would.
+        return Produced((output, token) => engine.WriteChatStreamAsync(output, request.Body, script, token), cancellationToken);
+    }
+
+    /// <summary>
+    /// A 2xx answer produced on its own task into a pipe, as a remote upstream produces it on its own machine: the
+    /// body is made as it is read (never whole in memory), and disposing the response cancels the producer, as
+    /// closing a connection would.
+    /// </summary>
+    private static UpstreamResponse Produced(Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
         var pipe = new Pipe();
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _ = Task.Run(() => ProduceAsync(pipe.Writer, request, script, stop.Token), CancellationToken.None);
+        _ = Task.Run(() => ProduceAsync(pipe.Writer, write, stop.Token), CancellationToken.None);
         return new UpstreamResponse(200, pipe.Reader.AsStream(), null, new CancelOnDispose(stop));
     }
 
-    private async Task ProduceAsync(PipeWriter writer, UpstreamRequest request, SimulatorScript script, CancellationToken cancellationToken)
+    private static async Task ProduceAsync(PipeWriter writer, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         try
         {
-            await engine.WriteChatStreamAsync(writer.AsStream(leaveOpen: true), request.Body, script, cancellationToken);
+            await write(writer.AsStream(leaveOpen: true), cancellationToken);
             await writer.CompleteAsync();
         }
         catch (SimulatedDropException)

@@ -92,7 +92,7 @@ public sealed class RouteSelectionTests
             System.Text.Encoding.UTF8.GetBytes(RoutingHost.Chat("m", "b")), "req_batch_1", new CallLane(CallLane.BatchName, 0.5m, 0.5));
         using var call = start.Call!;
         Assert.Equal("bulk", call.Targets[0].Model);
-        var answer = await BufferedCall.RunAsync(call, CancellationToken.None);
+        var answer = await BufferedCall.RunAsync(call, ResponseBudget.ForCall(1024 * 1024), CancellationToken.None);
         Assert.Equal(200, answer.Status);
         Assert.Equal("bulk", answer.Settlement!.Value.Record.Model);
     }
