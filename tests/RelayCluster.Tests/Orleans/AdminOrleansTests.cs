@@ -11,7 +11,7 @@ namespace RelayCluster.Tests.Orleans;
 public sealed class AdminOrleansTests : IDisposable
 {
     private const string TenantKey = "sk-admin-orleans-tests";
-    private readonly RelayHost _host = new(RelayHost.SimulatorSettings(("Relay:Tenants:t1:Keys:0", TenantKey)));
+    private readonly RelayHost _host = new(RelayHost.SimulatorSettings(("Relay:Tenants:t1:Keys:0", TenantKey), ("Relay:Orleans:Dashboard", "true")));
 
     public void Dispose() => _host.Dispose();
 
@@ -58,6 +58,16 @@ public sealed class AdminOrleansTests : IDisposable
         using var counters = await admin.GetAsync("/admin/orleans/DashboardCounters");
         Assert.Equal(HttpStatusCode.OK, counters.StatusCode);
         Assert.NotNull(await counters.Content.ReadFromJsonAsync<JsonObject>());
+    }
+
+    [Fact]
+    public async Task With_the_dashboard_off_its_path_is_still_gated_and_then_not_found()
+    {
+        using var host = new RelayHost(RelayHost.SimulatorSettings());
+        using var anonymous = host.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/admin/orleans/")).StatusCode);
+        using var admin = host.ClientFor(RelayHost.AdminKey);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/admin/orleans/")).StatusCode);
     }
 
     [Theory]
