@@ -23,6 +23,8 @@ internal static class RelayLogging
         KeyValuePair.Create("Logging:LogLevel:Microsoft.Extensions.Http", (string?)"Warning"),
         // Orleans logs every option of every component at start (some 200 lines): the relay's own start line names the silo.
         KeyValuePair.Create("Logging:LogLevel:Orleans", (string?)"Warning"),
+        // Orleans' placement runs through a Polly pipeline whose telemetry logs every attempt at Information.
+        KeyValuePair.Create("Logging:LogLevel:Polly", (string?)"Warning"),
     ];
 
     /// <summary>
