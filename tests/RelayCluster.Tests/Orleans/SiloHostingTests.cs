@@ -122,11 +122,11 @@ public sealed class SiloHostingTests
         Assert.True(client.Connected);
     }
 
+    /// <summary>A free port below the ephemeral range, so the test's own outgoing connections cannot take it meanwhile.</summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var free = SiloPort.From(new OrleansOptions());
+        return free.Value;
     }
 
     private static string Flatten(Exception error) => error.InnerException is null ? error.Message : $"{error.Message} | {Flatten(error.InnerException)}";
