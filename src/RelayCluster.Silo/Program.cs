@@ -3,6 +3,7 @@ using RelayCluster.Silo.Hosting;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRelayConfiguration(args);
 builder.Services.AddRelay();
+builder.AddRelayOrleans();
 
 var app = builder.Build();
 app.UseRelayHttp();

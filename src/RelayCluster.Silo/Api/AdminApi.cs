@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Batches;
@@ -27,6 +25,7 @@ public static class AdminApi
         admin.MapAdminFilesApi();
         admin.MapAdminRoutesApi();
         admin.MapAdminStreamTokensApi();
+        admin.MapAdminClusterApi();
         return app;
     }
 
@@ -70,7 +69,7 @@ public static class AdminApi
         var context = invocation.HttpContext;
         var options = context.RequestServices.GetRequiredService<RelayOptions>();
         var key = TenantAuthenticationMiddleware.BearerToken(context.Request);
-        if (key is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(options.AdminKey!)))
+        if (AdminKeys.Matches(options, key))
         {
             return await next(invocation);
         }

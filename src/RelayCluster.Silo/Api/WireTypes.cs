@@ -59,4 +59,5 @@ public sealed record QuotaView(
 [JsonSerializable(typeof(FileObject))]
 [JsonSerializable(typeof(FileList))]
 [JsonSerializable(typeof(FileDeleted))]
+[JsonSerializable(typeof(ClusterView))]
 internal sealed partial class SiloJsonContext : JsonSerializerContext;

@@ -13,7 +13,7 @@ internal static class RelayLogging
 
     /// <summary>
     /// Defaults below every configuration source (appsettings, environment and command line override them): the relay's
-    /// own logs at Information, the framework's and HttpClient's (which log request URLs) at Warning.
+    /// own logs at Information, the framework's, Orleans' and HttpClient's (which log request URLs) at Warning.
     /// </summary>
     public static IEnumerable<KeyValuePair<string, string?>> Defaults =>
     [
@@ -21,6 +21,10 @@ internal static class RelayLogging
         KeyValuePair.Create("Logging:LogLevel:Microsoft.AspNetCore", (string?)"Warning"),
         KeyValuePair.Create("Logging:LogLevel:System.Net.Http.HttpClient", (string?)"Warning"),
         KeyValuePair.Create("Logging:LogLevel:Microsoft.Extensions.Http", (string?)"Warning"),
+        // Orleans logs every option of every component at start (some 200 lines): the relay's own start line names the silo.
+        KeyValuePair.Create("Logging:LogLevel:Orleans", (string?)"Warning"),
+        // Orleans' placement runs through a Polly pipeline whose telemetry logs every attempt at Information.
+        KeyValuePair.Create("Logging:LogLevel:Polly", (string?)"Warning"),
     ];
 
     /// <summary>

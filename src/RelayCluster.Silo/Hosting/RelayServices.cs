@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Files;
@@ -72,6 +73,7 @@ public static class RelayServices
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
         app.UseMiddleware<DotSegmentGuard>();
         app.UseMiddleware<BadRequestBodies>();
+        app.UseMiddleware<AdminDashboardGate>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         app.UseMiddleware<StreamsHubGate>();
         return app;
@@ -91,8 +93,16 @@ public static class RelayServices
         app.MapHub<StreamsHub>(StreamsHubGate.Path);
         app.MapHub<CompletionsHub>("/hubs/completions");
         app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", async (IStoreHealth store) =>
-            await store.IsReadyAsync() ? Results.Text("ready") : Results.Text("store unavailable", statusCode: 503));
+        // Ready once this process's Orleans silo is active (not while it starts or stops) and the store answers.
+        app.MapGet("/readyz", async (IStoreHealth store, ISiloHealth silo) =>
+            !silo.IsActive ? Results.Text("silo not active", statusCode: 503)
+            : await store.IsReadyAsync() ? Results.Text("ready")
+            : Results.Text("store unavailable", statusCode: 503));
+        if (app.Services.GetRequiredService<OrleansPlan>().Dashboard)
+        {
+            app.MapOrleansDashboard(AdminDashboardGate.Path); // behind the admin key: see AdminDashboardGate
+        }
+
         return app;
     }
 }

@@ -7,12 +7,12 @@ namespace RelayCluster.Silo.Hosting;
 /// Says how to use the relay when it starts.
 /// </summary>
 internal sealed partial class RelayStartup(
-    RelayOptions options, ConfiguredTenants tenants, ILogger<RelayStartup> logger)
+    RelayOptions options, ConfiguredTenants tenants, SiloPort siloPort, ILogger<RelayStartup> logger)
     : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        Log.Started(logger, options.Store, tenants.All.Count(), string.Join(", ", options.Models.Keys));
+        Log.Started(logger, options.Store, siloPort.Value, tenants.All.Count(), string.Join(", ", options.Models.Keys));
         if (options.DemoTenantCreated)
         {
             Log.DemoKey(logger, options.DemoKey!);
@@ -30,8 +30,8 @@ internal sealed partial class RelayStartup(
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "RelayCluster silo started: store={Store}, tenants={Tenants}, models={Models}")]
-        public static partial void Started(ILogger logger, string store, int tenants, string models);
+        [LoggerMessage(Level = LogLevel.Information, Message = "RelayCluster silo started: store={Store}, orleans silo port={SiloPort}, tenants={Tenants}, models={Models}")]
+        public static partial void Started(ILogger logger, string store, int siloPort, int tenants, string models);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "No tenants configured: demo tenant 'demo' created with key {Key}")]
         public static partial void DemoKey(ILogger logger, string key);

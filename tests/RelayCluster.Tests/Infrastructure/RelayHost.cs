@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace RelayCluster.Tests.Infrastructure;
 
@@ -34,6 +35,8 @@ public sealed class RelayHost : WebApplicationFactory<Program>
         {
             ["Relay:AdminKey"] = AdminKey,
             ["Logging:LogLevel:Default"] = "Warning",
+            // The Orleans Dashboard adds about a quarter of a second to every silo start; its own tests turn it on.
+            ["Relay:Orleans:Dashboard"] = "false",
         };
         if (usageDirectory is null)
         {
@@ -156,6 +159,17 @@ public sealed class RelayHost : WebApplicationFactory<Program>
         }
 
         return body.ToJsonString();
+    }
+
+    /// <summary>
+    /// The settings are also host configuration, which the factory hands to Program as command-line arguments: so
+    /// they are in <c>builder.Configuration</c> from Program's first line, like a user's environment, and choices made
+    /// before <c>Build()</c> (the Orleans providers) see them. App configuration alone arrives only at <c>Build()</c>.
+    /// </summary>
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        builder.ConfigureHostConfiguration(config => config.AddInMemoryCollection(_settings.Where(s => s.Value is not null)));
+        return base.CreateHost(builder);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
