@@ -7,7 +7,7 @@ import { toFile } from 'openai';
 import { startCluster, waitFor } from './cluster-harness.mjs';
 
 const ITEMS = 2000;
-const TENANT = { id: 'bulk', key: 'sk-cluster-bulk' };
+const TENANT = { id: 'bulk', key: 'sk-cluster-bulk-7f3a9c2e5b1d' };
 // Batch price: half of 0.27 and 1.10 $/MTok, a whole number of nano-dollars a token.
 const NANOS_PER_TOKEN = { input: 135, output: 550 };
 

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { startCluster } from './cluster-harness.mjs';
 
 const TENANTS = {
-  doomed: { key: 'sk-cluster-doomed', MonthlyBudgetUsd: '5' },
-  keeper: { key: 'sk-cluster-keeper-a' },
+  doomed: { key: 'sk-cluster-doomed-7f3a9c2e5b1d', MonthlyBudgetUsd: '5' },
+  keeper: { key: 'sk-cluster-keeper-a-7f3a9c2e5b1d' },
 };
 
 let cluster;
 before(async () => {
   // keeper gets a second configured key: the harness configures one key a tenant.
-  cluster = await startCluster({ silos: 2, tenants: TENANTS, env: { 'Relay__Tenants__keeper__Keys__1': 'sk-cluster-keeper-b' } });
+  cluster = await startCluster({ silos: 2, tenants: TENANTS, env: { 'Relay__Tenants__keeper__Keys__1': 'sk-cluster-keeper-b-7f3a9c2e6c2e' } });
 });
 after(() => cluster?.stop());
 
@@ -58,7 +58,7 @@ describe('deletes across restarts and scale-out', () => {
       await expect(silo, 'GET', '/admin/tenants/doomed', 404);
       assert.equal((await chat(silo, TENANTS.doomed.key)).status, 401, `doomed's key on ${silo.label}`);
       assert.equal((await chat(silo, TENANTS.keeper.key)).status, 401, `keeper's revoked key on ${silo.label}`);
-      assert.equal((await chat(silo, 'sk-cluster-keeper-b')).status, 200, `keeper's other key on ${silo.label}`);
+      assert.equal((await chat(silo, 'sk-cluster-keeper-b-7f3a9c2e6c2e')).status, 200, `keeper's other key on ${silo.label}`);
     }
 
     // Only an explicit create brings the id back: a new tenant, with none of the old one's data or spend.

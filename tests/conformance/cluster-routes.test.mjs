@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, waitFor } from './cluster-harness.mjs';
 
-const KEY = 'sk-cluster-routes';
+const KEY = 'sk-cluster-routes-7f3a9c2e5b1d';
 const PROPAGATION_MS = 1_000;
 const model = (name) => ({ [`Relay__Models__${name}__Provider`]: 'mock', [`Relay__Models__${name}__UpstreamModel`]: 'mock-fast' });
 

@@ -34,14 +34,14 @@ const BUDGET_NANOS = Math.round(ESTIMATED_HOLD_NANOS * 10.5);
 const BUDGET_USD = (BUDGET_NANOS / 1e9).toFixed(9);
 
 const TENANTS = {
-  rpm: { key: 'sk-cluster-rpm', RequestsPerMinute: RPM_LIMIT },
-  budget: { key: 'sk-cluster-budget', MonthlyBudgetUsd: BUDGET_USD },
-  probe: { key: 'sk-cluster-probe' },
-  crash: { key: 'sk-cluster-crash' },
-  durable: { key: 'sk-cluster-durable', RequestsPerMinute: 1000, TokensPerMinute: 1_000_000, MaxConcurrent: 7, MonthlyBudgetUsd: '2.5' },
+  rpm: { key: 'sk-cluster-rpm-7f3a9c2e5b1d', RequestsPerMinute: RPM_LIMIT },
+  budget: { key: 'sk-cluster-budget-7f3a9c2e5b1d', MonthlyBudgetUsd: BUDGET_USD },
+  probe: { key: 'sk-cluster-probe-7f3a9c2e5b1d' },
+  crash: { key: 'sk-cluster-crash-7f3a9c2e5b1d' },
+  durable: { key: 'sk-cluster-durable-7f3a9c2e5b1d', RequestsPerMinute: 1000, TokensPerMinute: 1_000_000, MaxConcurrent: 7, MonthlyBudgetUsd: '2.5' },
   // Configured tenants an admin changes before a silo restarts: the restart must not re-seed them.
-  seeded: { key: 'sk-cluster-seeded', RequestsPerMinute: 100, TokensPerMinute: 50_000 },
-  seeded2: { key: 'sk-cluster-seeded2' },
+  seeded: { key: 'sk-cluster-seeded-7f3a9c2e5b1d', RequestsPerMinute: 100, TokensPerMinute: 50_000 },
+  seeded2: { key: 'sk-cluster-seeded2-7f3a9c2e5b1d' },
 };
 
 let cluster;

@@ -186,6 +186,21 @@ function assertRelayConfigConsistent(env, where) {
   }
 }
 
+/**
+ * Why a secret is too weak for a deployed silo, or null: the rules of the silo's AdminKeyPolicy, which it applies to the
+ * admin key, every configured tenant key and the stream token secret on the Redis store.
+ */
+function secretWeakness(secret) {
+  const placeholder = ['change-me', 'changeme', 'change_me', 'replace-me', 'replaceme', 'replace_me', 'example', 'password', 'secret']
+    .find((p) => secret.toLowerCase().includes(p));
+  if (placeholder) return `placeholder ${placeholder}`;
+  if (secret.length < 24) return 'shorter than 24 characters';
+  return new Set(secret).size < 10 ? 'fewer than 10 distinct characters' : null;
+}
+
+/** The settings that carry a secret a client could use: the admin key, tenant keys, the stream token secret. */
+const USABLE_SECRET = /^Relay__(AdminKey|Tenants__.+__Keys__\d+|Streams__(Previous)?TokenSecret)$/;
+
 /** First endpoint of a StackExchange.Redis connection string. */
 function redisEndpoint(connectionString) {
   const first = String(connectionString).split(',')[0].trim();
@@ -285,6 +300,16 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
+  test('ships no usable key: the admin key and every tenant key are required from the environment', () => {
+    const env = services[siloNames[0]]?.environment ?? {};
+    const secrets = Object.keys(env).filter((k) => USABLE_SECRET.test(k));
+    assert.ok(secrets.includes('Relay__AdminKey') && secrets.some((k) => k.includes('__Keys__')), `secrets: ${secrets}`);
+    for (const key of secrets) {
+      // ${NAME:?message}: compose refuses to start without NAME, so no value from this file can ever be used.
+      assert.match(String(env[key]), /^\$\{[A-Z][A-Z0-9_]*:\?[^}]+\}$/, `${key} is ${env[key]}, not a required variable`);
+    }
+  });
+
   test('redis persists with AOF, never evicts, keeps its data in a named volume, and has a ping healthcheck', () => {
     const redis = services.redis;
     assert.ok(redis, 'no redis service');
@@ -483,6 +508,15 @@ describe('deploy/k8s', () => {
       assert.ok(silo.resources?.[kind]?.cpu || silo.resources?.[kind]?.memory, `no resource ${kind}`);
     }
     assert.ok(bytes(silo.resources.limits.memory) >= bytes(silo.resources.requests.memory));
+  });
+
+  test('every key and secret the Secret ships is a placeholder the silos refuse at start', () => {
+    const shipped = ofKind('Secret').flatMap((secret) => Object.entries({ ...secret.data, ...secret.stringData }));
+    const usable = shipped.filter(([key]) => USABLE_SECRET.test(key));
+    assert.ok(usable.some(([key]) => key.includes('__Keys__')), 'the Secret shows no tenant key to replace');
+    for (const [key, value] of usable) {
+      assert.ok(secretWeakness(String(value)), `${key} ships ${value}, which a silo would accept: anyone who read the file could use it`);
+    }
   });
 
   test('env references only ConfigMaps, Secrets and keys that exist; no secret sits in a ConfigMap', () => {

@@ -1,12 +1,13 @@
 namespace RelayCluster.Core.Configuration;
 
 /// <summary>
-/// What an admin key must be once the relay is more than the embedded demo: a long random secret. The admin key
-/// guards every tenant, key and budget, and a short or published key is guessed or looked up, not cracked.
+/// What a configured secret (the admin key, a tenant's API key, the stream token secret) must be once the relay is
+/// more than the embedded demo: a long random secret. The admin key guards every tenant, key and budget, a tenant key
+/// a tenant's budget; a short or published one is guessed or looked up, not cracked. One check for all of them.
 /// </summary>
 public static class AdminKeyPolicy
 {
-    /// <summary>Shortest admin key accepted outside the embedded demo (characters).</summary>
+    /// <summary>Shortest secret accepted outside the embedded demo (characters).</summary>
     public const int MinLength = 24;
 
     /// <summary>Fewest distinct characters accepted (a long run of one character is not a secret).</summary>
@@ -15,7 +16,7 @@ public static class AdminKeyPolicy
     // Placeholders shipped in examples and deployment files: whoever reads the files knows them.
     private static readonly string[] Placeholders = ["change-me", "changeme", "change_me", "replace-me", "replaceme", "replace_me", "example", "password", "secret"];
 
-    /// <summary>Why <paramref name="key"/> is too weak to guard a deployed relay, or null when it is acceptable.</summary>
+    /// <summary>Why the secret <paramref name="key"/> is too weak to guard a deployed relay, or null when it is acceptable.</summary>
     public static string? Weakness(string key)
     {
         if (Placeholders.FirstOrDefault(p => key.Contains(p, StringComparison.OrdinalIgnoreCase)) is { } placeholder)

@@ -3,14 +3,41 @@ namespace RelayCluster.Core.Configuration;
 /// <summary>
 /// Fills in what the embedded default needs to work out of the box: a simulator provider, simulator
 /// models and a demo tenant. Each default applies only when that whole part is absent, so a real
-/// configuration never inherits a demo key by accident.
+/// configuration never inherits a demo key by accident, and only on the embedded store: a silo on the
+/// Redis store is a deployed cluster, whose tenants and models are configured (or created through the
+/// admin API) and whose shared store must never receive a demo tenant nobody asked for. What applies in
+/// every mode: a tenant listing no models may use every model, and an unset admin key is generated
+/// (which the Redis store then refuses, see the admin key validator).
 /// </summary>
 public static class RelayOptionsDefaults
 {
     public const string SimulatorProvider = "sim";
     public const string DemoTenant = "demo";
 
+    /// <summary>The store that makes a silo part of a deployed cluster, where no demo default applies.</summary>
+    public const string ClusterStore = "redis";
+
     public static void Apply(RelayOptions options)
+    {
+        if (options.Store != ClusterStore)
+        {
+            ApplyDemo(options);
+        }
+
+        foreach (var tenant in options.Tenants.Values.Where(t => t.Models.Count == 0))
+        {
+            tenant.Models.Add("*");
+        }
+
+        if (string.IsNullOrEmpty(options.AdminKey))
+        {
+            options.AdminKey = "admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            options.AdminKeyGenerated = true;
+        }
+    }
+
+    /// <summary>The embedded demo: a simulator, its models and a demo tenant, each only where that part is absent.</summary>
+    private static void ApplyDemo(RelayOptions options)
     {
         if (options.Providers.Count == 0)
         {
@@ -42,17 +69,6 @@ public static class RelayOptionsDefaults
                 MonthlyBudgetUsd = 10m,
             };
             options.DemoTenantCreated = true;
-        }
-
-        foreach (var tenant in options.Tenants.Values.Where(t => t.Models.Count == 0))
-        {
-            tenant.Models.Add("*");
-        }
-
-        if (string.IsNullOrEmpty(options.AdminKey))
-        {
-            options.AdminKey = "admin-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
-            options.AdminKeyGenerated = true;
         }
     }
 }

@@ -97,6 +97,12 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             }
 
             errors.AddRange(tenant.Keys.Where(k => !seenKeys.Add(k)).Select(_ => $"Relay:Tenants:{id} reuses a key of another tenant."));
+            if (options.AdminKey is { Length: > 0 } adminKey && tenant.Keys.Contains(adminKey, StringComparer.Ordinal))
+            {
+                // The admin key authenticates /admin: a tenant holding it would hold every tenant's keys and budgets.
+                errors.Add($"Relay:Tenants:{id} has a key equal to Relay:AdminKey; a tenant key must never be the admin key.");
+            }
+
             if (tenant.RequestsPerMinute < 0 || tenant.TokensPerMinute < 0 || tenant.MaxConcurrent < 0 || tenant.MonthlyBudgetUsd < 0)
             {
                 errors.Add($"Relay:Tenants:{id} has a negative limit.");

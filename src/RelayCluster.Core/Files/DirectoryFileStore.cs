@@ -86,8 +86,25 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
         catch
         {
             hold.Release();
-            File.Delete(staging);
+            DeleteStaging(staging);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes a staging file that was not committed. Deleting its tenant purges the tenant's folder with every upload
+    /// in flight, so the folder may be gone already: then there is nothing left to remove, and an upload that ends this
+    /// way (its client gets 401) is an ordinary ending, not an error.
+    /// </summary>
+    private static void DeleteStaging(string stagingPath)
+    {
+        try
+        {
+            File.Delete(stagingPath);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // The tenant's folder was purged with the staging file in it.
         }
     }
 
@@ -291,7 +308,7 @@ public sealed partial class DirectoryFileStore(FilesOptions options, TimeProvide
             if (!_committed)
             {
                 hold.Release();
-                File.Delete(stagingPath);
+                DeleteStaging(stagingPath);
             }
 
             return ValueTask.CompletedTask;

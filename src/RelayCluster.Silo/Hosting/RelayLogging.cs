@@ -32,5 +32,11 @@ internal static class RelayLogging
     /// added after the configuration's (a configured level for the same category does not lower it). Request ids in
     /// responses and the usage log identify requests; an access log belongs to the proxy in front.
     /// </summary>
-    public static void KeepUrlsOutOfLogs(ILoggingBuilder logging) => logging.AddFilter(RequestLogCategory, LogLevel.Warning);
+    public static void KeepUrlsOutOfLogs(ILoggingBuilder logging)
+    {
+        logging.AddFilter(RequestLogCategory, LogLevel.Warning);
+        // SignalR's dispatcher logs a hub's deliberate refusal (HubException) at Error; Streams.HubFailures logs hub
+        // failures instead, a refusal below Error. Its Error entries are the only ones above Debug, so nothing else is lost.
+        logging.AddFilter(Streams.HubFailures.DispatcherCategory, LogLevel.Critical);
+    }
 }

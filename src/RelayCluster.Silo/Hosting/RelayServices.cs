@@ -27,6 +27,7 @@ public static class RelayServices
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>();
         services.AddSingleton<IValidateOptions<RelayOptions>, AdminKeyValidator>();
+        services.AddSingleton<IValidateOptions<RelayOptions>, ConfigurationValuesValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
 
         services.AddSingleton(TimeProvider.System);
@@ -37,7 +38,8 @@ public static class RelayServices
         // Subscribe tokens are signed with the cluster's own random key (shared through the store), never with
         // anything derived from the admin key: browsers hold tokens, so their key can be attacked offline.
         TokenSecretsSync.AddTokenSecrets(services);
-        services.AddSignalR().AddHubOptions<CompletionsHub>(_ => { });
+        services.AddSignalR(hubs => Microsoft.AspNetCore.SignalR.HubOptionsExtensions.AddFilter<HubFailures>(hubs)).AddHubOptions<CompletionsHub>(_ => { });
+        services.AddSingleton<HubFailures>();
         // A completion started over the hub may be as large as an HTTP body (SignalR's default is 32 KB).
         services.AddOptions<Microsoft.AspNetCore.SignalR.HubOptions<CompletionsHub>>()
             .Configure<RelayOptions>((hub, relay) => hub.MaximumReceiveMessageSize = relay.Requests.MaxBodyBytes);

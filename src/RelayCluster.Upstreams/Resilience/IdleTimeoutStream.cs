@@ -15,6 +15,8 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
     private readonly Stream _inner = upstream.Body;
     private readonly CancellationTokenSource _idle = new(Timeout.InfiniteTimeSpan, time);
     private int _disposed;
+    private int _reading;
+    private int _sourceDisposed;
 
     public override bool CanRead => true;
 
@@ -39,11 +41,22 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
             throw new UpstreamIdleTimeoutException(timeout);
         }
 
-        // The caller's token cancels the same source, so one token reaches the inner read.
-        using var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _idle);
-        _idle.CancelAfter(timeout);
+        // Counted as reading before disposal is checked: a disposal racing with this start then either sees the
+        // read (and leaves the source to it) or is seen here (and the read never touches the source).
+        Interlocked.Increment(ref _reading);
+        if (Volatile.Read(ref _disposed) == 1)
+        {
+            EndRead();
+            throw new ObjectDisposedException(nameof(IdleTimeoutStream));
+        }
+
+        // The caller's token cancels the same source, so one token reaches the inner read. The registration is
+        // disposed (waiting for a callback under way) before the read counts as ended, so the callback never meets a
+        // disposed source.
+        var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _idle);
         try
         {
+            _idle.CancelAfter(timeout);
             return await _inner.ReadAsync(buffer, _idle.Token);
         }
         catch (Exception ex) when (_idle.IsCancellationRequested && ex is not UpstreamIdleTimeoutException)
@@ -54,10 +67,39 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
         }
         finally
         {
+            await link.DisposeAsync();
             if (!_idle.IsCancellationRequested)
             {
                 _idle.CancelAfter(Timeout.InfiniteTimeSpan);
             }
+
+            EndRead();
+        }
+    }
+
+    /// <summary>Ends a read; disposal during it left the source to it (full fences on both sides: one sees the other).</summary>
+    private void EndRead()
+    {
+        if (Interlocked.Decrement(ref _reading) == 0 && Volatile.Read(ref _disposed) == 1)
+        {
+            DisposeSource();
+        }
+    }
+
+    /// <summary>Disposes the idle source once, when no read can use it any more.</summary>
+    private void DisposeSource()
+    {
+        if (Interlocked.Exchange(ref _sourceDisposed, 1) == 0)
+        {
+            _idle.Dispose();
+        }
+    }
+
+    private void DisposeSourceUnlessReading()
+    {
+        if (Volatile.Read(ref _reading) == 0)
+        {
+            DisposeSource();
         }
     }
 
@@ -81,7 +123,7 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             await upstream.DisposeAsync();
-            _idle.Dispose();
+            DisposeSourceUnlessReading();
         }
 
         await base.DisposeAsync();
@@ -93,7 +135,7 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
         {
             // Synchronous disposal (rare: the relay disposes asynchronously) still ends the upstream call.
             upstream.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            _idle.Dispose();
+            DisposeSourceUnlessReading();
         }
 
         base.Dispose(disposing);

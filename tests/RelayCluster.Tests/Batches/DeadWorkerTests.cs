@@ -14,7 +14,7 @@ namespace RelayCluster.Tests.Batches;
 /// </summary>
 public sealed class DeadWorkerTests : IAsyncLifetime
 {
-    private const string Key = "sk-dead-worker-tenant";
+    private const string Key = "sk-dead-worker-tenant-7f3a9c2e5b1d";
     private readonly RedisServer _redis = new();
 
     public Task InitializeAsync() => _redis.InitializeAsync();

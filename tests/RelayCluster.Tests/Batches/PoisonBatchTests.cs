@@ -15,9 +15,9 @@ namespace RelayCluster.Tests.Batches;
 /// </summary>
 public abstract class PoisonBatchTests : IAsyncLifetime
 {
-    private const string KeyA = "sk-poison-tenant-a";
-    private const string KeyB = "sk-poison-tenant-b";
-    private const string KeyC = "sk-poison-tenant-c";
+    private const string KeyA = "sk-poison-tenant-a-7f3a9c2e5b1d";
+    private const string KeyB = "sk-poison-tenant-b-7f3a9c2e5b1d";
+    private const string KeyC = "sk-poison-tenant-c-7f3a9c2e5b1d";
     private const string Url = "/v1/chat/completions";
 
     private readonly TempDirectory _files = new();

@@ -11,9 +11,9 @@ namespace RelayCluster.Tests.Files;
 /// </summary>
 public sealed class FilesAdmissionTests : IDisposable
 {
-    private const string RpmKey = "sk-admission-rpm";
-    private const string SlotKey = "sk-admission-slot";
-    private const string PausedKey = "sk-admission-paused";
+    private const string RpmKey = "sk-admission-rpm-7f3a9c2e5b1d";
+    private const string SlotKey = "sk-admission-slot-7f3a9c2e5b1d";
+    private const string PausedKey = "sk-admission-paused-7f3a9c2e5b1d";
     private const string ValidBatchId = "batch_0123456789abcdef0123456789abcdef";
     private const string ValidStreamId = "strm_0123456789abcdef0123456789abcdef";
 
@@ -170,7 +170,7 @@ public sealed class FilesAdmissionTests : IDisposable
 /// <summary>The same RPM accounting on the Redis store (its release script must not undo the request count either).</summary>
 public sealed class FilesAdmissionRedisTests : RedisRelay, IDisposable
 {
-    private const string Key = "sk-admission-rpm-redis";
+    private const string Key = "sk-admission-rpm-redis-7f3a9c2e5b1d";
     private readonly TempDirectory _files = new();
 
     protected override (string Key, string? Value)[] Settings() =>

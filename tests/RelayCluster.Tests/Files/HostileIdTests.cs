@@ -14,8 +14,8 @@ namespace RelayCluster.Tests.Files;
 /// </summary>
 public static class HostileIds
 {
-    public const string Key1 = "sk-hostile-tenant-one";
-    public const string Key2 = "sk-hostile-tenant-two";
+    public const string Key1 = "sk-hostile-tenant-one-7f3a9c2e5b1d";
+    public const string Key2 = "sk-hostile-tenant-two-7f3a9c2e5b1d";
 
     /// <summary>Raw ids (escaped into the URL) and ids already escaped as an attacker would send them.</summary>
     public static readonly (string Name, string InUrl)[] Table =

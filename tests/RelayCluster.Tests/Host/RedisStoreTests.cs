@@ -8,7 +8,7 @@ namespace RelayCluster.Tests.Host;
 /// <summary>The silo on the Redis store: same API, state in Redis, and fail-closed while Redis is away.</summary>
 public sealed class RedisStoreTests : RedisRelay
 {
-    private const string Key = "sk-redis-store-key";
+    private const string Key = "sk-redis-store-key-7f3a9c2e5b1d";
 
     protected override (string Key, string? Value)[] Settings() =>
     [

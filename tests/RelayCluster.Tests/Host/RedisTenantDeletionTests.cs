@@ -12,9 +12,9 @@ namespace RelayCluster.Tests.Host;
 /// </summary>
 public sealed class RedisTenantDeletionTests : RedisRelay, IDisposable
 {
-    private const string Key1 = "sk-redis-deleted-one";
-    private const string Key2a = "sk-redis-deleted-two-a";
-    private const string Key2b = "sk-redis-deleted-two-b";
+    private const string Key1 = "sk-redis-deleted-one-7f3a9c2e5b1d";
+    private const string Key2a = "sk-redis-deleted-two-a-7f3a9c2e5b1d";
+    private const string Key2b = "sk-redis-deleted-two-b-7f3a9c2e5b1d";
 
     private readonly TempDirectory _files = new();
 

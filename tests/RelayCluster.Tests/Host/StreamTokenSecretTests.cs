@@ -10,7 +10,7 @@ namespace RelayCluster.Tests.Host;
 /// <summary>Subscribe tokens are signed with the cluster's own random key: never derived from the admin key, shared, rotatable.</summary>
 public sealed class StreamTokenSecretTests
 {
-    private const string Key = "sk-token-secret-key";
+    private const string Key = "sk-token-rotation-key-7f3a9c2e5b1d";
 
     [Fact]
     public async Task A_token_does_not_depend_on_the_admin_key()

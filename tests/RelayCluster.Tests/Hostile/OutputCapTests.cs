@@ -12,7 +12,7 @@ namespace RelayCluster.Tests.Hostile;
 /// </summary>
 public abstract class OutputCapContract
 {
-    protected const string Key = "sk-output-cap-key";
+    protected const string Key = "sk-output-cap-key-7f3a9c2e5b1d";
 
     protected static (string Key, string? Value)[] TenantSettings =>
     [
