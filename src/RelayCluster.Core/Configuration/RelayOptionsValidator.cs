@@ -114,6 +114,12 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             errors.Add("Relay:Requests:MaxBodyBytes must be at least 1024 and HeartbeatSeconds positive.");
         }
 
+        if (options.Requests.MaxResponseBytes < 1024)
+        {
+            // Below an error envelope's size every 2xx answer would fail.
+            errors.Add("Relay:Requests:MaxResponseBytes must be at least 1024.");
+        }
+
         if (string.IsNullOrWhiteSpace(options.Files.Path) || options.Files.MaxUploadBytes < 1 || options.Files.DefaultExpirySeconds < 1 || options.Files.SweepIntervalSeconds <= 0)
         {
             errors.Add("Relay:Files needs a Path, and MaxUploadBytes, DefaultExpirySeconds and SweepIntervalSeconds above zero.");

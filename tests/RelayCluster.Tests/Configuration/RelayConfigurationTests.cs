@@ -43,6 +43,25 @@ public sealed class RelayConfigurationTests
         Assert.True(new RelayOptionsValidator().Validate(null, options).Succeeded);
     }
 
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1023, false)]
+    [InlineData(1024, true)]
+    public void A_response_bound_too_small_for_any_answer_stops_the_start(long maxResponseBytes, bool valid)
+    {
+        var options = new RelayOptions();
+        RelayOptionsDefaults.Apply(options);
+        options.Requests.MaxResponseBytes = maxResponseBytes;
+
+        var result = new RelayOptionsValidator().Validate(null, options);
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.Contains("Relay:Requests:MaxResponseBytes", result.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Configured_tenants_and_keys_get_no_demo_defaults()
     {
