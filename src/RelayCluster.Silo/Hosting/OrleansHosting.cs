@@ -116,9 +116,9 @@ public static class OrleansHosting
     }
 
     /// <summary>
-    /// Where this silo listens and what it tells the others. Embedded, and by default in the cluster, that is loopback
-    /// (several silos on one machine); a container advertises its own address (<c>Relay:Orleans:AdvertisedAddress</c>,
-    /// an IP or a host name resolved at start) and then listens on every interface.
+    /// Where this silo listens, which is what it tells the others: loopback embedded, and by default in the cluster
+    /// (several silos on one machine); a container sets its own address (<c>Relay:Orleans:AdvertisedAddress</c>, an IP or
+    /// a host name resolved at start), and the silo port is open on that address only.
     /// </summary>
     private static void ConfigureEndpoints(EndpointOptions endpoints, SiloPort port, OrleansOptions relay)
     {
@@ -126,7 +126,6 @@ public static class OrleansHosting
         endpoints.AdvertisedIPAddress = advertised;
         endpoints.SiloPort = port.Value;
         endpoints.GatewayPort = 0; // every client is co-hosted: no gateway
-        endpoints.SiloListeningEndpoint = IPAddress.IsLoopback(advertised) ? null : new IPEndPoint(IPAddress.Any, port.Value);
     }
 
     internal static IPAddress AdvertisedAddress(string? configured)

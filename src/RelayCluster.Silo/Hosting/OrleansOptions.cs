@@ -4,8 +4,9 @@ using Microsoft.Extensions.Options;
 namespace RelayCluster.Silo.Hosting;
 
 /// <summary>
-/// The co-hosted Orleans silo: <c>Relay:SiloPort</c> (the silo-to-silo port; unset means a free loopback port chosen
-/// at start) and <c>Relay:Orleans:*</c> (cluster identity, dashboard).
+/// The co-hosted Orleans silo: <c>Relay:SiloPort</c> (the silo-to-silo port; unset means a free port chosen at start,
+/// in the cluster too, so several silos share one machine; deployments set 11111) and <c>Relay:Orleans:*</c> (cluster
+/// identity, advertised address, dashboard).
 /// </summary>
 public sealed class OrleansOptions
 {
