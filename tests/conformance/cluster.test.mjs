@@ -10,6 +10,9 @@ const MODEL = 'remote-fast';
 // Configured prices ($/MTok) as nano-dollars a token.
 const NANOS_PER_TOKEN = { input: 270, output: 1100 };
 
+// How soon the survivors must list a SIGKILLed silo as dead (probe timeout 2 s, two missed probes, votes).
+const DEAD_WITHIN_MS = 20_000;
+
 const RPM_LIMIT = 20;
 const RPM_CALLS = 200;
 
@@ -81,6 +84,32 @@ function tally(responses) {
   }
   return counts;
 }
+
+/** The silos `silo` lists in GET /admin/cluster (the Orleans membership table as it sees it). */
+async function siloList(silo) {
+  const { status, body } = await silo.admin('/admin/cluster');
+  assert.equal(status, 200, `${silo.label} /admin/cluster: ${JSON.stringify(body)}`);
+  return body.silos;
+}
+
+describe('one Orleans cluster', () => {
+  test('every silo lists the same three silos, all active, in GET /admin/cluster', async () => {
+    const views = [];
+    for (const silo of cluster.silos) {
+      // A silo learns of one that joined after it at its next membership read: poll briefly.
+      views.push(await waitFor(async () => {
+        const silos = await siloList(silo);
+        return silos.filter((s) => s.status === 'active').length === 3 ? silos : false;
+      }, { timeoutMs: 20_000, what: `${silo.label} to list 3 active silos` }));
+    }
+    const endpoints = views.map((silos) => silos.map((s) => s.endpoint).sort());
+    assert.equal(new Set(endpoints[0]).size, 3, `three distinct silo endpoints: ${endpoints[0]}`);
+    for (const [i, list] of endpoints.entries()) {
+      assert.deepEqual(list, endpoints[0], `${cluster.silos[i].label} sees the same silos`);
+      assert.equal(views[i].filter((s) => s.this_silo).length, 1, `${cluster.silos[i].label} marks itself once`);
+    }
+  });
+});
 
 describe('limits are exact across silos', () => {
   test(`${RPM_CALLS} concurrent calls over 3 silos admit exactly RequestsPerMinute (${RPM_LIMIT})`, async () => {
@@ -606,9 +635,16 @@ describe('a killed silo', () => {
     const held = await silo1.quota('crash');
     assert.equal(held.in_flight, STREAMS, 'the streams hold their slots (seen from silo1)');
     assert.ok(held.reserved_nanos > 0);
+    const dying = (await siloList(silo3)).find((s) => s.this_silo).address;
 
     await silo3.kill();
     const killedAt = Date.now();
+    // Membership (probes of 2 s, two missed) declares it dead; both survivors must list it so.
+    const declaredDead = Promise.all([silo1, silo2].map((silo) => waitFor(async () => {
+      const entry = (await siloList(silo)).find((s) => s.address === dying);
+      return entry?.status === 'dead' ? Date.now() - killedAt : false;
+    }, { timeoutMs: DEAD_WITHIN_MS, intervalMs: 100, what: `${silo.label} to list the killed silo as dead` })));
+    declaredDead.catch(() => {}); // awaited below; a timeout must fail the test there, not as an unhandled rejection
 
     // Right after the kill, before any deadline: nobody released the dead silo's reservations.
     const rightAfter = await silo1.quota('crash');
@@ -632,7 +668,9 @@ describe('a killed silo', () => {
 
     const settled = await settledQuota(silo1, 'crash', 15_000);
     const reclaimedAfterMs = Date.now() - killedAt;
-    t.diagnostic(`in_flight ${rightAfter.in_flight} ${rightAfterMs} ms after the kill; reclaimed after ${reclaimedAfterMs} ms`);
+    const deadAfterMs = await declaredDead;
+    t.diagnostic(`in_flight ${rightAfter.in_flight} ${rightAfterMs} ms after the kill; reclaimed after ${reclaimedAfterMs} ms; `
+      + `listed dead by silo1 after ${deadAfterMs[0]} ms, by silo2 after ${deadAfterMs[1]} ms`);
     // The last renewal was at most a quarter of the lifetime before the kill, so the deadline is later than this.
     const earliestMs = RESERVATION_SECONDS * 1000 * 0.75 - 500;
     assert.ok(reclaimedAfterMs >= earliestMs,

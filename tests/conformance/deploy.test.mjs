@@ -334,8 +334,10 @@ describe('docker-compose.yml', () => {
   test('exactly three silos, with identical configuration pointing at the redis service', () => {
     assert.deepEqual(siloNames, ['silo1', 'silo2', 'silo3']);
     const [first, ...rest] = siloNames.map((n) => services[n]);
+    // The address a silo advertises to the others is its own; everything else is shared.
+    const shared = ({ Relay__Orleans__AdvertisedAddress: _, ...env }) => env;
     for (const silo of rest) {
-      assert.deepEqual(silo.environment, first.environment, 'silos must not drift apart');
+      assert.deepEqual(shared(silo.environment), shared(first.environment), 'silos must not drift apart');
       assert.deepEqual(silo.image, first.image);
       assert.deepEqual(silo.build, first.build);
     }
@@ -352,6 +354,27 @@ describe('docker-compose.yml', () => {
       const m = /^Relay__Providers__(.+)__BaseUrl$/.exec(key);
       if (m) assert.ok(new URL(value).hostname in services, `${key} points at ${value}, not a compose service`);
     }
+  });
+
+  test('the silos form one Orleans cluster: same ServiceId/ClusterId, a fixed silo port between silos only, own advertised address', () => {
+    const ports = new Set();
+    for (const name of siloNames) {
+      const silo = services[name];
+      const env = silo.environment;
+      assert.ok(env.Relay__Orleans__ServiceId && env.Relay__Orleans__ClusterId, `${name}: ServiceId and ClusterId are set`);
+      const orleansPort = Number(env.Relay__SiloPort);
+      assert.ok(Number.isInteger(orleansPort) && orleansPort > 0 && orleansPort !== SILO_PORT, `${name}: Relay__SiloPort ${env.Relay__SiloPort}`);
+      ports.add(orleansPort);
+      // Docker resolves the container's host name to its address on the project network: what the others dial.
+      assert.equal(env.Relay__Orleans__AdvertisedAddress, silo.hostname, `${name} advertises its own host name`);
+      assert.equal(silo.hostname, name);
+      assert.ok((silo.expose ?? []).map(Number).includes(orleansPort), `${name} exposes the silo port to the other containers`);
+      const published = (silo.ports ?? []).map((p) => Number(String(p.target ?? p).split(':').at(-1).split('/')[0]));
+      assert.ok(!published.includes(orleansPort), `${name} publishes the silo port on the host`);
+      // Joining the cluster takes a few seconds when silos start together: /readyz is 503 until then.
+      assert.ok(seconds(silo.healthcheck?.start_period ?? '0s') >= 20, `${name}: healthcheck start_period ${silo.healthcheck?.start_period}`);
+    }
+    assert.equal(ports.size, 1, 'one silo port for every silo');
   });
 
   test('each silo waits for a healthy redis and for mockupstream, and shares the files volume', () => {
@@ -575,6 +598,32 @@ describe('deploy/k8s', () => {
     const shutdown = Number(envFromConfig().shutdownTimeoutSeconds ?? 30);
     assert.ok(pod.spec.terminationGracePeriodSeconds >= sleep + shutdown, 'the kubelet would kill silos mid-drain');
     assert.ok(shutdown >= 60, 'streams need more than the default 30 s to finish');
+  });
+
+  test('the silos form one Orleans cluster: silo port on the pod, pod IP advertised, silo port open to silos only', () => {
+    const env = envFromConfig();
+    assert.equal(env.Relay__Store, 'redis');
+    assert.ok(env.Relay__Orleans__ServiceId && env.Relay__Orleans__ClusterId, 'ServiceId and ClusterId in the ConfigMap');
+    const orleansPort = Number(env.Relay__SiloPort);
+    assert.ok(orleansPort > 0 && orleansPort !== SILO_PORT, `Relay__SiloPort ${env.Relay__SiloPort}`);
+    const named = silo.ports.find((p) => p.containerPort === orleansPort);
+    assert.ok(named?.name, `the Deployment declares the silo port ${orleansPort} by name`);
+    const advertised = (silo.env ?? []).find((e) => e.name === 'Relay__Orleans__AdvertisedAddress');
+    assert.equal(advertised?.valueFrom?.fieldRef?.fieldPath, 'status.podIP', 'each pod advertises its own IP');
+    for (const service of ofKind('Service')) {
+      for (const p of service.spec.ports ?? []) {
+        assert.notEqual(portOf(silo, p.targetPort ?? p.port), orleansPort, `Service ${service.metadata.name} exposes the silo port`);
+      }
+    }
+    const policy = ofKind('NetworkPolicy').find((n) => matches(n.spec.podSelector.matchLabels, pod.metadata.labels));
+    assert.ok(policy, 'no NetworkPolicy guards the silo pods');
+    const rules = policy.spec.ingress.filter((r) => (r.ports ?? []).some((p) => portOf(silo, p.port) === orleansPort));
+    assert.ok(rules.length >= 1, 'the NetworkPolicy does not open the silo port');
+    for (const rule of rules) {
+      assert.ok(rule.from?.length && rule.from.every((f) => f.podSelector && matches(f.podSelector.matchLabels, pod.metadata.labels)),
+        'the silo port is open to silo pods only');
+    }
+    assert.ok(policy.spec.ingress.some((r) => !r.from && (r.ports ?? []).some((p) => portOf(silo, p.port) === SILO_PORT)), 'HTTP stays open');
   });
 
   test('the silo Service and PodDisruptionBudget select the Deployment pods', () => {

@@ -1,5 +1,10 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
+using Orleans.Clustering.Redis;
 using Orleans.Configuration;
+using Orleans.Persistence;
+using StackExchange.Redis;
 using Orleans.Dashboard;
 
 namespace RelayCluster.Silo.Hosting;
@@ -43,11 +48,8 @@ public static class OrleansHosting
             }
 
             // After the providers' own defaults, so these win.
-            silo.Services.AddOptions<EndpointOptions>().Configure<SiloPort>((endpoints, port) =>
-            {
-                endpoints.SiloPort = port.Value;
-                endpoints.GatewayPort = 0; // every client is co-hosted: no gateway
-            });
+            silo.Services.AddOptions<EndpointOptions>().Configure<SiloPort, IOptions<OrleansOptions>>((endpoints, port, relay) =>
+                ConfigureEndpoints(endpoints, port, relay.Value));
             silo.Services.AddOptions<ClusterOptions>().Configure<IOptions<OrleansOptions>>((cluster, relay) =>
             {
                 cluster.ServiceId = relay.Value.ServiceId;
@@ -77,13 +79,79 @@ public static class OrleansHosting
     }
 
     /// <summary>
-    /// Cluster (<c>Relay:Store=redis</c>). The next step puts membership, grain state and reminders on Redis here
-    /// (<c>UseRedisClustering</c>, <c>AddRedisGrainStorage(GrainStorage)</c>, <c>UseRedisReminderService</c>, endpoints
-    /// advertised on the container address, silo port 11111 unless set). Until those providers are in, each silo
-    /// process is a one-silo cluster on loopback, like the embedded default, and the grains' state stays on the
-    /// relay's Redis store as before.
+    /// Cluster (<c>Relay:Store=redis</c>): every silo writes its row into the membership table on the relay's Redis
+    /// (<c>Relay:Redis</c>), finds the others there and talks to them on their silo port; grain state (storage
+    /// <see cref="GrainStorage"/>) and reminders live on the same Redis. Orleans opens its own connections from the same
+    /// connection string (its providers own and dispose their multiplexers, so the relay's is not lent to them).
+    /// Failure detection is tuned down from Orleans' ~15 s so a killed silo is declared dead within a few seconds
+    /// (orleans-design.md §8.2): a probe times out after 2 s, and two missed probes make a suspicion.
     /// </summary>
-    private static void UseClusterProviders(ISiloBuilder silo) => UseEmbeddedProviders(silo);
+    private static void UseClusterProviders(ISiloBuilder silo)
+    {
+        silo.UseRedisClustering(_ => { });
+        silo.Services.AddOptions<RedisClusteringOptions>().Configure<IConfiguration>((redis, configuration) =>
+            redis.ConfigurationOptions = OrleansRedis(configuration));
+        silo.AddRedisGrainStorage(GrainStorage, (OptionsBuilder<RedisStorageOptions> storage) =>
+            storage.Configure<IConfiguration>((redis, configuration) => redis.ConfigurationOptions = OrleansRedis(configuration)));
+        silo.UseRedisReminderService(_ => { });
+        silo.Services.AddOptions<RedisReminderTableOptions>().Configure<IConfiguration>((redis, configuration) =>
+            redis.ConfigurationOptions = OrleansRedis(configuration));
+        silo.Services.AddOptions<ClusterMembershipOptions>().Configure(membership =>
+        {
+            membership.ProbeTimeout = TimeSpan.FromSeconds(2);
+            membership.NumMissedProbesLimit = 2;
+        });
+    }
+
+    /// <summary>
+    /// <c>Relay:Redis</c> for Orleans' providers: like the relay's own connection, it starts while Redis is down and keeps
+    /// retrying (the silo is not Active, and <c>/readyz</c> says 503, until it has joined).
+    /// </summary>
+    private static ConfigurationOptions OrleansRedis(IConfiguration configuration)
+    {
+        var options = ConfigurationOptions.Parse(configuration["Relay:Redis"]
+            ?? throw new InvalidOperationException("Relay:Redis must be set (host:port) when Relay:Store is redis."));
+        options.AbortOnConnectFail = false;
+        return options;
+    }
+
+    /// <summary>
+    /// Where this silo listens, which is what it tells the others: loopback embedded, and by default in the cluster
+    /// (several silos on one machine); a container sets its own address (<c>Relay:Orleans:AdvertisedAddress</c>, an IP or
+    /// a host name resolved at start), and the silo port is open on that address only.
+    /// </summary>
+    private static void ConfigureEndpoints(EndpointOptions endpoints, SiloPort port, OrleansOptions relay)
+    {
+        var advertised = AdvertisedAddress(relay.AdvertisedAddress);
+        endpoints.AdvertisedIPAddress = advertised;
+        endpoints.SiloPort = port.Value;
+        endpoints.GatewayPort = 0; // every client is co-hosted: no gateway
+    }
+
+    internal static IPAddress AdvertisedAddress(string? configured)
+    {
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            return IPAddress.Loopback;
+        }
+
+        if (IPAddress.TryParse(configured, out var address))
+        {
+            return address;
+        }
+
+        try
+        {
+            return Dns.GetHostAddresses(configured).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
+                ?? throw new OptionsValidationException(OrleansOptions.AdvertisedAddressKey, typeof(OrleansOptions),
+                    [$"{OrleansOptions.AdvertisedAddressKey} '{configured}' has no IPv4 address."]);
+        }
+        catch (SocketException ex)
+        {
+            throw new OptionsValidationException(OrleansOptions.AdvertisedAddressKey, typeof(OrleansOptions),
+                [$"{OrleansOptions.AdvertisedAddressKey} '{configured}' does not resolve: {ex.Message}"]);
+        }
+    }
 }
 
 /// <summary>What <see cref="OrleansHosting.AddRelayOrleans"/> decided before the host was built.</summary>

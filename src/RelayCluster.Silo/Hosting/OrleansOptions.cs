@@ -4,13 +4,15 @@ using Microsoft.Extensions.Options;
 namespace RelayCluster.Silo.Hosting;
 
 /// <summary>
-/// The co-hosted Orleans silo: <c>Relay:SiloPort</c> (the silo-to-silo port; unset means a free loopback port chosen
-/// at start) and <c>Relay:Orleans:*</c> (cluster identity, dashboard).
+/// The co-hosted Orleans silo: <c>Relay:SiloPort</c> (the silo-to-silo port; unset means a free port chosen at start,
+/// in the cluster too, so several silos share one machine; deployments set 11111) and <c>Relay:Orleans:*</c> (cluster
+/// identity, advertised address, dashboard).
 /// </summary>
 public sealed class OrleansOptions
 {
     public const string SectionName = "Relay:Orleans";
     public const string SiloPortKey = "Relay:SiloPort";
+    public const string AdvertisedAddressKey = "Relay:Orleans:AdvertisedAddress";
 
     /// <summary>The Orleans silo port; null picks a free loopback port at start (embedded: two relays never collide).</summary>
     public int? SiloPort { get; set; }
@@ -20,6 +22,12 @@ public sealed class OrleansOptions
 
     /// <summary>Silos with the same ClusterId (and ServiceId) form one cluster.</summary>
     public string ClusterId { get; set; } = "relay";
+
+    /// <summary>
+    /// The address other silos reach this one on (an IP, or a host name resolved at start); unset means loopback, for
+    /// silos on one machine. A container sets it to its own address (Kubernetes: <c>status.podIP</c>).
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
 
     /// <summary>The Orleans Dashboard at <c>/admin/orleans</c>, behind the admin key.</summary>
     public bool Dashboard { get; set; } = true;
