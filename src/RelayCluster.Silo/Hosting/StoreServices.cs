@@ -7,6 +7,7 @@ using RelayCluster.Core.Routing;
 using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
+using RelayCluster.Silo.Streams;
 
 namespace RelayCluster.Silo.Hosting;
 
@@ -36,14 +37,14 @@ internal static partial class StoreServices
         services.AddSingleton(sp => new MemoryTenantDirectory(TenantJournalPath(sp.GetRequiredService<RelayOptions>())));
         // Stream retention and follower limits, Relay:Streams (MaxEntries, SubscriberBuffer, ...).
         services.AddOptions<StreamSettings>().BindConfiguration("Relay:Streams").Validate(s => { s.Validate(); return true; }).ValidateOnStart();
-        services.AddSingleton(sp => new MemoryStreamChannelFactory(
-            TimeSpan.FromMinutes(10), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value));
+        // Both stores: every stream is a StreamChannelGrain; this silo's followers of one stream share one reader of it.
+        services.AddSingleton<IStreamChannelFactory>(sp => new GrainStreamChannelFactory(
+            sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value, sp.GetRequiredService<TimeProvider>()));
 
         // The cluster: every silo's grains are Lua turns on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
         services.AddSingleton<RedisTenantGrainFactory>();
         services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
-        services.AddSingleton(sp => StreamFactory(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value, sp.GetRequiredService<TimeProvider>()));
 
         services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantGrainFactory>()
@@ -51,9 +52,6 @@ internal static partial class StoreServices
         services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantDirectory>()
             : sp.GetRequiredService<MemoryTenantDirectory>());
-        services.AddSingleton<IStreamChannelFactory>(sp => IsRedis(sp)
-            ? sp.GetRequiredService<RedisStreamChannelFactory>()
-            : sp.GetRequiredService<MemoryStreamChannelFactory>());
         services.AddSingleton<IUsageReader>(sp => IsRedis(sp)
             ? new RedisUsageLedger(sp.GetRequiredService<RedisConnection>())
             : sp.GetRequiredService<JsonlUsageLedger>());
@@ -75,9 +73,6 @@ internal static partial class StoreServices
         services.AddTenantPurge();
         services.AddHostedService<StoreLifetime>();
     }
-
-    private static RedisStreamChannelFactory StreamFactory(RedisConnection redis, StreamSettings settings, TimeProvider time) =>
-        new(redis, new RedisStreamOptions(MaxEntries: settings.MaxEntries), new StreamFollowers(settings, time));
 
     private static RedisBatchStore RedisBatches(IServiceProvider services)
     {
