@@ -111,15 +111,11 @@ internal sealed class StreamChannelGrain(TimeProvider time) : Grain, IStreamChan
         await GrainFactory.GetGrain<ITenantStreamsGrain>(tenantId).AddAsync(this.GetPrimaryKeyString());
     }
 
-    public Task<string?> OwnerAsync()
-    {
-        if (!Opened && _lost is null)
-        {
-            DeactivateOnIdle(); // asked about a stream this silo never held: nothing to keep
-        }
-
-        return Task.FromResult(_lost is null ? _owner : null);
-    }
+    /// <summary>
+    /// Asking does not change anything: an unknown id's activation is left to idle collection rather than deactivated
+    /// here, where an Open interleaving with this call would go down with it.
+    /// </summary>
+    public Task<string?> OwnerAsync() => Task.FromResult(_lost is null ? _owner : null);
 
     public Task<long> AppendAsync(int kind, string data)
     {

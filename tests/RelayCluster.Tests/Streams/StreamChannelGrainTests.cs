@@ -81,6 +81,18 @@ public sealed class StreamChannelGrainTests(StreamGrainCluster cluster) : Stream
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await channel.AppendAsync(StreamEntryKind.Token, "late"));
     }
 
+    [Fact]
+    public void An_entry_keeps_every_field_through_the_orleans_serializer()
+    {
+        var serializer = cluster.Cluster.Silos[0].ServiceProvider.GetRequiredService<global::Orleans.Serialization.Serializer>();
+        var entry = StreamGrainEntry.From(new StreamEntry(41, StreamEntryKind.Progress, "{\"completed\":3}"));
+
+        var copy = serializer.Deserialize<StreamGrainEntry>(serializer.SerializeToArray(entry));
+
+        Assert.Equal(entry, copy);
+        Assert.Equal(new StreamEntry(41, StreamEntryKind.Progress, "{\"completed\":3}"), copy.ToEntry());
+    }
+
     private static async Task<List<StreamEntry>> ToListAsync(IAsyncEnumerable<StreamEntry> entries)
     {
         var list = new List<StreamEntry>();
@@ -90,5 +102,42 @@ public sealed class StreamChannelGrainTests(StreamGrainCluster cluster) : Stream
         }
 
         return list;
+    }
+}
+
+/// <summary>The silo holding a stream's grain dies mid-stream (a cluster of its own: this test kills a silo).</summary>
+public sealed class StreamChannelGrainLossTests : IAsyncLifetime
+{
+    private readonly StreamGrainCluster _cluster = new();
+
+    public Task InitializeAsync() => _cluster.InitializeAsync();
+
+    public Task DisposeAsync() => _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Followers_on_another_silo_end_with_a_terminal_failed_when_the_streams_silo_dies()
+    {
+        var id = Guid.NewGuid().ToString("N");
+        // Opened through silo 1, so its grain lives there (preferring the producer's silo); followed through silo 0.
+        var writer = new GrainStreamChannelFactory(_cluster.Grains(1), new StreamSettings(), TimeProvider.System).GetChannel(id);
+        await writer.OpenAsync("tenant-a");
+        await writer.AppendAsync(StreamEntryKind.Token, "t1");
+        await writer.AppendAsync(StreamEntryKind.Token, "t2");
+        var reader = new GrainStreamChannelFactory(_cluster.Grains(0), new StreamSettings(), TimeProvider.System).GetChannel(id);
+        await using var following = reader.FollowAsync(0, CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await following.MoveNextAsync());
+        Assert.True(await following.MoveNextAsync());
+        Assert.Equal(2, following.Current.Sequence);
+
+        var killed = System.Diagnostics.Stopwatch.StartNew();
+        await _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos[1]);
+
+        // Never a silent hang, and never entries numbered again from 1: the next thing the follower sees ends it.
+        Assert.True(await following.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal((3L, StreamEntryKind.Failed), (following.Current.Sequence, following.Current.Kind));
+        Assert.Equal("stream lost", (string?)JsonNode.Parse(following.Current.Data)!["error"]);
+        Assert.False(await following.MoveNextAsync());
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(30), $"the follower ended {killed.Elapsed} after the kill");
+        Assert.Null(await reader.OwnerAsync());
     }
 }
