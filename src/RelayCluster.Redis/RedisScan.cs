@@ -1,28 +1,6 @@
 using System.Globalization;
-using RelayCluster.Core.Auth;
 
 namespace RelayCluster.Redis;
-
-/// <summary>
-/// A deleted tenant's streams are removed: a SCAN over the channels' meta hashes finds those it owns. Deletes are
-/// rare admin acts, so a scan there is cheaper than an index written on every stream's open. (On Redis Cluster the
-/// scan would have to visit every primary; this connection talks to one server.) A writer that appends after the
-/// purge recreates entries without an owner, which nobody can subscribe to.
-/// </summary>
-public sealed partial class RedisStreamChannelFactory : ITenantDataPurge
-{
-    public async Task PurgeAsync(string tenantId, CancellationToken cancellationToken = default)
-    {
-        await foreach (var meta in RedisScan.KeysAsync(redis, "{s:*}:meta", cancellationToken))
-        {
-            if ((string?)await redis.HashGetAsync(meta, "tenant") == tenantId)
-            {
-                var tag = meta[..(meta.IndexOf('}', StringComparison.Ordinal) + 1)];
-                await redis.ExecuteAsync("DEL", meta, tag + ":entries");
-            }
-        }
-    }
-}
 
 /// <summary>SCAN, page by page, for the purges.</summary>
 internal static class RedisScan
