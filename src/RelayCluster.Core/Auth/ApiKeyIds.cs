@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace RelayCluster.Core.Auth;
 
 /// <summary>
@@ -10,11 +8,9 @@ public static class ApiKeyIds
 {
     public const string Prefix = "key_";
     private const int HexDigits = 16;
-    private static readonly SearchValues<char> Hex = SearchValues.Create("0123456789abcdef");
 
     /// <summary>The id of a key from its lowercase hex SHA-256 (<see cref="ApiKeyHash.Of"/>).</summary>
     public static string FromHash(string hash) => Prefix + hash[..HexDigits];
 
-    public static bool IsValid(string? id) =>
-        id is { Length: 4 + HexDigits } && id.StartsWith(Prefix, StringComparison.Ordinal) && !id.AsSpan(Prefix.Length).ContainsAnyExcept(Hex);
+    public static bool IsValid(string? id) => HexIds.IsValid(id, Prefix, HexDigits);
 }

@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Security.Cryptography;
-
 namespace RelayCluster.Core.Batches;
 
 /// <summary>
@@ -12,12 +9,10 @@ public static class BatchIds
 {
     public const string Prefix = "batch_";
     private const int HexDigits = 32;
-    private static readonly SearchValues<char> Hex = SearchValues.Create("0123456789abcdef");
 
     /// <summary>A new random batch id.</summary>
-    public static string New() => Prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(HexDigits / 2));
+    public static string New() => HexIds.New(Prefix, HexDigits);
 
     /// <summary>True only for an id of exactly the shape <see cref="New"/> makes.</summary>
-    public static bool IsValid(string? id) =>
-        id is { Length: 6 + HexDigits } && id.StartsWith(Prefix, StringComparison.Ordinal) && !id.AsSpan(Prefix.Length).ContainsAnyExcept(Hex);
+    public static bool IsValid(string? id) => HexIds.IsValid(id, Prefix, HexDigits);
 }

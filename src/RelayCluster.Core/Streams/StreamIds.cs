@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Security.Cryptography;
 using RelayCluster.Core.Batches;
 
 namespace RelayCluster.Core.Streams;
@@ -14,10 +12,9 @@ public static class StreamIds
     public const string Prefix = "strm_";
     public const string BatchPrefix = "batch:";
     private const int HexDigits = 32;
-    private static readonly SearchValues<char> Hex = SearchValues.Create("0123456789abcdef");
 
     /// <summary>A new random completion stream id.</summary>
-    public static string New() => Prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(HexDigits / 2));
+    public static string New() => HexIds.New(Prefix, HexDigits);
 
     /// <summary>The progress channel of a batch.</summary>
     public static string ForBatch(string batchId) => BatchPrefix + batchId;
@@ -26,5 +23,5 @@ public static class StreamIds
     public static bool IsValid(string? id) =>
         id is not null && (id.StartsWith(BatchPrefix, StringComparison.Ordinal)
             ? BatchIds.IsValid(id[BatchPrefix.Length..])
-            : id.Length == Prefix.Length + HexDigits && id.StartsWith(Prefix, StringComparison.Ordinal) && !id.AsSpan(Prefix.Length).ContainsAnyExcept(Hex));
+            : HexIds.IsValid(id, Prefix, HexDigits));
 }

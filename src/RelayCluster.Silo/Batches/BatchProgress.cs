@@ -17,10 +17,8 @@ internal sealed partial class BatchProgress(IStreamChannelFactory channels, Rela
 {
     private readonly ConcurrentDictionary<string, Gate> _gates = new(StringComparer.Ordinal);
 
-    public static string ChannelOf(string batchId) => "batch:" + batchId;
-
     /// <summary>Opens the batch's channel for its tenant (at creation), so only that tenant can subscribe.</summary>
-    public ValueTask OpenAsync(string tenantId, string batchId) => channels.GetChannel(ChannelOf(batchId)).OpenAsync(tenantId);
+    public ValueTask OpenAsync(string tenantId, string batchId) => channels.GetChannel(StreamIds.ForBatch(batchId)).OpenAsync(tenantId);
 
     public async Task PublishAsync(BatchState batch, bool force = false)
     {
@@ -46,7 +44,7 @@ internal sealed partial class BatchProgress(IStreamChannelFactory channels, Rela
             }
 
             (gate.At, gate.Status, gate.Ended) = (now, batch.Status, Math.Max(ended, gate.Ended));
-            await channels.GetChannel(ChannelOf(batch.Id)).AppendAsync(kind, Encoding.UTF8.GetString(BatchJson.Serialize(batch)));
+            await channels.GetChannel(StreamIds.ForBatch(batch.Id)).AppendAsync(kind, Encoding.UTF8.GetString(BatchJson.Serialize(batch)));
             if (kind != StreamEntryKind.Progress)
             {
                 _gates.TryRemove(batch.Id, out _);

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.Features;
-using RelayCluster.Core.Wire;
 
 namespace RelayCluster.Silo.Http;
 
@@ -20,8 +19,7 @@ internal sealed class DotSegmentGuard(RequestDelegate next)
             return next(context);
         }
 
-        var error = new OpenAiError($"Invalid URL ({context.Request.Method} {context.Request.Path}).", "invalid_request_error", null, null);
-        return ErrorResponses.WriteAsync(context, new RelayError(StatusCodes.Status404NotFound, error, ShouldRetry: false));
+        return ErrorResponses.WriteAsync(context, InvalidUrl.NotFound(context.Request));
     }
 
     /// <summary>True if any segment of the target's path decodes to <c>.</c> or <c>..</c>.</summary>

@@ -25,10 +25,16 @@ internal static class InvalidUrl
         var what = $"{request.Method} {request.Path}";
         var error = code switch
         {
-            404 or 405 => new OpenAiError($"Invalid URL ({what}).", "invalid_request_error", null, null),
+            404 or 405 => NotFound(request).Error,
             >= 500 => new OpenAiError($"The relay could not serve {what}: {ReasonPhrases.GetReasonPhrase(code)}.", "server_error", null, null),
             _ => new OpenAiError($"{ReasonPhrases.GetReasonPhrase(code)} ({what}).", "invalid_request_error", null, null),
         };
         return ErrorResponses.WriteAsync(context, new RelayError(code, error, ShouldRetry: code >= 500 ? null : false));
     }
+
+    /// <summary>The 404 "Invalid URL" error for a request no route serves (or may serve).</summary>
+    public static RelayError NotFound(HttpRequest request) => new(
+        StatusCodes.Status404NotFound,
+        new OpenAiError($"Invalid URL ({request.Method} {request.Path}).", "invalid_request_error", null, null),
+        ShouldRetry: false);
 }
