@@ -6,14 +6,15 @@ using RelayCluster.Core.Tenants;
 namespace RelayCluster.Redis;
 
 /// <summary>
-/// Batch grains in the cluster. A batch's keys share its tenant's hash tag (<c>{t:acme}</c>), so recording an
-/// item's end and booking its usage on the tenant grain are one atomic turn, on any Redis, Cluster included:
-/// a worker that dies between the two cannot exist. Each tenant's work is a Redis Stream with the consumer
+/// Batch grains in the cluster. A batch's keys share its tenant's hash tag (<c>{t:acme}</c>), so one script changes a
+/// batch atomically on any Redis, Cluster included. An item's end keeps its settlement in the batch's unbooked usage in
+/// the same step (an outbox); the usage is then booked on the tenant grain, and whatever a worker that died in between
+/// left there is booked before the batch finishes, once (settles are idempotent per request id). Each tenant's work is a Redis Stream with the consumer
 /// group <c>workers</c>: a lease is a pending entry, renewed by resetting its idle time, and taken over with
 /// XAUTOCLAIM once it has been idle longer than a lease. Every command is non-blocking (workers poll, and are
 /// woken early by a pub/sub notice), as the shared connection requires.
 /// </summary>
-public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions tenantOptions, TimeProvider time) : IBatchStore
+public sealed class RedisBatchStore(RedisConnection redis, ITenantGrainFactory tenants, TimeProvider time) : IBatchStore
 {
     private const string TenantsWithWork = "relay:batch-tenants";
     public const string WorkNotice = "relay:batch-work";
@@ -26,9 +27,7 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
     private static readonly RedisScript Renew = RedisScript.Named("batch-renew");
     private static readonly RedisScript Lease = RedisScript.Named("batch-lease");
     private static readonly RedisScript Abandon = RedisScript.Named("batch-abandon");
-    private static readonly RedisScript EndItem = RedisScript.TenantTurnWithSettle("batch-end-item");
-
-    private static readonly RedisValue[] NoSettlement = [.. Enumerable.Repeat((RedisValue)"", 11)];
+    private static readonly RedisScript EndItem = RedisScript.Named("batch-end-item");
 
     private string[] _tenants = [];
     private long _tenantsReadAt = long.MinValue;
@@ -144,16 +143,28 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
 
     public async ValueTask<ItemRecorded> EndItemAsync(string tenantId, string batchId, ItemEnd end, Settlement? settlement, long now)
     {
-        var (tenantKeys, common) = RedisTenantGrain.TurnFrame(tenantId, time, tenantOptions);
-        RedisKey[] keys = [.. tenantKeys, Batch(tenantId, batchId), Items(tenantId, batchId), Tasks(tenantId)];
+        RedisKey[] keys = [Batch(tenantId, batchId), Items(tenantId, batchId), Tasks(tenantId), Unbooked(tenantId, batchId)];
         RedisValue[] args =
         [
-            .. common, .. settlement is { } s ? RedisTenantGrain.SettleArguments(s) : NoSettlement,
             end.Item, end.Outcome == ItemOutcome.Succeeded ? "o" : "e", end.Owner, end.InputTokens, end.OutputTokens,
-            end.Expired ? 1 : 0, settlement is null ? 0 : 1, batchId, now,
+            end.Expired ? 1 : 0, settlement is { } s ? UnbookedSettlement.Write(s) : "", batchId, now,
         ];
         var r = (RedisResult[])(await redis.EvaluateAsync(EndItem, keys, args))!;
         var recorded = new ItemRecorded((long)r[0] == 1, (string)r[1]!, (long)r[2], (long)r[3], (long)r[4]);
+        if (settlement is { } booked)
+        {
+            var grain = tenants.GetTenant(tenantId);
+            if (recorded.First)
+            {
+                await grain.SettleAsync(booked);
+                await redis.ExecuteAsync("HDEL", Unbooked(tenantId, batchId), end.Item);
+            }
+            else
+            {
+                await grain.ReleaseAsync(booked.RequestId);
+            }
+        }
+
         if (recorded.First && recorded.Completed + recorded.Failed == recorded.Total)
         {
             await NotifyAsync(); // its finalization was just queued
@@ -162,9 +173,19 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
         return recorded;
     }
 
-    public async ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now) =>
-        (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId), Chunks(tenantId, batchId), Items(tenantId, batchId)],
+    public async ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now)
+    {
+        // Usage a dead worker recorded but did not book is booked now, before the batch (and its unbooked usage) ends.
+        var unbooked = Unbooked(tenantId, batchId);
+        foreach (var entry in await redis.HashGetAllAsync(unbooked))
+        {
+            await tenants.GetTenant(tenantId).SettleAsync(UnbookedSettlement.Read(entry.Value!));
+            await redis.ExecuteAsync("HDEL", unbooked, entry.Name);
+        }
+
+        return (long)await redis.EvaluateAsync(Finish, [Batch(tenantId, batchId), Chunks(tenantId, batchId), Items(tenantId, batchId), unbooked],
             [now, outputFileId ?? "", errorFileId ?? ""]) == 1;
+    }
 
     public async ValueTask<BatchLease?> LeaseAsync(string worker, TimeSpan leaseTime, IReadOnlyCollection<string>? busyTenants = null)
     {
@@ -260,6 +281,8 @@ public sealed class RedisBatchStore(RedisConnection redis, TenantStoreOptions te
     private static RedisKey Chunks(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId + ":chunks";
 
     private static RedisKey Items(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId + ":items";
+
+    private static RedisKey Unbooked(string tenantId, string batchId) => "{t:" + tenantId + "}:b:" + batchId + ":unbooked";
 
     private static RedisKey Index(string tenantId) => "{t:" + tenantId + "}:batches";
 

@@ -172,17 +172,6 @@ public sealed class RedisScript
 
     public byte[] Sha { get; }
 
-    /// <summary>A tenant turn: the shared prelude followed by the named script, from embedded resources.</summary>
-    public static RedisScript TenantTurn(string name) => new(Resource("prelude") + "\n" + Resource(name));
-
-    /// <summary>
-    /// A tenant turn that may settle or release a request as part of a larger change: those turns become the
-    /// local functions <c>settle()</c> and <c>release()</c> the named script calls (their arguments stay ARGV 4–14).
-    /// </summary>
-    public static RedisScript TenantTurnWithSettle(string name) => new(
-        Resource("prelude") + "\nlocal function settle()\n" + Resource("settle") + "\nend\nlocal function release()\n" + Resource("release")
-        + "\nend\n" + Resource(name));
-
     /// <summary>A script on its own, from embedded resources.</summary>
     public static RedisScript Named(string name) => new(Resource(name));
 

@@ -2,8 +2,10 @@ using RelayCluster.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRelayConfiguration(args);
-builder.Services.AddRelay();
+// The silo first: hosted services start in the order they were added, and the relay's own (seeding tenants, the demo
+// tenant) call grains, so the silo must be active before them.
 builder.AddRelayOrleans();
+builder.Services.AddRelay();
 
 var app = builder.Build();
 app.UseRelayHttp();

@@ -14,40 +14,41 @@ public static class Endings
     public const string RelayError = "relay_error";
 }
 
-/// <summary>One line of the usage log: one settled request.</summary>
+/// <summary>One line of the usage log: one settled request. Crosses grain boundaries (a settle), hence the Orleans ids.</summary>
+[GenerateSerializer, Immutable, Alias("relay.usage-record")]
 public sealed record UsageRecord
 {
-    [JsonPropertyName("ts")] public required long TimestampMs { get; init; }
-    [JsonPropertyName("tenant")] public required string Tenant { get; init; }
+    [Id(0), JsonPropertyName("ts")] public required long TimestampMs { get; init; }
+    [Id(1), JsonPropertyName("tenant")] public required string Tenant { get; init; }
     /// <summary>
     /// Which tenant of that id (the embedded store stamps it; absent for tenants older than incarnations): a tenant
     /// created again with a deleted tenant's id starts its spend afresh while the log keeps the old records.
     /// </summary>
-    [JsonPropertyName("incarnation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Incarnation { get; init; }
-    [JsonPropertyName("request_id")] public required string RequestId { get; init; }
-    [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
-    [JsonPropertyName("model")] public required string Model { get; init; }
-    [JsonPropertyName("upstream_model")] public required string UpstreamModel { get; init; }
-    [JsonPropertyName("provider")] public required string Provider { get; init; }
-    [JsonPropertyName("stream")] public bool Stream { get; init; }
-    [JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
-    [JsonPropertyName("completion_tokens")] public long CompletionTokens { get; init; }
-    [JsonPropertyName("cost_nanos")] public long CostNanos { get; init; }
+    [Id(2), JsonPropertyName("incarnation"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Incarnation { get; init; }
+    [Id(3), JsonPropertyName("request_id")] public required string RequestId { get; init; }
+    [Id(4), JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
+    [Id(5), JsonPropertyName("model")] public required string Model { get; init; }
+    [Id(6), JsonPropertyName("upstream_model")] public required string UpstreamModel { get; init; }
+    [Id(7), JsonPropertyName("provider")] public required string Provider { get; init; }
+    [Id(8), JsonPropertyName("stream")] public bool Stream { get; init; }
+    [Id(9), JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
+    [Id(10), JsonPropertyName("completion_tokens")] public long CompletionTokens { get; init; }
+    [Id(11), JsonPropertyName("cost_nanos")] public long CostNanos { get; init; }
     [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
     /// <summary>True when the upstream reported no usage and the relay counted it itself.</summary>
-    [JsonPropertyName("estimated")] public bool Estimated { get; init; }
-    [JsonPropertyName("ending")] public required string Ending { get; init; }
-    [JsonPropertyName("status")] public int Status { get; init; }
-    [JsonPropertyName("latency_ms")] public double LatencyMs { get; init; }
-    [JsonPropertyName("ttft_ms")] public double? TimeToFirstTokenMs { get; init; }
+    [Id(12), JsonPropertyName("estimated")] public bool Estimated { get; init; }
+    [Id(13), JsonPropertyName("ending")] public required string Ending { get; init; }
+    [Id(14), JsonPropertyName("status")] public int Status { get; init; }
+    [Id(15), JsonPropertyName("latency_ms")] public double LatencyMs { get; init; }
+    [Id(16), JsonPropertyName("ttft_ms")] public double? TimeToFirstTokenMs { get; init; }
     /// <summary>The routed model name the caller asked for, when a route chose the target (<see cref="Model"/>).</summary>
-    [JsonPropertyName("route")] public string? Route { get; init; }
+    [Id(17), JsonPropertyName("route")] public string? Route { get; init; }
     /// <summary>The route's alternative in force for this request.</summary>
-    [JsonPropertyName("route_alternative")] public string? RouteAlternative { get; init; }
+    [Id(18), JsonPropertyName("route_alternative")] public string? RouteAlternative { get; init; }
     /// <summary>Upstream calls made for this request over every target tried, retries included.</summary>
-    [JsonPropertyName("attempts")] public int Attempts { get; init; }
+    [Id(19), JsonPropertyName("attempts")] public int Attempts { get; init; }
     /// <summary>Targets given up on before the one that answered (0: the first target answered).</summary>
-    [JsonPropertyName("fallbacks")] public int Fallbacks { get; init; }
+    [Id(20), JsonPropertyName("fallbacks")] public int Fallbacks { get; init; }
 }
 
 /// <summary>A tenant's usage over one month, as the admin API shows it.</summary>

@@ -10,12 +10,16 @@ namespace RelayCluster.Core.Tenants;
 /// Share (0–1] of the concurrency, RPM and TPM limits this request may fill. Batch work passes less than 1,
 /// so that it takes only the capacity interactive traffic leaves, and never locks interactive calls out.
 /// </param>
-public readonly record struct AdmissionRequest(string RequestId, long EstimatedTokens, long ReservedNanos, double CapacityShare = 1.0)
+[GenerateSerializer, Immutable, Alias("relay.admission-request")]
+public readonly record struct AdmissionRequest(
+    [property: Id(0)] string RequestId, [property: Id(1)] long EstimatedTokens, [property: Id(2)] long ReservedNanos,
+    [property: Id(3)] double CapacityShare = 1.0)
 {
     /// <summary>A limit scaled to this request's share; a share never rounds a limit down to nothing.</summary>
     public long Share(long limit) => CapacityShare >= 1.0 ? limit : Math.Max(1, (long)Math.Floor(limit * CapacityShare));
 }
 
+[GenerateSerializer, Alias("relay.admission-outcome")]
 public enum AdmissionOutcome
 {
     Admitted,
@@ -57,15 +61,18 @@ public static class ReservationLimits
 }
 
 /// <summary>The outcome of an admission turn, with the window state for the x-ratelimit-* headers.</summary>
-public readonly record struct Admission(AdmissionOutcome Outcome, RateLimitState Window, TimeSpan RetryAfter)
+[GenerateSerializer, Immutable, Alias("relay.admission")]
+public readonly record struct Admission(
+    [property: Id(0)] AdmissionOutcome Outcome, [property: Id(1)] RateLimitState Window, [property: Id(2)] TimeSpan RetryAfter)
 {
     public bool IsAdmitted => Outcome == AdmissionOutcome.Admitted;
 }
 
 /// <summary>The request and token windows as x-ratelimit-* headers report them. Null limit: unlimited.</summary>
+[GenerateSerializer, Immutable, Alias("relay.rate-limit-state")]
 public readonly record struct RateLimitState(
-    int? RequestLimit, long RequestsRemaining, TimeSpan RequestsReset,
-    int? TokenLimit, long TokensRemaining, TimeSpan TokensReset);
+    [property: Id(0)] int? RequestLimit, [property: Id(1)] long RequestsRemaining, [property: Id(2)] TimeSpan RequestsReset,
+    [property: Id(3)] int? TokenLimit, [property: Id(4)] long TokensRemaining, [property: Id(5)] TimeSpan TokensReset);
 
 /// <summary>
 /// The actual usage of an admitted request, booked by one settle turn together with its usage record, so
@@ -75,7 +82,8 @@ public readonly record struct RateLimitState(
 /// The request was served without an admission (fail-open while the store was away): book it even though
 /// no reservation exists.
 /// </param>
-public readonly record struct Settlement(UsageRecord Record, bool Unreserved = false)
+[GenerateSerializer, Immutable, Alias("relay.settlement")]
+public readonly record struct Settlement([property: Id(0)] UsageRecord Record, [property: Id(1)] bool Unreserved = false)
 {
     public string RequestId => Record.RequestId;
 
@@ -90,14 +98,15 @@ public readonly record struct Settlement(UsageRecord Record, bool Unreserved = f
 }
 
 /// <summary>A read of a tenant's windows, slots and budget.</summary>
+[GenerateSerializer, Immutable, Alias("relay.quota-snapshot")]
 public sealed record QuotaSnapshot(
-    string TenantId,
-    TenantLimits Limits,
-    long RequestsInWindow,
-    long TokensInWindow,
-    int InFlight,
-    long ReservedNanos,
-    long SpentNanos,
-    string Month,
-    RateLimitState Window,
-    bool Paused = false);
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] TenantLimits Limits,
+    [property: Id(2)] long RequestsInWindow,
+    [property: Id(3)] long TokensInWindow,
+    [property: Id(4)] int InFlight,
+    [property: Id(5)] long ReservedNanos,
+    [property: Id(6)] long SpentNanos,
+    [property: Id(7)] string Month,
+    [property: Id(8)] RateLimitState Window,
+    [property: Id(9)] bool Paused = false);

@@ -27,27 +27,75 @@ public sealed class SlidingWindow
         return total;
     }
 
-    public void Add(long nowSecond, long amount)
+    public void Add(long nowSecond, long amount) => Add(nowSecond, amount, out _);
+
+    /// <summary>
+    /// Adds to the bucket of <paramref name="nowSecond"/> and returns its new amount. <paramref name="evicted"/> is the
+    /// older second whose bucket this one replaced (null if the slot was empty or already this second's), so a journal
+    /// can delete it from storage.
+    /// </summary>
+    public long Add(long nowSecond, long amount, out long? evicted)
     {
         var slot = Slot(nowSecond);
+        evicted = null;
         if (_second[slot] != nowSecond)
         {
+            evicted = _second[slot] == 0 ? null : _second[slot];
             _second[slot] = nowSecond;
             _amount[slot] = 0;
         }
 
         _amount[slot] += amount;
+        return _amount[slot];
     }
 
-    /// <summary>Corrects the bucket of an earlier admission (estimate → actual) if it is still in the window.</summary>
-    public void Adjust(long bucketSecond, long nowSecond, long delta)
+    /// <summary>
+    /// Corrects the bucket of an earlier admission (estimate → actual) if it is still in the window, and returns the
+    /// bucket's new amount, or null when the bucket has slid out (nothing changed).
+    /// </summary>
+    public long? Adjust(long bucketSecond, long nowSecond, long delta)
     {
         var slot = Slot(bucketSecond);
         if (_second[slot] == bucketSecond && IsLive(slot, nowSecond))
         {
             _amount[slot] = Math.Max(0, _amount[slot] + delta);
+            return _amount[slot];
         }
+
+        return null;
     }
+
+    /// <summary>
+    /// Restores a stored bucket at activation. False, and nothing kept, when it is outside the window at
+    /// <paramref name="nowSecond"/> (or a newer second holds its slot): storage may drop it.
+    /// </summary>
+    public bool Load(long second, long amount, long nowSecond)
+    {
+        var slot = Slot(second);
+        if (second <= nowSecond - WindowSeconds || second > nowSecond + WindowSeconds || _second[slot] > second)
+        {
+            return false;
+        }
+
+        _second[slot] = second;
+        _amount[slot] = amount;
+        return true;
+    }
+
+    /// <summary>Empties the window and returns the seconds of the buckets it held, for storage to drop.</summary>
+    public IReadOnlyList<long> Clear()
+    {
+        var held = _second.Where(s => s != 0).ToList();
+        Array.Clear(_second);
+        Array.Clear(_amount);
+        return held;
+    }
+
+    /// <summary>Whether the window holds a bucket for <paramref name="second"/> (live, or stamped ahead of now).</summary>
+    public bool Holds(long second) => second != 0 && _second[Slot(second)] == second;
+
+    /// <summary>The live buckets (second, amount), oldest first: what a journal stores.</summary>
+    public IEnumerable<(long Second, long Amount)> Buckets(long nowSecond) => LiveBucketsOldestFirst(nowSecond);
 
     /// <summary>
     /// How long until <paramref name="amount"/> more fits under <paramref name="limit"/>: the moment enough

@@ -4,7 +4,10 @@ using RelayCluster.Core.Metering;
 namespace RelayCluster.Core.Tenants;
 
 /// <summary>A tenant's limits as the grain enforces them. A null limit is unlimited.</summary>
-public sealed record TenantLimits(int? RequestsPerMinute, int? TokensPerMinute, int? MaxConcurrent, long? MonthlyBudgetNanos)
+[GenerateSerializer, Immutable, Alias("relay.tenant-limits")]
+public sealed record TenantLimits(
+    [property: Id(0)] int? RequestsPerMinute, [property: Id(1)] int? TokensPerMinute, [property: Id(2)] int? MaxConcurrent,
+    [property: Id(3)] long? MonthlyBudgetNanos)
 {
     public static TenantLimits Unlimited { get; } = new(null, null, null, null);
 

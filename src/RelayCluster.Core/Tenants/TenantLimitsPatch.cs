@@ -1,7 +1,8 @@
 namespace RelayCluster.Core.Tenants;
 
 /// <summary>A value that is either set (possibly to null, meaning unlimited) or left as it is.</summary>
-public readonly record struct Change<T>(bool IsSet, T Value)
+[GenerateSerializer, Immutable, Alias("relay.change`1")]
+public readonly record struct Change<T>([property: Id(0)] bool IsSet, [property: Id(1)] T Value)
 {
 #pragma warning disable CA1000 // Change<int?>.To(5) reads better at call sites than a separate factory class.
     public static Change<T> Keep => default;
@@ -16,5 +17,7 @@ public readonly record struct Change<T>(bool IsSet, T Value)
 /// Changes to some of a tenant's limits. Applied inside one grain turn, so two admins changing different
 /// limits at once both succeed; reading the limits and writing them all back would lose one change.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("relay.tenant-limits-patch")]
 public sealed record TenantLimitsPatch(
-    Change<int?> RequestsPerMinute, Change<int?> TokensPerMinute, Change<int?> MaxConcurrent, Change<long?> MonthlyBudgetNanos);
+    [property: Id(0)] Change<int?> RequestsPerMinute, [property: Id(1)] Change<int?> TokensPerMinute,
+    [property: Id(2)] Change<int?> MaxConcurrent, [property: Id(3)] Change<long?> MonthlyBudgetNanos);

@@ -1,4 +1,4 @@
--- KEYS 1 batch hash, 2 its chunk table, 3 its ended items. ARGV 1 now, 2 output file id, 3 error file id ('' for none).
+-- KEYS 1 batch hash, 2 its chunk table, 3 its ended items, 4 its unbooked usage (booked by the caller just before). ARGV 1 now, 2 output file id, 3 error file id ('' for none).
 -- A batch whose items have all ended gets its final status and files: cancelled if it was being cancelled,
 -- expired if any item missed the completion window, else completed. The per-item and per-chunk tables are only
 -- needed while the batch runs and is assembled, so they go with it (100,000 items would otherwise stay forever).
@@ -14,5 +14,5 @@ elseif tonumber(st[3] or '0') > 0 then
 else
   redis.call('HSET', KEYS[1], 'status', 'completed', 'completed_at', ARGV[1])
 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 return 1

@@ -8,6 +8,7 @@ using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
 using RelayCluster.Silo.Streams;
+using RelayCluster.Silo.Tenants;
 
 namespace RelayCluster.Silo.Hosting;
 
@@ -32,7 +33,6 @@ internal static partial class StoreServices
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<JsonlUsageLedger>>()));
         services.AddSingleton<IUsageLedger>(sp => sp.GetRequiredService<JsonlUsageLedger>());
-        services.AddSingleton<MemoryTenantGrainFactory>();
         // Deletes, revoked keys and incarnations outlive the process in a journal beside the usage log.
         services.AddSingleton(sp => new MemoryTenantDirectory(TenantJournalPath(sp.GetRequiredService<RelayOptions>())));
         // Stream retention and follower limits, Relay:Streams (MaxEntries, SubscriberBuffer, ...).
@@ -41,14 +41,18 @@ internal static partial class StoreServices
         services.AddSingleton<IStreamChannelFactory>(sp => new GrainStreamChannelFactory(
             sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IOptions<StreamSettings>>().Value, sp.GetRequiredService<TimeProvider>()));
 
-        // The cluster: every silo's grains are Lua turns on one shared Redis.
+        // The cluster: tenant state, the directory, routes and batches on one shared Redis.
         services.AddSingleton(sp => RedisConnection.ConnectAsync(sp.GetRequiredService<RelayOptions>().Redis!).GetAwaiter().GetResult());
-        services.AddSingleton<RedisTenantGrainFactory>();
         services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
 
-        services.AddSingleton<ITenantGrainFactory>(sp => IsRedis(sp)
-            ? sp.GetRequiredService<RedisTenantGrainFactory>()
-            : sp.GetRequiredService<MemoryTenantGrainFactory>());
+        // Both stores: every tenant is a TenantGrain; its journal is this process (embedded) or Redis (cluster).
+        services.AddSingleton<ITenantJournal>(sp => IsRedis(sp)
+            ? new RedisTenantJournal(sp.GetRequiredService<RedisConnection>())
+            : new EmbeddedTenantJournal(
+                sp.GetRequiredService<IUsageLedger>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<MemoryTenantDirectory>().IncarnationOf));
+        services.AddKeyedSingleton(TenantGrain.ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
+        services.AddSingleton<OrleansTenantGrainFactory>();
+        services.AddSingleton<ITenantGrainFactory>(sp => sp.GetRequiredService<OrleansTenantGrainFactory>());
         services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantDirectory>()
             : sp.GetRequiredService<MemoryTenantDirectory>());
@@ -79,7 +83,7 @@ internal static partial class StoreServices
         var redis = services.GetRequiredService<RedisConnection>();
         var signal = services.GetRequiredService<BatchWorkSignal>();
         redis.SubscribeAsync(RedisBatchStore.WorkNotice, signal.Notify).GetAwaiter().GetResult();
-        return new RedisBatchStore(redis, services.GetRequiredService<TenantStoreOptions>(), services.GetRequiredService<TimeProvider>());
+        return new RedisBatchStore(redis, services.GetRequiredService<ITenantGrainFactory>(), services.GetRequiredService<TimeProvider>());
     }
 
     private static bool IsRedis(IServiceProvider services) => services.GetRequiredService<RelayOptions>().Store == "redis";

@@ -8,12 +8,12 @@ namespace RelayCluster.Tests.Batches;
 
 public sealed class MemoryBatchStoreTests : BatchStoreContract
 {
-    private readonly MemoryTenantGrainFactory _tenants;
+    private readonly JournaledTenantGrains _tenants;
     private readonly MemoryBatchStore _store;
 
     public MemoryBatchStoreTests()
     {
-        _tenants = new MemoryTenantGrainFactory(new DiscardingLedger(), TenantOptions, Clock);
+        _tenants = JournaledTenantGrains.Embedded(new DiscardingLedger(), TenantOptions, Clock);
         _store = new MemoryBatchStore(_tenants, new BatchWorkSignal(), Clock);
     }
 
@@ -59,13 +59,23 @@ public sealed class MemoryBatchStoreTests : BatchStoreContract
 [Collection(RedisCollection.Name)]
 public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
 {
-    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() =>
-        (new RedisBatchStore(redis.Connection, TenantOptions, Clock), new RedisTenantGrainFactory(redis.Connection, TenantOptions, Clock));
+    private (IBatchStore, ITenantGrainFactory)? _stores;
+
+    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store()
+    {
+        if (_stores is null)
+        {
+            var tenants = new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
+            _stores = (new RedisBatchStore(redis.Connection, tenants, Clock), tenants);
+        }
+
+        return _stores.Value;
+    }
 
     [Fact]
     public async Task A_lease_not_renewed_is_taken_over_and_the_old_holder_can_no_longer_renew_it()
     {
-        var store = new RedisBatchStore(redis.Connection, TenantOptions, Clock);
+        var store = (RedisBatchStore)Store().Batches;
         var tenant = NewTenant();
         await store.CreateAsync(new BatchCreation("batch_t", tenant, "/v1/embeddings", "file-x", null, 1, 2));
         BatchLease? held = null;

@@ -27,7 +27,7 @@ public sealed class DeadWorkerTests : IAsyncLifetime
     [Fact]
     public async Task A_task_leased_MaxTaskAttempts_times_by_workers_that_died_fails_its_batch_on_the_next_lease()
     {
-        var store = new RedisBatchStore(_redis.Connection, new TenantStoreOptions(60_000), TimeProvider.System);
+        var store = new RedisBatchStore(_redis.Connection, new JournaledTenantGrains(new RedisTenantJournal(_redis.Connection), new TenantStoreOptions(60_000), TimeProvider.System), TimeProvider.System);
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         await store.CreateAsync(new BatchCreation(DeadBatch, "a", "/v1/chat/completions", "file-x", null, now, now + 86_400));
 

@@ -8,4 +8,7 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public override DateTimeOffset GetUtcNow() => _now;
 
     public void Advance(TimeSpan by) => _now += by;
+
+    /// <summary>Puts the clock at <paramref name="now"/> (a fixture shared by tests starts each test at the same moment).</summary>
+    public void Set(DateTimeOffset now) => _now = now;
 }

@@ -14,7 +14,7 @@ public sealed class TenantCreationTests
     {
         using var usage = new TempDirectory();
         await using var ledger = new JsonlUsageLedger(usage.Path, _clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<JsonlUsageLedger>.Instance);
-        var grains = new MemoryTenantGrainFactory(ledger, TenantStoreOptions.Default, _clock);
+        var grains = JournaledTenantGrains.Embedded(ledger, TenantStoreOptions.Default, _clock);
         await grains.GetTenant("acme").SetPausedAsync(true); // what a deleted tenant of the same id may have left
         var limits = new TenantLimits(5, 100, 2, 1000);
         var directory = new PublishProbe(new MemoryTenantDirectory(), async () =>

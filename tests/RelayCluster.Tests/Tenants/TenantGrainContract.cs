@@ -5,14 +5,17 @@ using RelayCluster.Tests.Infrastructure;
 namespace RelayCluster.Tests.Tenants;
 
 /// <summary>
-/// What every tenant store must do, run against each of them (memory and Redis): the same turns, the
-/// same answers. Time is a manual clock, which both stores take "now" from.
+/// What a tenant grain must do, run against the Orleans grain with each journal (embedded and Redis): the same turns,
+/// the same answers. Time is a manual clock, which the grains take "now" from.
 /// </summary>
 public abstract partial class TenantGrainContract
 {
     protected const long TtlMs = 60_000;
 
-    protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 11, 30, 23, 58, 0, TimeSpan.Zero));
+    /// <summary>Where every test's clock starts: two minutes before a month ends.</summary>
+    public static readonly DateTimeOffset Start = new(2026, 11, 30, 23, 58, 0, TimeSpan.Zero);
+
+    protected virtual ManualClock Clock { get; } = new(Start);
 
     protected TenantStoreOptions Options { get; } = new(TtlMs);
 

@@ -107,13 +107,13 @@ public sealed class MemoryTenantPurgeTests : TenantPurgeContract, IDisposable
 {
     private readonly TempDirectory _usage = new();
     private readonly JsonlUsageLedger _ledger;
-    private readonly MemoryTenantGrainFactory _tenants;
+    private readonly JournaledTenantGrains _tenants;
     private readonly MemoryBatchStore _batches;
 
     public MemoryTenantPurgeTests()
     {
         _ledger = new JsonlUsageLedger(_usage.Path, Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<JsonlUsageLedger>.Instance);
-        _tenants = new MemoryTenantGrainFactory(_ledger, TenantOptions, Clock);
+        _tenants = JournaledTenantGrains.Embedded(_ledger, TenantOptions, Clock);
         _batches = new MemoryBatchStore(_tenants, new BatchWorkSignal());
     }
 
@@ -143,14 +143,14 @@ public sealed class MemoryTenantPurgeTests : TenantPurgeContract, IDisposable
         await _ledger.FlushAsync();
 
         await using var restarted = new JsonlUsageLedger(_usage.Path, Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<JsonlUsageLedger>.Instance);
-        var grains = new MemoryTenantGrainFactory(restarted, TenantOptions, Clock);
+        var grains = JournaledTenantGrains.Embedded(restarted, TenantOptions, Clock);
         await grains.BeginIncarnationAsync("acme", "two");
         Assert.Equal(7, (await grains.GetTenant("acme").GetQuotaAsync()).SpentNanos);
         Assert.Equal(1, restarted.GetSummary("acme", "two", "2026-11").Requests);
         Assert.Equal(100, restarted.GetSummary("acme", "one", "2026-11").CostNanos); // the old records are kept, apart
     }
 
-    private async Task Spend(MemoryTenantGrainFactory grains, string tenant, string requestId, long cost)
+    private async Task Spend(JournaledTenantGrains grains, string tenant, string requestId, long cost)
     {
         var grain = grains.GetTenant(tenant);
         Assert.True((await grain.AdmitAsync(new AdmissionRequest(requestId, 1, cost))).IsAdmitted);
@@ -209,6 +209,16 @@ public sealed class RedisTenantPurgeTests(RedisServer redis) : TenantPurgeContra
         return (await RedisTenantDirectory.StartAsync(redis.Connection), await RedisTenantDirectory.StartAsync(laterSilo));
     }
 
-    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Stores() =>
-        (new RedisBatchStore(redis.Connection, TenantOptions, Clock), new RedisTenantGrainFactory(redis.Connection, TenantOptions, Clock));
+    private (IBatchStore, ITenantGrainFactory)? _stores;
+
+    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Stores()
+    {
+        if (_stores is null)
+        {
+            var tenants = new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
+            _stores = (new RedisBatchStore(redis.Connection, tenants, Clock), tenants);
+        }
+
+        return _stores.Value;
+    }
 }

@@ -1,0 +1,428 @@
+using RelayCluster.Core.Metering;
+
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>
+/// One tenant's rate-limit windows, concurrency slots and budget, and every turn over them, written once: the tenant
+/// grain runs these turns and commits what they change. Pure and synchronous (no I/O, no clock of its own, not
+/// thread-safe: the grain serializes turns), so a turn decides before anything is awaited. Each change a turn makes is
+/// also recorded in <see cref="Changes"/>, which <see cref="TakeChanges"/> hands to a journal as one commit.
+/// Refusals change nothing but the housekeeping every turn does first (month roll, reclaiming expired reservations).
+/// </summary>
+public sealed class TenantBook
+{
+    /// <summary>How long a reclaimed reservation is remembered for a late settle.</summary>
+    public const long KeepReclaimedMs = 86_400_000;
+
+    private readonly string _tenantId;
+    private readonly TenantStoreOptions _options;
+    private readonly SlidingWindow _requests = new();
+    private readonly SlidingWindow _tokens = new();
+    private readonly Dictionary<string, ReservationEntry> _reservations = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<string, long> _deadlines = new();
+    private readonly Dictionary<string, ReclaimedEntry> _reclaimed = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<string, long> _reclaimedAt = new();
+    private TenantLimits _limits = TenantLimits.Unlimited;
+    private bool _paused;
+    private string _month;
+    private long _spentNanos;
+    private long _reservedNanos;
+    private string _incarnation = "";
+    private TenantChanges _changes = new();
+
+    /// <summary>A book restored from what a journal loaded; buckets that slid out while nobody held it are dropped in the first commit.</summary>
+    public TenantBook(string tenantId, TenantImage image, TenantStoreOptions options, long nowMs)
+    {
+        _tenantId = tenantId;
+        _options = options;
+        _month = Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
+        if (image.State is { } state)
+        {
+            (_limits, _paused, _month, _spentNanos, _incarnation) = state;
+        }
+
+        var nowSecond = nowMs / 1000;
+        Restore(_requests, image.Requests, nowSecond, _changes.RequestsDropped);
+        Restore(_tokens, image.Tokens, nowSecond, _changes.TokensDropped);
+        foreach (var (id, reservation) in image.Reservations)
+        {
+            _reservations[id] = reservation;
+            _reservedNanos = Saturating.Add(_reservedNanos, reservation.ReservedNanos);
+            _deadlines.Enqueue(id, reservation.DeadlineMs);
+        }
+
+        foreach (var (id, reclaimed) in image.Reclaimed)
+        {
+            _reclaimed[id] = reclaimed;
+            _reclaimedAt.Enqueue(id, reclaimed.ReclaimedAtMs);
+        }
+    }
+
+    /// <summary>The incarnation of the tenant id this state belongs to ("" for tenants older than incarnations).</summary>
+    public string Incarnation => _incarnation;
+
+    /// <summary>What turns changed since the last <see cref="TakeChanges"/>.</summary>
+    public TenantChanges Changes => _changes;
+
+    /// <summary>Hands over everything changed so far, as one commit, and starts recording afresh.</summary>
+    public TenantChanges TakeChanges()
+    {
+        var taken = _changes;
+        _changes = new TenantChanges();
+        return taken;
+    }
+
+    /// <summary>
+    /// Checks paused, concurrency, RPM, TPM and budget in that order; admits by counting the request in both windows and
+    /// holding its worst-case cost and a slot until settle, release or reclaim. A request id already holding a reservation
+    /// is admitted again without counting twice (a caller retrying after an unknown outcome).
+    /// </summary>
+    /// <param name="silo">The silo whose request this is: its reservations are reclaimed when that silo is declared dead.</param>
+    public Admission Admit(AdmissionRequest request, string silo, long nowMs)
+    {
+        BeginTurn(nowMs);
+        if (request.RequestId is not null && _reservations.ContainsKey(request.RequestId))
+        {
+            return new Admission(AdmissionOutcome.Admitted, WindowState(nowMs), TimeSpan.Zero);
+        }
+
+        if (FindRefusal(request, nowMs) is { } refused)
+        {
+            return refused;
+        }
+
+        var second = nowMs / 1000;
+        AddToWindow(_requests, _changes.Requests, _changes.RequestsDropped, second, 1);
+        AddToWindow(_tokens, _changes.Tokens, _changes.TokensDropped, second, request.EstimatedTokens);
+        _reservedNanos = Saturating.Add(_reservedNanos, request.ReservedNanos);
+        var reservation = new ReservationEntry(second, request.EstimatedTokens, request.ReservedNanos, nowMs + _options.ReservationTtlMs, silo);
+        _reservations[request.RequestId!] = reservation;
+        _changes.Reservations[request.RequestId!] = reservation;
+        _deadlines.Enqueue(request.RequestId!, reservation.DeadlineMs);
+        return new Admission(AdmissionOutcome.Admitted, WindowState(nowMs), TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// Books actual usage with its record, replaces the admission's token estimate by the actual tokens, and frees the
+    /// hold and slot. A reclaimed reservation is still booked, once; an unreserved settlement (served fail-open) is booked
+    /// and its tokens counted now. False, with nothing booked, if the request was settled already or never admitted.
+    /// </summary>
+    public bool Settle(Settlement settlement, long nowMs)
+    {
+        BeginTurn(nowMs);
+        var nowSecond = nowMs / 1000;
+        var requestId = settlement.RequestId;
+        if (_reservations.Remove(requestId, out var held))
+        {
+            _reservedNanos -= held.ReservedNanos;
+            _changes.Reservations[requestId] = null;
+            AdjustWindow(_tokens, _changes.Tokens, held.Second, nowSecond, settlement.ActualTokens - held.EstimatedTokens);
+        }
+        else if (_reclaimed.Remove(requestId, out var reclaimed))
+        {
+            _changes.Reclaimed[requestId] = null;
+            AdjustWindow(_tokens, _changes.Tokens, reclaimed.Second, nowSecond, settlement.ActualTokens - reclaimed.EstimatedTokens);
+        }
+        else if (settlement.Unreserved)
+        {
+            AddToWindow(_tokens, _changes.Tokens, _changes.TokensDropped, nowSecond, settlement.ActualTokens);
+        }
+        else
+        {
+            return false;
+        }
+
+        _spentNanos = Saturating.Add(_spentNanos, settlement.CostNanos);
+        MarkState();
+        var record = _incarnation.Length == 0 ? settlement.Record : settlement.Record with { Incarnation = _incarnation };
+        _changes.Ledger.Add(new LedgerEntry(_month, record));
+        return true;
+    }
+
+    /// <summary>Frees a reservation without booking anything, taking its token estimate back out of the window.</summary>
+    public bool Release(string requestId, long nowMs)
+    {
+        BeginTurn(nowMs);
+        if (!_reservations.Remove(requestId, out var held))
+        {
+            return false;
+        }
+
+        _reservedNanos -= held.ReservedNanos;
+        _changes.Reservations[requestId] = null;
+        AdjustWindow(_tokens, _changes.Tokens, held.Second, nowMs / 1000, -held.EstimatedTokens);
+        return true;
+    }
+
+    /// <summary>Pushes a live reservation's deadline to a full lifetime from now. False if it is not held (settled or reclaimed).</summary>
+    public bool Renew(string requestId, long nowMs)
+    {
+        BeginTurn(nowMs);
+        if (!_reservations.TryGetValue(requestId, out var held))
+        {
+            return false;
+        }
+
+        var renewed = held with { DeadlineMs = nowMs + _options.ReservationTtlMs };
+        _reservations[requestId] = renewed;
+        _changes.Reservations[requestId] = renewed;
+        _deadlines.Enqueue(requestId, renewed.DeadlineMs);
+        return true;
+    }
+
+    /// <summary>
+    /// Reclaims every reservation held for a silo the cluster declared dead: its requests died with it, so their holds
+    /// and slots are freed now instead of at their deadline; a late settle is still booked once. Returns how many.
+    /// </summary>
+    public int ReclaimSilos(IReadOnlySet<string> deadSilos, long nowMs)
+    {
+        BeginTurn(nowMs);
+        var dead = _reservations.Where(r => r.Value.Silo.Length > 0 && deadSilos.Contains(r.Value.Silo)).Select(r => r.Key).ToList();
+        foreach (var requestId in dead)
+        {
+            Reclaim(requestId, nowMs);
+        }
+
+        return dead.Count;
+    }
+
+    public QuotaSnapshot Quota(long nowMs)
+    {
+        BeginTurn(nowMs);
+        var nowSecond = nowMs / 1000;
+        return new QuotaSnapshot(
+            _tenantId, _limits, _requests.Used(nowSecond), _tokens.Used(nowSecond), _reservations.Count, _reservedNanos, _spentNanos,
+            _month, WindowState(nowMs), _paused);
+    }
+
+    /// <summary>Replaces the limits; windows, slots and spend carry over.</summary>
+    public void SetLimits(TenantLimits limits)
+    {
+        _limits = limits;
+        MarkState();
+    }
+
+    /// <summary>Changes only what the patch sets and returns the limits in force after it.</summary>
+    public TenantLimits UpdateLimits(TenantLimitsPatch patch)
+    {
+        _limits = _limits.With(patch);
+        MarkState();
+        return _limits;
+    }
+
+    public void SetPaused(bool paused)
+    {
+        _paused = paused;
+        MarkState();
+    }
+
+    /// <summary>
+    /// Makes this the state of a new incarnation of the tenant id: everything of the old one goes (windows, reservations,
+    /// reclaimed entries, limits, pause) and spend starts at <paramref name="spentNanos"/> (what the usage log already
+    /// holds for that incarnation: 0 for a new tenant).
+    /// </summary>
+    public void BeginIncarnation(string incarnation, long spentNanos, long nowMs)
+    {
+        _changes.Requests.Clear();
+        _changes.Tokens.Clear();
+        _changes.RequestsDropped.UnionWith(_requests.Clear());
+        _changes.TokensDropped.UnionWith(_tokens.Clear());
+        foreach (var id in _reservations.Keys)
+        {
+            _changes.Reservations[id] = null;
+        }
+
+        foreach (var id in _reclaimed.Keys)
+        {
+            _changes.Reclaimed[id] = null;
+        }
+
+        _reservations.Clear();
+        _deadlines.Clear();
+        _reclaimed.Clear();
+        _reclaimedAt.Clear();
+        _reservedNanos = 0;
+        _limits = TenantLimits.Unlimited;
+        _paused = false;
+        _month = Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
+        _spentNanos = spentNanos;
+        _incarnation = incarnation;
+        MarkState();
+    }
+
+    /// <summary>The state as a journal would load it back (the embedded journal's first copy; tests compare reloads with it).</summary>
+    public TenantImage ToImage(long nowMs)
+    {
+        var image = new TenantImage { State = Scalars };
+        foreach (var (second, amount) in _requests.Buckets(nowMs / 1000))
+        {
+            image.Requests[second] = amount;
+        }
+
+        foreach (var (second, amount) in _tokens.Buckets(nowMs / 1000))
+        {
+            image.Tokens[second] = amount;
+        }
+
+        foreach (var (id, reservation) in _reservations)
+        {
+            image.Reservations[id] = reservation;
+        }
+
+        foreach (var (id, reclaimed) in _reclaimed)
+        {
+            image.Reclaimed[id] = reclaimed;
+        }
+
+        return image;
+    }
+
+    private TenantScalars Scalars => new(_limits, _paused, _month, _spentNanos, _incarnation);
+
+    private void MarkState() => _changes.State = Scalars;
+
+    /// <summary>Every turn first rolls the budget month and reclaims reservations whose deadline passed.</summary>
+    private void BeginTurn(long nowMs)
+    {
+        var month = Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
+        if (month != _month)
+        {
+            // Budgets are per calendar month (UTC). Open reservations stay: they settle into the new month.
+            _month = month;
+            _spentNanos = 0;
+            MarkState();
+        }
+
+        while (_deadlines.TryPeek(out var requestId, out var deadline) && deadline <= nowMs)
+        {
+            _deadlines.Dequeue();
+
+            // A renewed reservation leaves its older deadline in the queue: only the current one counts.
+            if (_reservations.TryGetValue(requestId, out var held) && held.DeadlineMs == deadline)
+            {
+                Reclaim(requestId, nowMs);
+            }
+        }
+
+        while (_reclaimedAt.TryPeek(out var requestId, out var at) && at <= nowMs - KeepReclaimedMs)
+        {
+            _reclaimedAt.Dequeue();
+            if (_reclaimed.TryGetValue(requestId, out var reclaimed) && reclaimed.ReclaimedAtMs == at)
+            {
+                _reclaimed.Remove(requestId);
+                _changes.Reclaimed[requestId] = null;
+            }
+        }
+    }
+
+    private void Reclaim(string requestId, long nowMs)
+    {
+        var held = _reservations[requestId];
+        _reservations.Remove(requestId);
+        _reservedNanos -= held.ReservedNanos;
+        _changes.Reservations[requestId] = null;
+        var reclaimed = new ReclaimedEntry(held.Second, held.EstimatedTokens, held.ReservedNanos, nowMs);
+        _reclaimed[requestId] = reclaimed;
+        _reclaimedAt.Enqueue(requestId, nowMs);
+        _changes.Reclaimed[requestId] = reclaimed;
+    }
+
+    private Admission? FindRefusal(AdmissionRequest request, long nowMs)
+    {
+        if (!ReservationLimits.Admits(request))
+        {
+            return Refuse(AdmissionOutcome.ReservationOutOfRange, nowMs, TimeSpan.Zero);
+        }
+
+        if (_paused)
+        {
+            return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero);
+        }
+
+        if (_limits.MaxConcurrent is { } maxConcurrent && _reservations.Count >= request.Share(maxConcurrent))
+        {
+            // No completion time is known for a slot; one second is a polite, short wait.
+            return Refuse(AdmissionOutcome.ConcurrencyExceeded, nowMs, TimeSpan.FromSeconds(1));
+        }
+
+        if (_limits.RequestsPerMinute is { } rpm)
+        {
+            var wait = _requests.TimeUntilFits(nowMs, 1, request.Share(rpm));
+            if (wait > TimeSpan.Zero)
+            {
+                return Refuse(AdmissionOutcome.RequestsPerMinuteExceeded, nowMs, wait);
+            }
+        }
+
+        if (_limits.TokensPerMinute is { } tpm)
+        {
+            if (request.EstimatedTokens > tpm)
+            {
+                return Refuse(AdmissionOutcome.RequestLargerThanTokenLimit, nowMs, TimeSpan.Zero);
+            }
+
+            var wait = _tokens.TimeUntilFits(nowMs, request.EstimatedTokens, request.Share(tpm));
+            if (wait > TimeSpan.Zero)
+            {
+                return Refuse(AdmissionOutcome.TokensPerMinuteExceeded, nowMs, wait);
+            }
+        }
+
+        // A call that cannot cost anything (reading files, a batch's state, a stream token) puts no money at risk, so
+        // an exhausted budget does not lock a tenant out of its own outputs.
+        if (_limits.MonthlyBudgetNanos is { } budget && request.ReservedNanos > 0
+            && Saturating.Add(Saturating.Add(_spentNanos, _reservedNanos), request.ReservedNanos) > budget)
+        {
+            return Refuse(AdmissionOutcome.BudgetExceeded, nowMs, TimeSpan.Zero);
+        }
+
+        return null;
+    }
+
+    private Admission Refuse(AdmissionOutcome outcome, long nowMs, TimeSpan retryAfter) => new(outcome, WindowState(nowMs), retryAfter);
+
+    private RateLimitState WindowState(long nowMs)
+    {
+        var nowSecond = nowMs / 1000;
+        return new RateLimitState(
+            _limits.RequestsPerMinute, Remaining(_limits.RequestsPerMinute, _requests.Used(nowSecond)), _requests.TimeUntilEmpty(nowMs),
+            _limits.TokensPerMinute, Remaining(_limits.TokensPerMinute, _tokens.Used(nowSecond)), _tokens.TimeUntilEmpty(nowMs));
+    }
+
+    private static long Remaining(int? limit, long used) => limit is { } l ? Math.Max(0, l - used) : long.MaxValue;
+
+    private static void AddToWindow(SlidingWindow window, Dictionary<long, long> set, HashSet<long> dropped, long second, long amount)
+    {
+        set[second] = window.Add(second, amount, out var evicted);
+        dropped.Remove(second);
+        if (evicted is { } old)
+        {
+            set.Remove(old);
+            dropped.Add(old);
+        }
+    }
+
+    private static void AdjustWindow(SlidingWindow window, Dictionary<long, long> set, long bucketSecond, long nowSecond, long delta)
+    {
+        if (window.Adjust(bucketSecond, nowSecond, delta) is { } amount)
+        {
+            set[bucketSecond] = amount;
+        }
+    }
+
+    private static void Restore(SlidingWindow window, Dictionary<long, long> stored, long nowSecond, HashSet<long> dropped)
+    {
+        foreach (var (second, amount) in stored.OrderBy(b => b.Key))
+        {
+            if (!window.Load(second, amount, nowSecond))
+            {
+                dropped.Add(second);
+            }
+        }
+
+        foreach (var second in stored.Keys.Where(s => !window.Holds(s)))
+        {
+            dropped.Add(second);
+        }
+    }
+}

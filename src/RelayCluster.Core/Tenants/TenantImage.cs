@@ -1,0 +1,108 @@
+namespace RelayCluster.Core.Tenants;
+
+/// <summary>An open reservation as a journal stores it: its window second, the tokens and nano-dollars it holds, when it
+/// expires (Unix ms), and the silo whose request holds it (an Orleans silo address, "" if unknown).</summary>
+public readonly record struct ReservationEntry(long Second, long EstimatedTokens, long ReservedNanos, long DeadlineMs, string Silo);
+
+/// <summary>A reservation freed before its settle (deadline passed, or its silo died), kept a day so a late settle is
+/// booked once: its window second, tokens and nano-dollars, and when it was reclaimed (Unix ms).</summary>
+public readonly record struct ReclaimedEntry(long Second, long EstimatedTokens, long ReservedNanos, long ReclaimedAtMs);
+
+/// <summary>A tenant's single values: limits, pause, the budget month (<c>YYYY-MM</c>, UTC) with its spend in
+/// nano-dollars, and the incarnation of the tenant id the state belongs to ("" for tenants older than incarnations).</summary>
+public readonly record struct TenantScalars(TenantLimits Limits, bool Paused, string Month, long SpentNanos, string Incarnation);
+
+/// <summary>A usage record with the budget month whose usage totals it adds to.</summary>
+public readonly record struct LedgerEntry(string Month, Metering.UsageRecord Record);
+
+/// <summary>
+/// A tenant's durable state as a journal loads it: what a <see cref="TenantBook"/> starts from. Reserved nano-dollars
+/// are not stored; they are the sum of the open reservations. <see cref="Apply"/> replays a commit onto it, which is how
+/// the embedded journal keeps its copy (and how tests check that a reload equals the book that committed).
+/// </summary>
+public sealed class TenantImage
+{
+    /// <summary>The single values; null for a tenant nothing was ever committed for.</summary>
+    public TenantScalars? State { get; set; }
+
+    /// <summary>Requests per one-second bucket (Unix second → count).</summary>
+    public Dictionary<long, long> Requests { get; } = [];
+
+    /// <summary>Tokens per one-second bucket (Unix second → tokens).</summary>
+    public Dictionary<long, long> Tokens { get; } = [];
+
+    public Dictionary<string, ReservationEntry> Reservations { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, ReclaimedEntry> Reclaimed { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Replays one commit's changes (the ledger records are the journal's to write elsewhere).</summary>
+    public void Apply(TenantChanges changes)
+    {
+        if (changes.State is { } state)
+        {
+            State = state;
+        }
+
+        Replay(Requests, changes.Requests, changes.RequestsDropped);
+        Replay(Tokens, changes.Tokens, changes.TokensDropped);
+        Replay(Reservations, changes.Reservations);
+        Replay(Reclaimed, changes.Reclaimed);
+    }
+
+    private static void Replay(Dictionary<long, long> buckets, Dictionary<long, long> set, HashSet<long> dropped)
+    {
+        foreach (var second in dropped)
+        {
+            buckets.Remove(second);
+        }
+
+        foreach (var (second, amount) in set)
+        {
+            buckets[second] = amount;
+        }
+    }
+
+    private static void Replay<T>(Dictionary<string, T> entries, Dictionary<string, T?> changes)
+        where T : struct
+    {
+        foreach (var (id, entry) in changes)
+        {
+            if (entry is { } value)
+            {
+                entries[id] = value;
+            }
+            else
+            {
+                entries.Remove(id);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// What a tenant's turns changed since the last commit, merged: the new single values, buckets by their new amounts
+/// (absolute, so replaying a commit twice is harmless) and the buckets that slid out, reservations and reclaimed entries
+/// set or removed (null), and the usage records to append with their totals. A journal writes one of these atomically,
+/// fenced; the book starts a new one for the turns that follow.
+/// </summary>
+public sealed class TenantChanges
+{
+    public TenantScalars? State { get; set; }
+
+    public Dictionary<long, long> Requests { get; } = [];
+
+    public HashSet<long> RequestsDropped { get; } = [];
+
+    public Dictionary<long, long> Tokens { get; } = [];
+
+    public HashSet<long> TokensDropped { get; } = [];
+
+    public Dictionary<string, ReservationEntry?> Reservations { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, ReclaimedEntry?> Reclaimed { get; } = new(StringComparer.Ordinal);
+
+    public List<LedgerEntry> Ledger { get; } = [];
+
+    public bool IsEmpty => State is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
+        && TokensDropped.Count == 0 && Reservations.Count == 0 && Reclaimed.Count == 0 && Ledger.Count == 0;
+}

@@ -1,0 +1,210 @@
+using System.Globalization;
+using System.Text.Json;
+using StackExchange.Redis;
+using RelayCluster.Core.Metering;
+using RelayCluster.Core.Tenants;
+
+namespace RelayCluster.Redis;
+
+/// <summary>
+/// The cluster's tenant journal: a tenant grain's state in Redis hashes under the tenant's hash tag <c>{t:id}</c>, so one
+/// script can touch them all atomically on any Redis, Cluster included. Loading raises <c>{t:id}:epoch</c> and reads the
+/// state in one script (tenant-load.lua); each commit is one script (tenant-commit.lua) that writes nothing unless the
+/// epoch is still the activation's own, and then writes windows, reservations, spend, the ledger records and the month's
+/// usage totals together. One round trip per commit, whatever number of turns it carries.
+/// </summary>
+public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJournal
+{
+    /// <summary>About how many usage records a tenant's ledger stream keeps (older ones are trimmed; totals stay exact).</summary>
+    public const int LedgerLength = 100_000;
+
+    private static readonly RedisScript Load = RedisScript.Named("tenant-load");
+    private static readonly RedisScript Commit = RedisScript.Named("tenant-commit");
+
+    public async Task<TenantJournalLoad> LoadAsync(string tenantId)
+    {
+        var keys = RedisTenantKeys.Of(tenantId);
+        var r = (RedisResult[])(await redis.EvaluateAsync(Load, [keys.Epoch, keys.State, keys.Requests, keys.Tokens, keys.Reservations, keys.Reclaimed], []))!;
+        var image = new TenantImage();
+        var state = Flat(r[1]);
+        if (state.Count > 0)
+        {
+            image.State = new TenantScalars(
+                new TenantLimits(Limit(state, "rpm"), Limit(state, "tpm"), Limit(state, "maxc"), Long(state, "budget", -1) is >= 0 and var b ? b : null),
+                Long(state, "paused", 0) == 1, state.GetValueOrDefault("month", ""), Long(state, "spent", 0), state.GetValueOrDefault("incarnation", ""));
+        }
+
+        foreach (var (second, amount) in Flat(r[2]))
+        {
+            image.Requests[Parse(second)] = Parse(amount);
+        }
+
+        foreach (var (second, amount) in Flat(r[3]))
+        {
+            image.Tokens[Parse(second)] = Parse(amount);
+        }
+
+        foreach (var (id, value) in Flat(r[4]))
+        {
+            var f = value.Split(':', 5);
+            image.Reservations[id] = new ReservationEntry(Parse(f[0]), Parse(f[1]), Parse(f[2]), Parse(f[3]), f.Length > 4 ? f[4] : "");
+        }
+
+        foreach (var (id, value) in Flat(r[5]))
+        {
+            var f = value.Split(':', 4);
+            image.Reclaimed[id] = new ReclaimedEntry(Parse(f[0]), Parse(f[1]), Parse(f[2]), Parse(f[3]));
+        }
+
+        return new TenantJournalLoad((long)r[0], image);
+    }
+
+    public async Task CommitAsync(string tenantId, long epoch, TenantChanges changes)
+    {
+        var keys = RedisTenantKeys.Of(tenantId);
+        var usage = UsageTotals(changes.Ledger);
+        var args = new List<RedisValue>(32) { epoch, LedgerLength };
+        if (changes.State is { } s)
+        {
+            args.AddRange([8, "month", s.Month, "spent", s.SpentNanos, "rpm", s.Limits.RequestsPerMinute ?? 0, "tpm", s.Limits.TokensPerMinute ?? 0,
+                "maxc", s.Limits.MaxConcurrent ?? 0, "budget", s.Limits.MonthlyBudgetNanos ?? -1, "paused", s.Paused ? 1 : 0,
+                "incarnation", s.Incarnation]);
+        }
+        else
+        {
+            args.Add(0);
+        }
+
+        AddBuckets(args, changes.Requests, changes.RequestsDropped);
+        AddBuckets(args, changes.Tokens, changes.TokensDropped);
+        AddEntries(args, changes.Reservations, r => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Second}:{r.EstimatedTokens}:{r.ReservedNanos}:{r.DeadlineMs}:{r.Silo}"));
+        AddEntries(args, changes.Reclaimed, r => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Second}:{r.EstimatedTokens}:{r.ReservedNanos}:{r.ReclaimedAtMs}"));
+        args.Add(changes.Ledger.Count);
+        foreach (var entry in changes.Ledger)
+        {
+            args.Add(JsonSerializer.Serialize(entry.Record, UsageJsonContext.Default.UsageRecord));
+        }
+
+        RedisKey[] keyList = [keys.Epoch, keys.State, keys.Requests, keys.Tokens, keys.Reservations, keys.Reclaimed, keys.Ledger,
+            .. usage.Keys.Select(month => RedisTenantKeys.Usage(tenantId, month))];
+        foreach (var totals in usage.Values)
+        {
+            args.Add(totals.Count);
+            foreach (var (field, amount) in totals)
+            {
+                args.Add(field);
+                args.Add(amount);
+            }
+        }
+
+        if ((long)await redis.EvaluateAsync(Commit, keyList, [.. args]) != 0)
+        {
+            throw new StoreUnavailableException($"Tenant {tenantId}: this activation was fenced by a newer one (epoch {epoch}).");
+        }
+    }
+
+    public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) => Task.FromResult(0L);
+
+    /// <summary>What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads).</summary>
+    private static Dictionary<string, Dictionary<string, long>> UsageTotals(List<LedgerEntry> ledger)
+    {
+        var months = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        foreach (var (month, record) in ledger)
+        {
+            if (!months.TryGetValue(month, out var totals))
+            {
+                months[month] = totals = new Dictionary<string, long>(StringComparer.Ordinal);
+            }
+
+            var prompt = Math.Clamp(record.PromptTokens, 0, ReservationLimits.MaxTokens);
+            var completion = Math.Clamp(record.CompletionTokens, 0, ReservationLimits.MaxTokens);
+            var cost = Math.Clamp(record.CostNanos, 0, ReservationLimits.MaxNanos);
+            Add(totals, "requests", 1);
+            Add(totals, "prompt", prompt);
+            Add(totals, "completion", completion);
+            Add(totals, "cost", cost);
+            Add(totals, "estimated", record.Estimated ? 1 : 0);
+            Add(totals, $"m:{record.Model}:requests", 1);
+            Add(totals, $"m:{record.Model}:prompt", prompt);
+            Add(totals, $"m:{record.Model}:completion", completion);
+            Add(totals, $"m:{record.Model}:cost", cost);
+            Add(totals, $"e:{record.Ending}", 1);
+        }
+
+        return months;
+    }
+
+    private static void Add(Dictionary<string, long> totals, string field, long amount) =>
+        totals[field] = Saturating.Add(totals.GetValueOrDefault(field), amount);
+
+    private static void AddBuckets(List<RedisValue> args, Dictionary<long, long> set, HashSet<long> dropped)
+    {
+        args.Add(set.Count);
+        foreach (var (second, amount) in set)
+        {
+            args.Add(second);
+            args.Add(amount);
+        }
+
+        args.Add(dropped.Count);
+        foreach (var second in dropped)
+        {
+            args.Add(second);
+        }
+    }
+
+    private static void AddEntries<T>(List<RedisValue> args, Dictionary<string, T?> entries, Func<T, string> format)
+        where T : struct
+    {
+        var set = entries.Where(e => e.Value is not null).ToList();
+        args.Add(set.Count);
+        foreach (var (id, entry) in set)
+        {
+            args.Add(id);
+            args.Add(format(entry!.Value));
+        }
+
+        var removed = entries.Where(e => e.Value is null).ToList();
+        args.Add(removed.Count);
+        foreach (var (id, _) in removed)
+        {
+            args.Add(id);
+        }
+    }
+
+    private static Dictionary<string, string> Flat(RedisResult result)
+    {
+        var flat = (RedisValue[])result!;
+        var map = new Dictionary<string, string>(flat.Length / 2, StringComparer.Ordinal);
+        for (var i = 0; i + 1 < flat.Length; i += 2)
+        {
+            map[(string)flat[i]!] = (string)flat[i + 1]!;
+        }
+
+        return map;
+    }
+
+    private static long Parse(string value) => long.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture);
+
+    private static long Long(Dictionary<string, string> state, string field, long missing) =>
+        state.TryGetValue(field, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : missing;
+
+    private static int? Limit(Dictionary<string, string> state, string field) => Long(state, field, 0) is > 0 and <= int.MaxValue and var n ? (int)n : null;
+}
+
+/// <summary>The keys of one tenant's state; every one carries the tenant's hash tag <c>{t:id}</c>.</summary>
+internal readonly record struct RedisTenantKeys(RedisKey Epoch, RedisKey State, RedisKey Requests, RedisKey Tokens, RedisKey Reservations,
+    RedisKey Reclaimed, RedisKey Ledger)
+{
+    public static RedisKey Tag(string tenantId) => "{t:" + tenantId + "}";
+
+    public static RedisTenantKeys Of(string tenantId)
+    {
+        var tag = "{t:" + tenantId + "}";
+        return new(tag + ":epoch", tag + ":state", tag + ":rq", tag + ":tk", tag + ":res", tag + ":rc", tag + ":ledger");
+    }
+
+    public static RedisKey Usage(string tenantId, string month) => "{t:" + tenantId + "}:usage:" + month;
+}

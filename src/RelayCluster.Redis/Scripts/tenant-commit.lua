@@ -1,0 +1,45 @@
+-- One group commit of a tenant grain: every turn since the last commit, applied together or not at all.
+-- KEYS (all under the tenant's hash tag {t:id}): 1 epoch, 2 state hash, 3 request buckets, 4 token buckets,
+-- 5 reservations, 6 reclaimed reservations, 7 ledger stream, 8.. usage totals of a month (one key per month).
+-- ARGV 1 the activation's epoch, 2 ledger length kept; then sections, each a count followed by its items:
+--   state field/value pairs; request buckets set (second/amount pairs); request buckets dropped (seconds);
+--   token buckets set; token buckets dropped; reservations set (id/value pairs); reservations removed (ids);
+--   reclaimed set (id/value pairs); reclaimed removed (ids); ledger records (JSON);
+--   then for each usage key in order: field/increment pairs.
+-- Values are absolute (the grain's own), except usage totals, which only ever grow by what this commit books.
+-- Returns 0, or -1 when a newer activation raised the epoch: then nothing was written.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local i = 3
+local function count()
+  local n = tonumber(ARGV[i]); i = i + 1; return n
+end
+local function pairs_into(command, key)
+  local n = count()
+  if n > 0 then redis.call(command, key, unpack(ARGV, i, i + 2 * n - 1)) end
+  i = i + 2 * n
+end
+local function list_into(command, key)
+  local n = count()
+  if n > 0 then redis.call(command, key, unpack(ARGV, i, i + n - 1)) end
+  i = i + n
+end
+pairs_into('HSET', KEYS[2])
+pairs_into('HSET', KEYS[3])
+list_into('HDEL', KEYS[3])
+pairs_into('HSET', KEYS[4])
+list_into('HDEL', KEYS[4])
+pairs_into('HSET', KEYS[5])
+list_into('HDEL', KEYS[5])
+pairs_into('HSET', KEYS[6])
+list_into('HDEL', KEYS[6])
+local records = count()
+for _ = 1, records do
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i]); i = i + 1
+end
+for k = 8, #KEYS do
+  local n = count()
+  for _ = 1, n do
+    redis.call('HINCRBY', KEYS[k], ARGV[i], ARGV[i + 1]); i = i + 2
+  end
+end
+return 0
