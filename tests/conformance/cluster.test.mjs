@@ -1,11 +1,11 @@
 // The cluster: three silos sharing one Redis (Relay__Store=redis). Limits and budgets must hold exactly
-// across silos, a killed silo's reservations must be reclaimed after the reservation lifetime, and the
+// across silos, a killed silo's reservations must be reclaimed once membership declares it dead, and the
 // state must survive a Redis restart (AOF), with requests failing closed while Redis is down.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectStream, connectHub, startCluster, waitFor } from './cluster-harness.mjs';
 
-const RESERVATION_SECONDS = 5; // the minimum: the crash test waits for it
+const RESERVATION_SECONDS = 15; // long enough that the crash test tells reclaim on death from reclaim at the deadline
 const MODEL = 'remote-fast';
 // Configured prices ($/MTok) as nano-dollars a token.
 const NANOS_PER_TOKEN = { input: 270, output: 1100 };
@@ -610,7 +610,7 @@ describe('fan-out across silos', () => {
 });
 
 describe('a killed silo', () => {
-  test('its streams\' reservations are reclaimed after the reservation lifetime; the other silos keep serving', async (t) => {
+  test('its streams\' reservations are reclaimed once membership declares it dead, before their deadline; the other silos serve again', async (t) => {
     const [silo1, silo2, silo3] = cluster.silos;
     const STREAMS = 3;
     const client = silo3.client(TENANTS.crash.key);
@@ -646,35 +646,50 @@ describe('a killed silo', () => {
     }, { timeoutMs: DEAD_WITHIN_MS, intervalMs: 100, what: `${silo.label} to list the killed silo as dead` })));
     declaredDead.catch(() => {}); // awaited below; a timeout must fail the test there, not as an unhandled rejection
 
-    // Right after the kill, before any deadline: nobody released the dead silo's reservations.
-    const rightAfter = await silo1.quota('crash');
+    // Right after the kill, before the silo is declared dead: nobody released its reservations (when the tenant's grain
+    // was on the killed silo, the quota cannot be read until the grain is back, by which time the silo is dead).
+    const rightAfter = await silo1.quota('crash').catch(() => null);
     const rightAfterMs = Date.now() - killedAt;
-    assert.equal(rightAfter.in_flight, STREAMS, `in_flight ${rightAfterMs} ms after the kill`);
-    assert.equal(rightAfter.reserved_nanos, held.reserved_nanos);
+    if (rightAfter && rightAfterMs < 500) {
+      assert.equal(rightAfter.in_flight, STREAMS, `in_flight ${rightAfterMs} ms after the kill`);
+      assert.equal(rightAfter.reserved_nanos, held.reserved_nanos);
+    }
 
     const outcomes = await Promise.all(reading);
     assert.ok(finished.every((f) => !f), `no stream finished: ${JSON.stringify(outcomes)}`);
 
-    // The survivors serve at once.
+    // The survivors serve again within 20 s: at once, or (when the tenant's grain was on the killed silo) once
+    // membership has declared it dead and the grain is activated again; meanwhile the answer is 503 store_unavailable,
+    // which the SDK retries by itself.
     for (const silo of [silo1, silo2]) {
       const started = Date.now();
-      const completion = await silo.client(TENANTS.crash.key, { timeout: 5_000 }).chat.completions.create({
-        model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: `still here on ${silo.label} [[sim tokens=3]]` }],
-      });
+      const completion = await waitFor(async () => {
+        try {
+          return await silo.client(TENANTS.crash.key, { timeout: 5_000, maxRetries: 0 }).chat.completions.create({
+            model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: `still here on ${silo.label} [[sim tokens=3]]` }],
+          });
+        } catch (err) {
+          if (err.status === 503 && err.code === 'store_unavailable') return false;
+          throw err;
+        }
+      }, { timeoutMs: 20_000, intervalMs: 100, what: `${silo.label} to serve the tenant again` });
       assert.equal(completion.choices[0].finish_reason, 'stop');
       assert.equal(completion.usage.completion_tokens, 3);
-      assert.ok(Date.now() - started < 5_000);
+      t.diagnostic(`${silo.label} served the tenant ${Date.now() - killedAt} ms after the kill`);
     }
 
     const settled = await settledQuota(silo1, 'crash', 15_000);
     const reclaimedAfterMs = Date.now() - killedAt;
     const deadAfterMs = await declaredDead;
-    t.diagnostic(`in_flight ${rightAfter.in_flight} ${rightAfterMs} ms after the kill; reclaimed after ${reclaimedAfterMs} ms; `
+    t.diagnostic(`in_flight ${rightAfter?.in_flight ?? 'unreadable'} ${rightAfterMs} ms after the kill; reclaimed after ${reclaimedAfterMs} ms; `
       + `listed dead by silo1 after ${deadAfterMs[0]} ms, by silo2 after ${deadAfterMs[1]} ms`);
-    // The last renewal was at most a quarter of the lifetime before the kill, so the deadline is later than this.
-    const earliestMs = RESERVATION_SECONDS * 1000 * 0.75 - 500;
-    assert.ok(reclaimedAfterMs >= earliestMs,
-      `reclaimed ${reclaimedAfterMs} ms after the kill, before the reservation lifetime allowed (${earliestMs} ms)`);
+    // The tenant grain hears from membership that the silo is dead and reclaims its requests' reservations then, well
+    // before their deadline (the last renewal was at most a quarter of the lifetime before the kill).
+    const deadlineMs = RESERVATION_SECONDS * 1000 * 0.75 - 500;
+    assert.ok(reclaimedAfterMs < deadlineMs,
+      `reclaimed ${reclaimedAfterMs} ms after the kill, not before the reservation deadline (${deadlineMs} ms)`);
+    assert.ok(reclaimedAfterMs + 200 >= Math.min(...deadAfterMs),
+      `reclaimed ${reclaimedAfterMs} ms after the kill, before the silo was declared dead (${deadAfterMs} ms)`);
     assert.equal(settled.in_flight, 0);
     assert.equal(settled.reserved_nanos, 0);
     assert.equal((await silo2.quota('crash')).in_flight, 0);

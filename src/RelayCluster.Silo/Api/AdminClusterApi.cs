@@ -5,13 +5,31 @@ using RelayCluster.Silo.Hosting;
 
 namespace RelayCluster.Silo.Api;
 
-/// <summary>GET /admin/cluster: the Orleans silos of this cluster as membership sees them (the admin console's view).</summary>
+/// <summary>
+/// GET /admin/cluster: the Orleans silos of this cluster as membership sees them (the admin console's view); GET
+/// /admin/tenants/{id}/grain: which silo runs a tenant's grain (activating it if none does).
+/// </summary>
 public static class AdminClusterApi
 {
     public static RouteGroupBuilder MapAdminClusterApi(this RouteGroupBuilder admin)
     {
         admin.MapGet("/cluster", GetClusterAsync);
+        admin.MapGet("/tenants/{id}/grain", GetTenantGrainAsync);
         return admin;
+    }
+
+    private static async Task<Results<Ok<GrainView>, EmptyHttpResult>> GetTenantGrainAsync(
+        string id, HttpContext context, Core.Auth.ITenantDirectory tenants, Tenants.OrleansTenantGrainFactory grains)
+    {
+        if (await tenants.GetAsync(id) is null)
+        {
+            await Http.ErrorResponses.WriteAsync(context, Core.Wire.RelayError.NotFound($"tenant '{id}'"));
+            return TypedResults.Empty;
+        }
+
+        var address = await grains.HostOfAsync(id);
+        var at = address.IndexOf('@', StringComparison.Ordinal);
+        return TypedResults.Ok(new GrainView("tenant.grain", id, address, at < 0 ? address : address[..at]));
     }
 
     private static async Task<Ok<ClusterView>> GetClusterAsync(IGrainFactory grains, ILocalSiloDetails local, IOptions<OrleansOptions> options)
@@ -42,6 +60,13 @@ public sealed record ClusterView(
     [property: JsonPropertyName("service_id")] string ServiceId,
     [property: JsonPropertyName("cluster_id")] string ClusterId,
     [property: JsonPropertyName("silos")] IReadOnlyList<SiloView> Silos);
+
+/// <summary>Where a grain runs: its silo's address (<c>ip:port@generation</c>) and endpoint (<c>ip:port</c>, the silo port).</summary>
+public sealed record GrainView(
+    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("tenant")] string Tenant,
+    [property: JsonPropertyName("address")] string Address,
+    [property: JsonPropertyName("silo")] string Silo);
 
 public sealed record SiloView(
     [property: JsonPropertyName("address")] string Address,

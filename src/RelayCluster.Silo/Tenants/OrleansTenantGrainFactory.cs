@@ -49,7 +49,12 @@ public sealed class OrleansTenantGrainFactory(IGrainFactory grains, ILocalSiloDe
         }
     }
 
-    private static bool Unreachable(Exception ex) => ex is OrleansException or TimeoutException;
+    /// <summary>
+    /// Everything but the grain's own refusal: Orleans' errors (the silo died mid-call, no activation could be placed), a
+    /// timeout, or an exception whose type could not cross from another silo. The grain is the tenant's store, so any of
+    /// them means "not reachable now", and the caller fails closed.
+    /// </summary>
+    private static bool Unreachable(Exception ex) => ex is not StoreUnavailableException and not OperationCanceledException;
 
     private static StoreUnavailableException Unavailable(Exception ex) => new("The tenant's grain could not be reached: " + ex.Message, ex);
 

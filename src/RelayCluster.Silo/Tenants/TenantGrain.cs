@@ -81,7 +81,17 @@ internal sealed partial class TenantGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var (epoch, image) = await journal.LoadAsync(this.GetPrimaryKeyString());
+        TenantJournalLoad loaded;
+        try
+        {
+            loaded = await journal.LoadAsync(this.GetPrimaryKeyString());
+        }
+        catch (Exception ex)
+        {
+            throw new StoreUnavailableException($"Tenant {this.GetPrimaryKeyString()}: its state could not be loaded ({ex.Message}).");
+        }
+
+        var (epoch, image) = loaded;
         _epoch = epoch;
         _book = new TenantBook(this.GetPrimaryKeyString(), image, options, NowMs());
         ReclaimDeadSilos(membership.CurrentSnapshot);
@@ -190,7 +200,7 @@ internal sealed partial class TenantGrain(
     {
         if (_failed is not null)
         {
-            throw new StoreUnavailableException($"Tenant {this.GetPrimaryKeyString()} is reloading after a failed commit; retry.", _failed);
+            throw new StoreUnavailableException($"Tenant {this.GetPrimaryKeyString()} is reloading after a failed commit; retry.");
         }
     }
 
@@ -230,7 +240,9 @@ internal sealed partial class TenantGrain(
             {
                 // What this activation holds in memory may now differ from what is stored: take no more turns, fail every
                 // waiter, and let the next call load the stored state in a new activation.
-                _failed = ex is StoreUnavailableException ? ex : new StoreUnavailableException("Tenant commit failed: " + ex.Message, ex);
+                // Only the message crosses to callers: an inner exception of a client library's type may not survive
+                // Orleans' serializer on the way to another silo.
+                _failed = new StoreUnavailableException($"Tenant {this.GetPrimaryKeyString()}: the commit failed ({ex.Message}); retry.");
                 waiting.SetException(_failed);
                 _queued.SetException(_failed);
                 LogCommitFailed(logger, this.GetPrimaryKeyString(), ex.Message);
