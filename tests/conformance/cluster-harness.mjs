@@ -241,7 +241,13 @@ async function startSilo(label, envFor, extraEnv = {}) {
     const origin = `http://127.0.0.1:${port}`;
     try {
       await waitReady(child, async () => (await fetch(`${origin}/readyz`).catch(() => null))?.status === 200, `${label} /readyz`);
-      return Object.assign(makeSilo(label, child, origin), { siloPort, siloAddress: `127.0.0.1:${siloPort}`, extraEnv });
+      const silo = Object.assign(makeSilo(label, child, origin), { siloPort, siloAddress: `127.0.0.1:${siloPort}`, extraEnv });
+      // The silo must be where it was told to be, or a grain's host could not be mapped back to this process.
+      const self = (await silo.admin('/admin/cluster')).body?.silos?.find((s) => s.this_silo);
+      if (self?.endpoint !== silo.siloAddress) {
+        throw new Error(`${label} runs its silo on ${JSON.stringify(self)}, not on ${silo.siloAddress}`);
+      }
+      return silo;
     } catch (err) {
       await stopChild(child);
       // A port taken between freePort() and the bind: one more try on a fresh port.
