@@ -227,19 +227,24 @@ describe('three silos on one Redis', () => {
     await waitFor(() => doomedChunks.every((n) => n >= 2), { timeoutMs: 10_000, what: 'the doomed streams to be under way' });
 
     const load = startLoad(others, key, { workers: 8, note: 'busy' });
-    await waitFor(() => load.results.filter((r) => r.ok).length >= 30, { timeoutMs: 15_000, what: '30 calls served before the kill' });
-    await host.kill();
-    const killedAt = Date.now();
-    const servedAgain = await waitFor(() => load.results.find((r) => r.ok && r.start >= killedAt), {
-      timeoutMs: 20_000, intervalMs: 10, what: 'a call started after the kill to be served',
-    }).catch(async (err) => {
+    let killedAt;
+    let servedAgain;
+    try {
+      await waitFor(() => load.results.filter((r) => r.ok).length >= 30, { timeoutMs: 15_000, what: '30 calls served before the kill' });
+      await host.kill();
+      killedAt = Date.now();
+      servedAgain = await waitFor(() => load.results.find((r) => r.ok && r.start >= killedAt), {
+        timeoutMs: 20_000, intervalMs: 10, what: 'a call started after the kill to be served',
+      }).catch((err) => {
+        throw new Error(`${err.message}; outcomes since the kill: ${JSON.stringify(tally(load.results.filter((r) => r.end >= killedAt)))}`);
+      });
+      // Keep the load on a little longer, so calls that met the failover at any stage are all in the books.
+      await waitFor(() => load.results.filter((r) => r.ok && r.start >= servedAgain.end).length >= 20,
+        { timeoutMs: 15_000, what: '20 more calls served after the recovery' });
+    } finally {
       await load.stop();
-      throw new Error(`${err.message}; outcomes since the kill: ${JSON.stringify(tally(load.results.filter((r) => r.end >= killedAt)))}`);
-    });
-    // Keep the load on a little longer, so calls that met the failover at any stage are all in the books.
-    await waitFor(() => load.results.filter((r) => r.ok && r.start >= servedAgain.end).length >= 20,
-      { timeoutMs: 15_000, what: '20 more calls served after the recovery' });
-    const results = await load.stop();
+    }
+    const { results } = load;
     const gapMs = servedAgain.end - killedAt;
 
     // The longest stretch without a completed call, across the kill.
@@ -286,49 +291,50 @@ describe('three silos on one Redis', () => {
     const before = await assertBooks(t, cluster, b, 'durable', first, 5e9);
 
     const load = startLoad([a, b], key, { workers: 4, note: 'durable' });
-    await waitFor(() => load.results.filter((r) => r.ok).length >= 10, { timeoutMs: 15_000, what: '10 calls served before the kill' });
-    await cluster.redis.kill();
-    const killedAt = Date.now();
-
-    let down;
+    let killedAt;
+    let upAt;
+    let readyMs;
+    let servedMs;
     try {
-      // Down: not ready, and refused in the OpenAI envelope, on both silos, streamed or not.
-      for (const silo of [a, b]) {
-        await waitFor(async () => (await silo.readyStatus()) === 503, { timeoutMs: 10_000, what: `${silo.label} /readyz to be 503` });
-      }
-      down = [];
-      for (const silo of [a, b]) {
-        const raw = await silo.chat(key, { model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'while down [[sim tokens=2]]' }] });
-        assert.equal(raw.status, 503, JSON.stringify(raw.body));
-        assert.deepEqual(Object.keys(raw.body), ['error']);
-        assert.deepEqual(Object.keys(raw.body.error).sort(), ['code', 'message', 'param', 'type']);
-        assert.equal(raw.body.error.code, 'store_unavailable');
-        assert.ok(Number(raw.headers.get('retry-after')) > 0, `Retry-After: ${raw.headers.get('retry-after')}`);
-        for (const stream of [false, true]) {
-          const r = await call(silo, key, { stream, content: 'while down [[sim tokens=2]]' });
-          assert.deepEqual([r.ok, r.status, r.code], [false, 503, 'store_unavailable'], `${silo.label} stream=${stream}: ${r.message}`);
-          down.push(r);
+      await waitFor(() => load.results.filter((r) => r.ok).length >= 10, { timeoutMs: 15_000, what: '10 calls served before the kill' });
+      await cluster.redis.kill();
+      killedAt = Date.now();
+      try {
+        // Down: not ready, and refused in the OpenAI envelope, on both silos, streamed or not.
+        for (const silo of [a, b]) {
+          await waitFor(async () => (await silo.readyStatus()) === 503, { timeoutMs: 10_000, what: `${silo.label} /readyz to be 503` });
         }
+        for (const silo of [a, b]) {
+          const raw = await silo.chat(key, { model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'while down [[sim tokens=2]]' }] });
+          assert.equal(raw.status, 503, JSON.stringify(raw.body));
+          assert.deepEqual(Object.keys(raw.body), ['error']);
+          assert.deepEqual(Object.keys(raw.body.error).sort(), ['code', 'message', 'param', 'type']);
+          assert.equal(raw.body.error.code, 'store_unavailable');
+          assert.ok(Number(raw.headers.get('retry-after')) > 0, `Retry-After: ${raw.headers.get('retry-after')}`);
+          for (const stream of [false, true]) {
+            const r = await call(silo, key, { stream, content: 'while down [[sim tokens=2]]' });
+            assert.deepEqual([r.ok, r.status, r.code], [false, 503, 'store_unavailable'], `${silo.label} stream=${stream}: ${r.message}`);
+          }
+        }
+        // The load meets the outage for a moment longer.
+        await waitFor(() => load.results.filter((r) => r.start >= killedAt && r.status === 503).length >= 8,
+          { timeoutMs: 10_000, what: '8 refusals of the load while Redis is down' });
+      } finally {
+        await cluster.redis.start();
+        upAt = Date.now();
       }
-      // The load meets the outage for a moment longer.
-      await waitFor(() => load.results.filter((r) => r.start >= killedAt && r.status === 503).length >= 8,
-        { timeoutMs: 10_000, what: '8 refusals of the load while Redis is down' });
-    } catch (err) {
-      await cluster.redis.start().catch(() => {});
-      await load.stop();
-      throw err;
-    }
 
-    await cluster.redis.start();
-    const upAt = Date.now();
-    const readyMs = await Promise.all([a, b].map((silo) => waitFor(async () => ((await silo.readyStatus()) === 200 ? Date.now() - upAt : false),
-      { timeoutMs: 20_000, intervalMs: 50, what: `${silo.label} /readyz to be 200 again` })));
-    const servedMs = await Promise.all([a, b].map((silo) => waitFor(async () => {
-      const r = await call(silo, key, { stream: false, content: 'back? [[sim tokens=2]]' });
-      return r.ok ? { r, ms: Date.now() - upAt } : false;
-    }, { timeoutMs: 20_000, intervalMs: 100, what: `${silo.label} to serve again after the restart` })));
-    await waitFor(() => load.results.filter((r) => r.ok && r.start >= upAt).length >= 10, { timeoutMs: 15_000, what: '10 calls of the load served after the restart' });
-    const results = await load.stop();
+      readyMs = await Promise.all([a, b].map((silo) => waitFor(async () => ((await silo.readyStatus()) === 200 ? Date.now() - upAt : false),
+        { timeoutMs: 20_000, intervalMs: 50, what: `${silo.label} /readyz to be 200 again` })));
+      servedMs = await Promise.all([a, b].map((silo) => waitFor(async () => {
+        const r = await call(silo, key, { stream: false, content: 'back? [[sim tokens=2]]' });
+        return r.ok ? { r, ms: Date.now() - upAt } : false;
+      }, { timeoutMs: 20_000, intervalMs: 100, what: `${silo.label} to serve again after the restart` })));
+      await waitFor(() => load.results.filter((r) => r.ok && r.start >= upAt).length >= 10, { timeoutMs: 15_000, what: '10 calls of the load served after the restart' });
+    } finally {
+      await load.stop();
+    }
+    const { results } = load;
     const atStop = await a.quota('durable');
 
     // Nothing hung: every call ended (served or refused) well inside the client's deadline.
