@@ -3,7 +3,7 @@
 // harness.mjs (one silo, in-memory store) the test can kill and restart the pieces: SIGKILL a silo, or
 // SIGKILL Redis and start it again over the same directory and port.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,83 @@ export function redisPing(port, timeoutMs = 1_000) {
   });
 }
 
+/**
+ * Parses one RESP2 reply from `buf` at `pos`: [value, next position], or null while it is incomplete. Bulk strings
+ * come back as strings, errors as Error values, nil as null.
+ */
+function parseReply(buf, pos) {
+  const eol = buf.indexOf('\r\n', pos);
+  if (eol < 0) return null;
+  const type = String.fromCharCode(buf[pos]);
+  const line = buf.toString('utf8', pos + 1, eol);
+  let next = eol + 2;
+  switch (type) {
+    case '+': return [line, next];
+    case '-': return [new Error(line), next];
+    case ':': return [Number(line), next];
+    case '$': {
+      const length = Number(line);
+      if (length < 0) return [null, next];
+      if (buf.length < next + length + 2) return null;
+      return [buf.toString('utf8', next, next + length), next + length + 2];
+    }
+    case '*': {
+      const count = Number(line);
+      if (count < 0) return [null, next];
+      const items = [];
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buf, next);
+        if (!item) return null;
+        [items[i], next] = item;
+      }
+      return [items, next];
+    }
+    default: throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
+  }
+}
+
+/** Sends one command to the redis-server on `port` and resolves with its parsed reply (rejects on an error reply). */
+export function redisCommand(port, args, timeoutMs = 5_000) {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let buf = Buffer.alloc(0);
+    const finish = (err, value) => {
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    socket.setTimeout(timeoutMs, () => finish(new Error(`redis ${args[0]}: no reply in ${timeoutMs} ms`)));
+    socket.on('error', (err) => finish(err));
+    socket.on('connect', () => {
+      socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`);
+    });
+    socket.on('data', (data) => {
+      buf = Buffer.concat([buf, data]);
+      const reply = parseReply(buf, 0);
+      if (!reply) return;
+      if (reply[0] instanceof Error) finish(reply[0]);
+      else finish(null, reply[0]);
+    });
+  });
+}
+
+/**
+ * A tenant's usage records from its ledger stream ({t:<id>}:ledger, field `r` = the record as JSON), oldest first;
+ * null when Redis has no such key (a store that keeps its ledger elsewhere).
+ */
+export async function ledgerRecords(port, tenant) {
+  const key = `{t:${tenant}}:ledger`;
+  const type = await redisCommand(port, ['TYPE', key]);
+  if (type === 'none') return null;
+  if (type !== 'stream') throw new Error(`${key} is a ${type}, not a stream`);
+  const entries = await redisCommand(port, ['XRANGE', key, '-', '+']);
+  return entries.map(([, fields]) => {
+    const i = fields.indexOf('r');
+    if (i < 0 || i % 2 !== 0) throw new Error(`a ledger entry without its record: ${JSON.stringify(fields)}`);
+    return JSON.parse(fields[i + 1]);
+  });
+}
+
 /** A redis-server on `port` with AOF (fsync always) in `dir`; start() again after kill9 reopens the same data. */
 function redisServer(port, dir) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
@@ -129,15 +206,48 @@ function siloEnv({ redisPort, mockPort, dataDir, usageDir, tenants, env }) {
   return { ...result, ...env };
 }
 
-/** One silo process: its URLs, helpers, and kill/stop. Ready means /readyz is 200 (Redis reached). */
-async function startSilo(label, envFor) {
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canBind(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port for a silo's Orleans endpoint, drawn from 20000–32767 as the relay draws its own: below the range
+ * the OS hands out for outgoing connections, so no client socket takes it before the silo binds it.
+ */
+async function freeSiloPort() {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await canBind(port)) return port;
+  }
+  return freePort();
+}
+
+/**
+ * One silo process: its URLs, helpers, and kill/stop. Ready means /readyz is 200 (Redis reached). Every silo gets
+ * an explicit Orleans silo port (`Relay__SiloPort`), so a grain's host, named as 127.0.0.1:<port>, maps back to
+ * its process. `extraEnv` adds to (or overrides) the cluster's environment for this silo only.
+ */
+async function startSilo(label, envFor, extraEnv = {}) {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const child = launchDll(label, 'RelayCluster.Silo', ['--urls', `http://127.0.0.1:${port}`], envFor());
+    const [port, siloPort] = await Promise.all([freePort(), freeSiloPort()]);
+    const env = { ...envFor(), Relay__SiloPort: String(siloPort), ...extraEnv };
+    const child = launchDll(label, 'RelayCluster.Silo', ['--urls', `http://127.0.0.1:${port}`], env);
     const origin = `http://127.0.0.1:${port}`;
     try {
       await waitReady(child, async () => (await fetch(`${origin}/readyz`).catch(() => null))?.status === 200, `${label} /readyz`);
-      return makeSilo(label, child, origin);
+      const silo = Object.assign(makeSilo(label, child, origin), { siloPort, siloAddress: `127.0.0.1:${siloPort}`, extraEnv });
+      // The silo must be where it was told to be, or a grain's host could not be mapped back to this process.
+      const self = (await silo.admin('/admin/cluster')).body?.silos?.find((s) => s.this_silo);
+      if (self?.endpoint !== silo.siloAddress) {
+        throw new Error(`${label} runs its silo on ${JSON.stringify(self)}, not on ${silo.siloAddress}`);
+      }
+      return silo;
     } catch (err) {
       await stopChild(child);
       // A port taken between freePort() and the bind: one more try on a fresh port.
@@ -155,6 +265,10 @@ function makeSilo(label, child, origin) {
     baseURL: `${origin}/v1`,
     kill: () => kill9(child),
     stop: () => stopChild(child),
+    /** False once the process exited (killed or stopped). */
+    get alive() {
+      return !child.exitInfo;
+    },
     /** An SDK client; retries off so every error reaches the test as the relay sent it. */
     client(apiKey, options = {}) {
       return new OpenAI({ apiKey, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 20_000, ...options });
@@ -256,9 +370,34 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
   cluster.restartSilo = async (index) => {
     const old = cluster.silos[index];
     await old.kill();
-    const silo = await startSilo(old.label, envFor);
+    const silo = await startSilo(old.label, envFor, old.extraEnv);
     cluster.silos[index] = silo;
     return silo;
   };
+  /**
+   * Starts one more silo on the same Redis and MockUpstream, with `env` added to the shared environment (for
+   * example another `Relay__Orleans__ClusterId`, a second cluster on the same Redis), and appends it to `cluster.silos`.
+   */
+  cluster.addSilo = async ({ label = `silo${cluster.silos.length + 1}`, env: extraEnv = {} } = {}) => {
+    const silo = await startSilo(label, envFor, extraEnv);
+    cluster.silos.push(silo);
+    return silo;
+  };
+  /**
+   * The silo process hosting `tenant`'s grain, asked through `via` (GET /admin/tenants/{id}/grain answers
+   * {"silo":"127.0.0.1:<siloPort>"}); null when the relay has no such endpoint (404: no tenant grain to host).
+   */
+  cluster.tenantGrainHost = async (tenant, via = cluster.silos.find((s) => s.alive)) => {
+    const { status, body } = await via.admin(`/admin/tenants/${tenant}/grain`);
+    if (status === 404) return null;
+    if (status !== 200 || typeof body?.silo !== 'string') {
+      throw new Error(`GET /admin/tenants/${tenant}/grain on ${via.label}: HTTP ${status} ${JSON.stringify(body)}`);
+    }
+    const silo = cluster.silos.find((s) => s.siloAddress === body.silo);
+    if (!silo) throw new Error(`${tenant}'s grain is on ${body.silo}, none of ${cluster.silos.map((s) => s.siloAddress)}`);
+    return silo;
+  };
+  /** The tenant's ledger as Redis keeps it (the stream {t:<id>}:ledger, one usage record a settle), oldest first. */
+  cluster.ledger = (tenant) => ledgerRecords(cluster.redis.port, tenant);
   return cluster;
 }

@@ -13,19 +13,24 @@ internal sealed class GrainStreamChannelFactory(IGrainFactory grains, StreamSett
     public StreamFollowers Followers { get; } = new(settings, time);
 
     public IStreamChannel GetChannel(string streamId) =>
-        new GrainStreamChannel(streamId, grains.GetGrain<IStreamChannelGrain>(streamId), Followers, settings.MaxEntries);
+        new GrainStreamChannel(streamId, grains.GetGrain<IStreamChannelGrain>(streamId), Followers, settings.MaxEntries, time);
 
     /// <summary>A deleted tenant's streams are forgotten: their ids find no owner, and their followers end.</summary>
     public Task PurgeAsync(string tenantId, CancellationToken cancellationToken = default) =>
         grains.GetGrain<ITenantStreamsGrain>(tenantId).PurgeAsync().WaitAsync(cancellationToken);
 }
 
-internal sealed class GrainStreamChannel(string streamId, IStreamChannelGrain grain, StreamFollowers followers, int maxEntries)
+internal sealed class GrainStreamChannel(string streamId, IStreamChannelGrain grain, StreamFollowers followers, int maxEntries, TimeProvider time)
     : IStreamChannel, IStreamSource
 {
+    /// <summary>How long a read keeps asking a grain whose silo went away: membership declares a dead silo within seconds.</summary>
+    private static readonly TimeSpan SiloLossPatience = TimeSpan.FromSeconds(20);
+
+    private static readonly TimeSpan SiloLossRetry = TimeSpan.FromMilliseconds(200);
+
     public async ValueTask OpenAsync(string tenantId) => await grain.OpenAsync(tenantId, maxEntries);
 
-    public async ValueTask<string?> OwnerAsync() => await grain.OwnerAsync();
+    public async ValueTask<string?> OwnerAsync() => await AcrossSiloLossAsync(grain.OwnerAsync);
 
     public async ValueTask<long> AppendAsync(StreamEntryKind kind, string data)
     {
@@ -34,9 +39,32 @@ internal sealed class GrainStreamChannel(string streamId, IStreamChannelGrain gr
     }
 
     public async ValueTask<IReadOnlyList<StreamEntry>> ReadAsync(long afterSequence, int max) =>
-        Array.ConvertAll(await grain.ReadAsync(afterSequence, max), e => e.ToEntry());
+        Array.ConvertAll(await AcrossSiloLossAsync(() => grain.ReadAsync(afterSequence, max)), e => e.ToEntry());
 
-    public async ValueTask<long> LastSequenceAsync() => await grain.LastSequenceAsync();
+    public async ValueTask<long> LastSequenceAsync() => await AcrossSiloLossAsync(grain.LastSequenceAsync);
+
+    /// <summary>
+    /// Asks again when the grain's silo went away under the call (refused connection, or declared dead while the call
+    /// was out): once membership declares that silo dead, the next call activates the grain elsewhere, which answers
+    /// "stream lost" (a terminal Failed) for followers to see, where the error would end their subscriptions with a
+    /// bare hub error. Reads only: they change nothing, so asking twice is harmless.
+    /// </summary>
+    private async Task<T> AcrossSiloLossAsync<T>(Func<Task<T>> call)
+    {
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception ex) when (ex is SiloUnavailableException or OrleansMessageRejectionException
+                && time.GetElapsedTime(started) < SiloLossPatience)
+            {
+                await Task.Delay(SiloLossRetry, time);
+            }
+        }
+    }
 
     public IAsyncEnumerable<StreamEntry> FollowAsync(long afterSequence, CancellationToken cancellationToken) =>
         followers.FollowAsync(streamId, this, afterSequence, cancellationToken);
