@@ -459,9 +459,16 @@ describe('two activations of one tenant (two clusters on one Redis)', () => {
     const budgetUsd = (budgetNanos / 1e9).toFixed(9);
     const patched = await b.request('PATCH', '/admin/tenants/dup', { body: { monthly_budget_usd: Number(budgetUsd) } });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    // Each cluster holds its own activation of the tenant's grain. An activation only learns that the other fenced it
+    // at its next commit (which then fails, 503, and it reloads): a write through each silo makes both current.
+    const current = async (silo) => waitFor(async () => {
+      const touched = await silo.request('PATCH', '/admin/tenants/dup', { body: { monthly_budget_usd: Number(budgetUsd) } });
+      if (touched.status === 503) return false;
+      assert.equal(touched.status, 200, JSON.stringify(touched.body));
+      return silo.quota('dup');
+    }, { timeoutMs: 10_000, intervalMs: 50, what: `${silo.label}'s activation to be current` });
     for (const silo of [a, b]) {
-      await waitFor(async () => (await silo.quota('dup')).limits.monthly_budget_usd === Number(budgetUsd),
-        { timeoutMs: 5_000, what: `${silo.label} to see the budget` });
+      assert.equal((await current(silo)).limits.monthly_budget_usd, Number(budgetUsd), `${silo.label} sees the budget`);
     }
 
     let next = 1;
@@ -484,7 +491,10 @@ describe('two activations of one tenant (two clusters on one Redis)', () => {
     assert.ok(counts['429 insufficient_quota'] > 0, `the budget binds: ${JSON.stringify(counts)}`);
 
     const settleStart = Date.now();
-    await settledQuota(a, 'dup', 30_000);
+    await waitFor(async () => {
+      const quota = await current(a);
+      return quota.in_flight === 0 && quota.reserved_nanos === 0;
+    }, { timeoutMs: 30_000, intervalMs: 100, what: 'dup to settle on a current activation (in_flight 0, reserved_nanos 0)' });
     const settledMs = Date.now() - settleStart;
     const { quota, usage, ledger } = await assertBooks(t, cluster, a, 'dup', [probe, ...ok], budgetNanos);
     // The stored spend, where the Lua store and the fenced grain keep it, is the same sum.
@@ -492,7 +502,7 @@ describe('two activations of one tenant (two clusters on one Redis)', () => {
     if (stored !== null) assert.equal(Number(stored), quota.spent_nanos, 'the stored spend is the ledger\'s sum');
     // The twin cluster's activation reports the same books once it has read them again.
     const otherView = await waitFor(async () => {
-      const view = await b.quota('dup');
+      const view = await current(b);
       return view.spent_nanos === quota.spent_nanos && view.reserved_nanos === 0 ? view : false;
     }, { timeoutMs: 10_000, intervalMs: 100, what: `the twin cluster to report spend ${quota.spent_nanos} and nothing reserved` });
     t.diagnostic(`${results.length} calls over 2 clusters: ${JSON.stringify(counts)} (refusals ${results.length - ok.length}); `

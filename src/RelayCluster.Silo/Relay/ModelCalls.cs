@@ -79,6 +79,11 @@ internal sealed partial class ModelCalls(
             unreserved = true;
             Log.ServedFailOpen(logger, requestId, tenant.Id);
         }
+        catch (StoreUnavailableException)
+        {
+            renewer.ReleaseLater(grain, requestId);
+            throw;
+        }
 
         if (!admission.IsAdmitted)
         {

@@ -7,12 +7,14 @@ namespace RelayCluster.Silo.Relay;
 /// Keeps the reservations of this silo's live requests from expiring: every quarter of the reservation
 /// lifetime it renews each request that has been running that long. If the silo dies, renewals stop and
 /// the store reclaims the reservations at their deadline. One loop for the silo, so a short request costs
-/// a dictionary add and remove, not a timer of its own. Also retries settlements that found the store down.
+/// a dictionary add and remove, not a timer of its own. Also retries settlements that found the store down, and
+/// releases admissions whose outcome is unknown (the grain failed after its commit may have made the reservation).
 /// </summary>
 internal sealed partial class ReservationRenewer(TenantStoreOptions options, TimeProvider time, ILogger<ReservationRenewer> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<AdmittedRequest, long> _live = new();
     private readonly ConcurrentQueue<(ITenantGrain Grain, Settlement Settlement)> _pendingSettlements = new();
+    private readonly ConcurrentQueue<(ITenantGrain Grain, string RequestId)> _pendingReleases = new();
     private readonly TimeSpan _period = TimeSpan.FromMilliseconds(options.ReservationTtlMs / 4.0);
 
     public IDisposable Track(AdmittedRequest request)
@@ -23,6 +25,13 @@ internal sealed partial class ReservationRenewer(TenantStoreOptions options, Tim
 
     /// <summary>Books a settlement the store could not take just now, retrying every second until it can.</summary>
     public void SettleLater(ITenantGrain grain, Settlement settlement) => _pendingSettlements.Enqueue((grain, settlement));
+
+    /// <summary>
+    /// Frees, once the store answers again, the reservation an admission that failed with an unknown outcome may have
+    /// left (committed, but the answer was lost with the grain's silo): the caller was refused, so nothing will settle it,
+    /// and it would otherwise hold its slot and budget until its deadline. A release of nothing is a no-op.
+    /// </summary>
+    public void ReleaseLater(ITenantGrain grain, string requestId) => _pendingReleases.Enqueue((grain, requestId));
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(RenewLoopAsync(stoppingToken), SettleLoopAsync(stoppingToken));
@@ -41,6 +50,18 @@ internal sealed partial class ReservationRenewer(TenantStoreOptions options, Tim
                 catch (StoreUnavailableException)
                 {
                     _pendingSettlements.Enqueue(pending);
+                }
+            }
+
+            for (var count = _pendingReleases.Count; count > 0 && _pendingReleases.TryDequeue(out var pending); count--)
+            {
+                try
+                {
+                    await pending.Grain.ReleaseAsync(pending.RequestId);
+                }
+                catch (StoreUnavailableException)
+                {
+                    _pendingReleases.Enqueue(pending);
                 }
             }
         }
