@@ -56,7 +56,10 @@ public sealed class TenantBookTests
 
         reloaded.Admit(new AdmissionRequest("b", 10, 0), "", _now);
         changes = reloaded.TakeChanges();
-        Assert.Equal((1, 1, 1), (changes.Requests.Count, changes.Tokens.Count, changes.Reservations.Count));
+        Assert.Equal((1, 1), (changes.Requests.Count, changes.Tokens.Count));
+        Assert.NotNull(changes.Reservations["b"]);
+        Assert.Null(changes.Reservations["a"]); // past its deadline: reclaimed, and remembered for a late settle
+        Assert.NotNull(changes.Reclaimed["a"]);
         Assert.Empty(changes.Ledger);
     }
 
