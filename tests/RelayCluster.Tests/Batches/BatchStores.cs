@@ -63,12 +63,7 @@ public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store()
     {
-        if (_stores is null)
-        {
-            var tenants = new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
-            _stores = (new RedisBatchStore(redis.Connection, tenants, Clock), tenants);
-        }
-
+        _stores ??= JournaledTenantGrains.RedisStores(redis.Connection, TenantOptions, Clock);
         return _stores.Value;
     }
 

@@ -2,37 +2,17 @@ using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
-using RelayCluster.Tests.Infrastructure;
 
 namespace RelayCluster.Tests.Tenants;
 
 /// <summary>The tenant contract on the Orleans grain with the Redis journal, and what only a shared Redis has to show.</summary>
-public sealed class RedisTenantGrainTests : TenantGrainContract, IClassFixture<RedisTenantGrainCluster>
+public sealed class RedisTenantGrainTests(RedisTenantGrainCluster cluster)
+    : TenantGrainClusterContract<RedisTenantGrainCluster>(cluster), IClassFixture<RedisTenantGrainCluster>
 {
-    private readonly RedisTenantGrainCluster _cluster;
-    private readonly Dictionary<ITenantGrain, string> _tenants = [];
-
-    public RedisTenantGrainTests(RedisTenantGrainCluster cluster)
-    {
-        _cluster = cluster;
-        cluster.Clock.Set(Start);
-    }
-
-    protected override ManualClock Clock => _cluster.Clock;
-
-    protected override async Task<ITenantGrain> GrainAsync(TenantLimits limits)
-    {
-        var id = "t-" + Guid.NewGuid().ToString("N");
-        var grain = _cluster.Factory(_tenants.Count % 2).GetTenant(id);
-        await grain.SetLimitsAsync(limits);
-        _tenants[grain] = id;
-        return grain;
-    }
-
     protected override async Task<(long Records, long CostNanos)> LedgerAsync(ITenantGrain grain)
     {
-        var usage = await new RedisUsageLedger(_cluster.Redis.Connection).GetSummaryAsync(_tenants[grain], (await grain.GetQuotaAsync()).Month);
-        var stream = (long)await _cluster.Redis.Connection.ExecuteAsync("XLEN", "{t:" + _tenants[grain] + "}:ledger");
+        var usage = await new RedisUsageLedger(Cluster.Redis.Connection).GetSummaryAsync(Tenants[grain], (await grain.GetQuotaAsync()).Month);
+        var stream = (long)await Cluster.Redis.Connection.ExecuteAsync("XLEN", "{t:" + Tenants[grain] + "}:ledger");
         Assert.Equal(usage.Requests, stream); // the totals and the ledger stream are written by the same commit
         return (usage.Requests, usage.CostNanos);
     }
@@ -45,17 +25,17 @@ public sealed class RedisTenantGrainTests : TenantGrainContract, IClassFixture<R
         {
             Tenants = { [id] = new TenantOptions { Keys = ["sk-" + id], RequestsPerMinute = 5, Models = ["*"] } },
         });
-        var directory = await RedisTenantDirectory.StartAsync(_cluster.Redis.Connection);
-        var factory = _cluster.Factory();
+        var directory = await RedisTenantDirectory.StartAsync(Cluster.Redis.Connection);
+        var factory = Cluster.Factory();
         await configured.SeedAsync(directory, factory, createdAt: 1);
         Assert.Equal(5, (await factory.GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
 
         // An admin raises the limit and revokes the configured key; then the silo restarts with the old file.
         await factory.GetTenant(id).SetLimitsAsync(new TenantLimits(7, null, null, null));
         Assert.True(await directory.RevokeKeyAsync(id, ApiKeys.From("sk-" + id, 1).Entry.Id));
-        await configured.SeedAsync(directory, _cluster.Factory(1), createdAt: 2);
+        await configured.SeedAsync(directory, Cluster.Factory(1), createdAt: 2);
 
-        Assert.Equal(7, (await _cluster.Factory(1).GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
+        Assert.Equal(7, (await Cluster.Factory(1).GetTenant(id).GetQuotaAsync()).Limits.RequestsPerMinute);
         Assert.Null(await directory.FindTenantIdAsync(ApiKeyHash.Of("sk-" + id)));
     }
 
@@ -63,14 +43,14 @@ public sealed class RedisTenantGrainTests : TenantGrainContract, IClassFixture<R
     public async Task Two_silos_admitting_one_tenant_concurrently_share_every_window_exactly()
     {
         var id = "shared-" + Guid.NewGuid().ToString("N");
-        var silos = new[] { _cluster.Factory(0), _cluster.Factory(1) };
+        var silos = new[] { Cluster.Factory(0), Cluster.Factory(1) };
         await silos[0].GetTenant(id).SetLimitsAsync(new TenantLimits(20, null, null, null));
 
         var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
             Task.Run(async () => await silos[i % 2].GetTenant(id).AdmitAsync(new AdmissionRequest($"r{i}", 1, 0)))));
 
         Assert.Equal(20, results.Count(r => r.IsAdmitted));
-        Assert.Equal(20, (long)await _cluster.Redis.Connection.ExecuteAsync("HLEN", "{t:" + id + "}:res"));
+        Assert.Equal(20, (long)await Cluster.Redis.Connection.ExecuteAsync("HLEN", "{t:" + id + "}:res"));
     }
 
     [Fact]
@@ -84,8 +64,8 @@ public sealed class RedisTenantGrainTests : TenantGrainContract, IClassFixture<R
         var before = await grain.GetQuotaAsync();
 
         // Another activation takes over (as after its silo died): it fences this one and reads what was committed.
-        var id = _tenants[grain];
-        var (epoch, image) = await _cluster.Journal.LoadAsync(id);
+        var id = Tenants[grain];
+        var (epoch, image) = await Cluster.Journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, Clock.GetUtcNow().ToUnixTimeMilliseconds());
 
         Assert.Equal(before, book.Quota(Clock.GetUtcNow().ToUnixTimeMilliseconds()));
@@ -104,9 +84,9 @@ public sealed class RedisTenantGrainTests : TenantGrainContract, IClassFixture<R
         await grain.AdmitAsync(new AdmissionRequest("a", 1, 300));
         await grain.SettleAsync(Settle("a", 1, 250));
 
-        await _cluster.Redis.RestartAsync();
+        await Cluster.Redis.RestartAsync();
 
-        var (_, image) = await WaitForAsync(() => new ValueTask<TenantJournalLoad>(_cluster.Journal.LoadAsync(_tenants[grain])));
+        var (_, image) = await WaitForAsync(() => new ValueTask<TenantJournalLoad>(Cluster.Journal.LoadAsync(Tenants[grain])));
         Assert.Equal((250L, 10), (image.State!.Value.SpentNanos, image.State.Value.Limits.RequestsPerMinute));
         Assert.Equal((1, 250), await WaitForAsync(() => new ValueTask<(long, long)>(LedgerAsync(grain))));
     }

@@ -213,12 +213,7 @@ public sealed class RedisTenantPurgeTests(RedisServer redis) : TenantPurgeContra
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Stores()
     {
-        if (_stores is null)
-        {
-            var tenants = new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
-            _stores = (new RedisBatchStore(redis.Connection, tenants, Clock), tenants);
-        }
-
+        _stores ??= JournaledTenantGrains.RedisStores(redis.Connection, TenantOptions, Clock);
         return _stores.Value;
     }
 }
