@@ -27,6 +27,12 @@ public interface ITenantGrain
 
     ValueTask<QuotaSnapshot> GetQuotaAsync();
 
+    /// <summary>
+    /// The refusal any admission with this capacity share would get right now, or null; changes nothing. Lets a caller
+    /// refuse a large body before parsing it, by the grain's own rules.
+    /// </summary>
+    ValueTask<Admission?> PrecheckAsync(double capacityShare);
+
     /// <summary>Replaces the tenant's limits; windows, slots and spend carry over.</summary>
     ValueTask SetLimitsAsync(TenantLimits limits);
 

@@ -103,6 +103,18 @@ public sealed class TenantBook
     }
 
     /// <summary>
+    /// The refusal any admission of this capacity share would get now (paused; concurrency, request window or budget
+    /// full), with the exact wait, or null. Changes nothing: a request that passes is still admitted by <see cref="Admit"/>.
+    /// </summary>
+    public Admission? Precheck(double capacityShare, long nowMs)
+    {
+        BeginTurn(nowMs);
+
+        // The least any admission asks: one request, no tokens, one nano-dollar (every priced call reserves something).
+        return FindRefusal(new AdmissionRequest("precheck", 0, 1, capacityShare), nowMs);
+    }
+
+    /// <summary>
     /// Books actual usage with its record, replaces the admission's token estimate by the actual tokens, and frees the
     /// hold and slot. A reclaimed reservation is still booked, once; an unreserved settlement (served fail-open) is booked
     /// and its tokens counted now. False, with nothing booked, if the request was settled already or never admitted.

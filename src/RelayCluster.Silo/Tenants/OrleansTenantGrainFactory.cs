@@ -70,6 +70,8 @@ public sealed class OrleansTenantGrainFactory(IGrainFactory grains, ILocalSiloDe
 
         public ValueTask<QuotaSnapshot> GetQuotaAsync() => Guard(actor.GetQuotaAsync());
 
+        public ValueTask<Admission?> PrecheckAsync(double capacityShare) => Guard(actor.PrecheckAsync(capacityShare));
+
         public ValueTask SetLimitsAsync(TenantLimits limits) => Guard(actor.SetLimitsAsync(limits));
 
         public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => Guard(actor.UpdateLimitsAsync(patch));

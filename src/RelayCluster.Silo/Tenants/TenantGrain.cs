@@ -29,6 +29,9 @@ public interface ITenantActor : IGrainWithStringKey
     [Alias("quota")]
     ValueTask<QuotaSnapshot> GetQuotaAsync();
 
+    [Alias("precheck")]
+    ValueTask<Admission?> PrecheckAsync(double capacityShare);
+
     [Alias("set-limits")]
     ValueTask SetLimitsAsync(TenantLimits limits);
 
@@ -145,6 +148,12 @@ internal sealed partial class TenantGrain(
     {
         ThrowIfFailed();
         return ValueTask.FromResult(_book.Quota(NowMs()));
+    }
+
+    public ValueTask<Admission?> PrecheckAsync(double capacityShare)
+    {
+        ThrowIfFailed();
+        return ValueTask.FromResult(_book.Precheck(capacityShare, NowMs()));
     }
 
     public async ValueTask SetLimitsAsync(TenantLimits limits)

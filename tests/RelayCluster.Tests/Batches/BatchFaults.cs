@@ -72,6 +72,8 @@ internal sealed class BatchFaults
 
         public ValueTask<QuotaSnapshot> GetQuotaAsync() => inner.GetQuotaAsync();
 
+        public ValueTask<Admission?> PrecheckAsync(double capacityShare) => inner.PrecheckAsync(capacityShare);
+
         public ValueTask SetLimitsAsync(TenantLimits limits) => inner.SetLimitsAsync(limits);
 
         public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => inner.UpdateLimitsAsync(patch);

@@ -59,6 +59,8 @@ public sealed class UnhandledErrorTests
             public ValueTask<QuotaSnapshot> GetQuotaAsync() =>
                 ValueTask.FromResult(new QuotaSnapshot(tenantId, TenantLimits.Unlimited, 0, 0, 0, 0, 0, "2026-11", default));
 
+            public ValueTask<Admission?> PrecheckAsync(double capacityShare) => ValueTask.FromResult<Admission?>(null);
+
             public ValueTask SetLimitsAsync(TenantLimits limits) => ValueTask.CompletedTask;
 
             public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => ValueTask.FromResult(TenantLimits.Unlimited);

@@ -68,6 +68,8 @@ public sealed class JournaledTenantGrains(ITenantJournal journal, TenantStoreOpt
 
         public ValueTask<QuotaSnapshot> GetQuotaAsync() => TurnAsync(book => Task.FromResult(book.Quota(owner.Now())));
 
+        public ValueTask<Admission?> PrecheckAsync(double capacityShare) => TurnAsync(book => Task.FromResult(book.Precheck(capacityShare, owner.Now())));
+
         public ValueTask SetLimitsAsync(TenantLimits limits) => TurnAsync(book => { book.SetLimits(limits); return Task.FromResult(true); }).AsValueTaskVoid();
 
         public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => TurnAsync(book => Task.FromResult(book.UpdateLimits(patch)));

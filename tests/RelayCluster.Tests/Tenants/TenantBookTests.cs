@@ -76,6 +76,26 @@ public sealed class TenantBookTests
     }
 
     [Fact]
+    public void A_precheck_gives_the_refusal_an_admission_would_get_with_its_exact_wait_and_changes_nothing()
+    {
+        var book = new TenantBook("acme", new TenantImage(), Options, _now);
+        book.SetLimits(new TenantLimits(2, null, null, 1000));
+        book.TakeChanges();
+        Assert.Null(book.Precheck(1.0, _now));
+        book.Admit(new AdmissionRequest("a", 1, 10), "", _now);
+        _now += 15_000;
+        book.Admit(new AdmissionRequest("b", 1, 10), "", _now);
+        book.TakeChanges();
+
+        var refused = book.Precheck(1.0, _now);
+
+        Assert.Equal((AdmissionOutcome.RequestsPerMinuteExceeded, TimeSpan.FromSeconds(45)), (refused?.Outcome, refused?.RetryAfter));
+        Assert.Equal(refused, book.Admit(new AdmissionRequest("c", 0, 1), "", _now));
+        Assert.True(book.Changes.IsEmpty);
+        Assert.Equal(2, book.Quota(_now).InFlight);
+    }
+
+    [Fact]
     public void A_dead_silos_reservations_are_freed_and_a_late_settle_is_still_booked_once()
     {
         var book = new TenantBook("acme", new TenantImage(), Options, _now);
