@@ -56,6 +56,6 @@ done
 echo "# redis :$RPORT  silo A :$PA  silo B :$PB  logs $LOGDIR" >&2
 
 cd "$HERE"
-# The store and CPU counters: XRANGE calls (redis INFO commandstats) and silo CPU seconds per run.
-export REDIS_PORT="$RPORT" SILO_PIDS
+# CPU counters: the silos' and redis-server's CPU seconds per run, per delivered message.
+export REDIS_PID="${PIDS[0]}" SILO_PIDS
 timeout 900 node fanout.mjs "http://127.0.0.1:$PA" "http://127.0.0.1:$PB" "$HERE/results.md"
