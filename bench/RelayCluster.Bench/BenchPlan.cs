@@ -33,12 +33,27 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
 
         // A zero duration skips that part, for quick experiments on one of them.
         var results = new List<PhaseResult>();
+        if (settings.ClosedFirst)
+        {
+            await RunClosedAsync(results);
+        }
+
         bool[] modes = settings.Duration <= TimeSpan.Zero ? [] : settings.Streaming ? [false, true] : [false];
         foreach (var stream in modes)
         {
             results.AddRange(await CompareAtFixedRateAsync(stream));
         }
 
+        if (!settings.ClosedFirst)
+        {
+            await RunClosedAsync(results);
+        }
+
+        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
+    }
+
+    private async Task RunClosedAsync(List<PhaseResult> results)
+    {
         if (settings.ClosedDuration > TimeSpan.Zero && settings.ClosedRounds > 1)
         {
             results.AddRange(await SaturateInRoundsAsync(ClosedTargets()));
@@ -51,8 +66,6 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
                 results.Add(await SaturateAsync(target));
             }
         }
-
-        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
     }
 
     private List<Target> ClosedTargets()

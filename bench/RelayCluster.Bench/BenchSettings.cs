@@ -56,6 +56,13 @@ internal sealed record BenchSettings
     /// </summary>
     public int ClosedRounds { get; init; } = 1;
 
+    /// <summary>
+    /// Runs the closed loop before the fixed-rate phase (<c>--closed-first true</c>): its saturating load finishes the
+    /// silos' JIT tiering, which a few seconds of warm-up at a fixed rate leave under way (the tier-1 compiler's thread
+    /// then shows in the fixed-rate CPU per request).
+    /// </summary>
+    public bool ClosedFirst { get; init; }
+
     /// <summary>Whether the fixed-rate phase also runs streaming requests (<c>--streaming false</c> skips them).</summary>
     public bool Streaming { get; init; } = true;
 
@@ -137,6 +144,7 @@ internal sealed record BenchSettings
             ClosedModel = values.Remove("closed-model", out var closedModel) ? closedModel : null,
             ClosedRounds = Int("closed-rounds", defaults.ClosedRounds),
             Streaming = bool.Parse(Get("streaming", "true")),
+            ClosedFirst = bool.Parse(Get("closed-first", "false")),
             Verdicts = Get("verdicts", defaults.Verdicts),
             Summary = values.Remove("summary", out var summary) ? summary : null,
             Processes = ParseProcesses(Get("pids", "")),

@@ -39,25 +39,19 @@ internal static class OrleansVerdicts
 
     private static IEnumerable<string> Rows(BenchSettings settings, IReadOnlyList<string> names, List<PhaseResult> fixedRate, List<PhaseResult> closed)
     {
-        var redis = Report.IndexOf(names, "redis-server");
-        foreach (var (r, old) in Pairs(settings, closed))
+        var nonStreaming = fixedRate.Where(r => r.Phase == "non-streaming").ToList();
+        foreach (var row in CpuRows(settings, names, closed, $"c={settings.Concurrency} → MockUpstream"))
         {
-            var store = Store(settings, r.Target);
-            var silo = Report.IndexOf(names, Report.SiloProcess(settings, r.Target));
-            var oldSilo = Report.IndexOf(names, Report.SiloProcess(settings, old?.Target ?? ""));
-            var (newMicros, oldMicros) = (Micros(r, silo), old is null ? (double?)null : Micros(old, oldSilo));
-            yield return $"| 1. silo CPU per request, c={settings.Concurrency} → MockUpstream, {store} | ≤ old | {Us(oldMicros)} | {Us(newMicros)} | "
-                + $"{(oldMicros is { } o ? Report.Verdict(newMicros <= o) + $" ({newMicros / o:0.00} × old)" : "–")} |";
-            if (!IsEmbedded(settings, r.Target) && redis >= 0)
-            {
-                var redisMicros = Micros(r, redis);
-                yield return $"| 1. redis-server CPU per request, c={settings.Concurrency} → MockUpstream, {store} | ≤ {RedisMicrosPerRequestTarget:0} µs | "
-                    + $"{Us(old is null ? null : Micros(old, redis))} | {Us(redisMicros)} | {Report.Verdict(redisMicros <= RedisMicrosPerRequestTarget)} |";
-            }
+            yield return row;
+        }
+
+        foreach (var row in CpuRows(settings, names, nonStreaming, $"{settings.Rate} req/s open loop → MockUpstream"))
+        {
+            yield return row;
         }
 
         var direct = fixedRate.FirstOrDefault(r => r.Phase == "non-streaming" && r.Target == Report.Direct);
-        foreach (var (r, old) in Pairs(settings, fixedRate.Where(r => r.Phase == "non-streaming").ToList()))
+        foreach (var (r, old) in Pairs(settings, nonStreaming))
         {
             if (direct?.Total is null || r.Total is null)
             {
@@ -69,6 +63,27 @@ internal static class OrleansVerdicts
             var oldAdded = old?.Total is { } o ? o.P50Ms - direct.Total.P50Ms : (double?)null;
             yield return $"| 2. added latency p50 over direct, {settings.Rate} req/s open loop, {Store(settings, r.Target)} | ≤ {target} ms | "
                 + $"{(oldAdded is { } a ? $"{a:0.000} ms" : "–")} | {added:0.000} ms (by round: {Report.ByRound(direct, r, l => l.P50Ms)}) | {Report.Verdict(added <= target)} |";
+        }
+    }
+
+    /// <summary>Silo and redis-server CPU per request of each new build next to its old build's, in one kind of phase.</summary>
+    private static IEnumerable<string> CpuRows(BenchSettings settings, IReadOnlyList<string> names, List<PhaseResult> results, string how)
+    {
+        var redis = Report.IndexOf(names, "redis-server");
+        foreach (var (r, old) in Pairs(settings, results))
+        {
+            var store = Store(settings, r.Target);
+            var silo = Report.IndexOf(names, Report.SiloProcess(settings, r.Target));
+            var oldSilo = Report.IndexOf(names, Report.SiloProcess(settings, old?.Target ?? ""));
+            var (newMicros, oldMicros) = (Micros(r, silo), old is null ? (double?)null : Micros(old, oldSilo));
+            yield return $"| 1. silo CPU per request, {how}, {store} | ≤ old | {Us(oldMicros)} | {Us(newMicros)} | "
+                + $"{(oldMicros is { } o ? Report.Verdict(newMicros <= o) + $" ({newMicros / o:0.00} × old)" : "–")} |";
+            if (!IsEmbedded(settings, r.Target) && redis >= 0)
+            {
+                var redisMicros = Micros(r, redis);
+                yield return $"| 1. redis-server CPU per request, {how}, {store} | ≤ {RedisMicrosPerRequestTarget:0} µs | "
+                    + $"{Us(old is null ? null : Micros(old, redis))} | {Us(redisMicros)} | {Report.Verdict(redisMicros <= RedisMicrosPerRequestTarget)} |";
+            }
         }
     }
 
