@@ -162,14 +162,15 @@ echo "[run-orleans.sh] fan-out: 1,000 subscribers, new and old in turn, $fanout_
 
 # --- the report ---------------------------------------------------------------------------------------------------------
 elapsed=$((SECONDS - seconds_before))
+subject() { git log -1 --format='%h "%s"' "$1" | awk '{ print (length > 100 ? substr($0, 1, 99) "…\"" : $0) }'; }
 other_share="$(awk -v b="$busy_before" -v a="$(busy)" -v s="$elapsed" 'BEGIN{printf "%.0f", (a-b)/s}')"
 {
   echo "# Issue 11 benchmark: the Orleans build beside the last build before Orleans"
   echo
   echo "Run at $started by \`${command_line% }\` in $((elapsed / 60)) min $((elapsed % 60)) s."
   echo
-  echo "- New build: this checkout, $(git log -1 --format='%h %s' | cut -c1-110)$(git diff --quiet HEAD -- src || echo ' (with uncommitted changes in src/)')"
-  echo "- Old build: $(git log -1 --format='%h %s' "$base_rev" | cut -c1-110) (the parent of e8b5814, the first Orleans commit), built in $base_dir"
+  echo "- New build: this checkout, $(subject HEAD)$(git diff --quiet HEAD -- src || echo ' (with uncommitted changes in src/)')"
+  echo "- Old build: $(subject "$base_rev") (the parent of e8b5814, the first Orleans commit), built in $base_dir"
   echo "- Machine: $(nproc) cores, shared with other sessions: load average $load_before before the run, $(cut -d' ' -f1-3 /proc/loadavg) after; the whole machine was busy $other_share % of one core on average over the run (this run's processes included). Each section below shows the noise it saw (*other* CPU)."
   echo
   echo "## Summary: every figure next to its target"

@@ -37,25 +37,28 @@ internal static class TenantReport
         var summary = new List<string>();
         foreach (var open in lines.Select(l => l.Open).Distinct())
         {
-            var old = Median(lines, "old", open);
-            var now = Median(lines, "new", open);
-            if (now is null)
+            var old = Runs(lines, "old", open);
+            var now = Runs(lines, "new", open);
+            if (now.Count == 0)
             {
                 continue;
             }
 
-            summary.Add($"| 3. one hot tenant, durable admit+settle pairs/s, {open} open reservations in its state, c={now.Concurrency} ({now.Store}) | ≥ {target:#,0}/s | "
-                + $"{(old is null ? "–" : $"{old.PairsPerSecond:#,0}/s ({old.Store})")} | {now.PairsPerSecond:#,0}/s | {(now.PairsPerSecond >= target ? "met" : "**missed**")} |");
-            summary.Add($"| 3. redis-server CPU per pair, {open} open | (none) | {(old is null ? "–" : $"{old.RedisMicrosPerPair:0.0} µs")} | {now.RedisMicrosPerPair:0.0} µs | – |");
+            var met = now.All(l => l.PairsPerSecond >= target);
+            summary.Add($"| 3. one hot tenant, durable admit+settle pairs/s, {open} open reservations in its state, c={now[0].Concurrency} (each run) | ≥ {target:#,0}/s | "
+                + $"{Each(old, l => l.PairsPerSecond, "#,0", "/s")} | {Each(now, l => l.PairsPerSecond, "#,0", "/s")} | {(met ? "met" : "**missed**")} |");
+            summary.Add($"| 3. redis-server CPU per pair, {open} open (each run) | (none) | {Each(old, l => l.RedisMicrosPerPair, "0.0", " µs")} | "
+                + $"{Each(now, l => l.RedisMicrosPerPair, "0.0", " µs")} | – |");
         }
 
         return (md.ToString(), summary);
     }
 
-    /// <summary>The median run of a build at one count (runs alternate, so more than one may exist).</summary>
-    private static RunLine? Median(List<RunLine> lines, string build, int open)
-    {
-        var runs = lines.Where(l => l.Build == build && l.Open == open).OrderBy(l => l.PairsPerSecond).ToList();
-        return runs.Count == 0 ? null : runs[runs.Count / 2];
-    }
+    /// <summary>A build's runs at one count, in the order they ran (runs of the builds alternate).</summary>
+    private static List<RunLine> Runs(List<RunLine> lines, string build, int open) =>
+        [.. lines.Where(l => l.Build == build && l.Open == open)];
+
+    /// <summary>"16,923 / 17,183/s (lua)": every run's figure, and the store.</summary>
+    private static string Each(List<RunLine> runs, Func<RunLine, double> pick, string format, string unit) =>
+        runs.Count == 0 ? "–" : $"{string.Join(" / ", runs.Select(r => pick(r).ToString(format, System.Globalization.CultureInfo.InvariantCulture)))}{unit} ({runs[0].Store})";
 }

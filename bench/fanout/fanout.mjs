@@ -233,20 +233,18 @@ for (const r of results) {
   lines.push(`| ${r.system} | ${r.n} | ${r.delivered} | ${f1(r.p50)} | ${f1(r.p99)} | ${f1(r.max)} | ${f1(r.p99A)} / ${f1(r.p99B)} | ${Math.round(r.tokensPerSec)} | ${Math.round(r.connectedMs)} | ${r.mismatches} | ${r.incomplete + r.errors} | ${r.notices} | ${f1(r.siloCpuSeconds)} | ${f1(r.siloMicrosPerMessage)} | ${f1(r.redisMicrosPerMessage)} |`);
 }
 lines.push('');
-/** The median run of a system at N (by p99 lag), or undefined. */
-const median = (system, n) => {
-  const runs = results.filter((r) => r.system === system && r.n === n).sort((a, b) => a.p99 - b.p99);
-  return runs[Math.floor(runs.length / 2)];
-};
+/** A system's runs at N, in the order they ran. */
+const runsOf = (system, n) => results.filter((r) => r.system === system && r.n === n);
+const each = (runs, pick, unit) => (runs.length ? `${runs.map((r) => f1(pick(r))).join(' / ')} ${unit}` : '–');
 for (const s of systems) {
-  const big = median(s.name, 1000);
-  if (big) lines.push(`${s.name}: p99 lag ≤ 50 ms at 1,000 subscribers: **${big.p99 <= 50 ? 'met' : 'NOT met'}** (${f1(big.p99)} ms, median run).`, '');
+  const big = runsOf(s.name, 1000);
+  if (big.length) lines.push(`${s.name}: p99 lag ≤ 50 ms at 1,000 subscribers: **${big.every((r) => r.p99 <= 50) ? 'met' : 'NOT met'}** (${each(big, (r) => r.p99, 'ms')}, each run).`, '');
 }
 if (SUMMARY) {
-  const [now, old] = [median('new', 1000), median('old', 1000)];
-  if (now) {
-    appendFileSync(SUMMARY, `| 4. fan-out p99 lag, 1,000 SignalR subscribers over 2 silos | ≤ 50 ms | ${old ? `${f1(old.p99)} ms` : '–'} | ${f1(now.p99)} ms | ${now.p99 <= 50 ? 'met' : '**missed**'} |\n`
-      + `| 4. fan-out silo CPU per delivered message (both silos) | (none) | ${old ? `${f1(old.siloMicrosPerMessage)} µs` : '–'} | ${f1(now.siloMicrosPerMessage)} µs | – |\n`);
+  const [now, old] = [runsOf('new', 1000), runsOf('old', 1000)];
+  if (now.length) {
+    appendFileSync(SUMMARY, `| 4. fan-out p99 lag, 1,000 SignalR subscribers over 2 silos (each run) | ≤ 50 ms | ${each(old, (r) => r.p99, 'ms')} | ${each(now, (r) => r.p99, 'ms')} | ${now.every((r) => r.p99 <= 50) ? 'met' : '**missed**'} |\n`
+      + `| 4. fan-out silo CPU per delivered message, both silos (each run) | (none) | ${each(old, (r) => r.siloMicrosPerMessage, 'µs')} | ${each(now, (r) => r.siloMicrosPerMessage, 'µs')} | – |\n`);
   }
 }
 lines.push(`Load average when this run ended (1/5/15 min): ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} on ${os.cpus().length} cores.`,
