@@ -35,10 +35,12 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --protec
 PIDS+=($!)
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 
+# The Redis store refuses tenant keys shorter than 24 characters.
+export FANOUT_KEY=sk-bench-3f9c1a7e5b2d8c4f6a0e9b1d
 start_silo() {
   local port=$1 name=$2
   env ASPNETCORE_ENVIRONMENT=Production Relay__Store=redis Relay__Redis="127.0.0.1:$RPORT" \
-    Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a Relay__Requests__HeartbeatSeconds=0.5 Relay__Tenants__bench__Keys__0=sk-bench Logging__LogLevel__Default=Warning \
+    Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a Relay__Requests__HeartbeatSeconds=0.5 Relay__Tenants__bench__Keys__0="$FANOUT_KEY" Logging__LogLevel__Default=Warning \
     dotnet "$DLL" --urls "http://127.0.0.1:$port" >"$LOGDIR/$name.log" 2>&1 &
   PIDS+=($!)
 }
