@@ -14,10 +14,21 @@ cleanup() {
     echo "[bench] failed ($status); server logs:" >&2
     tail -n 40 "$work"/*.log >&2
   fi
+  # At most 20 s for all of them to stop, then SIGKILL for any still running: an Orleans silo whose Redis stopped with
+  # it can wait on its membership table for minutes. (run-orleans.sh stops its silos before Redis when it ends normally.)
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
+  for _ in $(seq 1 200); do
+    local alive=0
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for pid in "${pids[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$work"

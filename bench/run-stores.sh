@@ -49,6 +49,7 @@ done
 # The same configuration for both silos but the store. `env` because model names with a dash are not
 # valid shell variable names. No limits: the tenant is unlimited, so the benchmark measures the relay
 # path (every request still costs an admission and a settle), not the rate limiter saying no.
+key=sk-bench-3f9c1a7e5b2d8c4f6a0e9b1d # the Redis store refuses tenant keys shorter than 24 characters
 silo_env=(
   Logging__LogLevel__Default=Warning
   Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a
@@ -58,7 +59,7 @@ silo_env=(
   Relay__Models__mock-fast__Provider=sim
   Relay__Models__remote-fast__Provider=mock
   Relay__Models__remote-fast__UpstreamModel=mock-fast
-  Relay__Tenants__bench__Keys__0=sk-bench-key
+  Relay__Tenants__bench__Keys__0="$key"
 )
 silo="$work/RelayCluster.Silo/RelayCluster.Silo.dll"
 env "${silo_env[@]}" Relay__Store=memory Relay__UsageLog__Path="$work/usage-memory" \
@@ -86,6 +87,7 @@ wait_for "http://127.0.0.1:$redis_silo_port/readyz"
 
 # --redis-scripts: the silo's own copy of the store, so the trace names the scripts it really calls.
 dotnet "$bench" run \
+  --key "$key" \
   --relays "$relays" \
   --direct "http://127.0.0.1:$mock_port" \
   --redis "127.0.0.1:$redis_port" \

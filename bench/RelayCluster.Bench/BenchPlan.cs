@@ -33,12 +33,32 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
 
         // A zero duration skips that part, for quick experiments on one of them.
         var results = new List<PhaseResult>();
-        foreach (var stream in settings.Duration > TimeSpan.Zero ? [false, true] : Array.Empty<bool>())
+        if (settings.ClosedFirst)
+        {
+            await RunClosedAsync(results);
+        }
+
+        bool[] modes = settings.Duration <= TimeSpan.Zero ? [] : settings.Streaming ? [false, true] : [false];
+        foreach (var stream in modes)
         {
             results.AddRange(await CompareAtFixedRateAsync(stream));
         }
 
-        if (settings.ClosedDuration > TimeSpan.Zero)
+        if (!settings.ClosedFirst)
+        {
+            await RunClosedAsync(results);
+        }
+
+        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
+    }
+
+    private async Task RunClosedAsync(List<PhaseResult> results)
+    {
+        if (settings.ClosedDuration > TimeSpan.Zero && settings.ClosedRounds > 1)
+        {
+            results.AddRange(await SaturateInRoundsAsync(ClosedTargets()));
+        }
+        else if (settings.ClosedDuration > TimeSpan.Zero)
         {
             foreach (var target in ClosedTargets())
             {
@@ -46,14 +66,17 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
                 results.Add(await SaturateAsync(target));
             }
         }
-
-        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
     }
 
     private List<Target> ClosedTargets()
     {
+        if (settings.ClosedModel is { } model)
+        {
+            return [.. settings.Relays.Select(r => new Target($"{r.Name}, {ClosedTarget(model)}", r.Urls, settings.ApiKey, model, stream: false))];
+        }
+
         var simulators = settings.Relays
-            .Select(r => new Target($"{r.Name}, in-process simulator", r.Url, settings.ApiKey, settings.SimulatorModel, stream: false))
+            .Select(r => new Target($"{r.Name}, in-process simulator", r.Urls, settings.ApiKey, settings.SimulatorModel, stream: false))
             .ToList();
         if (settings.Relays.Count > 1)
         {
@@ -69,6 +92,10 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         ];
     }
 
+    /// <summary>What a closed-loop target asked for <paramref name="model"/> is called in the report.</summary>
+    private string ClosedTarget(string model) =>
+        model == settings.SimulatorModel ? "in-process simulator" : model == settings.RelayModel ? "→ upstream" : $"model {model}";
+
     /// <summary>Each relay under MONITOR for a moment at the fixed rate, non-streaming and streaming.</summary>
     private async Task<List<RedisTrace>> TraceAsync()
     {
@@ -82,10 +109,10 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         foreach (var stream in new[] { false, true })
         {
             var phase = stream ? "streaming" : "non-streaming";
-            foreach (var (name, url) in settings.Relays)
+            foreach (var (name, urls) in settings.Relays)
             {
                 Progress($"trace {phase} {name}: {settings.TraceDuration.TotalSeconds:0.#} s at {settings.Rate}/s under MONITOR");
-                var target = new Target(name, url, settings.ApiKey, settings.RelayModel, stream);
+                var target = new Target(name, urls, settings.ApiKey, settings.RelayModel, stream);
                 traces.Add(await RedisTrace.RecordAsync(redis, scripts, phase, target, sink => OpenLoop.RunAsync(probe, sink, settings.Rate, settings.TraceDuration)));
             }
         }
@@ -158,7 +185,7 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
             targets.Add(new Target(Report.BareProxy, proxy, settings.ApiKey, settings.DirectModel, stream));
         }
 
-        targets.AddRange(settings.Relays.Select(r => new Target(r.Name, r.Url, settings.ApiKey, settings.RelayModel, stream)));
+        targets.AddRange(settings.Relays.Select(r => new Target(r.Name, r.Urls, settings.ApiKey, settings.RelayModel, stream)));
         var sinks = targets.ConvertAll(t => new SampleSink(phase, t));
         foreach (var sink in sinks)
         {
@@ -189,6 +216,33 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         var sink = new SampleSink("closed", target);
         await MeasureAsync(sink, () => ClosedLoop.RunAsync(probe, sink, settings.Concurrency, settings.ClosedDuration));
         return sink.Summarize($"closed loop, concurrency {settings.Concurrency}");
+    }
+
+    /// <summary>
+    /// Closed loop in alternating rounds: every target warmed up first, then each round gives every target an
+    /// equal slice of <see cref="BenchSettings.ClosedDuration"/>, in the order A B C, C B A, …, as the fixed-rate phase does.
+    /// </summary>
+    private async Task<PhaseResult[]> SaturateInRoundsAsync(List<Target> targets)
+    {
+        var sinks = targets.ConvertAll(t => new SampleSink("closed", t));
+        foreach (var sink in sinks)
+        {
+            Progress($"closed loop {sink.Target.Name}: warm-up {settings.ClosedWarmup.TotalSeconds:0.#} s at concurrency {settings.Concurrency}");
+            await ClosedLoop.RunAsync(probe, new SampleSink("closed", sink.Target), settings.Concurrency, settings.ClosedWarmup);
+        }
+
+        var slice = settings.ClosedDuration / settings.ClosedRounds;
+        for (var round = 0; round < settings.ClosedRounds; round++)
+        {
+            await PauseWhileBusyAsync();
+            foreach (var sink in round % 2 == 0 ? sinks : Enumerable.Reverse(sinks).ToList())
+            {
+                Progress($"closed loop {sink.Target.Name}: round {round + 1}/{settings.ClosedRounds}, {slice.TotalSeconds:0.#} s at concurrency {settings.Concurrency}");
+                await MeasureAsync(sink, () => ClosedLoop.RunAsync(probe, sink, settings.Concurrency, slice));
+            }
+        }
+
+        return [.. sinks.Select(s => s.Summarize($"closed loop, concurrency {settings.Concurrency}, {settings.ClosedRounds} rounds"))];
     }
 
     /// <summary>Runs one window of load and charges its wall time, every process's CPU and Redis's counters to the sink.</summary>

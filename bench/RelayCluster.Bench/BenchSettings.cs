@@ -7,9 +7,10 @@ internal sealed record BenchSettings
 {
     /// <summary>
     /// The relays under test: one (<c>--relay URL</c>, named "relay") or several side by side
-    /// (<c>--relays name=URL,name=URL</c>, named "relay (name)"), e.g. the same silo on two stores.
+    /// (<c>--relays name=URL,name=URL</c>, named "relay (name)"), e.g. the same silo on two stores. A relay may be
+    /// several silos of one cluster (<c>name=URL+URL+URL</c>): its requests go to them in turn.
     /// </summary>
-    public required IReadOnlyList<(string Name, Uri Url)> Relays { get; init; }
+    public required IReadOnlyList<(string Name, IReadOnlyList<Uri> Urls)> Relays { get; init; }
 
     public required Uri DirectUrl { get; init; }
 
@@ -42,6 +43,34 @@ internal sealed record BenchSettings
     /// ~19,000 after 2 s with DOTNET_TieredPGO=0).
     /// </summary>
     public TimeSpan ClosedWarmup { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The model the closed loop asks the relays for: by default their in-process simulator; the relay model
+    /// (<c>--closed-model remote-fast</c>) sends the closed loop through the upstream as well.
+    /// </summary>
+    public string? ClosedModel { get; init; }
+
+    /// <summary>
+    /// Closed-loop rounds: with more than one, every target is warmed up first, then the targets take turns in
+    /// rounds (A B C, C B A, …) sharing <see cref="ClosedDuration"/>, as the fixed-rate phase does.
+    /// </summary>
+    public int ClosedRounds { get; init; } = 1;
+
+    /// <summary>
+    /// Runs the closed loop before the fixed-rate phase (<c>--closed-first true</c>): its saturating load finishes the
+    /// silos' JIT tiering, which a few seconds of warm-up at a fixed rate leave under way (the tier-1 compiler's thread
+    /// then shows in the fixed-rate CPU per request).
+    /// </summary>
+    public bool ClosedFirst { get; init; }
+
+    /// <summary>Whether the fixed-rate phase also runs streaming requests (<c>--streaming false</c> skips them).</summary>
+    public bool Streaming { get; init; } = true;
+
+    /// <summary>Which targets the report judges: the relay's own (default) or issue 11's (<c>--verdicts orleans</c>, see <see cref="OrleansVerdicts"/>).</summary>
+    public string Verdicts { get; init; } = "relay";
+
+    /// <summary>A file the verdict rows are appended to as well (markdown table rows), for a script's summary.</summary>
+    public string? Summary { get; init; }
 
     public string Output { get; init; } = "bench/results/latest.md";
 
@@ -91,9 +120,9 @@ internal sealed record BenchSettings
             ? new Uri(v.TrimEnd('/') + "/", UriKind.Absolute)
             : throw new ArgumentException($"--{name} is required.");
 
-        IReadOnlyList<(string, Uri)> relays = values.Remove("relays", out var list)
-            ? [.. ParsePairs(list).Select(p => ($"{Report.Relay} ({p.Name})", new Uri(p.Value.TrimEnd('/') + "/", UriKind.Absolute)))]
-            : [(Report.Relay, Url("relay"))];
+        IReadOnlyList<(string, IReadOnlyList<Uri>)> relays = values.Remove("relays", out var list)
+            ? [.. ParsePairs(list).Select(p => ($"{Report.Relay} ({p.Name})", Urls(p.Value)))]
+            : [(Report.Relay, [Url("relay")])];
         var defaults = new BenchSettings { Relays = relays, DirectUrl = Url("direct"), ProxyUrl = values.ContainsKey("proxy") ? Url("proxy") : null };
         var settings = defaults with
         {
@@ -112,6 +141,12 @@ internal sealed record BenchSettings
             Redis = values.Remove("redis", out var redis) ? redis : null,
             RedisScripts = values.Remove("redis-scripts", out var scripts) ? scripts : null,
             TraceDuration = Seconds("trace-duration", defaults.TraceDuration),
+            ClosedModel = values.Remove("closed-model", out var closedModel) ? closedModel : null,
+            ClosedRounds = Int("closed-rounds", defaults.ClosedRounds),
+            Streaming = bool.Parse(Get("streaming", "true")),
+            ClosedFirst = bool.Parse(Get("closed-first", "false")),
+            Verdicts = Get("verdicts", defaults.Verdicts),
+            Summary = values.Remove("summary", out var summary) ? summary : null,
             Processes = ParseProcesses(Get("pids", "")),
             Notes = notes,
         };
@@ -123,8 +158,12 @@ internal sealed record BenchSettings
         return settings;
     }
 
+    /// <summary><c>name=pid,name=pid+pid</c>: several pids under one name (a cluster's silos) are counted together.</summary>
     private static List<(string Name, int Pid)> ParseProcesses(string text) =>
-        [.. ParsePairs(text).Select(p => (p.Name, int.Parse(p.Value, CultureInfo.InvariantCulture)))];
+        [.. ParsePairs(text).SelectMany(p => p.Value.Split('+').Select(pid => (p.Name, int.Parse(pid, CultureInfo.InvariantCulture))))];
+
+    private static Uri[] Urls(string text) =>
+        [.. text.Split('+').Select(u => new Uri(u.TrimEnd('/') + "/", UriKind.Absolute))];
 
     /// <summary><c>name=value,name=value</c>; a value may contain '=' but no ','.</summary>
     private static IEnumerable<(string Name, string Value)> ParsePairs(string text) =>

@@ -15,12 +15,14 @@ internal sealed class CpuMeter
 {
     // /proc/stat counts in USER_HZ, which Linux fixes at 100 for user space whatever the kernel's HZ.
     private const double ProcStatTicksPerSecond = 100;
-    private readonly List<(string Name, Process Process)> _processes;
+    private readonly List<(string Name, Process[] Processes)> _processes;
 
+    /// <summary>Several pids under one name (a cluster's silos) are one column: their CPU is added up.</summary>
     public CpuMeter(IEnumerable<(string Name, int Pid)> others)
     {
-        _processes = [("generator", Process.GetCurrentProcess())];
-        _processes.AddRange(others.Select(p => (p.Name, Process.GetProcessById(p.Pid))));
+        _processes = [("generator", [Process.GetCurrentProcess()])];
+        _processes.AddRange(others.GroupBy(p => p.Name, StringComparer.Ordinal)
+            .Select(g => (g.Key, g.Select(p => Process.GetProcessById(p.Pid)).ToArray())));
     }
 
     public IReadOnlyList<string> Names => [.. _processes.Select(p => p.Name), "other", "softirq"];
@@ -31,13 +33,13 @@ internal sealed class CpuMeter
     /// </summary>
     public TimeSpan[] Read() =>
     [
-        .. _processes.Select(p =>
+        .. _processes.Select(p => p.Processes.Aggregate(TimeSpan.Zero, (sum, process) =>
         {
-            p.Process.Refresh();
-            return p.Process.HasExited
-                ? throw new InvalidOperationException($"The {p.Name} process (pid {p.Process.Id}) exited during the run.")
-                : p.Process.TotalProcessorTime;
-        }),
+            process.Refresh();
+            return process.HasExited
+                ? throw new InvalidOperationException($"The {p.Name} process (pid {process.Id}) exited during the run.")
+                : sum + process.TotalProcessorTime;
+        })),
         .. MachineBusy(),
     ];
 

@@ -27,7 +27,7 @@ internal sealed class HttpProbe : IDisposable
     public async Task<Sample> SendAsync(Target target)
     {
         using var timeout = new CancellationTokenSource(RequestTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, target.Uri) { Content = new ByteArrayContent(target.Body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, target.NextUri()) { Content = new ByteArrayContent(target.Body) };
         request.Headers.TryAddWithoutValidation("Authorization", target.Authorization);
         request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);

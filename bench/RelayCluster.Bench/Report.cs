@@ -48,7 +48,15 @@ internal static class Report
 
         var fixedRate = results.Where(r => r.Phase != "closed").ToList();
         var closed = results.Where(r => r.Phase == "closed").ToList();
-        WriteVerdicts(md, settings, fixedRate, closed, traces);
+        if (settings.Verdicts == OrleansVerdicts.Name)
+        {
+            OrleansVerdicts.Write(md, settings, processNames, fixedRate, closed);
+        }
+        else
+        {
+            WriteVerdicts(md, settings, fixedRate, closed, traces);
+        }
+
         WriteFixedRate(md, settings, fixedRate);
         WriteClosed(md, settings, closed);
         WriteRedis(md, settings, results, traces, run.RedisPing);
@@ -171,7 +179,10 @@ internal static class Report
         md.AppendLine($"## (b) Throughput, closed loop at concurrency {settings.Concurrency}").AppendLine();
         md.AppendLine($"{settings.Concurrency} workers each send their next non-streaming request as soon as the last is answered, "
             + $"{settings.ClosedDuration.TotalSeconds:0.#} s after a {settings.ClosedWarmup.TotalSeconds:0.#} s warm-up at the same concurrency. "
-            + (settings.Relays.Count > 1
+            + (settings.ClosedRounds > 1 ? $"Every target warmed up first, then {settings.ClosedRounds} rounds in alternating order share the measured time. " : "")
+            + (settings.ClosedModel is { } model && model != settings.SimulatorModel
+                ? $"Each relay serves model `{model}` through the upstream, as in the fixed-rate phase. "
+                : settings.Relays.Count > 1
                 ? "Each relay serves the model of its in-process simulator (no upstream): admission, settle and the store are all that differ. "
                 : "The first row is the target; the others show what MockUpstream alone and the relay in front of it reach with the same generator. ")
             + "Times in ms.").AppendLine();
@@ -290,7 +301,7 @@ internal static class Report
         foreach (var r in results.Where(r => IsRelay(r.Target)))
         {
             var silo = IndexOf(names, SiloProcess(settings, r.Target));
-            var first = results.FirstOrDefault(f => f.Phase == r.Phase && f.Target == RelayTarget(r, firstRelay));
+            var first = results.FirstOrDefault(f => f.Phase == r.Phase && f.Target == RelayTarget(settings, r, firstRelay));
             double Run(PhaseResult p) => Enumerable.Range(0, p.Cpu.Length).Where(i => i != otherIndex).Sum(p.CpuMicrosPerRequest);
             var inRedis = r.Redis is { } redis && r.Sent > 0 ? $"{(double)redis.EvalShaUsec / r.Sent:0}" : "–";
             md.AppendLine($"| {r.Phase} | {r.Target} | {Micros(r, silo)} | {Micros(r, redisIndex)} | {inRedis} | {Micros(r, names.Count - 1)} | {Micros(r, otherIndex)} | {Run(r):0} | "
@@ -344,21 +355,25 @@ internal static class Report
         md.AppendLine();
     }
 
-    private static bool IsRelay(string target) => target.StartsWith(Relay, StringComparison.Ordinal);
+    internal static bool IsRelay(string target) => target.StartsWith(Relay, StringComparison.Ordinal);
 
-    /// <summary>The target of the same kind as <paramref name="r"/> (fixed-rate or simulator) for another relay.</summary>
-    private static string RelayTarget(PhaseResult r, string relay) =>
-        r.Phase == "closed" ? $"{relay}, in-process simulator" : relay;
+    /// <summary>The target of the same kind as <paramref name="r"/> (fixed-rate, simulator, through the upstream) for another relay.</summary>
+    internal static string RelayTarget(BenchSettings settings, PhaseResult r, string relay) =>
+        relay + r.Target[RelayOf(settings, r.Target).Length..];
+
+    /// <summary>The relay a target belongs to: "relay (redis), in-process simulator" → "relay (redis)".</summary>
+    internal static string RelayOf(BenchSettings settings, string target) =>
+        settings.Relays.Select(r => r.Name).Where(n => target.StartsWith(n, StringComparison.Ordinal)).MaxBy(n => n.Length) ?? target;
 
     /// <summary>"relay (redis)" and "relay (redis), in-process simulator" → the <c>--pids</c> name "silo-redis".</summary>
-    private static string SiloProcess(BenchSettings settings, string target)
+    internal static string SiloProcess(BenchSettings settings, string target)
     {
-        var relay = settings.Relays.Select(r => r.Name).Where(n => target.StartsWith(n, StringComparison.Ordinal)).MaxBy(n => n.Length) ?? target;
+        var relay = RelayOf(settings, target);
         var open = relay.IndexOf('(');
         return open < 0 ? relay : "silo-" + relay[(open + 1)..].TrimEnd(')');
     }
 
-    private static int IndexOf(IReadOnlyList<string> names, string name)
+    internal static int IndexOf(IReadOnlyList<string> names, string name)
     {
         for (var i = 0; i < names.Count; i++)
         {
@@ -393,7 +408,7 @@ internal static class Report
     }
 
     /// <summary>Each open-loop target other than direct, with the direct result of the same mode to compare it to.</summary>
-    private static IEnumerable<(string Phase, PhaseResult Direct, PhaseResult Other)> Comparisons(List<PhaseResult> fixedRate) =>
+    internal static IEnumerable<(string Phase, PhaseResult Direct, PhaseResult Other)> Comparisons(List<PhaseResult> fixedRate) =>
         from mode in fixedRate.GroupBy(r => r.Phase)
         let direct = mode.Single(r => r.Target == Direct)
         from other in mode
@@ -410,7 +425,7 @@ internal static class Report
         select (mode.Key, first, other);
 
     /// <summary>Other − direct for each round, rounds matched by index (they ran next to each other).</summary>
-    private static string ByRound(PhaseResult direct, PhaseResult other, Func<Latency, double> pick) =>
+    internal static string ByRound(PhaseResult direct, PhaseResult other, Func<Latency, double> pick) =>
         string.Join(", ", direct.Rounds.Zip(other.Rounds, (d, o) => Delta(o, d, pick)));
 
     private static string Deltas(Latency? other, Latency? direct) =>
@@ -421,5 +436,5 @@ internal static class Report
 
     private static string Ms(double? value) => value is { } v ? $"{v:0.000}" : "–";
 
-    private static string Verdict(bool met) => met ? "met" : "**missed**";
+    internal static string Verdict(bool met) => met ? "met" : "**missed**";
 }
