@@ -1,6 +1,14 @@
 using RelayCluster.Core.Tenants;
-#if RELAY_LUA_TENANTS
+#if RELAY_LUA_TENANTS || RELAY_ORLEANS_TENANTS
 using RelayCluster.Redis;
+#endif
+#if RELAY_ORLEANS_TENANTS
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RelayCluster.Silo.Tenants;
 #endif
 
 namespace RelayCluster.Bench.Tenant;
@@ -10,22 +18,55 @@ namespace RelayCluster.Bench.Tenant;
 /// <list type="bullet">
 /// <item><c>lua</c>: the Redis store of today (RedisTenantGrainFactory: one Lua script a turn). Compiled only where
 /// that store exists (RELAY_LUA_TENANTS, set by the project file), so this file builds before and after it goes.</item>
-/// <item><c>orleans</c>: the Orleans TenantGrain in an in-process silo with its grain storage on the same redis-server;
-/// not on this branch yet. To add it: host a silo here (<c>Host.CreateApplicationBuilder().UseOrleans(silo =>
-/// silo.UseLocalhostClustering() + the product's grain storage "relay" on Redis)</c>), start it, and return the
-/// product's OrleansTenantGrainFactory over its IGrainFactory, with the host as the disposable.</item>
+/// <item><c>orleans</c>: the Orleans TenantGrain in a silo hosted in this process (localhost clustering on free loopback
+/// ports), committing through the product's Redis tenant journal to the same redis-server; the driver calls it through
+/// the product's OrleansTenantGrainFactory, as a relay's HTTP handlers do (calls within one silo). Compiled where the
+/// grain exists (RELAY_ORLEANS_TENANTS).</item>
 /// </list>
 /// </summary>
 internal static class TenantStores
 {
     public static readonly string[] Names = ["lua", "orleans", "auto"];
 
-    /// <summary><c>auto</c>: the build's own Redis tenant store, the Lua one where it still exists, else the Orleans grain.</summary>
+#if RELAY_ORLEANS_TENANTS
+    private static async Task<(ITenantGrainFactory, IAsyncDisposable)> OrleansAsync(string redis)
+    {
+        var connection = await RedisConnection.ConnectAsync(redis);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(TenantStoreOptions.Default);
+        builder.Services.AddTenantGrains(_ => new RedisTenantJournal(connection));
+        builder.UseOrleans(silo => silo.UseLocalhostClustering(siloPort: FreePort(), gatewayPort: FreePort()));
+        var host = builder.Build();
+        await host.StartAsync();
+        return (host.Services.GetRequiredService<ITenantGrainFactory>(), new Owner(host, connection));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class Owner(IHost host, RedisConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await host.StopAsync();
+            host.Dispose();
+            await connection.DisposeAsync();
+        }
+    }
+#endif
+
+    /// <summary><c>auto</c>: the build's own Redis tenant store: the Orleans grain where it exists, else the Lua one.</summary>
     public static string Resolve(string store) => store != "auto" ? store :
-#if RELAY_LUA_TENANTS
-        "lua";
-#else
+#if RELAY_ORLEANS_TENANTS
         "orleans";
+#else
+        "lua";
 #endif
 
     public static async Task<(ITenantGrainFactory Factory, IAsyncDisposable Owner)> OpenAsync(string store, string redis)
@@ -37,9 +78,10 @@ internal static class TenantStores
                 var connection = await RedisConnection.ConnectAsync(redis);
                 return (new RedisTenantGrainFactory(connection, TenantStoreOptions.Default, TimeProvider.System), connection);
 #endif
+#if RELAY_ORLEANS_TENANTS
             case "orleans":
-                await Task.CompletedTask;
-                throw new NotSupportedException("not yet: the Orleans TenantGrain (OrleansTenantGrainFactory) is not in this build");
+                return await OrleansAsync(redis);
+#endif
             default:
                 throw new NotSupportedException($"The store '{store}' is not in this build (stores: {string.Join(", ", Names)}; lua only up to the Orleans TenantGrain).");
         }

@@ -46,13 +46,10 @@ internal static partial class StoreServices
         services.AddSingleton(sp => RedisTenantDirectory.StartAsync(sp.GetRequiredService<RedisConnection>()).GetAwaiter().GetResult());
 
         // Both stores: every tenant is a TenantGrain; its journal is this process (embedded) or Redis (cluster).
-        services.AddSingleton<ITenantJournal>(sp => IsRedis(sp)
+        services.AddTenantGrains(sp => IsRedis(sp)
             ? new RedisTenantJournal(sp.GetRequiredService<RedisConnection>())
             : new EmbeddedTenantJournal(
                 sp.GetRequiredService<IUsageLedger>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<MemoryTenantDirectory>().IncarnationOf));
-        services.AddKeyedSingleton(TenantGrain.ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
-        services.AddSingleton<OrleansTenantGrainFactory>();
-        services.AddSingleton<ITenantGrainFactory>(sp => sp.GetRequiredService<OrleansTenantGrainFactory>());
         services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantDirectory>()
             : sp.GetRequiredService<MemoryTenantDirectory>());
