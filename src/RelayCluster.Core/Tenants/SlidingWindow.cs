@@ -126,8 +126,17 @@ public sealed class SlidingWindow
     public TimeSpan TimeUntilEmpty(long nowMs)
     {
         var nowSecond = nowMs / 1000;
-        var newest = LiveBucketsOldestFirst(nowSecond).Where(b => b.Amount > 0).Select(b => (long?)b.Second).LastOrDefault();
-        return newest is { } second ? ExpiryDelay(second, nowMs) : TimeSpan.Zero;
+        // Newest first, so the common case (a bucket of this second) stops at once; no iterator: every admission asks.
+        for (var second = nowSecond; second > nowSecond - WindowSeconds; second--)
+        {
+            var slot = Slot(second);
+            if (_second[slot] == second && _amount[slot] > 0)
+            {
+                return ExpiryDelay(second, nowMs);
+            }
+        }
+
+        return TimeSpan.Zero;
     }
 
     private IEnumerable<(long Second, long Amount)> LiveBucketsOldestFirst(long nowSecond)
