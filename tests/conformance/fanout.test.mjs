@@ -179,8 +179,21 @@ describe('SignalR fan-out', () => {
       assert.equal(JSON.parse(lagged.data).last_sequence, lagged.sequence);
       assert.equal(records.find((r) => r.type === 3).error, undefined, 'the subscription ends normally');
 
-      // Subscribing again from the next sequence replays the rest from the store, to the end.
-      const resumed = await follow(connection, 'Subscribe', streamId, lagged.sequence + 1);
+      // Subscribing again from the next sequence replays the rest from the store, to the end. The caller's answer may
+      // be complete before the last of the flood reached the stream (appends trail the caller), so a resumed reader on
+      // a busy machine can lag again on the live tail: then it resumes once more, from its own lagged notice.
+      const resumed = [];
+      for (let from = lagged.sequence + 1, round = 0; round < 10; round++) {
+        const part = await follow(connection, 'Subscribe', streamId, from);
+        const end = part.at(-1);
+        if (end?.type !== 'lagged') {
+          resumed.push(...part);
+          break;
+        }
+        assert.equal(end.sequence, part.at(-2)?.sequence ?? from - 1, 'a lagged notice names the last entry it delivered');
+        resumed.push(...part.slice(0, -1));
+        from = end.sequence + 1;
+      }
       assertConsecutive(resumed, lagged.sequence + 1);
       assert.equal(resumed.length, total + 1 - lagged.sequence);
       assert.equal(resumed.at(-1).type, 'completed');
