@@ -20,6 +20,7 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var id = "big-" + Guid.NewGuid().ToString("N");
         var (epoch, image) = await journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000));
         for (var i = 0; i < admissions; i++)
         {
             Assert.True(book.Admit(new AdmissionRequest($"r{i}", 1, 1), "silo-a", _now).IsAdmitted);
