@@ -98,6 +98,12 @@ public sealed class TenantBook
         var reservation = new ReservationEntry(second, request.EstimatedTokens, request.ReservedNanos, nowMs + _options.ReservationTtlMs, silo);
         _reservations[request.RequestId!] = reservation;
         _changes.Reservations[request.RequestId!] = reservation;
+        if (_reclaimed.Remove(request.RequestId!))
+        {
+            // Admitted again after its reservation was reclaimed: the new reservation is the one a settle books, once.
+            _changes.Reclaimed[request.RequestId!] = null;
+        }
+
         _deadlines.Enqueue(request.RequestId!, reservation.DeadlineMs);
         return new Admission(AdmissionOutcome.Admitted, WindowState(nowMs), TimeSpan.Zero);
     }
