@@ -61,6 +61,26 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Equal(1L, (long)await redis.Connection.ExecuteAsync("XLEN", "{t:" + id + "}:ledger"));
     }
 
+    [Fact]
+    public async Task Limits_out_of_range_at_the_grain_boundary_are_enforced_as_a_reload_reads_them()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "limits-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(0, -1, -3, -5)); // no caller's validation in between
+        var probe = new AdmissionRequest("probe", 1, 1);
+        var admitted = book.Admit(probe, "", _now);
+        book.Release("probe", _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        var reloaded = new TenantBook(id, loaded, Options, _now);
+        Assert.Equal(book.Quota(_now).Limits, reloaded.Quota(_now).Limits);
+        Assert.Equal(admitted.Outcome, reloaded.Admit(probe, "", _now).Outcome);
+        Assert.Equal(AdmissionOutcome.BudgetExceeded, admitted.Outcome); // a negative budget never means "unlimited"
+    }
+
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
     {
         var (_, loaded) = await journal.LoadAsync(id);
