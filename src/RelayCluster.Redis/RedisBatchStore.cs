@@ -154,7 +154,9 @@ public sealed class RedisBatchStore(RedisConnection redis, ITenantGrainFactory t
         if (settlement is { } booked)
         {
             var grain = tenants.GetTenant(tenantId);
-            if (recorded.First)
+            // A second end is a retry of this very end when the unbooked usage still holds its request (its settle failed
+            // after the record): book it, never release it, or the reservation goes and the usage with it.
+            if (recorded.First || await UnbookedRequestAsync(tenantId, batchId, end.Item) == booked.RequestId)
             {
                 await grain.SettleAsync(booked);
                 await redis.ExecuteAsync("HDEL", Unbooked(tenantId, batchId), end.Item);
@@ -172,6 +174,9 @@ public sealed class RedisBatchStore(RedisConnection redis, ITenantGrainFactory t
 
         return recorded;
     }
+
+    private async Task<string?> UnbookedRequestAsync(string tenantId, string batchId, int item) =>
+        (string?)await redis.ExecuteAsync("HGET", Unbooked(tenantId, batchId), item) is { } kept ? UnbookedSettlement.Read(kept).RequestId : null;
 
     public async ValueTask<bool> FinishAsync(string tenantId, string batchId, string? outputFileId, string? errorFileId, long now)
     {

@@ -155,6 +155,7 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
     {
         ItemRecorded recorded;
         var finalize = false;
+        var retried = false;
         if (IsGone(tenantId, batchId))
         {
             return await EndItemOfPurgedAsync(tenantId, settlement);
@@ -164,6 +165,13 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
         {
             var entry = _batches[(tenantId, batchId)];
             var first = entry.Ended.TryAdd(end.Item, (end.Outcome, end.Owner));
+            if (first && settlement is { } kept)
+            {
+                entry.Unbooked[end.Item] = kept.RequestId;
+            }
+
+            // A second end with the request of a first end whose settle failed is that end retried: it books, never releases.
+            retried = !first && settlement is { } again && entry.Unbooked.GetValueOrDefault(end.Item) == again.RequestId;
             if (first && !BatchStatus.IsFinal(entry.State.Status))
             {
                 var state = entry.State;
@@ -191,7 +199,21 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
         if (settlement is { } booked)
         {
             var grain = tenants.GetTenant(tenantId);
-            _ = recorded.First ? await grain.SettleAsync(booked) : await grain.ReleaseAsync(booked.RequestId);
+            if (recorded.First || retried)
+            {
+                await grain.SettleAsync(booked);
+                lock (_turn)
+                {
+                    if (_batches.TryGetValue((tenantId, batchId), out var entry))
+                    {
+                        entry.Unbooked.Remove(end.Item);
+                    }
+                }
+            }
+            else
+            {
+                await grain.ReleaseAsync(booked.RequestId);
+            }
         }
 
         if (finalize)
@@ -228,6 +250,9 @@ public sealed partial class MemoryBatchStore(ITenantGrainFactory tenants, BatchW
         public BatchChunk[] Chunks { get; set; } = [];
 
         public Dictionary<int, (ItemOutcome Outcome, string Owner)> Ended { get; } = [];
+
+        /// <summary>The request of each first end whose settle has not answered yet: a retry of that end books it.</summary>
+        public Dictionary<int, string> Unbooked { get; } = [];
 
         /// <summary>Tasks of this batch queued, waiting for a retry or leased: none left means nothing will end it.</summary>
         public int LiveTasks { get; set; }

@@ -98,6 +98,12 @@ public sealed class TenantBook
         var reservation = new ReservationEntry(second, request.EstimatedTokens, request.ReservedNanos, nowMs + _options.ReservationTtlMs, silo);
         _reservations[request.RequestId!] = reservation;
         _changes.Reservations[request.RequestId!] = reservation;
+        if (_reclaimed.Remove(request.RequestId!))
+        {
+            // Admitted again after its reservation was reclaimed: the new reservation is the one a settle books, once.
+            _changes.Reclaimed[request.RequestId!] = null;
+        }
+
         _deadlines.Enqueue(request.RequestId!, reservation.DeadlineMs);
         return new Admission(AdmissionOutcome.Admitted, WindowState(nowMs), TimeSpan.Zero);
     }
@@ -210,17 +216,29 @@ public sealed class TenantBook
     /// <summary>Replaces the limits; windows, slots and spend carry over.</summary>
     public void SetLimits(TenantLimits limits)
     {
-        _limits = limits;
+        _limits = InRange(limits);
         MarkState();
     }
 
     /// <summary>Changes only what the patch sets and returns the limits in force after it.</summary>
     public TenantLimits UpdateLimits(TenantLimitsPatch patch)
     {
-        _limits = _limits.With(patch);
+        _limits = InRange(_limits.With(patch));
         MarkState();
         return _limits;
     }
+
+    /// <summary>
+    /// Limits as every journal stores and reloads them, whatever a caller passed: a count of 0 or less is no limit (as in
+    /// the configuration file), a negative budget is none left (never unlimited). Otherwise the Redis journal, which
+    /// writes 0 for "no limit", would reload other limits than the activation that committed them enforced.
+    /// </summary>
+    private static TenantLimits InRange(TenantLimits limits) =>
+        limits is { RequestsPerMinute: null or > 0, TokensPerMinute: null or > 0, MaxConcurrent: null or > 0, MonthlyBudgetNanos: null or >= 0 }
+            ? limits
+            : new TenantLimits(
+                limits.RequestsPerMinute is > 0 ? limits.RequestsPerMinute : null, limits.TokensPerMinute is > 0 ? limits.TokensPerMinute : null,
+                limits.MaxConcurrent is > 0 ? limits.MaxConcurrent : null, limits.MonthlyBudgetNanos is < 0 ? 0 : limits.MonthlyBudgetNanos);
 
     public void SetPaused(bool paused)
     {

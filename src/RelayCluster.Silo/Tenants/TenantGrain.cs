@@ -181,15 +181,21 @@ internal sealed partial class TenantGrain(
     public async ValueTask BeginIncarnationAsync(string incarnation)
     {
         ThrowIfFailed();
-        if (_book.Incarnation == incarnation)
+        if (_book.Incarnation != incarnation)
         {
-            return;
+            var nowMs = NowMs();
+            var spent = await journal.IncarnationSpendAsync(this.GetPrimaryKeyString(), incarnation, Core.Metering.Money.MonthOf(time.GetUtcNow()));
+            ThrowIfFailed();
+
+            // The same incarnation may have begun while the spend was read (a creation retried): beginning it again would
+            // wipe what was set and admitted under it since.
+            if (_book.Incarnation != incarnation)
+            {
+                _book.BeginIncarnation(incarnation, spent, nowMs);
+            }
         }
 
-        var nowMs = NowMs();
-        var spent = await journal.IncarnationSpendAsync(this.GetPrimaryKeyString(), incarnation, Core.Metering.Money.MonthOf(time.GetUtcNow()));
-        ThrowIfFailed();
-        _book.BeginIncarnation(incarnation, spent, nowMs);
+        // Also when it had begun already: answered only once that is durable.
         await DurableAsync();
     }
 

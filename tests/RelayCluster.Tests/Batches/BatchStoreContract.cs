@@ -16,6 +16,9 @@ public abstract partial class BatchStoreContract
     /// <summary>A fresh store with its tenant grains, sharing state with any other store this test makes (two silos).</summary>
     protected abstract (IBatchStore Batches, ITenantGrainFactory Tenants) Store();
 
+    /// <summary>Settles that fail once before reaching the grain; every store under test books through these.</summary>
+    protected SettleFaults Faults { get; } = new();
+
     protected static string NewTenant() => "bt-" + Guid.NewGuid().ToString("N")[..12];
 
     private static BatchCreation Creation(string tenant, string id, long created = 1000) =>
@@ -126,6 +129,31 @@ public abstract partial class BatchStoreContract
         Assert.Equal((120L, 0L, 0), (quota.SpentNanos, quota.ReservedNanos, quota.InFlight));
         Assert.Equal("A", (await store.EndedItemsAsync(tenant, "batch_b", 0, 2))[0].Owner);
         Assert.False((await store.EndedItemsAsync(tenant, "batch_b", 0, 2)).ContainsKey(1));
+    }
+
+    [Fact]
+    public async Task An_item_end_retried_after_its_settle_failed_books_the_usage_once_and_never_releases_it_unbooked()
+    {
+        var (store, tenants) = Store();
+        var tenant = NewTenant();
+        var grain = tenants.GetTenant(tenant);
+        await grain.SetLimitsAsync(new TenantLimits(null, null, 10, 1_000_000));
+        await store.CreateAsync(Creation(tenant, "batch_r"));
+        await store.StartAsync(tenant, "batch_r", "m", [new BatchChunk(0, 0, 1, 0)], 1, 1001);
+        Assert.True((await grain.AdmitAsync(new AdmissionRequest("i0", 10, 500))).IsAdmitted);
+
+        // The end is recorded, then the settle fails (the grain's commit did not happen): the worker retries the end,
+        // as BatchItemRunner does on StoreUnavailableException, with the same settlement.
+        Faults.FailNextSettle("i0");
+        var end = new ItemEnd(0, ItemOutcome.Succeeded, "L", 3, 4);
+        await Assert.ThrowsAsync<StoreUnavailableException>(async () => await store.EndItemAsync(tenant, "batch_r", end, Booking(tenant, "i0", 120), 1002));
+        var retried = await store.EndItemAsync(tenant, "batch_r", end, Booking(tenant, "i0", 120), 1002);
+        Assert.Equal(1, retried.Completed);
+        Assert.True(await store.FinishAsync(tenant, "batch_r", "file-o", null, 1003));
+
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal((120L, 0L, 0), (quota.SpentNanos, quota.ReservedNanos, quota.InFlight));
+        Assert.False(await grain.SettleAsync(Booking(tenant, "i0", 120))); // booked exactly once
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public sealed class MemoryBatchStoreTests : BatchStoreContract
     public MemoryBatchStoreTests()
     {
         _tenants = JournaledTenantGrains.Embedded(new DiscardingLedger(), TenantOptions, Clock);
-        _store = new MemoryBatchStore(_tenants, new BatchWorkSignal(), Clock);
+        _store = new MemoryBatchStore(Faults.Wrap(_tenants), new BatchWorkSignal(), Clock);
     }
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store() => (_store, _tenants);
@@ -63,7 +63,12 @@ public sealed class RedisBatchStoreTests(RedisServer redis) : BatchStoreContract
 
     protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Store()
     {
-        _stores ??= JournaledTenantGrains.RedisStores(redis.Connection, TenantOptions, Clock);
+        if (_stores is null)
+        {
+            var tenants = new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
+            _stores = (new RedisBatchStore(redis.Connection, Faults.Wrap(tenants), Clock), tenants);
+        }
+
         return _stores.Value;
     }
 

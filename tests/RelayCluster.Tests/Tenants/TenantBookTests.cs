@@ -132,6 +132,23 @@ public sealed class TenantBookTests
         Assert.Equal(new TenantScalars(TenantLimits.Unlimited, false, "2026-11", 0, "two"), image.State);
     }
 
+    [Fact]
+    public void A_request_admitted_again_after_its_reservation_was_reclaimed_is_booked_once_however_often_it_settles()
+    {
+        var image = new TenantImage();
+        var book = new TenantBook("acme", image, Options, _now);
+        Assert.True(book.Admit(new AdmissionRequest("again", 1, 100), "silo-a", _now).IsAdmitted);
+        Assert.Equal(1, book.ReclaimSilos(new HashSet<string>(["silo-a"]), _now)); // its silo was declared dead
+        // The caller retries the admission with the same id (after an unknown outcome): a new reservation.
+        Assert.True(book.Admit(new AdmissionRequest("again", 1, 100), "silo-b", _now).IsAdmitted);
+
+        Assert.True(book.Settle(Settle("again", 1, 300), _now));
+        Assert.False(book.Settle(Settle("again", 1, 300), _now)); // a retried settle books nothing more
+        image.Apply(book.TakeChanges());
+        Assert.False(new TenantBook("acme", image, Options, _now).Settle(Settle("again", 1, 300), _now)); // nor after a reload
+        Assert.Equal((300L, 0L, 0), (book.Quota(_now).SpentNanos, book.Quota(_now).ReservedNanos, book.Quota(_now).InFlight));
+    }
+
     private Settlement Settle(string requestId, long tokens, long cost) => new(new UsageRecord
     {
         TimestampMs = _now, Tenant = "acme", RequestId = requestId, Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",

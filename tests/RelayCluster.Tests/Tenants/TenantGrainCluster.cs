@@ -73,10 +73,28 @@ public sealed class EmbeddedTenantGrainCluster : TenantGrainCluster
     /// <summary>The usage records the grains of one tenant committed.</summary>
     public IReadOnlyList<UsageRecord> Committed(string tenantId) => _journal.Committed(tenantId);
 
+    /// <summary>Holds the tenant's next commit (or incarnation spend read) until the hold is released or failed.</summary>
+    public JournalHold HoldNextCommit(string tenantId) => _journal.Hold(tenantId, commit: true);
+
+    /// <inheritdoc cref="HoldNextCommit"/>
+    public JournalHold HoldNextIncarnationSpend(string tenantId) => _journal.Hold(tenantId, commit: false);
+
     /// <summary>The embedded journal, noting which tenant committed which usage record (the records carry the caller's tenant name).</summary>
     private sealed class CommitLog(ITenantJournal inner) : ITenantJournal
     {
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, List<UsageRecord>> _committed = new(StringComparer.Ordinal);
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, bool), JournalHold> _holds = new();
+
+        public JournalHold Hold(string tenantId, bool commit) => _holds[(tenantId, commit)] = new JournalHold();
+
+        private async Task PassAsync(string tenantId, bool commit)
+        {
+            if (_holds.TryRemove((tenantId, commit), out var hold))
+            {
+                hold.Entered.TrySetResult();
+                await hold.Released.Task;
+            }
+        }
 
         public IReadOnlyList<UsageRecord> Committed(string tenantId)
         {
@@ -91,6 +109,7 @@ public sealed class EmbeddedTenantGrainCluster : TenantGrainCluster
 
         public async Task CommitAsync(string tenantId, long epoch, TenantChanges changes)
         {
+            await PassAsync(tenantId, commit: true);
             await inner.CommitAsync(tenantId, epoch, changes);
             var records = _committed.GetOrAdd(tenantId, _ => []);
             lock (records)
@@ -99,10 +118,27 @@ public sealed class EmbeddedTenantGrainCluster : TenantGrainCluster
             }
         }
 
-        public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) => inner.IncarnationSpendAsync(tenantId, incarnation, month);
+        public async Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month)
+        {
+            await PassAsync(tenantId, commit: false);
+            return await inner.IncarnationSpendAsync(tenantId, incarnation, month);
+        }
 
         public Task<long> ForgetAsync(string tenantId) => inner.ForgetAsync(tenantId);
     }
+}
+
+/// <summary>One held journal call: <see cref="Entered"/> completes when the grain makes it; then release it or fail it.</summary>
+public sealed class JournalHold
+{
+    public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => Released.TrySetResult();
+
+    /// <summary>The held call fails as a store that went away does (nothing written).</summary>
+    public void Fail() => Released.TrySetException(new StoreUnavailableException("Injected: the store went away."));
 }
 
 /// <summary>Tenant grains over the Redis journal on a redis-server of their own (AOF on).</summary>

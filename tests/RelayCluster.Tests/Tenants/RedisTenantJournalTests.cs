@@ -1,0 +1,94 @@
+using RelayCluster.Core.Tenants;
+using RelayCluster.Redis;
+using RelayCluster.Tests.Infrastructure;
+
+namespace RelayCluster.Tests.Tenants;
+
+/// <summary>The Redis journal's commits at sizes a hot tenant reaches: each one is written whole, and a reload equals the book.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisTenantJournalTests(RedisServer redis)
+{
+    private static readonly TenantStoreOptions Options = new(60_000);
+    private readonly long _now = TenantGrainContract.Start.ToUnixTimeMilliseconds();
+
+    [Theory]
+    [InlineData(5_000)]
+    [InlineData(10_000)]
+    public async Task A_group_commit_of_thousands_of_admissions_is_written_whole(int admissions)
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "big-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000));
+        for (var i = 0; i < admissions; i++)
+        {
+            Assert.True(book.Admit(new AdmissionRequest($"r{i}", 1, 1), "silo-a", _now).IsAdmitted);
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        await AssertReloadEqualsAsync(journal, id, book);
+    }
+
+    [Fact]
+    public async Task Reclaiming_a_dead_silos_thousands_of_reservations_is_one_whole_commit()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "reclaim-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        for (var i = 0; i < 4_500; i++)
+        {
+            book.Admit(new AdmissionRequest($"r{i}", 1, 1), "silo-dead", _now);
+            if (i % 1_000 == 999)
+            {
+                await journal.CommitAsync(id, epoch, book.TakeChanges()); // admitted over several commits
+            }
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        Assert.Equal(4_500, book.ReclaimSilos(new HashSet<string>(["silo-dead"]), _now + 1));
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "r0", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 1, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }), _now + 1);
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        await AssertReloadEqualsAsync(journal, id, book);
+        Assert.Equal(1L, (long)await redis.Connection.ExecuteAsync("XLEN", "{t:" + id + "}:ledger"));
+    }
+
+    [Fact]
+    public async Task Limits_out_of_range_at_the_grain_boundary_are_enforced_as_a_reload_reads_them()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "limits-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(0, -1, -3, -5)); // no caller's validation in between
+        var probe = new AdmissionRequest("probe", 1, 1);
+        var admitted = book.Admit(probe, "", _now);
+        book.Release("probe", _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        var reloaded = new TenantBook(id, loaded, Options, _now);
+        Assert.Equal(book.Quota(_now).Limits, reloaded.Quota(_now).Limits);
+        Assert.Equal(admitted.Outcome, reloaded.Admit(probe, "", _now).Outcome);
+        Assert.Equal(AdmissionOutcome.BudgetExceeded, admitted.Outcome); // a negative budget never means "unlimited"
+    }
+
+    private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
+    {
+        var (_, loaded) = await journal.LoadAsync(id);
+        var expected = book.ToImage(_now + 1);
+        Assert.Equal(expected.State, loaded.State);
+        Assert.Equal(expected.Requests.OrderBy(b => b.Key), loaded.Requests.OrderBy(b => b.Key));
+        Assert.Equal(expected.Tokens.OrderBy(b => b.Key), loaded.Tokens.OrderBy(b => b.Key));
+        Assert.Equal(expected.Reservations.OrderBy(r => r.Key, StringComparer.Ordinal), loaded.Reservations.OrderBy(r => r.Key, StringComparer.Ordinal));
+        Assert.Equal(expected.Reclaimed.OrderBy(r => r.Key, StringComparer.Ordinal), loaded.Reclaimed.OrderBy(r => r.Key, StringComparer.Ordinal));
+    }
+}
