@@ -12,10 +12,22 @@ public sealed partial class MemoryTenantDirectory
     }
 
     /// <summary>
-    /// A directory whose tombstones and incarnations outlive the process in the journal at
-    /// <paramref name="journalPath"/> (read now, appended on every delete, revoke and create); null keeps them in memory.
+    /// A directory whose tenants, keys, tombstones and incarnations outlive the process in the journal at
+    /// <paramref name="journalPath"/> (read now, appended on every change); null keeps them in memory.
     /// </summary>
-    public MemoryTenantDirectory(string? journalPath) => _journal = new TenantJournal(journalPath);
+    public MemoryTenantDirectory(string? journalPath)
+    {
+        _journal = new TenantJournal(journalPath);
+        foreach (var (tenant, keys) in _journal.Tenants)
+        {
+            _tenants[tenant.Id] = tenant;
+            _keysByTenant[tenant.Id] = keys.ToDictionary(k => k.Entry.Id, StringComparer.Ordinal);
+            foreach (var key in keys)
+            {
+                _tenantByKeyHash[key.Hash] = tenant.Id;
+            }
+        }
+    }
 
     public Task<bool> CreateConfiguredAsync(TenantEntry tenant, IReadOnlyList<NewApiKey> keys) => Write(() =>
         !_journal.IsDeleted(tenant.Id) && Add(tenant, keys.Where(k => !_journal.IsRevoked(k.Hash)).ToList()));

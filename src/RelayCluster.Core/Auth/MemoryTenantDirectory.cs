@@ -1,9 +1,10 @@
 namespace RelayCluster.Core.Auth;
 
 /// <summary>
-/// The embedded store's directory: dictionaries under one lock, changes announced in-process. Tenants and keys live
-/// in memory (the configuration seeds them at every start); what must outlive the process, deletes, revoked keys and
-/// incarnations, goes to a journal (see <see cref="TenantJournal"/>).
+/// The embedded store's directory: dictionaries under one lock, changes announced in-process. Every change is also
+/// appended to a journal (see <see cref="TenantJournal"/>) that the next process starts from: tenants with their models and
+/// key hashes, added and revoked keys, deletes and incarnations. So, as on the Redis store, configuration seeds a tenant
+/// once and an admin's changes survive restarts.
 /// </summary>
 public sealed partial class MemoryTenantDirectory : ITenantDirectory
 {
@@ -33,6 +34,7 @@ public sealed partial class MemoryTenantDirectory : ITenantDirectory
         }
 
         _tenants[tenantId] = tenant with { Models = models };
+        _journal.ModelsSet(tenantId, models);
         return true;
     });
 
@@ -62,6 +64,7 @@ public sealed partial class MemoryTenantDirectory : ITenantDirectory
         }
 
         keys[key.Entry.Id] = key;
+        _journal.KeyAdded(tenantId, key);
         return true;
     });
 
@@ -87,7 +90,7 @@ public sealed partial class MemoryTenantDirectory : ITenantDirectory
         _tenants[tenant.Id] = tenant;
         _keysByTenant[tenant.Id] = keys.ToDictionary(k => k.Entry.Id, StringComparer.Ordinal);
         keys.ToList().ForEach(k => _tenantByKeyHash[k.Hash] = tenant.Id);
-        _journal.Created(tenant.Id, tenant.Incarnation);
+        _journal.Created(tenant, keys);
         return true;
     }
 

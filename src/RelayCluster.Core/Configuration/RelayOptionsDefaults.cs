@@ -59,7 +59,7 @@ public static class RelayOptionsDefaults
 
         if (options.Tenants.Count == 0)
         {
-            options.DemoKey ??= "sk-demo-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+            options.DemoKey ??= DemoKeyFile.LoadOrCreate(options.UsageLog.Path);
             options.Tenants[DemoTenant] = new TenantOptions
             {
                 Keys = [options.DemoKey],

@@ -3,15 +3,19 @@ using RelayCluster.Core.Metering;
 namespace RelayCluster.Core.Tenants;
 
 /// <summary>
-/// The embedded store's tenant journal: state in this process (so a deactivated grain loses nothing) and usage records
-/// in the JSON-lines usage log, whose group-commit writer the request path never waits on. A tenant this process has
-/// not seen since it started begins from the month's spend in the log for its incarnation, which is how a restart keeps
-/// spend and usage (windows and open reservations start empty, as requests in flight died with the process). Fencing
-/// works as in the cluster (one epoch per tenant), though one silo never holds two activations.
+/// The embedded store's tenant journal: state in this process (so a deactivated grain loses nothing), usage records
+/// in the JSON-lines usage log, whose group-commit writer the request path never waits on, and limits and pause in a
+/// small settings log (<see cref="TenantSettingsLog"/>). A tenant this process has not seen since it started begins from
+/// its last written limits and pause and the month's spend in the usage log for its incarnation, which is how a restart
+/// keeps admin changes, spend and usage (windows and open reservations start empty, as requests in flight died with
+/// the process). Fencing works as in the cluster (one epoch per tenant), though one silo never holds two activations.
 /// </summary>
-public sealed class EmbeddedTenantJournal(IUsageLedger ledger, TimeProvider time, Func<string, string>? incarnationOf = null) : ITenantJournal
+/// <param name="settingsPath">Where limits and pause outlive the process; null keeps them in memory only.</param>
+public sealed class EmbeddedTenantJournal(
+    IUsageLedger ledger, TimeProvider time, Func<string, string>? incarnationOf = null, string? settingsPath = null) : ITenantJournal
 {
     private readonly Lock _lock = new();
+    private readonly TenantSettingsLog _settings = new(settingsPath);
     private readonly Dictionary<string, (long Epoch, TenantImage Image)> _tenants = new(StringComparer.Ordinal);
 
     public Task<TenantJournalLoad> LoadAsync(string tenantId)
@@ -22,9 +26,10 @@ public sealed class EmbeddedTenantJournal(IUsageLedger ledger, TimeProvider time
             {
                 var incarnation = incarnationOf?.Invoke(tenantId) ?? "";
                 var month = Money.MonthOf(time.GetUtcNow());
+                var (limits, paused) = _settings.Find(tenantId, incarnation) ?? (TenantLimits.Unlimited, false);
                 var image = new TenantImage
                 {
-                    State = new TenantScalars(TenantLimits.Unlimited, false, month, ledger.SpentBy(tenantId, incarnation, month), incarnation),
+                    State = new TenantScalars(limits, paused, month, ledger.SpentBy(tenantId, incarnation, month), incarnation),
                 };
                 held = (0, image);
             }
@@ -44,6 +49,11 @@ public sealed class EmbeddedTenantJournal(IUsageLedger ledger, TimeProvider time
             }
 
             held.Image.Apply(changes);
+            if (changes.State is { } state)
+            {
+                _settings.Changed(tenantId, state);
+            }
+
             foreach (var entry in changes.Ledger)
             {
                 ledger.Append(entry.Record);
@@ -62,6 +72,7 @@ public sealed class EmbeddedTenantJournal(IUsageLedger ledger, TimeProvider time
         {
             var epoch = (_tenants.TryGetValue(tenantId, out var held) ? held.Epoch : 0) + 1;
             _tenants[tenantId] = (epoch, new TenantImage());
+            _settings.Forgot(tenantId);
             return Task.FromResult(epoch);
         }
     }

@@ -15,6 +15,9 @@ internal static partial class StoreServices
     /// (JSON lines, but not named <c>*.jsonl</c>, which is the usage log's).</summary>
     private static string TenantJournalPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenants.journal");
 
+    /// <summary>The embedded tenant grains' limits and pause, beside the directory's journal.</summary>
+    private static string TenantSettingsPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenant-settings.journal");
+
     /// <summary>
     /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (so no worker finds
     /// more of the tenant's work) and their part files, then streams, files, and the tenant grain (with the usage totals) last. A store a

@@ -49,7 +49,8 @@ internal static partial class StoreServices
         services.AddTenantGrains(sp => IsRedis(sp)
             ? new RedisTenantJournal(sp.GetRequiredService<RedisConnection>())
             : new EmbeddedTenantJournal(
-                sp.GetRequiredService<IUsageLedger>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<MemoryTenantDirectory>().IncarnationOf));
+                sp.GetRequiredService<IUsageLedger>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<MemoryTenantDirectory>().IncarnationOf,
+                TenantSettingsPath(sp.GetRequiredService<RelayOptions>())));
         services.AddSingleton<ITenantDirectory>(sp => IsRedis(sp)
             ? sp.GetRequiredService<RedisTenantDirectory>()
             : sp.GetRequiredService<MemoryTenantDirectory>());
