@@ -22,24 +22,9 @@ internal sealed class TenantJournal
     public TenantJournal(string? path)
     {
         _path = path;
-        if (path is null || !File.Exists(path))
+        foreach (var entry in JsonLinesFile.Read(path, TenantJournalJsonContext.Default.JournalLine))
         {
-            return;
-        }
-
-        foreach (var line in File.ReadLines(path))
-        {
-            try
-            {
-                if (line.Length > 0 && JsonSerializer.Deserialize(line, TenantJournalJsonContext.Default.JournalLine) is { } entry)
-                {
-                    Apply(entry);
-                }
-            }
-            catch (JsonException)
-            {
-                // Only the last line can be torn, by a crash in the middle of its write.
-            }
+            Apply(entry);
         }
     }
 
@@ -70,15 +55,7 @@ internal sealed class TenantJournal
 
     private void Record(JournalLine entry)
     {
-        if (_path is not null)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-            using var stream = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read);
-            JsonSerializer.Serialize(stream, entry, TenantJournalJsonContext.Default.JournalLine);
-            stream.WriteByte((byte)'\n');
-            stream.Flush(flushToDisk: true); // a delete the admin was told about must survive a power loss too
-        }
-
+        JsonLinesFile.Append(_path, entry, TenantJournalJsonContext.Default.JournalLine); // a delete the admin was told about must survive a power loss too
         Apply(entry);
     }
 

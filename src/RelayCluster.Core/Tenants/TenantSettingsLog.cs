@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace RelayCluster.Core.Tenants;
@@ -17,24 +16,9 @@ internal sealed class TenantSettingsLog
     public TenantSettingsLog(string? path)
     {
         _path = path;
-        if (path is null || !File.Exists(path))
+        foreach (var entry in JsonLinesFile.Read(path, TenantSettingsJsonContext.Default.SettingsLine))
         {
-            return;
-        }
-
-        foreach (var line in File.ReadLines(path))
-        {
-            try
-            {
-                if (line.Length > 0 && JsonSerializer.Deserialize(line, TenantSettingsJsonContext.Default.SettingsLine) is { } entry)
-                {
-                    Apply(entry);
-                }
-            }
-            catch (JsonException)
-            {
-                // Only the last line can be torn, by a crash in the middle of its write.
-            }
+            Apply(entry);
         }
     }
 
@@ -66,15 +50,7 @@ internal sealed class TenantSettingsLog
 
     private void Record(SettingsLine line)
     {
-        if (_path is not null)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-            using var stream = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read);
-            JsonSerializer.Serialize(stream, line, TenantSettingsJsonContext.Default.SettingsLine);
-            stream.WriteByte((byte)'\n');
-            stream.Flush(flushToDisk: true); // the admin was told the change is made
-        }
-
+        JsonLinesFile.Append(_path, line, TenantSettingsJsonContext.Default.SettingsLine); // the admin was told the change is made
         Apply(line);
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using RelayCluster.Core.Files;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Tests.Infrastructure;
 
 namespace RelayCluster.Tests.Batches;
 
@@ -57,28 +58,12 @@ internal sealed class BatchFaults
         public ITenantGrain GetTenant(string tenantId) => new ThrowingGrain(inner.GetTenant(tenantId));
     }
 
-    private sealed class ThrowingGrain(ITenantGrain inner) : ITenantGrain
+    private sealed class ThrowingGrain(ITenantGrain inner) : DelegatingTenantGrain(inner)
     {
-        public ValueTask<Admission> AdmitAsync(AdmissionRequest request) =>
+        public override ValueTask<Admission> AdmitAsync(AdmissionRequest request) =>
             request.CapacityShare < 1 && request.EstimatedTokens is > ThrowingMaxTokens and < ThrowingMaxTokens + 100
                 ? throw new InvalidOperationException("Injected: this batch item breaks the runner.")
-                : inner.AdmitAsync(request);
-
-        public ValueTask<bool> SettleAsync(Settlement settlement) => inner.SettleAsync(settlement);
-
-        public ValueTask<bool> ReleaseAsync(string requestId) => inner.ReleaseAsync(requestId);
-
-        public ValueTask<bool> RenewAsync(string requestId) => inner.RenewAsync(requestId);
-
-        public ValueTask<QuotaSnapshot> GetQuotaAsync() => inner.GetQuotaAsync();
-
-        public ValueTask<Admission?> PrecheckAsync(double capacityShare) => inner.PrecheckAsync(capacityShare);
-
-        public ValueTask SetLimitsAsync(TenantLimits limits) => inner.SetLimitsAsync(limits);
-
-        public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => inner.UpdateLimitsAsync(patch);
-
-        public ValueTask SetPausedAsync(bool paused) => inner.SetPausedAsync(paused);
+                : base.AdmitAsync(request);
     }
 
     private sealed class UnsavableOutputs(IFileStore inner, BatchFaults faults) : IFileStore

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Tests.Infrastructure;
 
 namespace RelayCluster.Tests.Batches;
 
@@ -20,27 +21,11 @@ public sealed class SettleFaults
         public ITenantGrain GetTenant(string tenantId) => new Grain(inner.GetTenant(tenantId), faults);
     }
 
-    private sealed class Grain(ITenantGrain inner, SettleFaults faults) : ITenantGrain
+    private sealed class Grain(ITenantGrain inner, SettleFaults faults) : DelegatingTenantGrain(inner)
     {
-        public ValueTask<Admission> AdmitAsync(AdmissionRequest request) => inner.AdmitAsync(request);
-
-        public ValueTask<bool> SettleAsync(Settlement settlement) =>
+        public override ValueTask<bool> SettleAsync(Settlement settlement) =>
             faults._failOnce.TryRemove(settlement.RequestId, out _)
                 ? throw new StoreUnavailableException("Injected: the settle's commit failed.")
-                : inner.SettleAsync(settlement);
-
-        public ValueTask<bool> ReleaseAsync(string requestId) => inner.ReleaseAsync(requestId);
-
-        public ValueTask<bool> RenewAsync(string requestId) => inner.RenewAsync(requestId);
-
-        public ValueTask<QuotaSnapshot> GetQuotaAsync() => inner.GetQuotaAsync();
-
-        public ValueTask<Admission?> PrecheckAsync(double capacityShare) => inner.PrecheckAsync(capacityShare);
-
-        public ValueTask SetLimitsAsync(TenantLimits limits) => inner.SetLimitsAsync(limits);
-
-        public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => inner.UpdateLimitsAsync(patch);
-
-        public ValueTask SetPausedAsync(bool paused) => inner.SetPausedAsync(paused);
+                : base.SettleAsync(settlement);
     }
 }
