@@ -59,7 +59,7 @@ internal sealed class FileTokenSecrets(string directory) : ITokenSecretStore
         try
         {
             var rotated = (await LoadOrCreateAsync()).Rotate(TokenSecrets.NewKey());
-            await WriteAsync(rotated);
+            Write(rotated);
             return rotated;
         }
         finally
@@ -80,32 +80,19 @@ internal sealed class FileTokenSecrets(string directory) : ITokenSecretStore
         }
 
         var created = new TokenSecrets(TokenSecrets.NewKey(), null);
-        await WriteAsync(created);
+        Write(created);
         return created;
     }
 
-    private async Task WriteAsync(TokenSecrets secrets)
+    private void Write(TokenSecrets secrets)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var json = new JsonObject { ["current"] = Convert.ToBase64String(secrets.Current) };
         if (secrets.Previous is { } previous)
         {
             json["previous"] = Convert.ToBase64String(previous);
         }
 
-        var temporary = Path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        await using (var file = new FileStream(temporary, options))
-        {
-            await JsonSerializer.SerializeAsync(file, json);
-        }
-
-        File.Move(temporary, Path, overwrite: true);
+        Core.PrivateFile.Replace(Path, json.ToJsonString());
     }
 }
 
