@@ -35,7 +35,7 @@ public sealed class EmbeddedTenantJournal(
             }
 
             _tenants[tenantId] = (held.Epoch + 1, held.Image);
-            return Task.FromResult(new TenantJournalLoad(held.Epoch + 1, Copy(held.Image)));
+            return Task.FromResult(new TenantJournalLoad(held.Epoch + 1, held.Image.Copy())); // the book reads it while commits change the journal's own
         }
     }
 
@@ -75,32 +75,5 @@ public sealed class EmbeddedTenantJournal(
             _settings.Forgot(tenantId);
             return Task.FromResult(epoch);
         }
-    }
-
-    /// <summary>A copy the book can read while commits keep changing the journal's own.</summary>
-    private static TenantImage Copy(TenantImage image)
-    {
-        var copy = new TenantImage { State = image.State };
-        foreach (var (k, v) in image.Requests)
-        {
-            copy.Requests[k] = v;
-        }
-
-        foreach (var (k, v) in image.Tokens)
-        {
-            copy.Tokens[k] = v;
-        }
-
-        foreach (var (k, v) in image.Reservations)
-        {
-            copy.Reservations[k] = v;
-        }
-
-        foreach (var (k, v) in image.Reclaimed)
-        {
-            copy.Reclaimed[k] = v;
-        }
-
-        return copy;
     }
 }

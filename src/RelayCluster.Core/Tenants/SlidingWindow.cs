@@ -66,20 +66,17 @@ public sealed class SlidingWindow
     }
 
     /// <summary>
-    /// Restores a stored bucket at activation. False, and nothing kept, when it is outside the window at
-    /// <paramref name="nowSecond"/> (or a newer second holds its slot): storage may drop it.
+    /// Restores a stored bucket at activation. Nothing is kept when it is outside the window at <paramref name="nowSecond"/>
+    /// or a newer second holds its slot (<see cref="Holds"/> then says so, and storage may drop it).
     /// </summary>
-    public bool Load(long second, long amount, long nowSecond)
+    public void Load(long second, long amount, long nowSecond)
     {
         var slot = Slot(second);
-        if (second <= nowSecond - WindowSeconds || second > nowSecond + WindowSeconds || _second[slot] > second)
+        if (second > nowSecond - WindowSeconds && second <= nowSecond + WindowSeconds && _second[slot] <= second)
         {
-            return false;
+            _second[slot] = second;
+            _amount[slot] = amount;
         }
-
-        _second[slot] = second;
-        _amount[slot] = amount;
-        return true;
     }
 
     /// <summary>Empties the window and returns the seconds of the buckets it held, for storage to drop.</summary>

@@ -444,12 +444,10 @@ public sealed class TenantBook
     {
         foreach (var (second, amount) in stored.OrderBy(b => b.Key))
         {
-            if (!window.Load(second, amount, nowSecond))
-            {
-                dropped.Add(second);
-            }
+            window.Load(second, amount, nowSecond);
         }
 
+        // Whatever the window did not keep (slid out, or its slot taken by a newer second) storage may drop.
         foreach (var second in stored.Keys.Where(s => !window.Holds(s)))
         {
             dropped.Add(second);

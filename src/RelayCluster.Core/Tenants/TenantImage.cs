@@ -35,6 +35,33 @@ public sealed class TenantImage
 
     public Dictionary<string, ReclaimedEntry> Reclaimed { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>A copy that later <see cref="Apply"/> calls on this image leave alone.</summary>
+    public TenantImage Copy()
+    {
+        var copy = new TenantImage { State = State };
+        foreach (var (second, amount) in Requests)
+        {
+            copy.Requests[second] = amount;
+        }
+
+        foreach (var (second, amount) in Tokens)
+        {
+            copy.Tokens[second] = amount;
+        }
+
+        foreach (var (id, reservation) in Reservations)
+        {
+            copy.Reservations[id] = reservation;
+        }
+
+        foreach (var (id, reclaimed) in Reclaimed)
+        {
+            copy.Reclaimed[id] = reclaimed;
+        }
+
+        return copy;
+    }
+
     /// <summary>Replays one commit's changes (the ledger records are the journal's to write elsewhere).</summary>
     public void Apply(TenantChanges changes)
     {
