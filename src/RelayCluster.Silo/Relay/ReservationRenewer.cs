@@ -13,8 +13,8 @@ namespace RelayCluster.Silo.Relay;
 internal sealed partial class ReservationRenewer(TenantStoreOptions options, TimeProvider time, ILogger<ReservationRenewer> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<AdmittedRequest, long> _live = new();
-    private readonly ConcurrentQueue<(ITenantGrain Grain, Settlement Settlement)> _pendingSettlements = new();
-    private readonly ConcurrentQueue<(ITenantGrain Grain, string RequestId)> _pendingReleases = new();
+    // Settles and releases the store could not take yet: a settlement to book, or (none) the request's reservation to free.
+    private readonly ConcurrentQueue<(ITenantGrain Grain, string RequestId, Settlement? Settlement)> _pending = new();
     private readonly TimeSpan _period = TimeSpan.FromMilliseconds(options.ReservationTtlMs / 4.0);
 
     public IDisposable Track(AdmittedRequest request)
@@ -24,14 +24,14 @@ internal sealed partial class ReservationRenewer(TenantStoreOptions options, Tim
     }
 
     /// <summary>Books a settlement the store could not take just now, retrying every second until it can.</summary>
-    public void SettleLater(ITenantGrain grain, Settlement settlement) => _pendingSettlements.Enqueue((grain, settlement));
+    public void SettleLater(ITenantGrain grain, Settlement settlement) => _pending.Enqueue((grain, settlement.RequestId, settlement));
 
     /// <summary>
     /// Frees, once the store answers again, the reservation an admission that failed with an unknown outcome may have
     /// left (committed, but the answer was lost with the grain's silo): the caller was refused, so nothing will settle it,
     /// and it would otherwise hold its slot and budget until its deadline. A release of nothing is a no-op.
     /// </summary>
-    public void ReleaseLater(ITenantGrain grain, string requestId) => _pendingReleases.Enqueue((grain, requestId));
+    public void ReleaseLater(ITenantGrain grain, string requestId) => _pending.Enqueue((grain, requestId, null));
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(RenewLoopAsync(stoppingToken), SettleLoopAsync(stoppingToken));
@@ -41,27 +41,17 @@ internal sealed partial class ReservationRenewer(TenantStoreOptions options, Tim
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            for (var count = _pendingSettlements.Count; count > 0 && _pendingSettlements.TryDequeue(out var pending); count--)
+            for (var count = _pending.Count; count > 0 && _pending.TryDequeue(out var pending); count--)
             {
                 try
                 {
-                    await pending.Grain.SettleAsync(pending.Settlement);
+                    _ = pending.Settlement is { } settlement
+                        ? await pending.Grain.SettleAsync(settlement)
+                        : await pending.Grain.ReleaseAsync(pending.RequestId);
                 }
                 catch (StoreUnavailableException)
                 {
-                    _pendingSettlements.Enqueue(pending);
-                }
-            }
-
-            for (var count = _pendingReleases.Count; count > 0 && _pendingReleases.TryDequeue(out var pending); count--)
-            {
-                try
-                {
-                    await pending.Grain.ReleaseAsync(pending.RequestId);
-                }
-                catch (StoreUnavailableException)
-                {
-                    _pendingReleases.Enqueue(pending);
+                    _pending.Enqueue(pending);
                 }
             }
         }
