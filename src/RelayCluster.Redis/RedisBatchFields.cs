@@ -10,16 +10,7 @@ internal static class RedisBatchFields
     public static BatchState? Read(HashEntry[] entries) =>
         entries.Length == 0 ? null : Read(entries.ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal));
 
-    public static BatchState? Read(RedisResult[] pairs)
-    {
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i + 1 < pairs.Length; i += 2)
-        {
-            fields[(string)pairs[i]!] = (string)pairs[i + 1]!;
-        }
-
-        return fields.Count == 0 ? null : Read(fields);
-    }
+    public static BatchState? Read(RedisResult[] pairs) => RedisHashReply.Read(pairs) is { Count: > 0 } fields ? Read(fields) : null;
 
     private static BatchState Read(Dictionary<string, string> f) => new()
     {

@@ -174,17 +174,7 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
         }
     }
 
-    private static Dictionary<string, string> Flat(RedisResult result)
-    {
-        var flat = (RedisValue[])result!;
-        var map = new Dictionary<string, string>(flat.Length / 2, StringComparer.Ordinal);
-        for (var i = 0; i + 1 < flat.Length; i += 2)
-        {
-            map[(string)flat[i]!] = (string)flat[i + 1]!;
-        }
-
-        return map;
-    }
+    private static Dictionary<string, string> Flat(RedisResult result) => RedisHashReply.Read((RedisResult[])result!);
 
     private static long Parse(string value) => long.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture);
 
