@@ -1,12 +1,12 @@
 namespace RelayCluster.Core.Batches;
 
 /// <summary>
-/// The end of a batch's status machine, shared by the stores (the Redis turns mirror it in Lua):
+/// The end of a batch's status machine, as the batch grain runs it:
 /// <code>
 /// validating ─┬─ bad file ───────────────► failed (cancelled, if a cancel came first)
 ///             └─ valid ─► in_progress ─► (every item ended) ─► finalizing ─► completed | expired
-/// cancel: validating | in_progress | finalizing ─► cancelling ─► (every item ended) ─► cancelled
-///         cancelling with no task left ─► cancelled
+/// cancel: validating ─► cancelled (nothing ran)
+///         in_progress | finalizing ─► cancelling ─► (every item ended) ─► cancelled
 /// a task that failed MaxTaskAttempts times: cancelling ─► cancelled; any other unfinished status ─► failed
 /// </code>
 /// An item that could not run before the completion window closed ends as <c>batch_expired</c>; a batch with
@@ -27,7 +27,7 @@ public static class BatchOutcome
     /// <summary>Whether a cancel moves a batch in this status to <c>cancelling</c>.</summary>
     public static bool MayCancel(string status) => status is BatchStatus.Validating or BatchStatus.InProgress or BatchStatus.Finalizing;
 
-    /// <summary>The batch's end when its task is given up on (see <see cref="IBatchStore.AbandonAsync"/>); a final batch is unchanged.</summary>
+    /// <summary>The batch's end when its task is given up on ; a final batch is unchanged.</summary>
     public static BatchState Abandon(BatchState state, string errorsJson, long now) =>
         BatchStatus.IsFinal(state.Status) ? state
         : state.Status == BatchStatus.Cancelling ? state with { Status = BatchStatus.Cancelled, CancelledAt = now }

@@ -3,28 +3,29 @@ namespace RelayCluster.Core.Configuration;
 /// <summary><c>Relay:Batches</c>: the Batch API's workers, prices and limits.</summary>
 public sealed class BatchOptions
 {
-    /// <summary>Working directory for result parts while a batch runs; a shared volume in a cluster, like the file store.</summary>
+    /// <summary>Working directory for a running batch's plan, part and result files; a shared volume in a cluster, like the file store.</summary>
     public string WorkPath { get; set; } = "data/batches";
 
-    /// <summary>Input lines per chunk: the unit a worker leases, and what a takeover redoes at most.</summary>
+    /// <summary>Input lines per chunk: the unit of work of one chunk grain, and what its revival on another silo may redo at most.</summary>
     public int ChunkSize { get; set; } = 100;
 
-    /// <summary>Items a silo runs at once across all the chunks it holds.</summary>
+    /// <summary>Items a silo runs at once across all the chunk grains it holds.</summary>
     public int MaxConcurrentItems { get; set; } = 64;
 
-    /// <summary>Chunks a silo holds at once (so one silo does not lease work it cannot start).</summary>
+    /// <summary>Chunks of one batch dispatched at once, per active silo (Orleans places them over the silos).</summary>
     public int MaxConcurrentChunks { get; set; } = 4;
 
     /// <summary>
-    /// Chunk slots of a silo one tenant may hold at once (capped at <see cref="MaxConcurrentChunks"/>); by default one slot
-    /// fewer than there are, so another tenant's batch always finds a slot free whatever one tenant has queued.
+    /// One tenant's share of a silo's item slots, as this many of <see cref="MaxConcurrentChunks"/> (by default 3 of 4:
+    /// three quarters of <see cref="MaxConcurrentItems"/>), so another tenant's batch always finds slots free whatever one
+    /// tenant has queued.
     /// </summary>
     public int MaxConcurrentChunksPerTenant { get; set; } = 3;
 
     /// <summary>
-    /// Times a task (validate, run a chunk, finalize) is handed to a worker before its batch fails: every lease counts,
-    /// whether the task threw or its worker died holding it; a worker that stops gracefully hands its attempt back.
-    /// Stored with the task, so the count survives restarts.
+    /// Attempts of a batch's task before the batch fails: a chunk's runs (every revival of its grain counts, whether it
+    /// faulted or its silo died), and failed validation or finalization jobs. Kept in the batch grain's state, so the count
+    /// survives the loss of any silo.
     /// </summary>
     public int MaxTaskAttempts { get; set; } = 5;
 
@@ -41,18 +42,21 @@ public sealed class BatchOptions
 
     public int RetryMaxMs { get; set; } = 30_000;
 
-    /// <summary>How long a worker's lease on a task lasts without renewal; a dead silo's tasks are taken over after it.</summary>
+    /// <summary>
+    /// The batch grain calls each running chunk every <c>LeaseSeconds / 3</c> (at most 5 s): the call revives a chunk whose
+    /// silo died on a live one. Also the cap of a failed job's retry backoff.
+    /// </summary>
     public double LeaseSeconds { get; set; } = 30;
 
     /// <summary>The completion window (<c>24h</c> is the only one OpenAI offers); shorter only for tests.</summary>
     public long CompletionWindowSeconds { get; set; } = 86_400;
 
-    /// <summary>Most requests an input file may hold (OpenAI's limit).</summary>
-    public int MaxRequests { get; set; } = 50_000;
+    /// <summary>
+    /// Most requests an input file may hold. OpenAI allows 50,000; the relay 200,000 by default, since neither validation
+    /// nor the run holds a batch's lines or results in memory.
+    /// </summary>
+    public int MaxRequests { get; set; } = 200_000;
 
     /// <summary>How often progress is published to <c>batch:{id}</c> subscribers, at most.</summary>
     public int ProgressIntervalMs { get; set; } = 500;
-
-    /// <summary>Whether this silo runs batch workers (every silo does by default).</summary>
-    public bool RunWorkers { get; set; } = true;
 }

@@ -18,10 +18,11 @@ internal static class AdminBatchesApi
         admin.MapGet("/tenants/{id}/batches", ListAsync).RequireIdFormats(IdRule.Cursor(BatchIds.IsValid));
         admin.MapGet("/tenants/{id}/batches/{batchId}", GetAsync);
         admin.MapPost("/tenants/{id}/batches/{batchId}/cancel", CancelAsync);
+        admin.MapGet("/tenants/{id}/batches/{batchId}/grain", GetGrainAsync);
         return admin;
     }
 
-    private static async Task<IResult> ListAsync(string id, string? after, string? limit, HttpContext context, ITenantDirectory tenants, IBatchStore store)
+    private static async Task<IResult> ListAsync(string id, string? after, string? limit, HttpContext context, ITenantDirectory tenants, IBatches store)
     {
         // limit as text: a non-number must get the envelope, not the framework's bare binding 400.
         var count = 20;
@@ -39,20 +40,32 @@ internal static class AdminBatchesApi
         return Results.Bytes(BatchJson.SerializePage(page, tenant: id), "application/json");
     }
 
-    private static async Task<IResult> GetAsync(string id, string batchId, HttpContext context, IBatchStore store) =>
+    private static async Task<IResult> GetAsync(string id, string batchId, HttpContext context, IBatches store) =>
         await store.GetAsync(id, batchId) is { } batch
             ? Results.Bytes(BatchJson.Serialize(batch), "application/json")
             : await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
 
-    private static async Task<IResult> CancelAsync(string id, string batchId, HttpContext context, IBatchStore store, BatchProgress progress, TimeProvider time)
+    private static async Task<IResult> CancelAsync(string id, string batchId, HttpContext context, IBatches store, TimeProvider time)
     {
         if (await store.CancelAsync(id, batchId, time.GetUtcNow().ToUnixTimeSeconds()) is not { } batch)
         {
             return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
         }
 
-        await progress.PublishAsync(batch);
         return Results.Bytes(BatchJson.Serialize(batch), "application/json");
+    }
+
+    /// <summary>Which silo holds the batch's grain (for operators, and the failover tests that kill it).</summary>
+    private static async Task<IResult> GetGrainAsync(string id, string batchId, HttpContext context, IBatches store, OrleansBatches grains)
+    {
+        if (!BatchIds.IsValid(batchId) || await store.GetAsync(id, batchId) is null)
+        {
+            return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+        }
+
+        var address = await grains.HostOfAsync(batchId);
+        var at = address.IndexOf('@', StringComparison.Ordinal);
+        return TypedResults.Ok(new GrainView("batch.grain", batchId, address, at < 0 ? address : address[..at]));
     }
 
     private static async Task<IResult> FailAsync(HttpContext context, RelayError error)

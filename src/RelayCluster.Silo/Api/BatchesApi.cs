@@ -11,7 +11,7 @@ namespace RelayCluster.Silo.Api;
 /// <summary>
 /// The OpenAI Batch API: create, retrieve, list (newest first, cursor pages) and cancel. Every call is scoped
 /// to the calling tenant; another tenant's batch answers exactly as one that does not exist. The work itself
-/// is done by the batch workers of every silo. Ids are checked against <see cref="BatchIds"/> before any store is
+/// is done by the batch's grains on the silos. Ids are checked against <see cref="BatchIds"/> before any store is
 /// asked, and every call is admitted by the tenant grain (RPM, concurrency, pause) like a model call.
 /// </summary>
 public static class BatchesApi
@@ -28,7 +28,7 @@ public static class BatchesApi
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, IBatchStore store, IFileStore files, RelayOptions options, TimeProvider time)
+    private static async Task<IResult> CreateAsync(HttpContext context, IBatches store, IFileStore files, RelayOptions options, TimeProvider time)
     {
         var tenant = context.Tenant();
         var (body, bodyError) = await BodyReader.ReadAsync(context.Request, options.Requests.MaxBodyBytes);
@@ -62,10 +62,10 @@ public static class BatchesApi
         return Batch((await store.GetAsync(tenant.Id, id))!);
     }
 
-    private static async Task<IResult> RetrieveAsync(string id, HttpContext context, IBatchStore store) =>
+    private static async Task<IResult> RetrieveAsync(string id, HttpContext context, IBatches store) =>
         await store.GetAsync(context.Tenant().Id, id) is { } batch ? Batch(batch) : await FailAsync(context, NotFound(id));
 
-    private static async Task<IResult> CancelAsync(string id, HttpContext context, IBatchStore store, BatchProgress progress, TimeProvider time)
+    private static async Task<IResult> CancelAsync(string id, HttpContext context, IBatches store, TimeProvider time)
     {
         var batch = await store.CancelAsync(context.Tenant().Id, id, time.GetUtcNow().ToUnixTimeSeconds());
         if (batch is null)
@@ -78,11 +78,10 @@ public static class BatchesApi
             return await FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
         }
 
-        await progress.PublishAsync(batch);
-        return Batch(batch);
+        return Batch(batch); // the batch's grain published the change to its subscribers
     }
 
-    private static async Task<IResult> ListAsync(HttpContext context, IBatchStore store, string? after, string? limit)
+    private static async Task<IResult> ListAsync(HttpContext context, IBatches store, string? after, string? limit)
     {
         var count = 20;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))

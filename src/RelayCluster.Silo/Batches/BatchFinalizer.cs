@@ -5,36 +5,17 @@ using RelayCluster.Core.Files;
 namespace RelayCluster.Silo.Batches;
 
 /// <summary>
-/// The finalize task: assembles the output and error files from the part files, keeping for each item only
-/// the line its recorded owner wrote, and gives the batch its final status. Lines stream from the parts into
-/// the file store; no file is ever held whole. A file is made only when it has lines (as OpenAI does).
+/// The finalization job: the output and error files are the chunks' result files concatenated in chunk order (each
+/// holds exactly one line per item that ended that way), streamed into the file store; no file is ever held whole. A
+/// file is made only when it has lines (as OpenAI does).
 /// </summary>
-internal sealed class BatchFinalizer(IBatchStore store, IFileStore files, PartFiles parts, TimeProvider time)
+internal sealed class BatchFinalizer(IFileStore files, PartFiles parts)
 {
-    public async Task RunAsync(BatchState batch, CancellationToken stopping)
+    public async Task<BatchJobResult> RunAsync(string job, BatchState batch, CancellationToken stopping)
     {
-        if (!BatchOutcome.AwaitsFinish(batch))
-        {
-            return;
-        }
-
         var output = batch.Completed > 0 ? await AssembleAsync(batch, ItemOutcome.Succeeded, "output", stopping) : null;
         var errors = batch.Failed > 0 ? await AssembleAsync(batch, ItemOutcome.Failed, "error", stopping) : null;
-        if (!await store.FinishAsync(batch.TenantId, batch.Id, output?.Id, errors?.Id, time.GetUtcNow().ToUnixTimeSeconds()))
-        {
-            // Another worker finished it first (this one's lease was taken over): its files stand, not these.
-            foreach (var file in new[] { output, errors })
-            {
-                if (file is not null)
-                {
-                    await files.DeleteAsync(batch.TenantId, file.Id, stopping);
-                }
-            }
-
-            return;
-        }
-
-        parts.Delete(batch.TenantId, batch.Id);
+        return new BatchJobResult(job, BatchJobKind.Finalize, OutputFileId: output?.Id, ErrorFileId: errors?.Id);
     }
 
     private async Task<StoredFile> AssembleAsync(BatchState batch, ItemOutcome outcome, string name, CancellationToken stopping)
@@ -55,30 +36,15 @@ internal sealed class BatchFinalizer(IBatchStore store, IFileStore files, PartFi
     {
         try
         {
-            for (var chunk = 0; chunk < batch.Chunks; chunk++)
+            await using (var target = writer.AsStream(leaveOpen: true))
             {
-                if (await store.GetChunkAsync(batch.TenantId, batch.Id, chunk) is not { } range)
+                for (var chunk = 0; chunk < batch.Chunks; chunk++)
                 {
-                    continue;
-                }
-
-                var ended = await store.EndedItemsAsync(batch.TenantId, batch.Id, range.FirstLine, range.Count);
-                foreach (var (path, owner) in parts.PartsOf(batch.TenantId, batch.Id, chunk))
-                {
-                    using var reader = new JsonlReader(File.OpenRead(path));
-                    while (await reader.ReadLineAsync(long.MaxValue, stopping) is { } next)
+                    var path = parts.ResultPath(batch.TenantId, batch.Id, chunk, outcome);
+                    if (File.Exists(path))
                     {
-                        if (next.Line.IsEmpty)
-                        {
-                            continue;
-                        }
-
-                        var (item, line) = PartFiles.Parse(next.Line);
-                        if (ended.TryGetValue(item, out var end) && end.Owner == owner && end.Outcome == outcome)
-                        {
-                            await writer.WriteAsync(line, stopping);
-                            await writer.WriteAsync("\n"u8.ToArray(), stopping);
-                        }
+                        await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, useAsync: true);
+                        await source.CopyToAsync(target, stopping);
                     }
                 }
             }
@@ -89,6 +55,41 @@ internal sealed class BatchFinalizer(IBatchStore store, IFileStore files, PartFi
         {
             await writer.CompleteAsync(ex);
             throw;
+        }
+    }
+}
+
+/// <summary>Runs a batch grain's jobs off its turn; a job never throws: its failure is in the result.</summary>
+internal sealed class BatchJobs(BatchValidation validation, BatchFinalizer finalizer, IFileStore files, IHostApplicationLifetime lifetime)
+{
+    public async Task<BatchJobResult> RunAsync(BatchJobKind kind, string job, BatchState batch)
+    {
+        try
+        {
+            return kind == BatchJobKind.Validate
+                ? await validation.RunAsync(job, batch, lifetime.ApplicationStopping)
+                : await finalizer.RunAsync(job, batch, lifetime.ApplicationStopping);
+        }
+        catch (Exception ex)
+        {
+            return new BatchJobResult(job, kind, Failure: ex.Message);
+        }
+    }
+
+    /// <summary>Deletes what a result the batch did not take made (a finalization's files).</summary>
+    public async Task DiscardAsync(BatchState? batch, BatchJobResult result)
+    {
+        if (batch is null)
+        {
+            return;
+        }
+
+        foreach (var id in new[] { result.OutputFileId, result.ErrorFileId })
+        {
+            if (id is not null && id != batch.OutputFileId && id != batch.ErrorFileId) // a result delivered twice made the batch's own files
+            {
+                await files.DeleteAsync(batch.TenantId, id, CancellationToken.None);
+            }
         }
     }
 }

@@ -18,16 +18,15 @@ namespace RelayCluster.Silo.Batches;
 ///  upstream 2xx ─► output line                    upstream 408/409/429/5xx or unreachable ─► book this attempt,
 ///  upstream other 4xx ─► error line                  back off (honouring Retry-After) and retry, up to MaxAttempts
 /// </code>
-/// The line is written before the item's end is recorded, and the end books the final attempt's usage in the
-/// same turn; a worker that dies in between leaves a line no one counts, and the item is run again.
+/// The gate is passed twice per attempt: before admission, and after it, just before the upstream call, so an item
+/// admitted while its chunk was stopped releases its admission and never calls. The chunk grain records the end.
 /// </summary>
-internal sealed partial class BatchItemRunner(
-    ModelCalls calls, IBatchStore store, BatchProgress progress, RelayOptions options, TimeProvider time, ILogger<BatchItemRunner> logger)
+internal sealed class BatchItemRunner(ModelCalls calls, RelayOptions options) : IBatchItemExecutor
 {
     private readonly BatchOptions _batches = options.Batches;
     private readonly CallLane _lane = new("batch", options.Batches.PriceFactor, options.Batches.CapacityShare);
 
-    public async Task RunAsync(BatchRun run, int item, byte[] line)
+    public async Task<ItemResult> RunAsync(BatchRun run, int item, byte[] line)
     {
         var (customId, body) = Parse(line);
         var attempt = 0;
@@ -35,14 +34,7 @@ internal sealed partial class BatchItemRunner(
         {
             if (run.EndReason() is { } reason)
             {
-                var message = reason switch
-                {
-                    "batch_expired" => "This request could not be executed before the completion window expired.",
-                    "batch_failed" => "This request was not executed because the batch failed.",
-                    _ => "This request was not executed because the batch was cancelled.",
-                };
-                await EndAsync(run, item, ItemOutcome.Failed, BatchLines.Error(customId, reason, message), null, expired: reason == "batch_expired");
-                return;
+                return Unrun(customId, reason);
             }
 
             var requestId = "req_" + Guid.NewGuid().ToString("N");
@@ -56,12 +48,18 @@ internal sealed partial class BatchItemRunner(
                     continue;
                 }
 
-                await EndAsync(run, item, ItemOutcome.Failed, BatchLines.Response(customId, refusal.Status, requestId, BufferedCall.ErrorBody(refusal)), null);
-                return;
+                return new ItemResult(ItemOutcome.Failed, BatchLines.Response(customId, refusal.Status, requestId, BufferedCall.ErrorBody(refusal)), null);
             }
 
             using (call)
             {
+                if (run.EndReason() is { } closed)
+                {
+                    // Stopped while this attempt was admitted: nothing reached the upstream, so nothing is booked.
+                    await call.Admitted.ReleaseAsync();
+                    return Unrun(customId, closed);
+                }
+
                 CallAnswer answer;
                 try
                 {
@@ -88,30 +86,29 @@ internal sealed partial class BatchItemRunner(
                 }
 
                 var outcome = answer.IsSuccess ? ItemOutcome.Succeeded : ItemOutcome.Failed;
-                await EndAsync(run, item, outcome, BatchLines.Response(customId, answer.Status, requestId, answer.Body), answer.Settlement);
-                return;
+                return new ItemResult(outcome, BatchLines.Response(customId, answer.Status, requestId, answer.Body), answer.Settlement);
             }
         }
     }
 
-    /// <summary>
-    /// Ends an item whose run threw (a line or a fault the runner did not expect) as a failed request with an error
-    /// line, so one bad line fails only itself and never its chunk. False if even that could not be recorded.
-    /// </summary>
-    public async Task<bool> FailAsync(BatchRun run, int item, byte[] line)
+    /// <summary>The end of an item that did not run: the gate was closed (cancelled, failed, or the window closed).</summary>
+    public static ItemResult Unrun(string customId, string reason)
     {
-        try
+        var message = reason switch
         {
-            var error = BatchLines.Error(CustomIdOf(line), "request_failed", "The relay could not process this request.");
-            await EndAsync(run, item, ItemOutcome.Failed, error, null);
-            return true;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Log.FailRecordFailed(logger, run.Batch.Id, item, ex);
-            return false;
-        }
+            "batch_expired" => "This request could not be executed before the completion window expired.",
+            "batch_failed" => "This request was not executed because the batch failed.",
+            _ => "This request was not executed because the batch was cancelled.",
+        };
+        return new ItemResult(ItemOutcome.Failed, BatchLines.Error(customId, reason, message), null, Expired: reason == "batch_expired");
     }
+
+    /// <summary>
+    /// The end of an item whose run threw (a line or a fault the runner did not expect): a failed request with an error
+    /// line, so one bad line fails only itself and never its chunk.
+    /// </summary>
+    public static ItemResult Faulted(byte[] line) =>
+        new(ItemOutcome.Failed, BatchLines.Error(CustomIdOf(line), "request_failed", "The relay could not process this request."), null);
 
     public static bool IsRetryable(int status) => status is 408 or 409 or 429 or >= 500;
 
@@ -134,31 +131,6 @@ internal sealed partial class BatchItemRunner(
         return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
     }
 
-    private async Task EndAsync(BatchRun run, int item, ItemOutcome outcome, byte[] line, Settlement? settlement, bool expired = false)
-    {
-        await run.Part.AppendAsync(item, line);
-        var end = new ItemEnd(item, outcome, run.Lease.LeaseId, settlement?.Record.PromptTokens ?? 0, settlement?.Record.CompletionTokens ?? 0, expired);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                var recorded = await store.EndItemAsync(run.Batch.TenantId, run.Batch.Id, end, settlement, run.Now);
-                run.Observe(recorded.Status);
-                await progress.PublishAsync(run.Batch with
-                {
-                    Status = recorded.Status, Completed = recorded.Completed, Failed = recorded.Failed, Total = recorded.Total,
-                });
-                return;
-            }
-            catch (StoreUnavailableException ex) when (attempt < 10)
-            {
-                // Recording is idempotent (a lost reply's retry is a no-op), so retrying cannot count twice.
-                Log.EndRetry(logger, run.Batch.Id, item, ex);
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), time, CancellationToken.None);
-            }
-        }
-    }
-
     private static (string CustomId, byte[] Body) Parse(byte[] line)
     {
         using var document = JsonDocument.Parse(line);
@@ -167,7 +139,7 @@ internal sealed partial class BatchItemRunner(
     }
 
     /// <summary>The line's custom_id, or an empty one if even that cannot be read (validation makes that unlikely).</summary>
-    private static string CustomIdOf(byte[] line)
+    public static string CustomIdOf(byte[] line)
     {
         try
         {
@@ -180,12 +152,4 @@ internal sealed partial class BatchItemRunner(
         }
     }
 
-    private static partial class Log
-    {
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Recording item {Item} of {BatchId} as failed did not succeed; its chunk will run it again")]
-        public static partial void FailRecordFailed(ILogger logger, string batchId, int item, Exception exception);
-
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Recording the end of item {Item} of {BatchId} failed; retrying")]
-        public static partial void EndRetry(ILogger logger, string batchId, int item, Exception exception);
-    }
 }

@@ -1,19 +1,23 @@
+using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 
 namespace RelayCluster.Silo.Batches;
 
 internal static class BatchServices
 {
-    /// <summary>The batch workers every silo runs, and what they need (the store is chosen with the other grains).</summary>
-    public static IServiceCollection AddBatchWorkers(this IServiceCollection services)
+    /// <summary>What the batch grains need on every silo, and the Batch API's view of them.</summary>
+    public static IServiceCollection AddBatchGrains(this IServiceCollection services)
     {
         services.AddSingleton(sp => new PartFiles(sp.GetRequiredService<RelayOptions>().Batches.WorkPath));
         services.AddSingleton<BatchProgress>();
         services.AddSingleton<BatchItemRunner>();
-        services.AddSingleton<ChunkRunner>();
+        services.AddSingleton<IBatchItemExecutor>(sp => sp.GetRequiredService<BatchItemRunner>());
+        services.AddSingleton<BatchCapacity>();
         services.AddSingleton<BatchValidation>();
         services.AddSingleton<BatchFinalizer>();
-        services.AddHostedService<BatchWorkers>();
+        services.AddSingleton<BatchJobs>();
+        services.AddSingleton<OrleansBatches>();
+        services.AddSingleton<IBatches>(sp => sp.GetRequiredService<OrleansBatches>());
         return services;
     }
 }

@@ -5,35 +5,30 @@ using RelayCluster.Core.Files;
 
 namespace RelayCluster.Silo.Batches;
 
-/// <summary>The validate task: checks the input file and starts the batch with its chunks, or fails it with per-line errors.</summary>
-internal sealed class BatchValidation(IBatchStore store, IFileStore files, RelayOptions options, TimeProvider time)
+/// <summary>
+/// The validation job: checks the input file a line at a time (<see cref="BatchValidator"/>), and for a valid file
+/// writes the chunks' plan before the batch grain is told, so every chunk the grain dispatches has its boundaries.
+/// </summary>
+internal sealed class BatchValidation(IFileStore files, PartFiles parts, RelayOptions options)
 {
-    public async Task RunAsync(BatchState batch, CancellationToken stopping)
+    public async Task<BatchJobResult> RunAsync(string job, BatchState batch, CancellationToken stopping)
     {
-        if (batch.InProgressAt is not null || BatchStatus.IsFinal(batch.Status))
-        {
-            return; // validated already (a takeover of a finished validation)
-        }
-
-        var now = time.GetUtcNow().ToUnixTimeSeconds();
         await using var input = await files.OpenReadAsync(batch.TenantId, batch.InputFileId, stopping);
         if (input is null)
         {
-            await store.FailValidationAsync(batch.TenantId, batch.Id,
-                Errors([new("invalid_file", $"The input file {batch.InputFileId} no longer exists.", "input_file_id", null)]), now);
-            return;
+            return new BatchJobResult(job, BatchJobKind.Validate,
+                ErrorsJson: Errors([new("invalid_file", $"The input file {batch.InputFileId} no longer exists.", "input_file_id", null)]));
         }
 
         var (valid, errors) = await BatchValidator.ValidateAsync(
             input, batch.Endpoint, options.Batches.ChunkSize, options.Batches.MaxRequests, options.Requests.MaxBodyBytes, stopping);
-        now = time.GetUtcNow().ToUnixTimeSeconds();
         if (valid is null)
         {
-            await store.FailValidationAsync(batch.TenantId, batch.Id, Errors(errors), now);
-            return;
+            return new BatchJobResult(job, BatchJobKind.Validate, ErrorsJson: Errors(errors));
         }
 
-        await store.StartAsync(batch.TenantId, batch.Id, valid.Model, valid.Chunks, valid.Total, now);
+        await parts.WritePlanAsync(batch.TenantId, batch.Id, valid.Chunks, stopping);
+        return new BatchJobResult(job, BatchJobKind.Validate, Total: valid.Total, Chunks: valid.Chunks.Count, Model: valid.Model);
     }
 
     /// <summary>OpenAI's BatchError objects as a JSON array.</summary>

@@ -4,21 +4,144 @@ using System.Text;
 namespace RelayCluster.Silo.Batches;
 
 /// <summary>
-/// Where a running batch keeps its result lines: one part file per chunk and lease
-/// (<c>{work}/{tenant}/{batch}/chunk-000012.{lease}.part</c>), each line prefixed with its item number. A lease
-/// that is taken over leaves its part behind; assembly keeps only the lines the batch grain says each item's
-/// owner wrote, so nothing is lost or duplicated.
+/// Where a running batch keeps its files, under <c>{work}/{tenant hex}/{batch}/</c> (a shared volume in a cluster):
+/// <list type="bullet">
+/// <item><c>plan.bin</c>: the chunks' boundaries, written by validation (16 bytes a chunk: first item, count, byte offset).</item>
+/// <item><c>chunk-000012.{owner}.part</c>: the result lines of one activation of a chunk grain, each prefixed with its item
+/// number. A chunk revived on another silo writes a part of its own; only the line of each item's recorded owner counts.</item>
+/// <item><c>chunk-000012.output</c> / <c>.errors</c>: a finished chunk's result lines, exactly one per item, in the order
+/// they ended. Finalization concatenates them in chunk order.</item>
+/// </list>
 /// </summary>
 internal sealed class PartFiles(string workPath)
 {
     public string BatchDirectory(string tenantId, string batchId) =>
         Path.Combine(workPath, Convert.ToHexStringLower(Encoding.UTF8.GetBytes(tenantId)), batchId);
 
-    public PartWriter Open(string tenantId, string batchId, int chunk, string leaseId)
+    public PartWriter Open(string tenantId, string batchId, int chunk, string owner)
     {
         var directory = BatchDirectory(tenantId, batchId);
         Directory.CreateDirectory(directory);
-        return new PartWriter(Path.Combine(directory, $"{ChunkPrefix(chunk)}{leaseId}.part"));
+        return new PartWriter(Path.Combine(directory, $"{ChunkPrefix(chunk)}{owner}.part"));
+    }
+
+    private const int PlanEntryBytes = 16;
+
+    /// <summary>Writes the chunks' boundaries (replacing a plan a previous validation left), before validation is committed.</summary>
+    public async Task WritePlanAsync(string tenantId, string batchId, IReadOnlyList<Core.Batches.BatchChunk> chunks, CancellationToken cancellationToken)
+    {
+        var directory = BatchDirectory(tenantId, batchId);
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "plan.bin");
+        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+        {
+            var entry = new byte[PlanEntryBytes];
+            foreach (var chunk in chunks)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(entry, chunk.FirstLine);
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(entry.AsSpan(4), chunk.Count);
+                System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(entry.AsSpan(8), chunk.Offset);
+                await file.WriteAsync(entry, cancellationToken);
+            }
+
+            await file.FlushAsync(cancellationToken);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The boundaries of one chunk from the plan, or null if the plan is gone (the batch was purged).</summary>
+    public Core.Batches.BatchChunk? ReadPlan(string tenantId, string batchId, int chunk)
+    {
+        var path = Path.Combine(BatchDirectory(tenantId, batchId), "plan.bin");
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Span<byte> entry = stackalloc byte[PlanEntryBytes];
+        file.Seek((long)chunk * PlanEntryBytes, SeekOrigin.Begin);
+        if (file.ReadAtLeast(entry, PlanEntryBytes, throwOnEndOfStream: false) < PlanEntryBytes)
+        {
+            return null;
+        }
+
+        return new Core.Batches.BatchChunk(chunk, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entry),
+            System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(entry[4..]), System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(entry[8..]));
+    }
+
+    /// <summary>A finished chunk's result file for one outcome (it may not exist: no item ended that way).</summary>
+    public string ResultPath(string tenantId, string batchId, int chunk, Core.Batches.ItemOutcome outcome) =>
+        Path.Combine(BatchDirectory(tenantId, batchId), ChunkPrefix(chunk) + (outcome == Core.Batches.ItemOutcome.Succeeded ? "output" : "errors"));
+
+    /// <summary>
+    /// Writes a chunk's result files from its parts, keeping each line whose item names that part's owner (and
+    /// <paramref name="outcomeOf"/> says how it ended); a file is replaced whole, so compacting again is harmless.
+    /// </summary>
+    public async Task CompactAsync(string tenantId, string batchId, int chunk, Func<int, string, Core.Batches.ItemOutcome?> outcomeOf, CancellationToken cancellationToken)
+    {
+        var directory = BatchDirectory(tenantId, batchId);
+        Directory.CreateDirectory(directory);
+        var stamp = "." + Guid.NewGuid().ToString("N") + ".tmp";
+        var outputPath = ResultPath(tenantId, batchId, chunk, Core.Batches.ItemOutcome.Succeeded);
+        var errorsPath = ResultPath(tenantId, batchId, chunk, Core.Batches.ItemOutcome.Failed);
+        var written = (Output: 0, Errors: 0);
+        await using (var output = new FileStream(outputPath + stamp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+        await using (var errors = new FileStream(errorsPath + stamp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+        {
+            foreach (var (path, owner) in PartsOf(tenantId, batchId, chunk))
+            {
+                using var reader = new Core.Batches.JsonlReader(File.OpenRead(path));
+                while (await reader.ReadLineAsync(long.MaxValue, cancellationToken) is { } next)
+                {
+                    if (next.Line.IsEmpty)
+                    {
+                        continue;
+                    }
+
+                    var (item, line) = Parse(next.Line);
+                    if (outcomeOf(item, owner) is not { } outcome)
+                    {
+                        continue; // a line of an activation whose end did not count
+                    }
+
+                    var target = outcome == Core.Batches.ItemOutcome.Succeeded ? output : errors;
+                    await target.WriteAsync(line, cancellationToken);
+                    target.WriteByte((byte)'\n');
+                    written = outcome == Core.Batches.ItemOutcome.Succeeded ? (written.Output + 1, written.Errors) : (written.Output, written.Errors + 1);
+                }
+            }
+
+            await output.FlushAsync(cancellationToken);
+            await errors.FlushAsync(cancellationToken);
+        }
+
+        Publish(outputPath, stamp, written.Output);
+        Publish(errorsPath, stamp, written.Errors);
+    }
+
+    /// <summary>Deletes a finished chunk's part files (its result files hold what counted).</summary>
+    public void DeleteParts(string tenantId, string batchId, int chunk)
+    {
+        foreach (var (path, _) in PartsOf(tenantId, batchId, chunk).ToList())
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void Publish(string path, string stamp, int lines)
+    {
+        if (lines > 0)
+        {
+            File.Move(path + stamp, path, overwrite: true);
+        }
+        else
+        {
+            File.Delete(path + stamp);
+            File.Delete(path);
+        }
     }
 
     /// <summary>The part files of a chunk, each with the lease that wrote it.</summary>

@@ -55,7 +55,7 @@ public static class RelayServices
         services.AddFileStore();
 
         services.AddSingleton<ModelCalls>();
-        services.AddBatchWorkers();
+        services.AddBatchGrains();
         services.AddSingleton<RelayPipeline>();
         services.AddSingleton<ReservationRenewer>();
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());

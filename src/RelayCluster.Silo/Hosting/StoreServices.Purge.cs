@@ -19,14 +19,14 @@ internal static partial class StoreServices
     private static string TenantSettingsPath(RelayOptions options) => Path.Combine(options.UsageLog.Path, "tenant-settings.journal");
 
     /// <summary>
-    /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (so no worker finds
-    /// more of the tenant's work) and their part files, then streams, files, and the tenant grain (with the usage totals) last. A store a
+    /// <see cref="TenantPurge"/> over every store that keeps data under a tenant id: batches first (their grains stop
+    /// their chunks) and their part files, then streams, files, and the tenant grain (with the usage totals) last. A store a
     /// test replaced with one that cannot purge is skipped.
     /// </summary>
     private static void AddTenantPurge(this IServiceCollection services) =>
         services.AddSingleton(sp => new TenantPurge(new object?[]
         {
-            sp.GetRequiredService<IBatchStore>(),
+            sp.GetRequiredService<IBatches>(),
             sp.GetService<PartFiles>() is { } parts ? new PartFilesPurge(parts) : null,
             sp.GetRequiredService<IStreamChannelFactory>(),
             sp.GetService<IFileStore>(),

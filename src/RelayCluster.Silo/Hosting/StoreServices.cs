@@ -65,23 +65,11 @@ internal static partial class StoreServices
         services.AddSingleton<IShadowStore>(sp => IsRedis(sp)
             ? new RedisShadowStore(sp.GetRequiredService<RedisConnection>())
             : new MemoryShadowStore());
-        services.AddSingleton<BatchWorkSignal>();
-        services.AddSingleton<IBatchStore>(sp => IsRedis(sp)
-            ? RedisBatches(sp)
-            : new MemoryBatchStore(sp.GetRequiredService<ITenantGrainFactory>(), sp.GetRequiredService<BatchWorkSignal>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IStoreHealth>(sp => IsRedis(sp)
             ? new RedisStoreHealth(sp.GetRequiredService<RedisConnection>())
             : new InProcessStore());
         services.AddTenantPurge();
         services.AddHostedService<StoreLifetime>();
-    }
-
-    private static RedisBatchStore RedisBatches(IServiceProvider services)
-    {
-        var redis = services.GetRequiredService<RedisConnection>();
-        var signal = services.GetRequiredService<BatchWorkSignal>();
-        redis.SubscribeAsync(RedisBatchStore.WorkNotice, signal.Notify).GetAwaiter().GetResult();
-        return new RedisBatchStore(redis, services.GetRequiredService<ITenantGrainFactory>(), services.GetRequiredService<TimeProvider>());
     }
 
     private static bool IsRedis(IServiceProvider services) => services.GetRequiredService<RelayOptions>().Store == "redis";

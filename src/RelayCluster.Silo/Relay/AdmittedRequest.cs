@@ -145,6 +145,27 @@ internal sealed class AdmittedRequest(
         });
     }
 
+    /// <summary>
+    /// Gives the admission back unused (nothing was sent upstream): the reservation is freed and nothing is booked. A no-op
+    /// if the request was settled already; if the store cannot take it now, it is released later.
+    /// </summary>
+    public async ValueTask ReleaseAsync()
+    {
+        if (Interlocked.Exchange(ref _settled, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            await grain.ReleaseAsync(requestId);
+        }
+        catch (StoreUnavailableException)
+        {
+            renewer.ReleaseLater(grain, requestId);
+        }
+    }
+
     /// <summary>Keeps the reservation alive while a long request runs (a dead silo's expire instead).</summary>
     public ValueTask<bool> RenewAsync() => grain.RenewAsync(requestId);
 

@@ -23,14 +23,6 @@ public sealed class JournaledTenantGrains(ITenantJournal journal, TenantStoreOpt
     public static JournaledTenantGrains Embedded(IUsageLedger ledger, TenantStoreOptions options, TimeProvider time, Func<string, string>? incarnationOf = null) =>
         new(new EmbeddedTenantJournal(ledger, time, incarnationOf), options, time);
 
-    /// <summary>The cluster's batch store with tenant grains over the Redis journal, on one connection.</summary>
-    public static (RelayCluster.Redis.RedisBatchStore Batches, JournaledTenantGrains Tenants) RedisStores(
-        RelayCluster.Redis.RedisConnection redis, TenantStoreOptions options, TimeProvider time)
-    {
-        var tenants = new JournaledTenantGrains(new RelayCluster.Redis.RedisTenantJournal(redis), options, time);
-        return (new RelayCluster.Redis.RedisBatchStore(redis, tenants, time), tenants);
-    }
-
     public ITenantGrain GetTenant(string tenantId) => _tenants.GetOrAdd(tenantId, id => new Tenant(id, this));
 
     public ValueTask BeginIncarnationAsync(string tenantId, string incarnation) =>

@@ -1,5 +1,4 @@
 using RelayCluster.Core.Auth;
-using RelayCluster.Core.Batches;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
@@ -9,7 +8,8 @@ namespace RelayCluster.Tests.Tenants;
 
 /// <summary>
 /// Deletes that stay deleted and purges that leave nothing to inherit, at the store level, against both stores:
-/// the directory's tombstones (seen by another silo), and the batch and grain purge with its fence for late work.
+/// the directory's tombstones (seen by another silo), and the grain purge. (A purge of a tenant's batch grains is in
+/// BatchGrainContract.)
 /// </summary>
 public abstract class TenantPurgeContract
 {
@@ -20,8 +20,8 @@ public abstract class TenantPurgeContract
     /// <summary>The directory as two silos see it (the second one started later).</summary>
     protected abstract Task<(ITenantDirectory Writer, ITenantDirectory Later)> DirectoriesAsync();
 
-    /// <summary>A batch store with its grain factory; both purge.</summary>
-    protected abstract (IBatchStore Batches, ITenantGrainFactory Tenants) Stores();
+    /// <summary>The tenant grains, which purge.</summary>
+    protected abstract ITenantGrainFactory Stores();
 
     private static string NewId() => "p-" + Guid.NewGuid().ToString("N")[..12];
 
@@ -61,22 +61,19 @@ public abstract class TenantPurgeContract
     }
 
     [Fact]
-    public async Task A_purged_tenant_leaves_no_batches_spend_or_windows_and_late_batch_work_books_nothing()
+    public async Task A_purged_tenant_leaves_no_spend_or_windows_to_the_next_tenant_of_its_id()
     {
-        var (batches, tenants) = Stores();
+        var tenants = Stores();
         var tenant = NewId();
         var grain = tenants.GetTenant(tenant);
         await grain.SetLimitsAsync(new TenantLimits(100, 1_000_000, 10, 1_000_000));
-        await batches.CreateAsync(new BatchCreation("batch_old", tenant, "/v1/chat/completions", "file-x", null, 1000, 90_000));
-        await batches.StartAsync(tenant, "batch_old", "m", [new BatchChunk(0, 0, 2, 0)], 2, 1001);
         Assert.True((await grain.AdmitAsync(new AdmissionRequest("done", 10, 500))).IsAdmitted);
-        await batches.EndItemAsync(tenant, "batch_old", new ItemEnd(0, ItemOutcome.Succeeded, "L", 3, 4), Booking(tenant, "done", 120), 1002);
+        Assert.True(await grain.SettleAsync(Booking(tenant, "done", 120)));
         Assert.Equal(120, (await grain.GetQuotaAsync()).SpentNanos);
 
-        await new TenantPurge(new object[] { batches, tenants }.OfType<ITenantDataPurge>()).PurgeAsync(tenant);
+        await new TenantPurge(new object[] { tenants }.OfType<ITenantDataPurge>()).PurgeAsync(tenant);
 
-        // The id's next tenant (a new incarnation, as an explicit create makes): nothing of the old one, and a late
-        // end of the old batch's item books nothing.
+        // The id's next tenant (a new incarnation, as an explicit create makes): nothing of the old one.
         if (tenants is ITenantIncarnations incarnations)
         {
             await incarnations.BeginIncarnationAsync(tenant, TenantIncarnation.New());
@@ -84,12 +81,7 @@ public abstract class TenantPurgeContract
 
         var next = tenants.GetTenant(tenant);
         await next.SetLimitsAsync(new TenantLimits(100, 1_000_000, 10, 1_000_000));
-        Assert.Null(await batches.GetAsync(tenant, "batch_old"));
-        Assert.Empty((await batches.ListAsync(tenant, null, 10)).Batches);
         Assert.True((await next.AdmitAsync(new AdmissionRequest("late", 10, 500))).IsAdmitted); // admitted after the re-create
-        var late = await batches.EndItemAsync(tenant, "batch_old", new ItemEnd(1, ItemOutcome.Succeeded, "L", 3, 4), Booking(tenant, "late", 120), 1003);
-        Assert.Equal(new ItemRecorded(false, BatchStatus.Cancelling, 0, 0, 0), late);
-        Assert.Null(await batches.GetAsync(tenant, "batch_old"));
 
         var quota = await next.GetQuotaAsync();
         Assert.Equal((0L, 0L, 0), (quota.SpentNanos, quota.ReservedNanos, quota.InFlight));
@@ -108,13 +100,11 @@ public sealed class MemoryTenantPurgeTests : TenantPurgeContract, IDisposable
     private readonly TempDirectory _usage = new();
     private readonly JsonlUsageLedger _ledger;
     private readonly JournaledTenantGrains _tenants;
-    private readonly MemoryBatchStore _batches;
 
     public MemoryTenantPurgeTests()
     {
         _ledger = new JsonlUsageLedger(_usage.Path, Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<JsonlUsageLedger>.Instance);
         _tenants = JournaledTenantGrains.Embedded(_ledger, TenantOptions, Clock);
-        _batches = new MemoryBatchStore(_tenants, new BatchWorkSignal());
     }
 
     public void Dispose()
@@ -130,7 +120,7 @@ public sealed class MemoryTenantPurgeTests : TenantPurgeContract, IDisposable
         return Task.FromResult<(ITenantDirectory, ITenantDirectory)>((new MemoryTenantDirectory(journal), new LaterProcess(journal)));
     }
 
-    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Stores() => (_batches, _tenants);
+    protected override ITenantGrainFactory Stores() => _tenants;
 
     [Fact]
     public async Task A_grain_of_a_new_incarnation_starts_at_zero_and_each_incarnation_gets_its_own_spend_back_after_a_restart()
@@ -209,11 +199,8 @@ public sealed class RedisTenantPurgeTests(RedisServer redis) : TenantPurgeContra
         return (await RedisTenantDirectory.StartAsync(redis.Connection), await RedisTenantDirectory.StartAsync(laterSilo));
     }
 
-    private (IBatchStore, ITenantGrainFactory)? _stores;
+    private JournaledTenantGrains? _tenants;
 
-    protected override (IBatchStore Batches, ITenantGrainFactory Tenants) Stores()
-    {
-        _stores ??= JournaledTenantGrains.RedisStores(redis.Connection, TenantOptions, Clock);
-        return _stores.Value;
-    }
+    protected override ITenantGrainFactory Stores() =>
+        _tenants ??= new JournaledTenantGrains(new RedisTenantJournal(redis.Connection), TenantOptions, Clock);
 }
