@@ -82,6 +82,7 @@ public abstract class TenantPurgeContract
         var next = tenants.GetTenant(tenant);
         await next.SetLimitsAsync(new TenantLimits(100, 1_000_000, 10, 1_000_000));
         Assert.True((await next.AdmitAsync(new AdmissionRequest("late", 10, 500))).IsAdmitted); // admitted after the re-create
+        Assert.True(await next.ReleaseAsync("late"));
 
         var quota = await next.GetQuotaAsync();
         Assert.Equal((0L, 0L, 0), (quota.SpentNanos, quota.ReservedNanos, quota.InFlight));
