@@ -326,7 +326,7 @@ function makeSilo(label, child, origin) {
 /**
  * Starts Redis, MockUpstream and `silos` silos, all configured with `tenants`
  * ({ id: { key, RequestsPerMinute?, MonthlyBudgetUsd?, ... } }) plus `env` overrides.
- * Returns { redis, mock, silos, stop, restartSilo }.
+ * Returns { redis, mock, mockOrigin, silos, stop, restartSilo, ... }.
  */
 export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
@@ -354,6 +354,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
         headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
       }).catch(() => null))?.ok, 'mock-upstream /v1/models'),
     ]);
+    cluster.mockOrigin = `http://127.0.0.1:${mockPort}`; // its /mock/stats counts the model calls that reached it
     envFor = () => siloEnv({ redisPort, mockPort, dataDir, usageDir, tenants, env });
     // One at a time: three .NET start-ups at once on two cores only slow each other down.
     for (let i = 1; i <= siloCount; i++) {
