@@ -82,13 +82,17 @@ describe('cancelling a running batch, one embedded silo', () => {
   });
   after(() => relay?.stop());
 
-  test(`${ITEMS} slow items, cancelled while about 40 run: no item starts after cancel returns`, async (t) => {
-    await cancelWhileRunning(t, {
-      client: relay.client(KEYS.t1),
-      mockOrigin: `http://127.0.0.1:${relay.mockPort}`,
-      spent: async () => (await relay.settledQuota('t1')).spent_nanos,
+  // Twice: before issue 12 a second wave started in most runs but not all (it depended on how the chunks shared the
+  // silo's item slots as they started), and a second batch on the same silo must stop as promptly as the first.
+  for (const round of [1, 2]) {
+    test(`${ITEMS} slow items, cancelled while about 40 run: no item starts after cancel returns (batch ${round})`, async (t) => {
+      await cancelWhileRunning(t, {
+        client: relay.client(KEYS.t1),
+        mockOrigin: `http://127.0.0.1:${relay.mockPort}`,
+        spent: async () => (await relay.settledQuota('t1')).spent_nanos,
+      });
     });
-  });
+  }
 });
 
 describe('cancelling a running batch, three silos on one Redis', () => {
