@@ -38,7 +38,8 @@ export function assertEachIdOnce(expectedIds, output, errors) {
   for (const line of [...output, ...errors]) seen.set(line.custom_id, (seen.get(line.custom_id) ?? 0) + 1);
   const twice = [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${id}×${n}`);
   const missing = expectedIds.filter((id) => !seen.has(id));
-  const unknown = [...seen.keys()].filter((id) => !expectedIds.includes(id));
+  const expected = new Set(expectedIds);
+  const unknown = [...seen.keys()].filter((id) => !expected.has(id));
   assert.deepEqual({ twice: twice.slice(0, 20), missing: missing.slice(0, 20), unknown: unknown.slice(0, 20) },
     { twice: [], missing: [], unknown: [] }, `every custom_id exactly once (${twice.length} twice, ${missing.length} missing)`);
   assert.equal(output.length + errors.length, expectedIds.length);
