@@ -326,7 +326,7 @@ function makeSilo(label, child, origin) {
 /**
  * Starts Redis, MockUpstream and `silos` silos, all configured with `tenants`
  * ({ id: { key, RequestsPerMinute?, MonthlyBudgetUsd?, ... } }) plus `env` overrides.
- * Returns { redis, mock, silos, stop, restartSilo }.
+ * Returns { redis, mock, mockOrigin, silos, stop, restartSilo, ... }.
  */
 export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-cluster-'));
@@ -354,6 +354,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
         headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
       }).catch(() => null))?.ok, 'mock-upstream /v1/models'),
     ]);
+    cluster.mockOrigin = `http://127.0.0.1:${mockPort}`; // its /mock/stats counts the model calls that reached it
     envFor = () => siloEnv({ redisPort, mockPort, dataDir, usageDir, tenants, env });
     // One at a time: three .NET start-ups at once on two cores only slow each other down.
     for (let i = 1; i <= siloCount; i++) {
@@ -384,19 +385,25 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
     return silo;
   };
   /**
-   * The silo process hosting `tenant`'s grain, asked through `via` (GET /admin/tenants/{id}/grain answers
-   * {"silo":"127.0.0.1:<siloPort>"}); null when the relay has no such endpoint (404: no tenant grain to host).
+   * The silo process hosting the grain that the admin endpoint `pathname` names, asked through `via`; null on 404 (a
+   * build without that endpoint). The answer's silo is `127.0.0.1:<siloPort>` (`silo` or `endpoint`; an `address`
+   * `ip:port@generation` is read as its endpoint).
    */
-  cluster.tenantGrainHost = async (tenant, via = cluster.silos.find((s) => s.alive)) => {
-    const { status, body } = await via.admin(`/admin/tenants/${tenant}/grain`);
+  const grainHost = async (pathname, via) => {
+    const { status, body } = await via.admin(pathname);
     if (status === 404) return null;
-    if (status !== 200 || typeof body?.silo !== 'string') {
-      throw new Error(`GET /admin/tenants/${tenant}/grain on ${via.label}: HTTP ${status} ${JSON.stringify(body)}`);
-    }
-    const silo = cluster.silos.find((s) => s.siloAddress === body.silo);
-    if (!silo) throw new Error(`${tenant}'s grain is on ${body.silo}, none of ${cluster.silos.map((s) => s.siloAddress)}`);
+    const named = [body?.endpoint, body?.silo, body?.address].find((v) => typeof v === 'string');
+    if (status !== 200 || !named) throw new Error(`GET ${pathname} on ${via.label}: HTTP ${status} ${JSON.stringify(body)}`);
+    const endpoint = named.split('@')[0];
+    const silo = cluster.silos.find((s) => s.siloAddress === endpoint);
+    if (!silo) throw new Error(`GET ${pathname}: the grain is on ${endpoint}, none of ${cluster.silos.map((s) => s.siloAddress)}`);
     return silo;
   };
+  /** The silo process hosting `tenant`'s grain (GET /admin/tenants/{id}/grain); null when the relay has no such endpoint. */
+  cluster.tenantGrainHost = (tenant, via = cluster.silos.find((s) => s.alive)) => grainHost(`/admin/tenants/${tenant}/grain`, via);
+  /** The silo process hosting a batch's grain (GET /admin/tenants/{id}/batches/{batchId}/grain); null on 404. */
+  cluster.batchGrainHost = (tenant, batchId, via = cluster.silos.find((s) => s.alive)) =>
+    grainHost(`/admin/tenants/${tenant}/batches/${batchId}/grain`, via);
   /** The tenant's ledger as Redis keeps it (the stream {t:<id>}:ledger, one usage record a settle), oldest first. */
   cluster.ledger = (tenant) => ledgerRecords(cluster.redis.port, tenant);
   return cluster;
