@@ -21,8 +21,10 @@ namespace RelayCluster.Silo.Batches;
 /// the rest, so every item ends once and is booked once. A stale activation is fenced by the state's ETag: its next
 /// commit fails, it stops, and what it did not commit runs again. A stop closes the gate at once (no item starts
 /// afterwards); unrun items then end with the stop's reason, without an upstream call.
+/// A batch's chunks are spread round-robin over the silos (<see cref="ChunkSpreadPlacement"/>).
 /// </summary>
 [Reentrant]
+[ChunkSpreadPlacement]
 internal sealed partial class BatchChunkGrain(
     [PersistentState("chunk", OrleansHosting.GrainStorage)] IPersistentState<ChunkRecord> state,
     IBatchItemExecutor executor, BatchCapacity capacity, PartFiles parts, IFileStore files, ITenantDirectory directory,

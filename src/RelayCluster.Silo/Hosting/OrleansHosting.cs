@@ -6,6 +6,7 @@ using Orleans.Configuration;
 using Orleans.Persistence;
 using StackExchange.Redis;
 using Orleans.Dashboard;
+using RelayCluster.Silo.Batches;
 
 namespace RelayCluster.Silo.Hosting;
 
@@ -46,6 +47,8 @@ public static class OrleansHosting
             {
                 UseEmbeddedProviders(silo);
             }
+
+            silo.AddBatchPlacement();
 
             // After the providers' own defaults, so these win.
             silo.Services.AddOptions<EndpointOptions>().Configure<SiloPort, IOptions<OrleansOptions>>((endpoints, port, relay) =>
