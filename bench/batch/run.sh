@@ -13,7 +13,7 @@
 #   BIG=20000 bash bench/batch/run.sh        # about 4 minutes
 # Env: N, BIG, LATENCY_MS, BIG_TIMEOUT (s, 900), CLUSTER_SILOS (2), REDIS_FSYNC (always), BASE_REV (9ebe9da), BASE_DIR
 # (/tmp/relay-batch-base: a detached worktree of BASE_REV, created if missing and kept), BASE_ARTIFACTS (/tmp/art-batch-base),
-# RELAY_ARTIFACTS (/tmp/art-batch: this checkout's build), SKIP_BUILD=1 (use both artifacts as they are).
+# RELAY_ARTIFACTS (/tmp/art-batch: this checkout's build), SKIP_BUILD=1 (use both artifacts as they are), REPORT (the file).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -23,7 +23,7 @@ CLUSTER_SILOS="${CLUSTER_SILOS:-2}" REDIS_FSYNC="${REDIS_FSYNC:-always}"
 BASE_REV="$(git rev-parse "${BASE_REV:-9ebe9da}")"
 BASE_DIR="${BASE_DIR:-/tmp/relay-batch-base}"
 declare -A ART=([old]="${BASE_ARTIFACTS:-/tmp/art-batch-base}" [new]="${RELAY_ARTIFACTS:-/tmp/art-batch}")
-REPORT="$ROOT/bench/results/batch-orleans.md"
+REPORT="${REPORT:-$ROOT/bench/results/batch-orleans.md}"
 WORK="$(mktemp -d /tmp/batch-bench.XXXXXX)"
 KEY=sk-bench-3f9c1a7e5b2d8c4f6a0e9b1d # a cluster refuses keys shorter than 24 characters
 ADMIN_KEY=admin-bench-7e3a9c1f5d2b8e4a
