@@ -179,6 +179,7 @@ done
 # --- the report ---------------------------------------------------------------------------------------------------------
 subject() { git -C "$1" log -1 --format='%h "%s"' | awk '{ print (length > 100 ? substr($0, 1, 99) "…\"" : $0) }'; }
 new_build="$(subject "$ROOT")$(git diff --quiet HEAD -- src || echo ' (with uncommitted changes in src/)')"
+git diff --quiet "$BASE_REV" -- src && new_build+=" (src/ is the old build's: an A/A run, its ratios show the noise)"
 env RESULTS="$WORK/results.jsonl" STARTED="$started_at" ELAPSED=$((SECONDS - seconds_before)) N="$N" BIG="$BIG" \
   LATENCY_MS="$LATENCY_MS" CLUSTER_SILOS="$CLUSTER_SILOS" REDIS_FSYNC="$REDIS_FSYNC" BIG_TIMEOUT="$BIG_TIMEOUT" \
   OLD_BUILD="$(subject "$BASE_DIR") in $BASE_DIR" NEW_BUILD="$new_build" \
