@@ -508,11 +508,26 @@ internal sealed partial class BatchGrain(
         }
     }
 
-    /// <summary>Commits the record; only then is it answered (and, if asked, published) as the batch.</summary>
+    /// <summary>
+    /// Commits the record; only then is it answered (and, if asked, published) as the batch. A failed commit (the store is
+    /// down, or a newer activation fenced this one) ends the activation: its record is ahead of the store, and the next call
+    /// loads what was committed.
+    /// </summary>
     private async Task CommitAsync(bool publish)
     {
         var statusBefore = _visible?.Status;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            _timer?.Dispose();
+            _timer = null;
+            this.DeactivateOnIdle();
+            throw;
+        }
+
         _visible = Record.Batch;
         _dirty = false;
         _lastFlush = time.GetTimestamp();
