@@ -15,20 +15,20 @@ public abstract partial class BatchGrainContract
     private async Task WaitStartedAsync(FakeUpstream.TenantUpstream upstream, int calls)
     {
         var started = await Eventually.WaitAsync(() => Task.FromResult(upstream.Started), n => n >= calls, TimeSpan.FromSeconds(20));
-        Assert.True(started >= calls, $"only {started} upstream calls started\n{cluster.RelayLog()}");
+        Assert.True(started >= calls, $"only {started} upstream calls started\n{Cluster.RelayLog()}");
     }
 
     [Fact]
     public async Task A_cancel_stops_every_item_at_once_lets_running_ones_finish_and_bill_and_ends_the_rest_cancelled()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         upstream.Delay = TimeSpan.FromMilliseconds(300);
         var ids = CustomIds(60);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
         await WaitStartedAsync(upstream, 4);
 
-        var cancelling = await cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now());
+        var cancelling = await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now());
         var startedAtCancel = upstream.Started;
         Assert.NotNull(cancelling);
         Assert.Equal(BatchStatus.Cancelling, cancelling.Status);
@@ -51,26 +51,26 @@ public abstract partial class BatchGrainContract
         Assert.Equal(Billed(answered), (await SettledQuotaAsync(tenant)).SpentNanos);
 
         // A cancelled batch stays cancelled.
-        Assert.Equal(cancelled, await cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
+        Assert.Equal(cancelled, await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
     }
 
     [Fact]
     public async Task A_validating_batch_is_cancelled_at_once_and_its_late_validation_runs_nothing()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         var file = await UploadAsync(tenant, CustomIds(8).Select(c => Line(c)));
-        var hold = cluster.Files.HoldNextRead(file);
+        var hold = Cluster.Files.HoldNextRead(file);
         var id = await CreateAsync(tenant, file);
         await hold.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the validation is reading the file
 
-        var cancelled = await cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now());
+        var cancelled = await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now());
         Assert.NotNull(cancelled);
         Assert.Equal(BatchStatus.Cancelled, cancelled.Status);
         Assert.True(cancelled.CancelledAt is not null && cancelled.CancellingAt is not null, Describe(cancelled));
         hold.Release();
 
-        await AssertStaysAsync(async () => upstream.Started == 0 && (await cluster.Batches(NextSilo()).GetAsync(tenant, id)) == cancelled,
+        await AssertStaysAsync(async () => upstream.Started == 0 && (await Cluster.Batches(NextSilo()).GetAsync(tenant, id)) == cancelled,
             TimeSpan.FromSeconds(2), "a batch cancelled while validating changed or ran items once its validation ended");
     }
 
@@ -78,7 +78,7 @@ public abstract partial class BatchGrainContract
     public async Task A_batch_past_its_window_ends_every_item_batch_expired_without_a_call()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         var ids = CustomIds(12);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))), expiresAt: Now() - 1);
 
@@ -97,7 +97,7 @@ public abstract partial class BatchGrainContract
     public async Task A_batch_whose_window_closes_mid_run_keeps_what_ran_and_expires_the_rest()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         upstream.Delay = TimeSpan.FromMilliseconds(600);
         var ids = CustomIds(80);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))), expiresAt: Now() + 3);
@@ -117,7 +117,7 @@ public abstract partial class BatchGrainContract
     public async Task A_chunk_whose_runs_keep_failing_fails_the_batch_after_MaxTaskAttempts_runs()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         upstream.Breaking.Add("c-7"); // chunk 1 (items 5 to 9) breaks on every run
         var ids = CustomIds(20);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
@@ -129,13 +129,13 @@ public abstract partial class BatchGrainContract
         Assert.Equal("batch_task_failed", (string?)error["code"]);
         Assert.Contains("chunk 1", (string?)error["message"], StringComparison.Ordinal);
         var runs = upstream.Runs.GetValueOrDefault("c-7");
-        Assert.True(runs <= cluster.Options.Batches.MaxTaskAttempts,
-            $"the failing chunk ran {runs} times, more than MaxTaskAttempts ({cluster.Options.Batches.MaxTaskAttempts})");
+        Assert.True(runs <= Cluster.Options.Batches.MaxTaskAttempts,
+            $"the failing chunk ran {runs} times, more than MaxTaskAttempts ({Cluster.Options.Batches.MaxTaskAttempts})");
 
         // Nothing more starts once the batch has failed and its running calls are done; what ran was booked.
         await Eventually.WaitAsync(() => Task.FromResult(upstream.InFlight), n => n == 0);
         var started = upstream.Started;
-        await AssertStaysAsync(async () => upstream.Started == started && (await cluster.Batches(NextSilo()).GetAsync(tenant, id)) == failed,
+        await AssertStaysAsync(async () => upstream.Started == started && (await Cluster.Batches(NextSilo()).GetAsync(tenant, id)) == failed,
             TimeSpan.FromSeconds(1.5), "a failed batch kept running items or changed");
         Assert.True((await SettledQuotaAsync(tenant)).SpentNanos > 0);
     }
@@ -144,9 +144,9 @@ public abstract partial class BatchGrainContract
     public async Task A_batch_whose_input_file_is_lost_after_validation_fails_after_MaxTaskAttempts_runs_of_a_chunk()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         var file = await UploadAsync(tenant, CustomIds(12).Select(c => Line(c)));
-        cluster.Files.LoseAfter(file, 1); // the validation reads it; every chunk finds it gone
+        Cluster.Files.LoseAfter(file, 1); // the validation reads it; every chunk finds it gone
         var id = await CreateAsync(tenant, file);
 
         var (failed, _) = await WaitFinalAsync(tenant, id);
@@ -154,7 +154,7 @@ public abstract partial class BatchGrainContract
         Assert.NotNull(failed.InProgressAt);
         var error = Assert.Single(JsonNode.Parse(failed.ErrorsJson!)!.AsArray())!;
         Assert.Equal("batch_task_failed", (string?)error["code"]);
-        Assert.Contains($"{cluster.Options.Batches.MaxTaskAttempts} attempts", (string?)error["message"], StringComparison.Ordinal);
+        Assert.Contains($"{Cluster.Options.Batches.MaxTaskAttempts} attempts", (string?)error["message"], StringComparison.Ordinal);
         Assert.Equal(0, upstream.Started);
     }
 
@@ -162,32 +162,32 @@ public abstract partial class BatchGrainContract
     public async Task A_purged_tenants_batches_are_gone_their_chunks_stop_and_nothing_is_booked_to_the_ids_next_tenant()
     {
         var tenant = await TenantAsync();
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         var done = await CreateAsync(tenant, await UploadAsync(tenant, [Line("early")]));
         Assert.Equal(BatchStatus.Completed, (await WaitFinalAsync(tenant, done)).Final.Status);
         upstream.Delay = TimeSpan.FromMilliseconds(400);
         var running = await CreateAsync(tenant, await UploadAsync(tenant, CustomIds(60).Select(c => Line(c))));
         await WaitStartedAsync(upstream, 5);
 
-        await cluster.Purge(NextSilo()).PurgeAsync(tenant);
+        await Cluster.Purge(NextSilo()).PurgeAsync(tenant);
         var startedAtPurge = upstream.Started;
-        var tenants = cluster.Tenants(NextSilo());
+        var tenants = Cluster.Tenants(NextSilo());
         await tenants.BeginIncarnationAsync(tenant, TenantIncarnation.New()); // the id's next tenant
         await tenants.GetTenant(tenant).SetLimitsAsync(new TenantLimits(null, null, 1_000, 1_000_000_000_000));
 
-        Assert.Null(await cluster.Batches(NextSilo()).GetAsync(tenant, done));
-        Assert.Null(await cluster.Batches(NextSilo()).GetAsync(tenant, running));
-        Assert.Empty((await cluster.Batches(NextSilo()).ListAsync(tenant, null, 10)).Batches);
-        Assert.Null(await cluster.Batches(NextSilo()).CancelAsync(tenant, running, Now()));
+        Assert.Null(await Cluster.Batches(NextSilo()).GetAsync(tenant, done));
+        Assert.Null(await Cluster.Batches(NextSilo()).GetAsync(tenant, running));
+        Assert.Empty((await Cluster.Batches(NextSilo()).ListAsync(tenant, null, 10)).Batches);
+        Assert.Null(await Cluster.Batches(NextSilo()).CancelAsync(tenant, running, Now()));
 
         // The calls under way end; nothing starts, nothing is booked to the new tenant, and the batches stay gone.
         var inFlight = await Eventually.WaitAsync(() => Task.FromResult(upstream.InFlight), n => n == 0);
         Assert.Equal(0, inFlight);
         await AssertStaysAsync(async () =>
         {
-            var quota = await cluster.Tenants(NextSilo()).GetTenant(tenant).GetQuotaAsync();
+            var quota = await Cluster.Tenants(NextSilo()).GetTenant(tenant).GetQuotaAsync();
             return upstream.Started == startedAtPurge && quota.SpentNanos == 0 && quota.ReservedNanos == 0
-                && await cluster.Batches(NextSilo()).GetAsync(tenant, running) is null;
+                && await Cluster.Batches(NextSilo()).GetAsync(tenant, running) is null;
         }, TimeSpan.FromSeconds(2.5), "after the purge an item started, was booked to the new tenant, or its batch came back");
     }
 }

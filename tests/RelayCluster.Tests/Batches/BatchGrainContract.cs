@@ -8,12 +8,10 @@ using RelayCluster.Tests.Infrastructure;
 namespace RelayCluster.Tests.Batches;
 
 /// <summary>
-/// What the batch grains must do, on an in-process cluster of three silos, with each store's providers: the status
-/// machine from create to a final status, every custom_id exactly once in the result files, every billed item booked
-/// exactly once on the tenant grain, counts that never go backwards, cancel and expiry per item, a chunk that keeps
-/// failing, and a purged tenant. Calls go through the silos in turn, as the HTTP API of each relay makes them.
+/// The steps the batch grain suites share: uploads, creates as the HTTP API makes them, polling that checks no count ever
+/// goes backwards, and the result files and spend read back. Calls go through the live silos in turn.
 /// </summary>
-public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
+public abstract class BatchGrainSteps(BatchGrainCluster cluster)
 {
     protected const string Endpoint = "/v1/chat/completions";
 
@@ -203,18 +201,27 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
         }
         while (DateTime.UtcNow < end);
     }
+}
 
+/// <summary>
+/// What the batch grains must do, on an in-process cluster of three silos, with each store's providers: the status
+/// machine from create to a final status, every custom_id exactly once in the result files, every billed item booked
+/// exactly once on the tenant grain, counts that never go backwards, cancel and expiry per item, a chunk that keeps
+/// failing, and a purged tenant. Calls go through the silos in turn, as the HTTP API of each relay makes them.
+/// </summary>
+public abstract partial class BatchGrainContract(BatchGrainCluster cluster) : BatchGrainSteps(cluster)
+{
     [Fact]
     public async Task A_batch_validates_runs_its_chunks_across_the_silos_and_completes_with_every_item_once_and_booked_once()
     {
         var tenant = await TenantAsync();
         var ids = CustomIds(23);
-        var upstream = cluster.Upstream.For(tenant);
+        var upstream = Cluster.Upstream.For(tenant);
         upstream.Failing.UnionWith(["c-3", "c-17"]);
         var file = await UploadAsync(tenant, ids.Select(c => Line(c)));
         var id = await CreateAsync(tenant, file);
 
-        var created = await cluster.Batches(NextSilo()).GetAsync(tenant, id);
+        var created = await Cluster.Batches(NextSilo()).GetAsync(tenant, id);
         Assert.NotNull(created);
         Assert.Equal((id, tenant, file, """{"job":"nightly"}"""), (created.Id, created.TenantId, created.InputFileId, created.MetadataJson));
         Assert.Contains(created.Status, new[] { BatchStatus.Validating, BatchStatus.InProgress, BatchStatus.Finalizing, BatchStatus.Completed });
@@ -239,19 +246,19 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
         Assert.Equal(Billed(output.Concat(errors)), quota.SpentNanos);
 
         // The same batch through every silo; a final batch's cancel changes nothing.
-        for (var silo = 0; silo < cluster.Cluster.Silos.Count; silo++)
+        for (var silo = 0; silo < Cluster.Cluster.Silos.Count; silo++)
         {
-            Assert.Equal(done, await cluster.Batches(silo).GetAsync(tenant, id));
+            Assert.Equal(done, await Cluster.Batches(silo).GetAsync(tenant, id));
         }
 
-        Assert.Equal(done, await cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
-        Assert.Equal(done, await cluster.Batches(NextSilo()).GetAsync(tenant, id));
+        Assert.Equal(done, await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
+        Assert.Equal(done, await Cluster.Batches(NextSilo()).GetAsync(tenant, id));
 
         // Another tenant cannot see or cancel it.
         var other = NewTenant();
-        Assert.Null(await cluster.Batches(NextSilo()).GetAsync(other, id));
-        Assert.Null(await cluster.Batches(NextSilo()).CancelAsync(other, id, Now()));
-        Assert.Empty((await cluster.Batches(NextSilo()).ListAsync(other, null, 10)).Batches);
+        Assert.Null(await Cluster.Batches(NextSilo()).GetAsync(other, id));
+        Assert.Null(await Cluster.Batches(NextSilo()).CancelAsync(other, id, Now()));
+        Assert.Empty((await Cluster.Batches(NextSilo()).ListAsync(other, null, 10)).Batches);
     }
 
     [Fact]
@@ -268,22 +275,22 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
         var other = await TenantAsync();
         var otherId = await CreateAsync(other, await UploadAsync(other, [Line("x")]));
 
-        var first = await cluster.Batches(NextSilo()).ListAsync(tenant, null, 2);
+        var first = await Cluster.Batches(NextSilo()).ListAsync(tenant, null, 2);
         Assert.Equal([ids[4], ids[3]], first.Batches.Select(b => b.Id));
         Assert.True(first.HasMore);
-        var middle = await cluster.Batches(NextSilo()).ListAsync(tenant, ids[3], 2);
+        var middle = await Cluster.Batches(NextSilo()).ListAsync(tenant, ids[3], 2);
         Assert.Equal([ids[2], ids[1]], middle.Batches.Select(b => b.Id));
         Assert.True(middle.HasMore);
-        var last = await cluster.Batches(NextSilo()).ListAsync(tenant, ids[1], 2);
+        var last = await Cluster.Batches(NextSilo()).ListAsync(tenant, ids[1], 2);
         Assert.Equal([ids[0]], last.Batches.Select(b => b.Id));
         Assert.False(last.HasMore);
-        Assert.Equal([otherId], (await cluster.Batches(NextSilo()).ListAsync(other, null, 10)).Batches.Select(b => b.Id));
-        Assert.Null(await cluster.Batches(NextSilo()).GetAsync(tenant, otherId));
+        Assert.Equal([otherId], (await Cluster.Batches(NextSilo()).ListAsync(other, null, 10)).Batches.Select(b => b.Id));
+        Assert.Null(await Cluster.Batches(NextSilo()).GetAsync(tenant, otherId));
 
         // A second create of the same id (a retried call) changes nothing.
-        var again = await cluster.Batches(NextSilo()).GetAsync(tenant, ids[0]);
+        var again = await Cluster.Batches(NextSilo()).GetAsync(tenant, ids[0]);
         await Grains(NextSilo()).GetGrain<Silo.Batches.IBatchActor>(ids[0]).CreateAsync(new BatchCreation(ids[0], tenant, Endpoint, file, null, Now(), Now() + 10));
-        Assert.Equal(again!.ExpiresAt, (await cluster.Batches(NextSilo()).GetAsync(tenant, ids[0]))!.ExpiresAt);
+        Assert.Equal(again!.ExpiresAt, (await Cluster.Batches(NextSilo()).GetAsync(tenant, ids[0]))!.ExpiresAt);
         foreach (var id in ids.Append(otherId))
         {
             await WaitFinalAsync(id == otherId ? other : tenant, id);
@@ -312,10 +319,10 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
         Assert.Equal(
             [(2, "invalid_json_line"), (3, "missing_custom_id"), (4, "duplicate_custom_id"), (5, "mismatched_url")],
             errors.Select(e => ((int)e!["line"]!, (string)e["code"]!)));
-        Assert.Equal(0, cluster.Upstream.For(tenant).Started);
+        Assert.Equal(0, Cluster.Upstream.For(tenant).Started);
 
         var lost = await UploadAsync(tenant, [Line("gone")]);
-        Assert.True(await cluster.Files.DeleteAsync(tenant, lost));
+        Assert.True(await Cluster.Files.DeleteAsync(tenant, lost));
         var gone = await CreateAsync(tenant, lost);
         var (invalid, _) = await WaitFinalAsync(tenant, gone);
         Assert.Equal(BatchStatus.Failed, invalid.Status);
@@ -327,13 +334,13 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster)
     public async Task The_batch_channel_carries_counts_that_never_go_backwards_and_ends_with_the_final_batch()
     {
         var tenant = await TenantAsync();
-        cluster.Upstream.For(tenant).Delay = TimeSpan.FromMilliseconds(60);
+        Cluster.Upstream.For(tenant).Delay = TimeSpan.FromMilliseconds(60);
         var ids = CustomIds(30);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
         var (done, _) = await WaitFinalAsync(tenant, id);
         Assert.Equal(BatchStatus.Completed, done.Status);
 
-        var channel = cluster.Channels(NextSilo()).GetChannel(StreamIds.ForBatch(id));
+        var channel = Cluster.Channels(NextSilo()).GetChannel(StreamIds.ForBatch(id));
         Assert.Equal(tenant, await channel.OwnerAsync());
         var entries = await channel.ReadAsync(0, 10_000);
         Assert.NotEmpty(entries);
