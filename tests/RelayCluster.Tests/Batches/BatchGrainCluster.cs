@@ -40,6 +40,9 @@ public abstract class BatchGrainCluster : IAsyncLifetime
 
     public FakeUpstream Upstream { get; } = new();
 
+    /// <summary>Settles that fail once before they reach the tenant grain (a commit that did not happen); every silo books through these.</summary>
+    public SettleFaults Settles => Upstream.Settles;
+
     /// <summary>What the batch grains' silos logged (warnings and above of the relay's own categories are shown on failure).</summary>
     public LogCapture Logs { get; } = new();
 
@@ -50,7 +53,7 @@ public abstract class BatchGrainCluster : IAsyncLifetime
             ChunkSize = 5,
             MaxConcurrentItems = 4,
             MaxConcurrentChunks = 2,
-            MaxConcurrentChunksPerTenant = 2,
+            MaxConcurrentChunksPerTenant = 1, // one tenant holds at most half a silo's item slots
             MaxTaskAttempts = 3,
             LeaseSeconds = 1.5,
             ProgressIntervalMs = 100,
@@ -109,6 +112,7 @@ public abstract class BatchGrainCluster : IAsyncLifetime
             services.AddSingleton(Options);
             services.AddSingleton(new TenantStoreOptions(60_000));
             services.AddTenantGrains(_ => Journal);
+            services.AddSingleton<ITenantGrainFactory>(sp => Settles.Wrap(sp.GetRequiredService<OrleansTenantGrainFactory>()));
             services.AddSingleton<ITenantDirectory>(directory);
             services.AddSingleton<IStreamChannelFactory>(sp => new GrainStreamChannelFactory(
                 sp.GetRequiredService<IGrainFactory>(), new StreamSettings(), TimeProvider.System));
@@ -190,6 +194,8 @@ public sealed class FakeUpstream
 
     public TenantUpstream For(string tenantId) => _tenants.GetOrAdd(tenantId, _ => new TenantUpstream());
 
+    public SettleFaults Settles { get; } = new();
+
     /// <summary>What an item of this custom id costs (nano-dollars), whichever run of it is billed: the spend is checkable from the files.</summary>
     public static long CostOf(string customId) => 1_000 + (long)(uint)StringComparer.Ordinal.GetHashCode(customId) % 10_000;
 
@@ -213,6 +219,12 @@ public sealed class FakeUpstream
 
         /// <summary>Custom ids whose run throws a relay fault (not an item's end): the chunk's run fails.</summary>
         public HashSet<string> Breaking { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Custom ids whose first settle fails before it reaches the tenant grain.</summary>
+        public HashSet<string> SettleFailsOnce { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The custom ids of the calls that were answered (each run once, unless a run was lost with its silo).</summary>
+        public ConcurrentQueue<string> Answered { get; } = new();
 
         /// <summary>Calls wait here before they answer (open unless a test closes it).</summary>
         public TaskCompletionSource Gate { get; set; } = Opened();
@@ -295,6 +307,12 @@ internal sealed class FakeItemExecutor(FakeUpstream upstream, ITenantGrainFactor
             calls.End();
         }
 
+        calls.Answered.Enqueue(customId);
+        if (calls.SettleFailsOnce.Contains(customId))
+        {
+            upstream.Settles.FailNextSettle(requestId);
+        }
+
         var failed = calls.Failing.Contains(customId);
         var status = failed ? 400 : 200;
         var body = System.Text.Encoding.UTF8.GetBytes($$"""{"cost":{{cost}},"silo":"{{silo}}"}""");
@@ -330,11 +348,23 @@ public sealed class GatedFileStore(IFileStore inner) : IFileStore
     /// <summary>The next open of the file waits until the hold is released.</summary>
     public JournalHold HoldNextRead(string fileId) => Faults._holds[fileId] = new JournalHold();
 
+    /// <summary>The next save of a batch output file of the tenant (a finalization) waits until the hold is released.</summary>
+    public JournalHold HoldNextOutput(string tenantId) => Faults._holds["output:" + tenantId] = new JournalHold();
+
     /// <summary>Opens after the first <paramref name="reads"/> find the file gone.</summary>
     public void LoseAfter(string fileId, int reads) => Faults._lostAfter[fileId] = reads;
 
-    public Task<StoredFile> SaveAsync(string tenantId, string filename, string purpose, Stream content, long? expiresAfterSeconds, long maxBytes, CancellationToken cancellationToken) =>
-        Inner.SaveAsync(tenantId, filename, purpose, content, expiresAfterSeconds, maxBytes, cancellationToken);
+    public async Task<StoredFile> SaveAsync(
+        string tenantId, string filename, string purpose, Stream content, long? expiresAfterSeconds, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (purpose == "batch_output" && Faults._holds.TryRemove("output:" + tenantId, out var hold))
+        {
+            hold.Entered.TrySetResult();
+            await hold.Released.Task.WaitAsync(cancellationToken);
+        }
+
+        return await Inner.SaveAsync(tenantId, filename, purpose, content, expiresAfterSeconds, maxBytes, cancellationToken);
+    }
 
     public ValueTask<StoredFile?> GetAsync(string tenantId, string fileId, CancellationToken cancellationToken = default) =>
         Inner.GetAsync(tenantId, fileId, cancellationToken);

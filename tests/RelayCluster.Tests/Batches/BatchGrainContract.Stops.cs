@@ -75,6 +75,53 @@ public abstract partial class BatchGrainContract
     }
 
     [Fact]
+    public async Task A_finalizing_batch_cancelled_ends_cancelled_with_the_files_of_what_ran()
+    {
+        var tenant = await TenantAsync();
+        var ids = CustomIds(7);
+        var hold = Cluster.Files.HoldNextOutput(tenant);
+        var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
+        await hold.Entered.Task.WaitAsync(TimeSpan.FromSeconds(20)); // every item ended; the output file is being written
+        Assert.Equal(BatchStatus.Finalizing, (await Cluster.Batches(NextSilo()).GetAsync(tenant, id))!.Status);
+
+        var cancelling = await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now());
+        Assert.Equal(BatchStatus.Cancelling, cancelling!.Status);
+        hold.Release();
+
+        var (cancelled, _) = await WaitFinalAsync(tenant, id);
+        Assert.Equal(BatchStatus.Cancelled, cancelled.Status);
+        Assert.True(cancelled.CancelledAt is not null && cancelled.FinalizingAt is not null && cancelled.CompletedAt is null, Describe(cancelled));
+        var (output, _) = await ResultsAsync(tenant, cancelled, ids);
+        Assert.Equal(7, output.Count);
+        Assert.Equal(Billed(output), (await SettledQuotaAsync(tenant)).SpentNanos);
+    }
+
+    [Fact]
+    public async Task One_tenants_blocked_batch_holds_at_most_its_share_and_another_tenants_batch_completes_meanwhile()
+    {
+        var big = await TenantAsync();
+        var stuck = Cluster.Upstream.For(big);
+        stuck.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously); // its calls never answer
+        var bigId = await CreateAsync(big, await UploadAsync(big, CustomIds(60).Select(c => Line(c))));
+        await WaitStartedAsync(stuck, 2);
+
+        var small = await TenantAsync();
+        var ids = CustomIds(6, "s");
+        var smallId = await CreateAsync(small, await UploadAsync(small, ids.Select(c => Line(c))));
+        var (done, _) = await WaitFinalAsync(small, smallId, TimeSpan.FromSeconds(20));
+        Assert.Equal((BatchStatus.Completed, 6L), (done.Status, done.Completed));
+
+        // Meanwhile the big tenant held no more than its share: half of each silo's item slots.
+        var share = Cluster.Options.Batches.MaxConcurrentItems * Cluster.Options.Batches.MaxConcurrentChunksPerTenant / Cluster.Options.Batches.MaxConcurrentChunks;
+        Assert.All(stuck.StartedOn, s => Assert.True(s.Value <= share, $"{big} holds {s.Value} slots on {s.Key}, more than its share {share}"));
+        Assert.NotEqual(BatchStatus.Completed, (await Cluster.Batches(NextSilo()).GetAsync(big, bigId))!.Status);
+
+        await Cluster.Batches(NextSilo()).CancelAsync(big, bigId, Now());
+        stuck.Gate.TrySetResult();
+        Assert.Equal(BatchStatus.Cancelled, (await WaitFinalAsync(big, bigId)).Final.Status);
+    }
+
+    [Fact]
     public async Task A_batch_past_its_window_ends_every_item_batch_expired_without_a_call()
     {
         var tenant = await TenantAsync();
@@ -128,16 +175,21 @@ public abstract partial class BatchGrainContract
         var error = Assert.Single(JsonNode.Parse(failed.ErrorsJson!)!.AsArray())!;
         Assert.Equal("batch_task_failed", (string?)error["code"]);
         Assert.Contains("chunk 1", (string?)error["message"], StringComparison.Ordinal);
-        var runs = upstream.Runs.GetValueOrDefault("c-7");
-        Assert.True(runs <= Cluster.Options.Batches.MaxTaskAttempts,
-            $"the failing chunk ran {runs} times, more than MaxTaskAttempts ({Cluster.Options.Batches.MaxTaskAttempts})");
 
         // Nothing more starts once the batch has failed and its running calls are done; what ran was booked.
         await Eventually.WaitAsync(() => Task.FromResult(upstream.InFlight), n => n == 0);
         var started = upstream.Started;
         await AssertStaysAsync(async () => upstream.Started == started && (await Cluster.Batches(NextSilo()).GetAsync(tenant, id)) == failed,
             TimeSpan.FromSeconds(1.5), "a failed batch kept running items or changed");
-        Assert.True((await SettledQuotaAsync(tenant)).SpentNanos > 0);
+        // Every call answered was booked once, though the batch failed around it.
+        var answered = upstream.Answered.ToList();
+        Assert.Equal(answered.Count, answered.Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(answered.Sum(FakeUpstream.CostOf), (await SettledQuotaAsync(tenant)).SpentNanos);
+
+        // MaxTaskAttempts runs at most (BatchOptions: "Attempts of a batch's task before the batch fails").
+        var runs = upstream.Runs.GetValueOrDefault("c-7");
+        Assert.True(runs <= Cluster.Options.Batches.MaxTaskAttempts,
+            $"the failing chunk ran {runs} times, more than MaxTaskAttempts ({Cluster.Options.Batches.MaxTaskAttempts})");
     }
 
     [Fact]

@@ -262,6 +262,25 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster) : Ba
     }
 
     [Fact]
+    public async Task An_item_whose_settle_failed_is_booked_later_exactly_once()
+    {
+        var tenant = await TenantAsync();
+        var upstream = Cluster.Upstream.For(tenant);
+        upstream.SettleFailsOnce.UnionWith(["c-1", "c-6", "c-8"]);
+        var thrown = Cluster.Settles.Thrown;
+        var ids = CustomIds(10);
+        var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
+
+        var (done, _) = await WaitFinalAsync(tenant, id);
+        Assert.Equal((BatchStatus.Completed, 10L), (done.Status, done.Completed));
+        var (output, _) = await ResultsAsync(tenant, done, ids);
+        Assert.Equal(10, upstream.Started);
+        Assert.Equal(thrown + 3, Cluster.Settles.Thrown); // the three first settles failed
+        var quota = await SettledQuotaAsync(tenant); // nothing released unbooked: no reservation left
+        Assert.Equal(Billed(output), quota.SpentNanos);
+    }
+
+    [Fact]
     public async Task Listing_is_newest_first_with_a_cursor_and_per_tenant()
     {
         var tenant = await TenantAsync();

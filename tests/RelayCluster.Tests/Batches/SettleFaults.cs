@@ -12,7 +12,12 @@ public sealed class SettleFaults
 {
     private readonly ConcurrentDictionary<string, bool> _failOnce = new(StringComparer.Ordinal);
 
+    private int _thrown;
+
     public void FailNextSettle(string requestId) => _failOnce[requestId] = true;
+
+    /// <summary>Settles failed so far.</summary>
+    public int Thrown => Volatile.Read(ref _thrown);
 
     public ITenantGrainFactory Wrap(ITenantGrainFactory inner) => new Grains(inner, this);
 
@@ -25,7 +30,7 @@ public sealed class SettleFaults
     {
         public override ValueTask<bool> SettleAsync(Settlement settlement) =>
             faults._failOnce.TryRemove(settlement.RequestId, out _)
-                ? throw new StoreUnavailableException("Injected: the settle's commit failed.")
+                ? throw new StoreUnavailableException($"Injected: the settle's commit failed ({Interlocked.Increment(ref faults._thrown)}).")
                 : base.SettleAsync(settlement);
     }
 }
