@@ -303,6 +303,8 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster) : Ba
         var last = await Cluster.Batches(NextSilo()).ListAsync(tenant, ids[1], 2);
         Assert.Equal([ids[0]], last.Batches.Select(b => b.Id));
         Assert.False(last.HasMore);
+        var unknown = await Cluster.Batches(NextSilo()).ListAsync(tenant, BatchIds.New(), 2); // an unknown cursor: an empty page
+        Assert.Equal((0, false), (unknown.Batches.Count, unknown.HasMore));
         Assert.Equal([otherId], (await Cluster.Batches(NextSilo()).ListAsync(other, null, 10)).Batches.Select(b => b.Id));
         Assert.Null(await Cluster.Batches(NextSilo()).GetAsync(tenant, otherId));
 
