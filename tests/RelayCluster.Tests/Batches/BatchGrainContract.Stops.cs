@@ -52,6 +52,7 @@ public abstract partial class BatchGrainContract
 
         // A cancelled batch stays cancelled.
         Assert.Equal(cancelled, await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
+        await AssertNoWorkFilesAsync(tenant, id);
     }
 
     [Fact]
@@ -158,6 +159,7 @@ public abstract partial class BatchGrainContract
         Assert.True(output.Count > 0 && unrun.Count > 0, $"{output.Count} ran and {unrun.Count} expired: the window did not close mid-run");
         Assert.Equal(output.Count, upstream.Started);
         Assert.Equal(Billed(output), (await SettledQuotaAsync(tenant)).SpentNanos);
+        await AssertNoWorkFilesAsync(tenant, id);
     }
 
     [Fact]
@@ -166,7 +168,8 @@ public abstract partial class BatchGrainContract
         var tenant = await TenantAsync();
         var upstream = Cluster.Upstream.For(tenant);
         upstream.Breaking.Add("c-7"); // chunk 1 (items 5 to 9) breaks on every run
-        var ids = CustomIds(20);
+        upstream.Delay = TimeSpan.FromMilliseconds(300); // the other chunks are still running when the batch fails
+        var ids = CustomIds(60);
         var id = await CreateAsync(tenant, await UploadAsync(tenant, ids.Select(c => Line(c))));
 
         var (failed, _) = await WaitFinalAsync(tenant, id);
@@ -185,6 +188,8 @@ public abstract partial class BatchGrainContract
         var answered = upstream.Answered.ToList();
         Assert.Equal(answered.Count, answered.Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(answered.Sum(FakeUpstream.CostOf), (await SettledQuotaAsync(tenant)).SpentNanos);
+
+        await AssertNoWorkFilesAsync(tenant, id);
 
         // MaxTaskAttempts runs at most (BatchOptions: "Attempts of a batch's task before the batch fails").
         var runs = upstream.Runs.GetValueOrDefault("c-7");
@@ -208,6 +213,7 @@ public abstract partial class BatchGrainContract
         Assert.Equal("batch_task_failed", (string?)error["code"]);
         Assert.Contains($"{Cluster.Options.Batches.MaxTaskAttempts} attempts", (string?)error["message"], StringComparison.Ordinal);
         Assert.Equal(0, upstream.Started);
+        await AssertNoWorkFilesAsync(tenant, id);
     }
 
     [Fact]
@@ -241,5 +247,6 @@ public abstract partial class BatchGrainContract
             return upstream.Started == startedAtPurge && quota.SpentNanos == 0 && quota.ReservedNanos == 0
                 && await Cluster.Batches(NextSilo()).GetAsync(tenant, running) is null;
         }, TimeSpan.FromSeconds(2.5), "after the purge an item started, was booked to the new tenant, or its batch came back");
+        await AssertNoWorkFilesAsync(tenant, running);
     }
 }

@@ -190,6 +190,17 @@ public abstract class BatchGrainSteps(BatchGrainCluster cluster)
         return quota;
     }
 
+    /// <summary>A final batch's work files (plan, parts, chunk results on the shared volume) are gone once its chunks are.</summary>
+    protected async Task AssertNoWorkFilesAsync(string tenant, string id)
+    {
+        var directory = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Silo.Batches.PartFiles>(Cluster.Services(0)).BatchDirectory(tenant, id);
+        var left = await Eventually.WaitAsync(
+            () => Task.FromResult(Directory.Exists(directory) ? Directory.GetFiles(directory).Select(Path.GetFileName).ToArray() : []),
+            files => files.Length == 0 && !Directory.Exists(directory), TimeSpan.FromSeconds(5));
+        Assert.False(Directory.Exists(directory), $"batch {id} ended but left its work directory with [{string.Join(", ", left ?? [])}]");
+    }
+
     /// <summary>Holds for the whole window (a negative: something must not happen), failing as soon as it does not.</summary>
     protected static async Task AssertStaysAsync(Func<Task<bool>> holds, TimeSpan window, string what)
     {
@@ -253,6 +264,7 @@ public abstract partial class BatchGrainContract(BatchGrainCluster cluster) : Ba
 
         Assert.Equal(done, await Cluster.Batches(NextSilo()).CancelAsync(tenant, id, Now()));
         Assert.Equal(done, await Cluster.Batches(NextSilo()).GetAsync(tenant, id));
+        await AssertNoWorkFilesAsync(tenant, id);
 
         // Another tenant cannot see or cancel it.
         var other = NewTenant();
