@@ -22,20 +22,26 @@ public sealed class BatchGrainFailoverTests() : BatchGrainSteps(new RedisBatchGr
 
     public Task DisposeAsync() => Cluster.DisposeAsync();
 
-    /// <summary>A new batch id whose grain lands on one of <paramref name="silos"/> (placement is random: try ids until one does).</summary>
+    /// <summary>
+    /// A new batch id whose grain lands on one of <paramref name="silos"/>. Placement prefers the calling silo, and spreads
+    /// only once the silos' load statistics are in, so ids are tried through the wanted silos until one lands there.
+    /// </summary>
     private async Task<string> BatchIdOnAsync(params int[] silos)
     {
         var wanted = silos.Select(Cluster.AddressOf).ToHashSet(StringComparer.Ordinal);
-        for (var n = 0; n < 100; n++)
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        for (var n = 0; DateTime.UtcNow < deadline; n++)
         {
             var id = BatchIds.New();
-            if (wanted.Contains(await Cluster.Batches(0).HostOfAsync(id)))
+            if (wanted.Contains(await Cluster.Batches(silos[n % silos.Length]).HostOfAsync(id)))
             {
                 return id;
             }
+
+            await Task.Delay(20);
         }
 
-        throw new InvalidOperationException("No batch grain landed on the wanted silos in 100 tries.");
+        throw new InvalidOperationException("No batch grain landed on the wanted silos in 20 s.");
     }
 
     private async Task<(string Tenant, string Id, string[] CustomIds)> StartAsync(string id)
@@ -81,6 +87,49 @@ public sealed class BatchGrainFailoverTests() : BatchGrainSteps(new RedisBatchGr
 
         await AssertCompletedExactlyOnceAsync(tenant, id, ids, running.Completed + running.Failed);
         Assert.NotEqual(doomedAddress, await Cluster.Batches(0).HostOfAsync(id));
+    }
+
+    [Fact]
+    public async Task A_cancel_right_after_the_batch_grains_silo_died_stops_every_item_at_once_on_the_live_silos()
+    {
+        var id = await BatchIdOnAsync(1, 2);
+        var doomed = Cluster.AddressOf(1) == await Cluster.Batches(0).HostOfAsync(id) ? 1 : 2;
+        var live = new[] { Cluster.AddressOf(0), Cluster.AddressOf(3 - doomed) };
+        var (tenant, _, ids) = await StartAsync(id);
+        var upstream = Cluster.Upstream.For(tenant);
+        await WaitStatusAsync(tenant, id, b => b.Completed + b.Failed >= 10);
+
+        await Cluster.Cluster.KillSiloAsync(Cluster.Cluster.Silos[doomed]);
+
+        // The cancel is answered once the batch's grain is back on a live silo (503 until the dead one is declared dead).
+        BatchState? cancelling = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (cancelling is null)
+        {
+            try
+            {
+                cancelling = await Cluster.Batches(0).CancelAsync(tenant, id, Now());
+                Assert.NotNull(cancelling);
+            }
+            catch (Core.Tenants.StoreUnavailableException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        // Calls started on the live silos only: the killed silo's leftovers still run in this process, as a real dead one's would not.
+        int StartedLive() => live.Sum(a => upstream.StartedOn.GetValueOrDefault(a));
+        var startedAtCancel = StartedLive();
+        Assert.Contains(cancelling.Status, new[] { BatchStatus.Cancelling, BatchStatus.Cancelled });
+
+        var (cancelled, _) = await WaitFinalAsync(tenant, id, TimeSpan.FromSeconds(60));
+        Assert.Equal(BatchStatus.Cancelled, cancelled.Status);
+        Assert.Equal(startedAtCancel, StartedLive());
+        var (output, errors) = await ResultsAsync(tenant, cancelled, ids);
+        var unrun = errors.Where(l => l["response"] is not JsonObject).ToList();
+        Assert.NotEmpty(unrun);
+        Assert.All(unrun, l => Assert.Equal("batch_cancelled", (string?)l["error"]?["code"]));
+        Assert.Equal(Billed(output.Concat(errors)), (await Cluster.Tenants(0).GetTenant(tenant).GetQuotaAsync()).SpentNanos);
     }
 
     [Fact]
