@@ -6,7 +6,7 @@ namespace RelayCluster.Tests.Batches;
 
 /// <summary>
 /// Tenant grains whose settle of a chosen request fails once with <see cref="StoreUnavailableException"/> before it
-/// reaches the grain (a commit that failed and was not applied), for the batch stores' booking after such a failure.
+/// reaches the grain (a commit that failed and was not applied), for the chunk grains' booking after such a failure (their outbox).
 /// </summary>
 public sealed class SettleFaults
 {
