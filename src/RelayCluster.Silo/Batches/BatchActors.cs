@@ -32,6 +32,13 @@ public interface IBatchActor : IGrainWithStringKey
     [Alias("chunk-done")]
     Task ChunkDoneAsync(int chunk, ChunkTotals totals);
 
+    /// <summary>
+    /// A chunk's run was handed back unfinished because its silo is shutting down gracefully: that run is not counted as an
+    /// attempt (a rolling restart must not use up a long chunk's attempts).
+    /// </summary>
+    [Alias("chunk-handed-back")]
+    Task ChunkHandedBackAsync(int chunk);
+
     /// <summary>A background job (validation, finalization) of an activation has ended; applied if it is still wanted.</summary>
     [Alias("job-done")]
     Task JobDoneAsync(BatchJobResult result);
@@ -68,6 +75,7 @@ public interface IBatchChunkActor : IGrainWithStringKey
 
 /// <summary>Everything a chunk needs to run, from its batch.</summary>
 /// <param name="StopReason">Null to run; otherwise no item runs and every unrun item ends with this code.</param>
+/// <param name="Attempts">Runs of the chunk started so far; a new run starts only while this is below <paramref name="MaxAttempts"/>.</param>
 [GenerateSerializer, Immutable, Alias("relay.chunk-work")]
 public sealed record ChunkWork(
     [property: Id(0)] string TenantId,
@@ -76,7 +84,9 @@ public sealed record ChunkWork(
     [property: Id(3)] string InputFileId,
     [property: Id(4)] long ExpiresAt,
     [property: Id(5)] BatchChunk Range,
-    [property: Id(6)] string? StopReason);
+    [property: Id(6)] string? StopReason,
+    [property: Id(7)] int Attempts = 0,
+    [property: Id(8)] int MaxAttempts = int.MaxValue);
 
 /// <summary>A chunk's item ends: counts, items that ended because the window closed, and the tokens of the items' final calls.</summary>
 [GenerateSerializer, Immutable, Alias("relay.chunk-totals")]
@@ -101,8 +111,10 @@ public readonly record struct ChunkTotals(
 /// <summary>What a chunk answers to <see cref="IBatchChunkActor.StartAsync"/>.</summary>
 /// <param name="Started">This call started a run (a dispatch, or a revival on another silo): counts as an attempt.</param>
 /// <param name="Done">Every item has ended and is booked (the batch may have missed the chunk's done report).</param>
+/// <param name="Exhausted">A run was due but the chunk had used all its attempts: nothing started.</param>
 [GenerateSerializer, Immutable, Alias("relay.chunk-status")]
-public readonly record struct ChunkStatus([property: Id(0)] bool Started, [property: Id(1)] bool Done, [property: Id(2)] ChunkTotals Totals);
+public readonly record struct ChunkStatus(
+    [property: Id(0)] bool Started, [property: Id(1)] bool Done, [property: Id(2)] ChunkTotals Totals, [property: Id(3)] bool Exhausted = false);
 
 /// <summary>How a batch's background job ended. <see cref="Job"/> names the activation's job, so a stale result is ignored.</summary>
 [GenerateSerializer, Immutable, Alias("relay.batch-job-result")]

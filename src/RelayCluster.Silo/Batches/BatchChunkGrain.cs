@@ -59,9 +59,22 @@ internal sealed partial class BatchChunkGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _stopping.Cancel();
-        if (_running is { } running)
+        if (_running is not { } running)
         {
-            await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken));
+            return;
+        }
+
+        await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken));
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && _broken is null && !state.State.Done && _work is { } work)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IBatchActor>(work.BatchId).ChunkHandedBackAsync(work.Range.Index).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                Log.ReportFailed(logger, work.BatchId, work.Range.Index, ex.Message); // the run then counts as an attempt
+            }
         }
     }
 
@@ -80,6 +93,11 @@ internal sealed partial class BatchChunkGrain(
         var started = false;
         if (_running is null && _broken is null && !_forgotten)
         {
+            if (work.Attempts >= work.MaxAttempts)
+            {
+                return Task.FromResult(new ChunkStatus(false, false, _committed, Exhausted: true));
+            }
+
             _work = work;
             _run = null;
             _running = RunAsync(work);

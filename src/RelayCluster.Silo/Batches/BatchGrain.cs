@@ -124,24 +124,39 @@ internal sealed partial class BatchGrain(
             return; // told already (a repeated report)
         }
 
+        if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
+        {
+            // The batch ended around the chunk (it failed): its items were booked, but a final batch's counts stay as they were,
+            // and what the chunk wrote since the end goes too.
+            await CommitAsync(publish: false);
+            if (Record.Batch is { } ended)
+            {
+                parts.Delete(ended.TenantId, ended.Id);
+            }
+
+            return;
+        }
+
         Record.Done += totals;
         Record.DoneChunks++;
         Recount();
-        if (Record.Batch is { } batch && !BatchStatus.IsFinal(batch.Status))
+        if (Record.DoneChunks >= batch.Chunks)
         {
-            if (Record.DoneChunks >= batch.Chunks)
-            {
-                Record.Batch = BatchOutcome.AllEnded(Record.Batch, time.GetUtcNow().ToUnixTimeSeconds());
-                Record.JobAttempts = 0;
-                await CommitAsync(publish: true);
-                StartJob(BatchJobKind.Finalize);
-                return;
-            }
-
-            await DispatchAsync(commitFirst: true);
+            Record.Batch = BatchOutcome.AllEnded(Record.Batch!, time.GetUtcNow().ToUnixTimeSeconds());
+            Record.JobAttempts = 0;
+            await CommitAsync(publish: true);
+            StartJob(BatchJobKind.Finalize);
+            return;
         }
-        else
+
+        await DispatchAsync(commitFirst: true);
+    }
+
+    public async Task ChunkHandedBackAsync(int chunk)
+    {
+        if (Record.Running.TryGetValue(chunk, out var running) && running.Starts > 0)
         {
+            running.Starts--;
             await CommitAsync(publish: false);
         }
     }
@@ -364,13 +379,14 @@ internal sealed partial class BatchGrain(
             {
                 running.Starts++;
                 changed = true;
-                if (running.Starts > Batches.MaxTaskAttempts)
-                {
-                    var range = Work(chunk)?.Range;
-                    await AbandonAsync($"The batch failed: running requests {(range?.FirstLine ?? 0) + 1} onwards (chunk {chunk}) did not succeed in "
-                        + $"{Batches.MaxTaskAttempts} attempts. No further attempts will be made.");
-                    return;
-                }
+            }
+            else if (status.Exhausted)
+            {
+                // The chunk refused a run past its last attempt: the batch ends here, before anything more starts.
+                var range = Work(chunk)?.Range;
+                await AbandonAsync($"The batch failed: running requests {(range?.FirstLine ?? 0) + 1} onwards (chunk {chunk}) did not succeed in "
+                    + $"{Batches.MaxTaskAttempts} attempts. No further attempts will be made.");
+                return;
             }
         }
 
@@ -482,7 +498,8 @@ internal sealed partial class BatchGrain(
             BatchStatus.Failed => BatchItemReasons.Failed,
             _ => null,
         };
-        return new ChunkWork(batch.TenantId, batch.Id, batch.Endpoint, batch.InputFileId, batch.ExpiresAt, range, stop);
+        return new ChunkWork(batch.TenantId, batch.Id, batch.Endpoint, batch.InputFileId, batch.ExpiresAt, range, stop,
+            Record.Running.GetValueOrDefault(chunk)?.Starts ?? 0, Math.Max(1, Batches.MaxTaskAttempts));
     }
 
     private IBatchChunkActor Chunk(int chunk) => GrainFactory.GetGrain<IBatchChunkActor>($"{this.GetPrimaryKeyString()}/{chunk}");

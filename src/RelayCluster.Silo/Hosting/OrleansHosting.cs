@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using Orleans.Persistence;
+using Orleans.Storage;
 using StackExchange.Redis;
 using Orleans.Dashboard;
 using RelayCluster.Silo.Batches;
@@ -49,6 +50,7 @@ public static class OrleansHosting
             }
 
             silo.AddBatchPlacement();
+            silo.UseBinaryGrainState();
 
             // After the providers' own defaults, so these win.
             silo.Services.AddOptions<EndpointOptions>().Configure<SiloPort, IOptions<OrleansOptions>>((endpoints, port, relay) =>
@@ -68,6 +70,18 @@ public static class OrleansHosting
             }
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Grain state (storage <see cref="GrainStorage"/>) in Orleans' own binary format (<see cref="OrleansGrainStorageSerializer"/>,
+    /// the <c>[GenerateSerializer]</c> codecs) instead of the providers' default, Newtonsoft JSON: a chunk grain commits
+    /// its state on every item's end, and JSON was the largest item of a batch's CPU profile. Registered after Orleans'
+    /// defaults, so it is the one resolved; the memory and Redis providers take it when their options name none.
+    /// </summary>
+    public static ISiloBuilder UseBinaryGrainState(this ISiloBuilder silo)
+    {
+        silo.Services.AddSingleton<IGrainStorageSerializer, OrleansGrainStorageSerializer>();
+        return silo;
     }
 
     /// <summary>

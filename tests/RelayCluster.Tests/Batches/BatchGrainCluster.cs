@@ -107,6 +107,8 @@ public abstract class BatchGrainCluster : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             AddProviders(silo);
+            silo.AddBatchPlacement();
+            silo.UseBinaryGrainState();
             var services = silo.Services;
             services.AddSingleton(TimeProvider.System);
             services.AddSingleton(Options);
