@@ -32,6 +32,13 @@ internal sealed partial class BatchChunkGrain(
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How long a commit waits for more ends before it writes: at 64 items in flight a silo ends ~1,400 items a second, and
+    /// sharing a write among the ends of 10 ms cuts the writes (Redis work per item) several times, for 10 ms more per
+    /// item's end, which a batch does not notice.
+    /// </summary>
+    private static readonly TimeSpan CommitLinger = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Names this activation's part file: a revived chunk never appends to a predecessor's.</summary>
     private readonly string _owner = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
     private readonly CancellationTokenSource _stopping = new();
@@ -406,6 +413,7 @@ internal sealed partial class BatchChunkGrain(
 
     private async Task WriteAsync()
     {
+        await Task.Delay(CommitLinger, time);
         var version = _version;
         var totals = Totals();
         try
