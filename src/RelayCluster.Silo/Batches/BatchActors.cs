@@ -112,9 +112,11 @@ public readonly record struct ChunkTotals(
 /// <param name="Started">This call started a run (a dispatch, or a revival on another silo): counts as an attempt.</param>
 /// <param name="Done">Every item has ended and is booked (the batch may have missed the chunk's done report).</param>
 /// <param name="Exhausted">A run was due but the chunk had used all its attempts: nothing started.</param>
+/// <param name="NoPlan">The batch found no boundaries for the chunk (its plan file is gone): it was not called.</param>
 [GenerateSerializer, Immutable, Alias("relay.chunk-status")]
 public readonly record struct ChunkStatus(
-    [property: Id(0)] bool Started, [property: Id(1)] bool Done, [property: Id(2)] ChunkTotals Totals, [property: Id(3)] bool Exhausted = false);
+    [property: Id(0)] bool Started, [property: Id(1)] bool Done, [property: Id(2)] ChunkTotals Totals, [property: Id(3)] bool Exhausted = false,
+    [property: Id(4)] bool NoPlan = false);
 
 /// <summary>How a batch's background job ended. <see cref="Job"/> names the activation's job, so a stale result is ignored.</summary>
 [GenerateSerializer, Immutable, Alias("relay.batch-job-result")]

@@ -132,6 +132,7 @@ internal sealed partial class BatchGrain(
             if (Record.Batch is { } ended)
             {
                 parts.Delete(ended.TenantId, ended.Id);
+                await EndedAsync();
             }
 
             return;
@@ -261,10 +262,26 @@ internal sealed partial class BatchGrain(
     {
         try
         {
-            if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
+            if (Record.Batch is not { } batch)
             {
                 _timer?.Dispose();
                 _timer = null;
+                return;
+            }
+
+            if (BatchStatus.IsFinal(batch.Status))
+            {
+                // Draining: a batch that failed around running chunks keeps reviving them until each has booked what it
+                // committed (its outbox) and reported done; their unrun items end without a call.
+                if (Record.Running.Count == 0)
+                {
+                    await EndedAsync();
+                }
+                else if (time.GetElapsedTime(_lastHeartbeat) >= HeartbeatPeriod())
+                {
+                    await HeartbeatAsync();
+                }
+
                 return;
             }
 
@@ -274,6 +291,13 @@ internal sealed partial class BatchGrain(
             }
             else if (BatchOutcome.AwaitsFinish(batch))
             {
+                StartJob(BatchJobKind.Finalize);
+            }
+            else if (batch.InProgressAt is not null && Record.DoneChunks >= batch.Chunks)
+            {
+                // Every chunk is done but the batch missed the moment (a state recovered mid-step): finalize now.
+                Record.Batch = BatchOutcome.AllEnded(batch, time.GetUtcNow().ToUnixTimeSeconds());
+                await CommitAsync(publish: true);
                 StartJob(BatchJobKind.Finalize);
             }
             else if (batch.InProgressAt is not null)
@@ -345,7 +369,7 @@ internal sealed partial class BatchGrain(
         {
             if (Work(chunk) is not { } work)
             {
-                return (chunk, (ChunkStatus?)null);
+                return (chunk, (ChunkStatus?)new ChunkStatus(false, false, default, Exhausted: true, NoPlan: true));
             }
 
             try
@@ -380,12 +404,22 @@ internal sealed partial class BatchGrain(
                 running.Starts++;
                 changed = true;
             }
+            else if (status.Exhausted && BatchStatus.IsFinal(Record.Batch!.Status))
+            {
+                // Draining gave up on the chunk: what it committed and could not book is left to its reservations' deadline.
+                Log.DrainGaveUp(logger, Record.Batch.Id, chunk);
+                Record.Running.Remove(chunk);
+                changed = true;
+            }
             else if (status.Exhausted)
             {
-                // The chunk refused a run past its last attempt: the batch ends here, before anything more starts.
+                // The chunk refused a run past its last attempt (or its plan is gone): the batch ends here, before anything
+                // more starts.
                 var range = Work(chunk)?.Range;
-                await AbandonAsync($"The batch failed: running requests {(range?.FirstLine ?? 0) + 1} onwards (chunk {chunk}) did not succeed in "
-                    + $"{Batches.MaxTaskAttempts} attempts. No further attempts will be made.");
+                await AbandonAsync(status.NoPlan
+                    ? $"The batch failed: the boundaries of chunk {chunk} are missing from {Batches.WorkPath} (Relay:Batches:WorkPath must be one volume shared by every silo)."
+                    : $"The batch failed: running requests {(range?.FirstLine ?? 0) + 1} onwards (chunk {chunk}) did not succeed in "
+                        + $"{Batches.MaxTaskAttempts} attempts. No further attempts will be made.");
                 return;
             }
         }
@@ -430,6 +464,12 @@ internal sealed partial class BatchGrain(
     /// <summary>A final batch: no more ticks or reminders; the part files go (the result files were assembled).</summary>
     private async Task EndedAsync()
     {
+        if (Record.Running.Count > 0)
+        {
+            StartTimer(); // draining the running chunks first (see TickAsync); the watchdog stays until they are done
+            return;
+        }
+
         _timer?.Dispose();
         _timer = null;
         await UnregisterWatchdogAsync();
@@ -498,15 +538,22 @@ internal sealed partial class BatchGrain(
             BatchStatus.Failed => BatchItemReasons.Failed,
             _ => null,
         };
+        // A final batch drains its chunks (no item runs: the gate is closed) with as many attempts again.
+        var most = Math.Max(1, Batches.MaxTaskAttempts) * (BatchStatus.IsFinal(batch.Status) ? 2 : 1);
         return new ChunkWork(batch.TenantId, batch.Id, batch.Endpoint, batch.InputFileId, batch.ExpiresAt, range, stop,
-            Record.Running.GetValueOrDefault(chunk)?.Starts ?? 0, Math.Max(1, Batches.MaxTaskAttempts));
+            Record.Running.GetValueOrDefault(chunk)?.Starts ?? 0, most);
     }
 
     private IBatchChunkActor Chunk(int chunk) => GrainFactory.GetGrain<IBatchChunkActor>($"{this.GetPrimaryKeyString()}/{chunk}");
 
-    /// <summary>The counts: the ended chunks' totals plus the running chunks' latest reports.</summary>
+    /// <summary>The counts: the ended chunks' totals plus the running chunks' latest reports (a final batch's stay as they are).</summary>
     private void Recount()
     {
+        if (Record.Batch is not { } current || BatchStatus.IsFinal(current.Status))
+        {
+            return;
+        }
+
         var totals = Record.Done;
         foreach (var running in Record.Running.Values)
         {
@@ -570,6 +617,9 @@ internal sealed partial class BatchGrain(
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId}: chunk {Chunk} did not answer: {Reason}")]
         public static partial void ChunkUnreachable(ILogger logger, string batchId, int chunk, string reason);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Batch {BatchId}: chunk {Chunk} could not be drained; usage it committed but did not book stays unbooked")]
+        public static partial void DrainGaveUp(ILogger logger, string batchId, int chunk);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {Key}: its watchdog reminder could not be removed: {Reason}")]
         public static partial void ReminderFailed(ILogger logger, string key, string reason);
