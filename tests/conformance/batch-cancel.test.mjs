@@ -78,7 +78,7 @@ async function cancelWhileRunning(t, { client, mockOrigin, spent }) {
 describe('cancelling a running batch, one embedded silo', () => {
   let relay;
   before(async () => {
-    relay = await startRelay({ env: { Relay__Batches__MaxConcurrentItems: '40', Relay__Batches__MaxConcurrentChunksPerTenant: '4' } });
+    relay = await startRelay({ env: { Relay__Batches__MaxConcurrentItems: '40', Relay__Batches__MaxItemsPerTenant: '40' } });
   });
   after(() => relay?.stop());
 
@@ -102,9 +102,9 @@ describe('cancelling a running batch, three silos on one Redis', () => {
     cluster = await startCluster({
       silos: 3,
       tenants: { [TENANT.id]: { key: TENANT.key } },
-      // 12 items a silo at once (the only tenant may fill every slot: a share of 4 of 4), in chunks small enough that
+      // 12 items a silo at once (the only tenant may fill every slot), in chunks small enough that
       // every silo has work: about 36 running in all.
-      env: { Relay__Batches__MaxConcurrentItems: '12', Relay__Batches__MaxConcurrentChunksPerTenant: '4', Relay__Batches__ChunkSize: '20' },
+      env: { Relay__Batches__MaxConcurrentItems: '12', Relay__Batches__MaxItemsPerTenant: '12', Relay__Batches__ChunkSize: '20' },
     });
   });
   after(() => cluster?.stop());

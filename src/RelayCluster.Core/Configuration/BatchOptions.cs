@@ -16,11 +16,14 @@ public sealed class BatchOptions
     public int MaxConcurrentChunks { get; set; } = 4;
 
     /// <summary>
-    /// One tenant's share of a silo's item slots, as this many of <see cref="MaxConcurrentChunks"/> (by default 3 of 4:
-    /// three quarters of <see cref="MaxConcurrentItems"/>), so another tenant's batch always finds slots free whatever one
-    /// tenant has queued.
+    /// Most of a silo's item slots one tenant may hold; 0 (the default) means all but one, so a tenant alone runs at
+    /// nearly full width and another tenant's batch always finds a slot, even if every call of the first one hangs.
+    /// While tenants wait, a freed slot goes to the one holding the fewest.
     /// </summary>
-    public int MaxConcurrentChunksPerTenant { get; set; } = 3;
+    public int MaxItemsPerTenant { get; set; }
+
+    /// <summary><see cref="MaxItemsPerTenant"/> with its default applied: between 1 and <see cref="MaxConcurrentItems"/>.</summary>
+    public int ItemsPerTenant => Math.Clamp(MaxItemsPerTenant > 0 ? MaxItemsPerTenant : MaxConcurrentItems - 1, 1, Math.Max(1, MaxConcurrentItems));
 
     /// <summary>
     /// Attempts of a batch's task before the batch fails: a chunk's runs (every revival of its grain counts, whether it

@@ -132,10 +132,10 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
 
         var batches = options.Batches;
         if (string.IsNullOrWhiteSpace(batches.WorkPath) || batches.ChunkSize < 1 || batches.MaxConcurrentItems < 1 || batches.MaxConcurrentChunks < 1
-            || batches.MaxAttempts < 1 || batches.MaxConcurrentChunksPerTenant < 1 || batches.MaxTaskAttempts < 1 || batches.RetryBaseMs < 0 || batches.RetryMaxMs < batches.RetryBaseMs || batches.LeaseSeconds < 1
+            || batches.MaxAttempts < 1 || batches.MaxItemsPerTenant < 0 || batches.MaxTaskAttempts < 1 || batches.RetryBaseMs < 0 || batches.RetryMaxMs < batches.RetryBaseMs || batches.LeaseSeconds < 1
             || batches.CompletionWindowSeconds < 1 || batches.MaxRequests < 1 || batches.ProgressIntervalMs < 0)
         {
-            errors.Add("Relay:Batches needs a WorkPath, and ChunkSize, MaxConcurrentItems, MaxConcurrentChunks(PerTenant), MaxAttempts, MaxTaskAttempts, LeaseSeconds (at least 1), "
+            errors.Add("Relay:Batches needs a WorkPath, and ChunkSize, MaxConcurrentItems, MaxConcurrentChunks, MaxAttempts, MaxTaskAttempts, LeaseSeconds (at least 1), MaxItemsPerTenant ≥ 0, "
                 + "CompletionWindowSeconds and MaxRequests above zero, with 0 ≤ RetryBaseMs ≤ RetryMaxMs.");
         }
 

@@ -239,7 +239,9 @@ internal sealed partial class BatchChunkGrain(
         ItemResult end;
         try
         {
-            end = await executor.RunAsync(run, item, line);
+            // Off the grain's scheduler: the item's many awaits (admission, the HTTP call, its body) resume on the thread pool
+            // instead of queueing behind this activation's turns; only the end comes back to the grain.
+            end = await Task.Run(() => executor.RunAsync(run, item, line));
         }
         catch (Exception ex) when (!_stopping.IsCancellationRequested && ex is not StoreUnavailableException)
         {

@@ -53,7 +53,7 @@ public abstract class BatchGrainCluster : IAsyncLifetime
             ChunkSize = 5,
             MaxConcurrentItems = 4,
             MaxConcurrentChunks = 2,
-            MaxConcurrentChunksPerTenant = 1, // one tenant holds at most half a silo's item slots
+            MaxItemsPerTenant = 2, // one tenant holds at most half a silo's item slots
             MaxTaskAttempts = 3,
             LeaseSeconds = 1.5,
             ProgressIntervalMs = 100,

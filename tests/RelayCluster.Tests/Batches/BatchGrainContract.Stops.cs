@@ -113,7 +113,7 @@ public abstract partial class BatchGrainContract
         Assert.Equal((BatchStatus.Completed, 6L), (done.Status, done.Completed));
 
         // Meanwhile the big tenant held no more than its share: half of each silo's item slots.
-        var share = Cluster.Options.Batches.MaxConcurrentItems * Cluster.Options.Batches.MaxConcurrentChunksPerTenant / Cluster.Options.Batches.MaxConcurrentChunks;
+        var share = Cluster.Options.Batches.ItemsPerTenant;
         Assert.All(stuck.StartedOn, s => Assert.True(s.Value <= share, $"{big} holds {s.Value} slots on {s.Key}, more than its share {share}"));
         Assert.NotEqual(BatchStatus.Completed, (await Cluster.Batches(NextSilo()).GetAsync(big, bigId))!.Status);
 
