@@ -95,20 +95,6 @@ public sealed class RedisConnection : IAsyncDisposable
     /// <summary>Any command the typed methods here do not cover (SCAN pages, sorted-set ranks, renames).</summary>
     public Task<RedisResult> ExecuteAsync(string command, params object[] args) => Guard(db => db.ExecuteAsync(command, args));
 
-    /// <summary>XRANGE key min + COUNT max: never a blocking read (XREAD BLOCK) on the shared multiplexer.</summary>
-    public Task<StreamEntry[]> StreamRangeAsync(RedisKey key, RedisValue minId, int count) =>
-        Guard(db => db.StreamRangeAsync(key, minId, "+", count));
-
-    /// <summary>XACK then XDEL: a task entry its consumer group is done with.</summary>
-    public async Task StreamAcknowledgeAndDeleteAsync(RedisKey key, RedisValue group, RedisValue id)
-    {
-        await Guard(db => db.StreamAcknowledgeAsync(key, group, id));
-        await Guard(db => db.StreamDeleteAsync(key, [id]));
-    }
-
-    /// <summary>XTRIM key MAXLEN 0: empties a stream but keeps it, and its consumer groups.</summary>
-    public Task<long> StreamEmptyAsync(RedisKey key) => Guard(db => db.StreamTrimAsync(key, 0));
-
     /// <summary>Calls <paramref name="onMessage"/> for each message on the channel until the result is disposed.</summary>
     public async Task<IAsyncDisposable> SubscribeWhileAsync(string channel, Action onMessage)
     {

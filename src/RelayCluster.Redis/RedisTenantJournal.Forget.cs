@@ -5,11 +5,11 @@ namespace RelayCluster.Redis;
 
 /// <summary>
 /// Forgetting a deleted tenant in the cluster. The epoch goes up first, so no activation anywhere can commit to the
-/// tenant's keys again; then every key under its hash tag <c>{t:id}</c> goes (grain state, windows, reservations, batches
-/// with their chunks and items) except what audit and fencing need: the ledger stream and each month's usage totals are
+/// tenant's keys again; then every key under its hash tag <c>{t:id}</c> goes (windows, reservations, settings) except what
+/// audit and fencing need: the ledger stream and each month's usage totals are
 /// renamed aside (<c>{t:id}#deleted:&lt;ms&gt;:ledger</c>, <c>…:usage:&lt;month&gt;</c>), where no commit and no usage
-/// endpoint looks, and the epoch stays (a later activation must still out-number every earlier one). The batch task
-/// stream is emptied, not deleted, so workers polling it keep their consumer group. A late settle of a request admitted
+/// endpoint looks, and the epoch stays (a later activation must still out-number every earlier one). (Batches are grains:
+/// their purge is <c>OrleansBatches</c>'.) A late settle of a request admitted
 /// before the purge finds no reservation and books nothing, so it cannot reach a later tenant of the same id.
 /// </summary>
 public sealed partial class RedisTenantJournal
@@ -31,10 +31,6 @@ public sealed partial class RedisTenantJournal
             if (suffix == ":ledger" || suffix.StartsWith(":usage:", StringComparison.Ordinal))
             {
                 await redis.ExecuteAsync("RENAME", key, archive + suffix);
-            }
-            else if (suffix == ":batch-tasks")
-            {
-                await redis.StreamEmptyAsync(key);
             }
             else
             {
