@@ -13,8 +13,8 @@ public interface ITenantDataPurge
 
 /// <summary>
 /// Every store's purge, run one after the other: batches first (so no worker finds more of its work), grain last.
-/// A part that fails does not stop the others; the failures are thrown together at the end (the purge is idempotent,
-/// and a re-create of the id runs it again).
+/// A part that fails does not stop the others; the failures are thrown together at the end as
+/// <see cref="Tenants.StoreUnavailableException"/> (the purge is idempotent, and a re-create of the id runs it again).
 /// </summary>
 public sealed class TenantPurge(IEnumerable<ITenantDataPurge> parts)
 {
@@ -37,12 +37,11 @@ public sealed class TenantPurge(IEnumerable<ITenantDataPurge> parts)
 
         if (failures is not null)
         {
-            if (failures.Count == 1)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures[0]);
-            }
-
-            throw new AggregateException($"Purging tenant '{tenantId}' failed in {failures.Count} stores.", failures);
+            // A store that could not be reached (a silo that just died, Redis away): the caller answers 503 with Retry-After,
+            // and the purge, being idempotent, runs again then.
+            throw new Tenants.StoreUnavailableException(
+                $"Purging tenant '{tenantId}' did not finish ({string.Join("; ", failures.Select(f => f.Message))}); try again.",
+                failures.Count == 1 ? failures[0] : new AggregateException(failures));
         }
     }
 }

@@ -32,6 +32,22 @@ internal sealed class TenantFileIndex
     /// <summary>Brings membership up to date with the directory (see the class remarks for when that reads anything).</summary>
     public async ValueTask RefreshAsync(string directory, Func<string, CancellationToken, ValueTask<StoredFile?>> readMetadata, CancellationToken cancellationToken)
     {
+        if (!Directory.Exists(directory))
+        {
+            // No directory, no files (a purged tenant's was deleted). Its "write time" reads as the same placeholder
+            // before it was created and after it was deleted, so the time alone would call stale entries current.
+            lock (_sync)
+            {
+                if (_files.Count > 0)
+                {
+                    _files.Clear();
+                    MembershipChanged();
+                }
+            }
+
+            return;
+        }
+
         if (IsCurrent(Directory.GetLastWriteTimeUtc(directory)))
         {
             return;

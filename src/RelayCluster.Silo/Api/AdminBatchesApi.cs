@@ -52,6 +52,12 @@ internal static class AdminBatchesApi
             return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
         }
 
+        if (batch.Status is not (BatchStatus.Cancelling or BatchStatus.Cancelled))
+        {
+            // As the public API answers it.
+            return await FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
+        }
+
         return Results.Bytes(BatchJson.Serialize(batch), "application/json");
     }
 

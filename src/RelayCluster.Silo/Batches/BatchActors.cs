@@ -151,7 +151,11 @@ public interface ITenantBatchesActor : IGrainWithStringKey
     [Alias("page"), AlwaysInterleave]
     Task<(string[] Ids, bool HasMore)> PageAsync(string? after, int limit);
 
-    /// <summary>Every id, then forgets them.</summary>
-    [Alias("take-all")]
-    Task<string[]> TakeAllAsync();
+    /// <summary>Every id, oldest first.</summary>
+    [Alias("all"), AlwaysInterleave]
+    Task<string[]> AllAsync();
+
+    /// <summary>Forgets these ids (their batches were purged); ids added since stay.</summary>
+    [Alias("remove")]
+    Task RemoveAsync(string[] batchIds);
 }

@@ -32,6 +32,9 @@ internal sealed partial class BatchChunkGrain(
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>How long a deactivating chunk (its silo shuts down) lets its running items finish before it cuts them off.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(15);
+
     /// <summary>
     /// How long a commit waits for more ends before it writes: at 64 items in flight a silo ends ~1,400 items a second, and
     /// sharing a write among the ends of 10 ms cuts the writes (Redis work per item) several times, for 10 ms more per
@@ -54,6 +57,7 @@ internal sealed partial class BatchChunkGrain(
     private Exception? _broken;
     private ChunkTotals _committed;
 
+    private readonly CancellationTokenSource _draining = new();
     private bool _reporting;
     private bool _reportAgain;
 
@@ -65,12 +69,17 @@ internal sealed partial class BatchChunkGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _stopping.Cancel();
         if (_running is not { } running)
         {
+            _stopping.Cancel();
             return;
         }
 
+        // Drain before cancelling: no new item starts, and the running ones finish and record their ends. Cutting them
+        // off would cost their calls twice (the provider bills a call it already answered, and the next run repeats it).
+        _draining.Cancel();
+        await Task.WhenAny(running, Task.Delay(DrainTimeout, cancellationToken));
+        _stopping.Cancel();
         await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken));
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && _broken is null && !state.State.Done && _work is { } work)
         {
@@ -151,9 +160,9 @@ internal sealed partial class BatchChunkGrain(
                 await RunItemsAsync(work);
             }
 
-            if (_forgotten)
+            if (_forgotten || _draining.IsCancellationRequested)
             {
-                return;
+                return; // forgotten, or handed to the next activation
             }
 
             if (state.State.Ends.Count < range.Count)
@@ -206,6 +215,11 @@ internal sealed partial class BatchChunkGrain(
             }
 
             var index = item++;
+            if (_draining.IsCancellationRequested)
+            {
+                break; // the silo is going: what is left runs in the chunk's next activation
+            }
+
             if (state.State.Ends.ContainsKey(index) || _forgotten)
             {
                 continue;
@@ -218,7 +232,16 @@ internal sealed partial class BatchChunkGrain(
                 continue;
             }
 
-            var slot = await capacity.AcquireAsync(work.TenantId, _stopping.Token);
+            IDisposable slot;
+            try
+            {
+                slot = await capacity.AcquireAsync(work.TenantId, _draining.Token); // a drain always comes before a stop
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
             if (run.EndReason() is { } closedMeanwhile)
             {
                 slot.Dispose();

@@ -4,6 +4,7 @@ using RelayCluster.Core.Batches;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Relay;
 
 namespace RelayCluster.Silo.Batches;
@@ -21,8 +22,11 @@ namespace RelayCluster.Silo.Batches;
 /// The gate is passed twice per attempt: before admission, and after it, just before the upstream call, so an item
 /// admitted while its chunk was stopped releases its admission and never calls. The chunk grain records the end.
 /// </summary>
-internal sealed class BatchItemRunner(ModelCalls calls, RelayOptions options) : IBatchItemExecutor
+internal sealed class BatchItemRunner(ModelCalls calls, ITenantGrainFactory tenants, RelayOptions options) : IBatchItemExecutor
 {
+    /// <summary>How often an item waiting out a pause, or a budget held by requests in flight, asks again.</summary>
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
+
     private readonly BatchOptions _batches = options.Batches;
     private readonly CallLane _lane = new("batch", options.Batches.PriceFactor, options.Batches.CapacityShare);
 
@@ -45,6 +49,12 @@ internal sealed class BatchItemRunner(ModelCalls calls, RelayOptions options) : 
                 if (refusal.Status == 429 && refusal.RetryAfter is { } wait && wait > TimeSpan.Zero)
                 {
                     await run.DelayAsync(wait); // the tenant's capacity is in use: wait for it, as interactive calls come first
+                    continue;
+                }
+
+                if (await MayPassLaterAsync(run, refusal))
+                {
+                    await run.DelayAsync(RecheckEvery);
                     continue;
                 }
 
@@ -109,6 +119,34 @@ internal sealed class BatchItemRunner(ModelCalls calls, RelayOptions options) : 
     /// </summary>
     public static ItemResult Faulted(byte[] line) =>
         new(ItemOutcome.Failed, BatchLines.Error(CustomIdOf(line), "request_failed", "The relay could not process this request."), null);
+
+    /// <summary>
+    /// Whether a refusal is one that passes by itself, so the item waits (until the batch's window closes) instead of
+    /// failing: a pause (an administrator resumes the tenant), or a budget that is not spent but held by requests in
+    /// flight (their settles free what they did not use). A budget that is spent fails the item.
+    /// </summary>
+    private async Task<bool> MayPassLaterAsync(BatchRun run, RelayError refusal)
+    {
+        if (refusal.Error.Code == "tenant_paused")
+        {
+            return true;
+        }
+
+        if (refusal.Error.Code != "insufficient_quota")
+        {
+            return false;
+        }
+
+        try
+        {
+            var quota = await tenants.GetTenant(run.Tenant.Id).GetQuotaAsync();
+            return quota.ReservedNanos > 0 && quota.Limits.MonthlyBudgetNanos is { } budget && quota.SpentNanos < budget;
+        }
+        catch (StoreUnavailableException)
+        {
+            return true; // unknown now: ask again after the wait
+        }
+    }
 
     public static bool IsRetryable(int status) => status is 408 or 409 or 429 or >= 500;
 

@@ -3,7 +3,11 @@ using System.Text.Json;
 
 namespace RelayCluster.Silo.Batches;
 
-/// <summary>Output and error file lines in OpenAI's format (<c>BatchRequestOutput</c>), the upstream body embedded unchanged.</summary>
+/// <summary>
+/// Output and error file lines in OpenAI's format (<c>BatchRequestOutput</c>), one line each: the upstream body is
+/// embedded re-written without whitespace, since a body may be pretty-printed over many lines (api.openai.com answers
+/// indented JSON) and a JSONL line must not break; a body that is not JSON is embedded as a string.
+/// </summary>
 internal static class BatchLines
 {
     /// <summary>A request that got an HTTP answer: 2xx goes to the output file, 4xx/5xx to the error file.</summary>
@@ -14,7 +18,7 @@ internal static class BatchLines
         w.WriteNumber("status_code", status);
         w.WriteString("request_id", requestId);
         w.WritePropertyName("body");
-        w.WriteRawValue(body, skipInputValidation: false);
+        WriteBody(w, body);
         w.WriteEndObject();
         w.WriteNull("error");
     });
@@ -29,6 +33,25 @@ internal static class BatchLines
         w.WriteString("message", message);
         w.WriteEndObject();
     });
+
+    private static void WriteBody(Utf8JsonWriter writer, byte[] body)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            writer.WriteStringValue(System.Text.Encoding.UTF8.GetString(body));
+            return;
+        }
+
+        using (document)
+        {
+            document.RootElement.WriteTo(writer); // the writer is not indented: one line
+        }
+    }
 
     private static byte[] Write(Action<Utf8JsonWriter> fields)
     {

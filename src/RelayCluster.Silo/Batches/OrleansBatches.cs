@@ -35,8 +35,11 @@ internal sealed class OrleansBatches(IGrainFactory grains) : IBatches, ITenantDa
 
     public async Task PurgeAsync(string tenantId, CancellationToken cancellationToken = default)
     {
-        var ids = await Guard(grains.GetGrain<ITenantBatchesActor>(tenantId).TakeAllAsync());
+        // An id leaves the index only once its batch is purged: a purge that fails part-way is found again by the next one.
+        var index = grains.GetGrain<ITenantBatchesActor>(tenantId);
+        var ids = await Guard(index.AllAsync());
         await Task.WhenAll(ids.Select(id => Guard(Batch(id).PurgeAsync(tenantId))));
+        await Guard(index.RemoveAsync(ids));
     }
 
     private IBatchActor Batch(string batchId) => grains.GetGrain<IBatchActor>(batchId);

@@ -174,6 +174,11 @@ internal sealed class PartFiles(string workPath)
     public static (int Item, ReadOnlyMemory<byte> Line) Parse(ReadOnlyMemory<byte> partLine)
     {
         var tab = partLine.Span.IndexOf((byte)'\t');
+        if (tab <= 0)
+        {
+            throw new InvalidDataException("A part file line has no item number: a result line spanned several lines.");
+        }
+
         return (int.Parse(partLine.Span[..tab], CultureInfo.InvariantCulture), partLine[(tab + 1)..]);
     }
 

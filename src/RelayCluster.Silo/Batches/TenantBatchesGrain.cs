@@ -41,12 +41,21 @@ internal sealed class TenantBatchesGrain(
         return Task.FromResult<(string[], bool)>(([.. page], last >= 0));
     }
 
-    public async Task<string[]> TakeAllAsync()
+    public Task<string[]> AllAsync() => Task.FromResult<string[]>([.. state.State.Ids]);
+
+    public async Task RemoveAsync(string[] batchIds)
     {
-        string[] ids = [.. state.State.Ids];
-        await state.ClearStateAsync();
-        this.DeactivateOnIdle();
-        return ids;
+        var gone = batchIds.ToHashSet(StringComparer.Ordinal);
+        state.State.Ids.RemoveAll(gone.Contains);
+        if (state.State.Ids.Count == 0)
+        {
+            await state.ClearStateAsync();
+            this.DeactivateOnIdle();
+        }
+        else
+        {
+            await state.WriteStateAsync();
+        }
     }
 }
 
