@@ -46,12 +46,15 @@ describe('a batch under repeated failures', () => {
     const regressions = [];
     let polling = true;
     let last = null;
+    let slowest = 0;
     const poller = (async () => {
       for (let i = 0; polling; i++) {
         const live = cluster.silos.filter((s) => s.alive);
         const silo = live[i % live.length];
+        const began = Date.now();
         try {
           const b = await silo.client(TENANT.key, { timeout: 5_000 }).batches.retrieve(created.id);
+          slowest = Math.max(slowest, Date.now() - began);
           const view = { at: Date.now(), via: silo.label, status: b.status, ended: ended(b), completed: b.request_counts.completed };
           if (last && (view.ended < last.ended || view.completed < last.completed
             || (FINAL_STATUSES.includes(last.status) && view.status !== last.status))) {
@@ -94,7 +97,7 @@ describe('a batch under repeated failures', () => {
     polling = false;
     await poller;
     t.diagnostic(log.join('; '));
-    t.diagnostic(`polls ${seen.length}; regressions ${regressions.length}: ${JSON.stringify(regressions.slice(0, 5))}`);
+    t.diagnostic(`slowest successful retrieve ${slowest} ms; polls ${seen.length}; regressions ${regressions.length}: ${JSON.stringify(regressions.slice(0, 5))}`);
     assert.ok(batch, `the batch reached a final status (last seen ${JSON.stringify(last)})`);
 
     const reader = cluster.silos.find((s) => s.alive);
