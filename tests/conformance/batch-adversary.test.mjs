@@ -58,7 +58,7 @@ describe('batches as an adversary would use them', () => {
     assertEachIdOnce(ids, output, errors);
   });
 
-  test('cancel right after create, twice at once: both acknowledged, the batch ends cancelled, no item reaches the upstream', async () => {
+  test('cancel right after create, twice at once: both acknowledged, the batch ends cancelled, no item starts after they returned', async () => {
     const client = relay.client();
     const lines = Array.from({ length: 300 }, (_, i) => chatLine(`cc-${i}`, MODEL, `row ${i} [[sim ttft=50 tokens=2]]`));
     const input = await uploadLines(client, lines, 'cc.jsonl');
