@@ -199,8 +199,11 @@ internal sealed partial class BatchChunkGrain(
 
         _run = run;
         await using var part = parts.Open(work.TenantId, work.BatchId, range.Index, _owner);
-        await using var input = await files.OpenReadAsync(work.TenantId, work.InputFileId, _stopping.Token)
-            ?? throw new InvalidOperationException($"The input file {work.InputFileId} of {work.BatchId} is gone.");
+        var copy = parts.InputPath(work.TenantId, work.BatchId);
+        await using var input = File.Exists(copy)
+            ? new FileStream(copy, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 64 * 1024, useAsync: true)
+            : await files.OpenReadAsync(work.TenantId, work.InputFileId, _stopping.Token) // a batch validated before the copy existed
+                ?? throw new InvalidOperationException($"The input file {work.InputFileId} of {work.BatchId} is gone.");
         input.Seek(range.Offset, SeekOrigin.Begin);
         using var reader = new JsonlReader(input, range.Offset);
 

@@ -7,16 +7,21 @@ namespace RelayCluster.Silo.Batches;
 /// <summary>
 /// The finalization job: the output and error files are the chunks' result files concatenated in chunk order (each
 /// holds exactly one line per item that ended that way), streamed into the file store; no file is ever held whole. A
-/// file is made only when it has lines (as OpenAI does).
+/// file is made only when it has lines (as OpenAI does). It also salvages a batch that failed mid-run: the results of
+/// the chunks that finished become its files.
 /// </summary>
 internal sealed class BatchFinalizer(IFileStore files, PartFiles parts)
 {
     public async Task<BatchJobResult> RunAsync(string job, BatchState batch, CancellationToken stopping)
     {
-        var output = batch.Completed > 0 ? await AssembleAsync(batch, ItemOutcome.Succeeded, "output", stopping) : null;
-        var errors = batch.Failed > 0 ? await AssembleAsync(batch, ItemOutcome.Failed, "error", stopping) : null;
+        // By the chunks' result files, not the counts: a batch that failed mid-run has results its counts stopped at.
+        var output = HasResults(batch, ItemOutcome.Succeeded) ? await AssembleAsync(batch, ItemOutcome.Succeeded, "output", stopping) : null;
+        var errors = HasResults(batch, ItemOutcome.Failed) ? await AssembleAsync(batch, ItemOutcome.Failed, "error", stopping) : null;
         return new BatchJobResult(job, BatchJobKind.Finalize, OutputFileId: output?.Id, ErrorFileId: errors?.Id);
     }
+
+    private bool HasResults(BatchState batch, ItemOutcome outcome) =>
+        Enumerable.Range(0, batch.Chunks).Any(chunk => File.Exists(parts.ResultPath(batch.TenantId, batch.Id, chunk, outcome)));
 
     private async Task<StoredFile> AssembleAsync(BatchState batch, ItemOutcome outcome, string name, CancellationToken stopping)
     {

@@ -126,13 +126,11 @@ internal sealed partial class BatchGrain(
 
         if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
         {
-            // The batch ended around the chunk (it failed): its items were booked, but a final batch's counts stay as they were,
-            // and what the chunk wrote since the end goes too.
+            // The batch ended around the chunk (it failed): its items were booked, but a final batch's counts stay as they were.
             await CommitAsync(publish: false);
-            if (Record.Batch is { } ended)
+            if (Record.Batch is not null)
             {
-                parts.Delete(ended.TenantId, ended.Id);
-                await EndedAsync();
+                await EndedAsync(); // the last one drained: salvage the results, then the work files go
             }
 
             return;
@@ -171,13 +169,24 @@ internal sealed partial class BatchGrain(
         }
 
         _job = null;
-        if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
+        if (Record.Batch is not { } batch
+            || (BatchStatus.IsFinal(batch.Status) && !(batch.Status == BatchStatus.Failed && result.Kind == BatchJobKind.Finalize && !Record.Salvaged)))
         {
             await jobs.DiscardAsync(Record.Batch, result);
             return;
         }
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
+        if (result.Failure is { } salvageFailure && BatchStatus.IsFinal(batch.Status))
+        {
+            // Salvaging a failed batch's results failed: it keeps no files (one try; the batch has failed already).
+            Log.JobFailed(logger, result.Kind, batch.Id, Record.JobAttempts + 1, salvageFailure);
+            Record.Salvaged = true;
+            await CommitAsync(publish: false);
+            await EndedAsync();
+            return;
+        }
+
         if (result.Failure is { } failure)
         {
             Record.JobAttempts++;
@@ -211,9 +220,19 @@ internal sealed partial class BatchGrain(
             };
             await DispatchAsync(commitFirst: true, publish: true);
         }
+        else if (result.Kind == BatchJobKind.Finalize && batch.Status == BatchStatus.Failed && !Record.Salvaged)
+        {
+            Record.Batch = batch with { OutputFileId = result.OutputFileId, ErrorFileId = result.ErrorFileId };
+            Record.Salvaged = true;
+            await CommitAsync(publish: true);
+            await EndedAsync();
+        }
         else if (result.Kind == BatchJobKind.Finalize && BatchOutcome.AwaitsFinish(batch))
         {
-            Record.Batch = BatchOutcome.Finish(batch, result.OutputFileId, result.ErrorFileId, now);
+            Record.Batch = Record.FailErrors is { } failErrors && batch.Status != BatchStatus.Cancelling
+                ? batch with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = failErrors, OutputFileId = result.OutputFileId, ErrorFileId = result.ErrorFileId }
+                : BatchOutcome.Finish(batch, result.OutputFileId, result.ErrorFileId, now);
+            Record.Salvaged = true; // its files are assembled: nothing to salvage
             await CommitAsync(publish: true);
             await EndedAsync();
         }
@@ -411,6 +430,15 @@ internal sealed partial class BatchGrain(
                 Record.Running.Remove(chunk);
                 changed = true;
             }
+            else if (status.Exhausted && (Record.FailErrors is not null || Record.Batch!.Status == BatchStatus.Cancelling))
+            {
+                // Winding down, the chunk still cannot run (even without calls): the batch goes on without it, its items
+                // unaccounted (their lines, if any, are lost with it).
+                Log.DrainGaveUp(logger, Record.Batch!.Id, chunk);
+                Record.Running.Remove(chunk);
+                await ChunkGivenUpAsync();
+                return;
+            }
             else if (status.Exhausted)
             {
                 // The chunk refused a run past its last attempt (or its plan is gone): the batch ends here, before anything
@@ -431,13 +459,45 @@ internal sealed partial class BatchGrain(
         }
     }
 
+    /// <summary>A chunk given up on while the batch winds down counts as done (with nothing), so the batch can finish.</summary>
+    private async Task ChunkGivenUpAsync()
+    {
+        Record.DoneChunks++;
+        if (Record.DoneChunks >= Record.Batch!.Chunks)
+        {
+            Record.Batch = BatchOutcome.AllEnded(Record.Batch, time.GetUtcNow().ToUnixTimeSeconds());
+            Record.JobAttempts = 0;
+            await CommitAsync(publish: true);
+            StartJob(BatchJobKind.Finalize);
+            return;
+        }
+
+        await CommitAsync(publish: false);
+        await DispatchAsync(commitFirst: true);
+    }
+
     /// <summary>Fails the batch (a cancelling one ends cancelled) after a task kept failing, and stops its chunks.</summary>
     private async Task AbandonAsync(string message)
     {
         var errors = BatchValidation.Errors([new("batch_task_failed", message, null, null)]);
-        var cancelling = Record.Batch!.Status == BatchStatus.Cancelling;
-        Log.Abandoned(logger, Record.Batch.Id, message);
-        Record.Batch = BatchOutcome.Abandon(Record.Batch, errors, time.GetUtcNow().ToUnixTimeSeconds());
+        var batch = Record.Batch!;
+        var cancelling = batch.Status == BatchStatus.Cancelling;
+        Log.Abandoned(logger, batch.Id, message);
+        if (batch.InProgressAt is not null && batch.FinalizingAt is null && !cancelling)
+        {
+            // Items have run: the batch winds down instead of ending on the spot, so that it ends failed with the results
+            // its calls were billed for and every item accounted for (see BatchRecord.FailErrors).
+            if (Record.FailErrors is null)
+            {
+                Record.FailErrors = errors;
+                await CommitAsync(publish: false);
+                await StopChunksAsync(BatchItemReasons.Failed);
+            }
+
+            return;
+        }
+
+        Record.Batch = BatchOutcome.Abandon(batch, errors, time.GetUtcNow().ToUnixTimeSeconds());
         _job = null;
         await CommitAsync(publish: true);
         await StopChunksAsync(cancelling ? BatchItemReasons.Cancelled : BatchItemReasons.Failed);
@@ -467,6 +527,14 @@ internal sealed partial class BatchGrain(
         if (Record.Running.Count > 0)
         {
             StartTimer(); // draining the running chunks first (see TickAsync); the watchdog stays until they are done
+            return;
+        }
+
+        if (Record.Batch is { Status: BatchStatus.Failed, InProgressAt: not null } failed && !Record.Salvaged)
+        {
+            // A batch that failed mid-run still gives the results its items' calls were billed for.
+            StartTimer();
+            StartJob(BatchJobKind.Finalize);
             return;
         }
 
@@ -536,10 +604,11 @@ internal sealed partial class BatchGrain(
         {
             BatchStatus.Cancelling or BatchStatus.Cancelled => BatchItemReasons.Cancelled,
             BatchStatus.Failed => BatchItemReasons.Failed,
+            _ when Record.FailErrors is not null => BatchItemReasons.Failed,
             _ => null,
         };
-        // A final batch drains its chunks (no item runs: the gate is closed) with as many attempts again.
-        var most = Math.Max(1, Batches.MaxTaskAttempts) * (BatchStatus.IsFinal(batch.Status) ? 2 : 1);
+        // A batch winding down (or final) runs its chunks without calls (the gate is closed), with as many attempts again.
+        var most = Math.Max(1, Batches.MaxTaskAttempts) * (stop is null ? 1 : 2);
         return new ChunkWork(batch.TenantId, batch.Id, batch.Endpoint, batch.InputFileId, batch.ExpiresAt, range, stop,
             Record.Running.GetValueOrDefault(chunk)?.Starts ?? 0, most);
     }

@@ -25,7 +25,7 @@ namespace RelayCluster.Silo.Batches;
 internal sealed class BatchItemRunner(ModelCalls calls, ITenantGrainFactory tenants, RelayOptions options) : IBatchItemExecutor
 {
     /// <summary>How often an item waiting out a pause, or a budget held by requests in flight, asks again.</summary>
-    private static readonly TimeSpan RecheckEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(200);
 
     private readonly BatchOptions _batches = options.Batches;
     private readonly CallLane _lane = new("batch", options.Batches.PriceFactor, options.Batches.CapacityShare);

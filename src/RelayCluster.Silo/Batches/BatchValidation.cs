@@ -7,7 +7,8 @@ namespace RelayCluster.Silo.Batches;
 
 /// <summary>
 /// The validation job: checks the input file a line at a time (<see cref="BatchValidator"/>), and for a valid file
-/// writes the chunks' plan before the batch grain is told, so every chunk the grain dispatches has its boundaries.
+/// copies it into the batch's work directory and writes the chunks' plan before the batch grain is told, so every chunk
+/// the grain dispatches has its lines and boundaries.
 /// </summary>
 internal sealed class BatchValidation(IFileStore files, PartFiles parts, RelayOptions options)
 {
@@ -25,6 +26,19 @@ internal sealed class BatchValidation(IFileStore files, PartFiles parts, RelayOp
         if (valid is null)
         {
             return new BatchJobResult(job, BatchJobKind.Validate, ErrorsJson: Errors(errors));
+        }
+
+        // The batch's own copy of what was validated: the chunks read it, so a delete of the input file (or a re-upload
+        // under another id) cannot change or cut short a batch that has started.
+        await using (var copy = await files.OpenReadAsync(batch.TenantId, batch.InputFileId, stopping))
+        {
+            if (copy is null)
+            {
+                return new BatchJobResult(job, BatchJobKind.Validate,
+                    ErrorsJson: Errors([new("invalid_file", $"The input file {batch.InputFileId} no longer exists.", "input_file_id", null)]));
+            }
+
+            await parts.CopyInputAsync(batch.TenantId, batch.Id, copy, stopping);
         }
 
         await parts.WritePlanAsync(batch.TenantId, batch.Id, valid.Chunks, stopping);

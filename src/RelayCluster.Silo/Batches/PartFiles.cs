@@ -6,6 +6,7 @@ namespace RelayCluster.Silo.Batches;
 /// <summary>
 /// Where a running batch keeps its files, under <c>{work}/{tenant hex}/{batch}/</c> (a shared volume in a cluster):
 /// <list type="bullet">
+/// <item><c>input.jsonl</c>: the batch's copy of its input file, taken by validation; the chunks read it.</item>
 /// <item><c>plan.bin</c>: the chunks' boundaries, written by validation (16 bytes a chunk: first item, count, byte offset).</item>
 /// <item><c>chunk-000012.{owner}.part</c>: the result lines of one activation of a chunk grain, each prefixed with its item
 /// number. A chunk revived on another silo writes a part of its own; only the line of each item's recorded owner counts.</item>
@@ -46,6 +47,23 @@ internal sealed class PartFiles(string workPath)
             }
 
             await file.FlushAsync(cancellationToken);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The batch's own copy of its input file, which its chunks read: deleting the input file mid-run cannot cut it short.</summary>
+    public string InputPath(string tenantId, string batchId) => Path.Combine(BatchDirectory(tenantId, batchId), "input.jsonl");
+
+    /// <summary>Copies the input into the batch's work directory (replacing a copy a previous validation left), before validation is committed.</summary>
+    public async Task CopyInputAsync(string tenantId, string batchId, Stream content, CancellationToken cancellationToken)
+    {
+        var path = InputPath(tenantId, batchId);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, useAsync: true))
+        {
+            await content.CopyToAsync(file, cancellationToken);
         }
 
         File.Move(temporary, path, overwrite: true);
