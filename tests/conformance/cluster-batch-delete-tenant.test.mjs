@@ -77,7 +77,10 @@ describe('a tenant deleted as its batch grain host dies', () => {
     t.diagnostic(`after the re-create: upstream calls ${calls}, new tenant spent ${quota.spent_nanos} n$, files ${JSON.stringify(files)}, `
       + `batches ${JSON.stringify(batches)}, admin view of the old batch ${oldView.status} ${oldView.body?.status ?? ''} ${JSON.stringify(oldView.body?.request_counts ?? '')}`);
     assert.equal(quota.spent_nanos, 0, 'the new tenant pays nothing of the old batch');
-    assert.ok(deleted.status < 500 && answers.every((s) => s < 500), `no 5xx: DELETE ${deleted.status}, creates ${answers}`);
+    // A purge part that cannot be reached yet (the dead silo's grains are still being moved) is 503 store_unavailable with
+    // Retry-After, the relay's answer to a store outage; never a bare 500.
+    const fine = (s) => s < 500 || s === 503;
+    assert.ok(fine(deleted.status) && answers.every(fine), `no 500: DELETE ${deleted.status}, creates ${answers}`);
     assert.equal(calls, 0, 'the old batch no longer calls the upstream');
     assert.deepEqual(batches, []);
     assert.notEqual(oldView.status, 200, 'the old batch is gone');
