@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startCluster, waitFor } from './cluster-harness.mjs';
 import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines } from './batch-helpers.mjs';
 
-const ITEMS = Number(process.env.CHAOS_ITEMS ?? 4000);
+const ITEMS = Number(process.env.CHAOS_ITEMS ?? 1500); // CHAOS_ITEMS=4000 for the long run
 const MODEL = 'remote-fast';
 const PRICES = { input: 0.27, output: 1.1 };
 const BATCH_PRICE_FACTOR = 0.5;
@@ -16,8 +16,14 @@ const ITEM_MS = 150;
 const TENANT = { id: 'chaos', key: 'sk-batch-chaos-9d2e7c4b1a6f' };
 const REDIS_DOWN_MS = Number(process.env.CHAOS_REDIS_DOWN_MS ?? 3000);
 
+// About 3.5 minutes (silo restarts and revivals dominate, whatever the size): run on demand with RELAY_CHAOS=1, so the
+// whole suite stays inside CI's time. The shorter failure tests (cluster-batch-failover, cluster-batch-cancel-chaos,
+// cluster-batch-graceful) run every time.
+const CHAOS = process.env.RELAY_CHAOS === '1';
+
 let cluster;
 before(async () => {
+  if (!CHAOS) return;
   cluster = await startCluster({
     silos: 3,
     tenants: { [TENANT.id]: { key: TENANT.key } },
@@ -33,7 +39,7 @@ after(() => cluster?.stop());
 
 const ended = (b) => b.request_counts.completed + b.request_counts.failed;
 
-describe('a batch under repeated failures', () => {
+describe('a batch under repeated failures', { skip: CHAOS ? false : 'set RELAY_CHAOS=1 (about 3.5 minutes)' }, () => {
   test(`${ITEMS} items: grain host killed, another silo killed, redis-server killed; exactly once, counts monotonic`, async (t) => {
     const client = cluster.silos[0].client(TENANT.key);
     const lines = Array.from({ length: ITEMS }, (_, i) => chatLine(`c-${i}`, MODEL, `row ${i} [[sim ttft=${ITEM_MS} tokens=${1 + (i % 5)}]]`));
