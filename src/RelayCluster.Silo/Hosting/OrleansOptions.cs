@@ -29,8 +29,12 @@ public sealed class OrleansOptions
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
-    /// <summary>The Orleans Dashboard at <c>/admin/orleans</c>, behind the admin key.</summary>
-    public bool Dashboard { get; set; } = true;
+    /// <summary>
+    /// The Orleans Dashboard at <c>/admin/orleans</c>, behind the admin key; off unless set. It is a diagnostic tool with a
+    /// price: measured on a silo, about 80 MB of memory (an idle silo is 124 MB without it, 202 MB with it) and, since its
+    /// profiler intercepts every grain call, a quarter more CPU per batch item (0.36 → 0.45 ms).
+    /// </summary>
+    public bool Dashboard { get; set; }
 
     /// <summary>Reads both keys; a malformed port fails here, at start, with the key named.</summary>
     internal static OrleansOptions Read(IConfiguration configuration) => Bind(new OrleansOptions(), configuration);
