@@ -6,6 +6,27 @@ import { waitFor } from './harness.mjs';
 
 export const FINAL_STATUSES = ['completed', 'failed', 'expired', 'cancelled'];
 
+/**
+ * What the batch failure tests run silos with: reservations that expire in 5 s, a batch heartbeat every second
+ * (`LeaseSeconds / 3`, so a dead silo's chunks are revived quickly), chunks of 50 and 16 items a silo at once, so a
+ * batch of a few thousand items is still running when a silo dies. Spread it and override what a test needs.
+ */
+export const FAILURE_ENV = Object.freeze({
+  Relay__ReservationSeconds: '5',
+  Relay__Batches__LeaseSeconds: '3',
+  Relay__Batches__ChunkSize: '50',
+  Relay__Batches__MaxConcurrentItems: '16',
+});
+
+/** The batch through `silo` with `key`; null while the call fails (a grain moving after a kill answers 503 for a moment). */
+export async function retrieveOrNull(silo, key, id, timeout = 5_000) {
+  try {
+    return await silo.client(key, { timeout }).batches.retrieve(id);
+  } catch {
+    return null;
+  }
+}
+
 /** One /v1/chat/completions line of a batch input file. */
 export const chatLine = (customId, model, content) => JSON.stringify({
   custom_id: customId, method: 'POST', url: '/v1/chat/completions',

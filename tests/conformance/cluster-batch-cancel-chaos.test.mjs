@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectStream, connectHub, startCluster, waitFor } from './cluster-harness.mjs';
-import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, mockCalls, uploadLines } from './batch-helpers.mjs';
+import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, mockCalls, uploadLines, FAILURE_ENV, retrieveOrNull } from './batch-helpers.mjs';
 
 const ITEMS = 3000;
 const MODEL = 'remote-fast';
@@ -18,23 +18,12 @@ before(async () => {
   cluster = await startCluster({
     silos: 3,
     tenants: { [TENANT.id]: { key: TENANT.key } },
-    env: {
-      Relay__ReservationSeconds: '5',
-      Relay__Batches__LeaseSeconds: '3',
-      Relay__Batches__ChunkSize: '50',
-      Relay__Batches__MaxConcurrentItems: '16',
-    },
+    env: FAILURE_ENV,
   });
 });
 after(() => cluster?.stop());
 
-async function retrieve(silo, id) {
-  try {
-    return await silo.client(TENANT.key, { timeout: 5_000 }).batches.retrieve(id);
-  } catch {
-    return null;
-  }
-}
+const retrieve = (silo, id) => retrieveOrNull(silo, TENANT.key, id);
 
 describe('cancel under failover', () => {
   test('grain host killed, cancelled from two silos at once, new host killed: cancelled, nothing starts after, SignalR monotonic', async (t) => {

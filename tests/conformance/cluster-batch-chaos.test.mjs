@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, waitFor } from './cluster-harness.mjs';
-import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines } from './batch-helpers.mjs';
+import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines, FAILURE_ENV } from './batch-helpers.mjs';
 
 const ITEMS = Number(process.env.CHAOS_ITEMS ?? 1500); // CHAOS_ITEMS=4000 for the long run
 const MODEL = 'remote-fast';
@@ -27,12 +27,7 @@ before(async () => {
   cluster = await startCluster({
     silos: 3,
     tenants: { [TENANT.id]: { key: TENANT.key } },
-    env: {
-      Relay__ReservationSeconds: '5',
-      Relay__Batches__LeaseSeconds: '3',
-      Relay__Batches__ChunkSize: '50',
-      Relay__Batches__MaxConcurrentItems: '16',
-    },
+    env: FAILURE_ENV,
   });
 });
 after(() => cluster?.stop());

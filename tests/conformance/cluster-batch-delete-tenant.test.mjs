@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { ADMIN_KEY, startCluster, waitFor } from './cluster-harness.mjs';
-import { chatLine, mockCalls, uploadLines } from './batch-helpers.mjs';
+import { chatLine, mockCalls, uploadLines, FAILURE_ENV } from './batch-helpers.mjs';
 
 const MODEL = 'remote-fast';
 
@@ -13,12 +13,7 @@ let cluster;
 before(async () => {
   cluster = await startCluster({
     silos: 3,
-    env: {
-      Relay__ReservationSeconds: '5',
-      Relay__Batches__LeaseSeconds: '3',
-      Relay__Batches__ChunkSize: '50',
-      Relay__Batches__MaxConcurrentItems: '16',
-    },
+    env: FAILURE_ENV,
   });
 });
 after(() => cluster?.stop());

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, waitFor } from './cluster-harness.mjs';
-import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines } from './batch-helpers.mjs';
+import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines, FAILURE_ENV, retrieveOrNull } from './batch-helpers.mjs';
 
 const ITEMS = 2000;
 const MODEL = 'remote-fast';
@@ -21,26 +21,13 @@ before(async () => {
   cluster = await startCluster({
     silos: 3,
     tenants: { [TENANT.id]: { key: TENANT.key } },
-    env: {
-      Relay__ReservationSeconds: '5',
-      // Today's lease protocol (gone with the grains): a dead silo's chunks are taken over 3 s after its last renewal.
-      Relay__Batches__LeaseSeconds: '3',
-      Relay__Batches__ChunkSize: '50',
-      // 16 items a silo at once, 100 ms each: the batch runs for several seconds, so the kill lands mid-run.
-      Relay__Batches__MaxConcurrentItems: '16',
-    },
+    // 16 items a silo at once, 100 ms each: the batch runs for several seconds, so the kill lands mid-run.
+    env: FAILURE_ENV,
   });
 });
 after(() => cluster?.stop());
 
-/** The batch through `silo`; null while the call fails (a grain moving after the kill answers 503 for a moment). */
-async function retrieve(silo, id) {
-  try {
-    return await silo.client(TENANT.key).batches.retrieve(id);
-  } catch {
-    return null;
-  }
-}
+const retrieve = (silo, id) => retrieveOrNull(silo, TENANT.key, id);
 
 describe('a batch whose grain host dies', () => {
   test(`a ${ITEMS}-item batch completes after SIGKILL of the silo hosting its grain: each custom_id once, spend = usage at the batch price`, async (t) => {

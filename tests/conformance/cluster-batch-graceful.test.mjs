@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { startCluster, waitFor } from './cluster-harness.mjs';
-import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines } from './batch-helpers.mjs';
+import { FINAL_STATUSES, assertEachIdOnce, chatLine, costNanos, jsonlFile, uploadLines, FAILURE_ENV, retrieveOrNull } from './batch-helpers.mjs';
 
 const ITEMS = 600;
 const MODEL = 'slow-body';
@@ -39,10 +39,7 @@ before(async () => {
     silos: 3,
     tenants: { [TENANT.id]: { key: TENANT.key } },
     env: {
-      Relay__ReservationSeconds: '5',
-      Relay__Batches__LeaseSeconds: '3',
-      Relay__Batches__ChunkSize: '50',
-      Relay__Batches__MaxConcurrentItems: '16',
+      ...FAILURE_ENV,
       Relay__Providers__slow__Type: 'openai',
       Relay__Providers__slow__BaseUrl: `http://127.0.0.1:${upstream.address().port}/v1`,
       Relay__Providers__slow__ApiKey: 'upstream-slow',
@@ -57,13 +54,7 @@ after(async () => {
   upstream.close();
 });
 
-async function retrieve(silo, id) {
-  try {
-    return await silo.client(TENANT.key, { timeout: 5_000 }).batches.retrieve(id);
-  } catch {
-    return null;
-  }
-}
+const retrieve = (silo, id) => retrieveOrNull(silo, TENANT.key, id);
 
 describe('a silo stopped gracefully under a running batch', () => {
   test('SIGTERM of a chunk-running silo while items wait on the upstream: each id once, each item billed once', async (t) => {

@@ -46,6 +46,7 @@ internal sealed partial class BatchChunkGrain(
     private readonly string _owner = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
     private readonly CancellationTokenSource _stopping = new();
     private ChunkWork? _work;
+    private string? _pendingStop; // a stop that came before this activation's run had its gate (BatchRun)
     private BatchRun? _run;
     private Task? _running;
     private bool _forgotten;
@@ -142,12 +143,9 @@ internal sealed partial class BatchChunkGrain(
     /// <summary>Closes the gate for the items of this activation, now and for a run that has not begun yet.</summary>
     private void Stop(string reason)
     {
-        _work = _work is { StopReason: null } work ? work with { StopReason = reason } : _work;
         _run?.Stop(reason);
         _pendingStop ??= reason;
     }
-
-    private string? _pendingStop;
 
     private async Task RunAsync(ChunkWork work)
     {
