@@ -7,14 +7,13 @@ namespace RelayCluster.Silo.Batches;
 /// <summary>
 /// The finalization job: the output and error files are the chunks' result files concatenated in chunk order (each
 /// holds exactly one line per item that ended that way), streamed into the file store; no file is ever held whole. A
-/// file is made only when it has lines (as OpenAI does). It also salvages a batch that failed mid-run: the results of
-/// the chunks that finished become its files.
+/// file is made only when it has lines (as OpenAI does).
 /// </summary>
 internal sealed class BatchFinalizer(IFileStore files, PartFiles parts)
 {
     public async Task<BatchJobResult> RunAsync(string job, BatchState batch, CancellationToken stopping)
     {
-        // By the chunks' result files, not the counts: a batch that failed mid-run has results its counts stopped at.
+        // By the chunks' result files, which hold exactly the lines the counts count.
         var output = HasResults(batch, ItemOutcome.Succeeded) ? await AssembleAsync(batch, ItemOutcome.Succeeded, "output", stopping) : null;
         var errors = HasResults(batch, ItemOutcome.Failed) ? await AssembleAsync(batch, ItemOutcome.Failed, "error", stopping) : null;
         return new BatchJobResult(job, BatchJobKind.Finalize, OutputFileId: output?.Id, ErrorFileId: errors?.Id);

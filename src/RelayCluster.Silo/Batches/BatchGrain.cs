@@ -126,13 +126,8 @@ internal sealed partial class BatchGrain(
 
         if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
         {
-            // The batch ended around the chunk (it failed): its items were booked, but a final batch's counts stay as they were.
+            // A late report: a batch ends only once every chunk is done or given up (a failing one winds down first).
             await CommitAsync(publish: false);
-            if (Record.Batch is not null)
-            {
-                await EndedAsync(); // the last one drained: salvage the results, then the work files go
-            }
-
             return;
         }
 
@@ -169,24 +164,13 @@ internal sealed partial class BatchGrain(
         }
 
         _job = null;
-        if (Record.Batch is not { } batch
-            || (BatchStatus.IsFinal(batch.Status) && !(batch.Status == BatchStatus.Failed && result.Kind == BatchJobKind.Finalize && !Record.Salvaged)))
+        if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
         {
             await jobs.DiscardAsync(Record.Batch, result);
             return;
         }
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
-        if (result.Failure is { } salvageFailure && BatchStatus.IsFinal(batch.Status))
-        {
-            // Salvaging a failed batch's results failed: it keeps no files (one try; the batch has failed already).
-            Log.JobFailed(logger, result.Kind, batch.Id, Record.JobAttempts + 1, salvageFailure);
-            Record.Salvaged = true;
-            await CommitAsync(publish: false);
-            await EndedAsync();
-            return;
-        }
-
         if (result.Failure is { } failure)
         {
             Record.JobAttempts++;
@@ -220,19 +204,11 @@ internal sealed partial class BatchGrain(
             };
             await DispatchAsync(commitFirst: true, publish: true);
         }
-        else if (result.Kind == BatchJobKind.Finalize && batch.Status == BatchStatus.Failed && !Record.Salvaged)
-        {
-            Record.Batch = batch with { OutputFileId = result.OutputFileId, ErrorFileId = result.ErrorFileId };
-            Record.Salvaged = true;
-            await CommitAsync(publish: true);
-            await EndedAsync();
-        }
         else if (result.Kind == BatchJobKind.Finalize && BatchOutcome.AwaitsFinish(batch))
         {
             Record.Batch = Record.FailErrors is { } failErrors && batch.Status != BatchStatus.Cancelling
                 ? batch with { Status = BatchStatus.Failed, FailedAt = now, ErrorsJson = failErrors, OutputFileId = result.OutputFileId, ErrorFileId = result.ErrorFileId }
                 : BatchOutcome.Finish(batch, result.OutputFileId, result.ErrorFileId, now);
-            Record.Salvaged = true; // its files are assembled: nothing to salvage
             await CommitAsync(publish: true);
             await EndedAsync();
         }
@@ -281,26 +257,10 @@ internal sealed partial class BatchGrain(
     {
         try
         {
-            if (Record.Batch is not { } batch)
+            if (Record.Batch is not { } batch || BatchStatus.IsFinal(batch.Status))
             {
                 _timer?.Dispose();
                 _timer = null;
-                return;
-            }
-
-            if (BatchStatus.IsFinal(batch.Status))
-            {
-                // Draining: a batch that failed around running chunks keeps reviving them until each has booked what it
-                // committed (its outbox) and reported done; their unrun items end without a call.
-                if (Record.Running.Count == 0)
-                {
-                    await EndedAsync();
-                }
-                else if (time.GetElapsedTime(_lastHeartbeat) >= HeartbeatPeriod())
-                {
-                    await HeartbeatAsync();
-                }
-
                 return;
             }
 
@@ -423,13 +383,6 @@ internal sealed partial class BatchGrain(
                 running.Starts++;
                 changed = true;
             }
-            else if (status.Exhausted && BatchStatus.IsFinal(Record.Batch!.Status))
-            {
-                // Draining gave up on the chunk: what it committed and could not book is left to its reservations' deadline.
-                Log.DrainGaveUp(logger, Record.Batch.Id, chunk);
-                Record.Running.Remove(chunk);
-                changed = true;
-            }
             else if (status.Exhausted && (Record.FailErrors is not null || Record.Batch!.Status == BatchStatus.Cancelling))
             {
                 // Winding down, the chunk still cannot run (even without calls): the batch goes on without it, its items
@@ -524,20 +477,6 @@ internal sealed partial class BatchGrain(
     /// <summary>A final batch: no more ticks or reminders; the part files go (the result files were assembled).</summary>
     private async Task EndedAsync()
     {
-        if (Record.Running.Count > 0)
-        {
-            StartTimer(); // draining the running chunks first (see TickAsync); the watchdog stays until they are done
-            return;
-        }
-
-        if (Record.Batch is { Status: BatchStatus.Failed, InProgressAt: not null } failed && !Record.Salvaged)
-        {
-            // A batch that failed mid-run still gives the results its items' calls were billed for.
-            StartTimer();
-            StartJob(BatchJobKind.Finalize);
-            return;
-        }
-
         _timer?.Dispose();
         _timer = null;
         await UnregisterWatchdogAsync();
@@ -607,7 +546,7 @@ internal sealed partial class BatchGrain(
             _ when Record.FailErrors is not null => BatchItemReasons.Failed,
             _ => null,
         };
-        // A batch winding down (or final) runs its chunks without calls (the gate is closed), with as many attempts again.
+        // A batch winding down runs its chunks without calls (the gate is closed), with as many attempts again.
         var most = Math.Max(1, Batches.MaxTaskAttempts) * (stop is null ? 1 : 2);
         return new ChunkWork(batch.TenantId, batch.Id, batch.Endpoint, batch.InputFileId, batch.ExpiresAt, range, stop,
             Record.Running.GetValueOrDefault(chunk)?.Starts ?? 0, most);
@@ -687,7 +626,7 @@ internal sealed partial class BatchGrain(
         [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId}: chunk {Chunk} did not answer: {Reason}")]
         public static partial void ChunkUnreachable(ILogger logger, string batchId, int chunk, string reason);
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Batch {BatchId}: chunk {Chunk} could not be drained; usage it committed but did not book stays unbooked")]
+        [LoggerMessage(Level = LogLevel.Error, Message = "Batch {BatchId}: chunk {Chunk} could not be wound down; usage it committed but did not book stays unbooked")]
         public static partial void DrainGaveUp(ILogger logger, string batchId, int chunk);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {Key}: its watchdog reminder could not be removed: {Reason}")]

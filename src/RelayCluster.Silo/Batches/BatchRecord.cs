@@ -27,9 +27,6 @@ public sealed class BatchRecord
     /// <summary>Failed attempts of the current job (validation or finalization).</summary>
     [Id(5)] public int JobAttempts { get; set; }
 
-    /// <summary>A batch that failed mid-run has had the results of the items that did run assembled into its files.</summary>
-    [Id(6)] public bool Salvaged { get; set; }
-
     /// <summary>
     /// Set when a task of a running batch was given up on (a JSON array of BatchError objects): the batch winds down (no
     /// more calls; every chunk ends its unrun items as <c>batch_failed</c>), is finalized with the results of what ran,
