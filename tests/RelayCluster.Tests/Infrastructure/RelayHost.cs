@@ -82,6 +82,9 @@ public sealed class RelayHost : WebApplicationFactory<Program>
         return settings;
     }
 
+    /// <summary>The real Kestrel address the relay listens on, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri Address => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
     public HttpClient ClientFor(string key)
     {
         var client = CreateClient();
