@@ -17,7 +17,8 @@ namespace RelayCluster.Silo.Relay;
 ///             {"error":…}   → settle(upstream error), an error event with its message, end (no clean end)
 ///             not a chunk   → the same, as upstream_invalid_response (the first event was vetted before the commit)
 ///             usage chunk   → record usage; forward only if the caller asked for it
-///             other chunk   → count output, forward unchanged
+///             other chunk   → count output, forward unchanged (on one line)
+///             empty data    → read past, like a comment
 ///             end of stream → settle(truncated), error event (never a clean end)
 ///             silence       → a heartbeat every interval
 ///  receiver gone at any point → cancel the upstream call, settle(client disconnected) with what was produced
@@ -101,6 +102,13 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
                 }
 
                 return;
+            }
+
+            if (payload.IsEmpty)
+            {
+                // Legal SSE (a bare "data:") but no chunk: relayed, it would make the SDKs' JSON.parse throw. Some
+                // upstreams send it to keep a connection busy, so it is read past like a comment.
+                continue;
             }
 
             if (UpstreamAnswers.ProblemWithChunk(payload.Span) is { } problem)

@@ -8,7 +8,8 @@ namespace RelayCluster.Silo.Relay;
 /// synchronous batch, shadow traffic). A 2xx that is not the endpoint's answer is an upstream failure, never a
 /// completion: a chat completion is a JSON object whose <c>choices</c> is a non-empty array of objects, an
 /// embeddings answer one whose <c>data</c> is a non-empty array of objects with an <c>embedding</c>, and a stream
-/// chunk a JSON object with a <c>choices</c> array (empty in the final usage chunk) — the shapes of OpenAI's
+/// chunk a JSON object with a <c>choices</c> array (empty in the final usage chunk, which some upstreams send with
+/// <c>usage</c> alone) — the shapes of OpenAI's
 /// <c>chat.completion</c>, <c>chat.completion.chunk</c> and embeddings list objects (API reference, "The chat
 /// completion object" / "The chat completion chunk object" / "The embedding object"). An answer carrying an
 /// <c>error</c> object is the upstream's error whatever its status, as the official SDKs treat a stream event.
@@ -22,14 +23,20 @@ internal static class UpstreamAnswers
     public static OpenAiError? ProblemWithBody(RelayOperation operation, ReadOnlySpan<byte> body)
     {
         var what = operation == RelayOperation.Embeddings ? "an embeddings list" : "a chat completion";
-        JsonDocument document;
+        JsonDocument? document = null;
         try
         {
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
             document = JsonDocument.ParseValue(ref reader);
+            if (reader.Read())
+            {
+                document.Dispose();
+                return Invalid($"its answer held more than one JSON value, so not {what}.");
+            }
         }
         catch (JsonException)
         {
+            document?.Dispose();
             return Invalid(body.IsEmpty ? $"it answered with an empty body instead of {what}." : $"its answer was not JSON, so not {what}.");
         }
 
@@ -80,7 +87,8 @@ internal static class UpstreamAnswers
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var name = reader.ValueTextEquals("choices"u8) ? "choices" : reader.ValueTextEquals("error"u8) ? "error" : null;
+                var name = reader.ValueTextEquals("choices"u8) ? "choices" : reader.ValueTextEquals("error"u8) ? "error"
+                    : reader.ValueTextEquals("usage"u8) ? "usage" : null;
                 reader.Read();
                 if (name == "error" && reader.TokenType != JsonTokenType.Null)
                 {
@@ -89,7 +97,8 @@ internal static class UpstreamAnswers
                         ?? new OpenAiError("The upstream provider sent an error event.", "server_error", null, null));
                 }
 
-                hasChoices |= name == "choices" && reader.TokenType == JsonTokenType.StartArray;
+                hasChoices |= (name == "choices" && reader.TokenType == JsonTokenType.StartArray)
+                    || (name == "usage" && reader.TokenType == JsonTokenType.StartObject); // a usage chunk that left out "choices": []
                 reader.Skip();
             }
 
@@ -112,9 +121,12 @@ internal static class UpstreamAnswers
     public static OpenAiError Invalid(string reason) => new(
         $"The upstream provider answered, but not with a valid response: {reason}", "server_error", null, InvalidCode);
 
-    /// <summary>The upstream's own error in a 2xx: its message kept, the code saying what happened.</summary>
+    /// <summary>
+    /// The upstream's own error in a 2xx answer or a stream event: its message, type, param and code kept (the SDKs
+    /// raise an <c>APIError</c> with them), <see cref="InvalidCode"/> when it gave no code.
+    /// </summary>
     private static OpenAiError UpstreamSaid(OpenAiError error) => new(
-        $"The upstream provider sent an error in place of its answer: {error.Message}", "server_error", null, InvalidCode);
+        $"The upstream provider sent an error: {error.Message}", error.Type, error.Param, error.Code ?? InvalidCode);
 
     private static string Kind(JsonValueKind kind) => kind switch
     {

@@ -17,7 +17,11 @@ public static class SsePeek
         byte[]? first;
         await using (var reader = new SseReader(replay, leaveOpen: true))
         {
-            first = (await reader.ReadEventAsync(cancellationToken))?.ToArray();
+            do
+            {
+                first = (await reader.ReadEventAsync(cancellationToken))?.ToArray();
+            }
+            while (first is { Length: 0 }); // an event with empty data carries nothing: a keep-alive (see StreamingRelay)
         }
 
         replay.Rewind();

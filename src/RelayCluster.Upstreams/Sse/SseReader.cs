@@ -7,7 +7,9 @@ namespace RelayCluster.Upstreams.Sse;
 /// Reads the <c>data</c> payloads of a server-sent event stream straight from the bytes, following the
 /// WHATWG rules the SDKs use: lines end in LF, CRLF or CR; <c>:</c> starts a comment; multi-line data is
 /// joined with LF; a blank line dispatches an event; a UTF-8 byte order mark at the start is dropped; a field name
-/// without a colon is a field with an empty value; the last event counts even without its blank line. Other fields
+/// without a colon is a field with an empty value. Unlike the spec, which drops an event the stream ends in before its
+/// blank line, the last event counts even without it: an upstream that ends on <c>data: [DONE]</c> has finished,
+/// and the relay re-emits every event with its blank line. Other fields
 /// (<c>event</c>, <c>id</c>, <c>retry</c>) are read past, as OpenAI chat streams carry none and the relay re-emits
 /// only the data (WHATWG HTML §9.2.6, "Interpreting an event stream").
 /// </summary>
