@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import OpenAI from 'openai';
 import { collect, startRelay } from './harness.mjs';
+import { batchEnd, chatLine, jsonlFile, uploadLines } from './batch-helpers.mjs';
 
 const chunk = (content, indent) => JSON.stringify({
   id: 'chatcmpl-wire', object: 'chat.completion.chunk', created: 1, model: 'raw',
@@ -67,6 +68,7 @@ before(async () => {
       Relay__Providers__raw__Resilience__MaxDelayMs: '5',
       // Invalid answers count against the upstream's health like any 502: keep the breaker out of these cases.
       Relay__Providers__raw__Resilience__MinimumThroughput: '1000',
+      Relay__Batches__MaxAttempts: '1',
       'Relay__Models__raw-chat__Provider': 'raw',
       'Relay__Models__raw-chat__InputPerMTok': '1',
       'Relay__Models__raw-embed__Provider': 'raw',
@@ -143,5 +145,22 @@ describe('an upstream 200 that is not a completion', () => {
     assert.equal(body.by_ending.upstream_error, 6, JSON.stringify(body.by_ending));
     assert.equal(body.by_ending.upstream_error_mid_stream, 1);
     assert.equal(body.by_ending.completed, 8 + 2); // the framing variants and the two fallbacks
+  });
+});
+
+describe('a batch item answered with a 200 that is not a completion', () => {
+  test('fails with the same 502, and its route fallback succeeds', async () => {
+    const client = relay.client();
+    const input = await uploadLines(client, [chatLine('raw', 'raw-chat', 'error in a 200'), chatLine('routed', 'chat', 'error in a 200')], 'wire.jsonl');
+    const created = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const batch = await batchEnd(client, created.id, { timeoutMs: 60_000 });
+    assert.equal(batch.status, 'completed');
+    const lines = [...await jsonlFile(client, batch.output_file_id), ...await jsonlFile(client, batch.error_file_id)];
+    const byId = Object.fromEntries(lines.map((l) => [l.custom_id, l]));
+    assert.equal(byId.raw.response.status_code, 502);
+    assert.equal(byId.raw.response.body.error.code, 'upstream_invalid_response');
+    assert.match(byId.raw.response.body.error.message, /You exceeded your current quota/);
+    assert.equal(byId.routed.response.status_code, 200);
+    assert.ok(byId.routed.response.body.choices[0].message.content.length > 0);
   });
 });
