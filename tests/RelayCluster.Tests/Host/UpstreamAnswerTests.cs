@@ -34,6 +34,9 @@ public sealed class UpstreamAnswerTests : IAsyncLifetime
             ("Relay:Routes:chat:Targets:1:Model", "mock-fast"),
             ("Relay:Routes:embed:Targets:0:Model", "raw-embed"),
             ("Relay:Routes:embed:Targets:1:Model", "mock-embed"),
+            ("Relay:Routes:shadowed:Targets:0:Model", "mock-fast"),
+            ("Relay:Routes:shadowed:Shadow:Model", "raw-chat"),
+            ("Relay:Routes:shadowed:Shadow:Percent", "100"),
             ("Relay:Tenants:t1:Keys:0", Key),
             ("Relay:Tenants:t1:Models:0", "*"),
             ("Relay:Tenants:t1:MonthlyBudgetUsd", "10")));
@@ -218,5 +221,21 @@ public sealed class UpstreamAnswerTests : IAsyncLifetime
         var usage = await _host.UsageAsync("t1");
         Assert.Equal(1, (long)usage["by_ending"]!["upstream_error"]!);
         Assert.Equal(1, (long)usage["by_ending"]!["completed"]!);
+    }
+
+    [Fact]
+    public async Task A_shadow_answer_that_is_not_a_completion_counts_as_a_failed_shadow()
+    {
+        _upstream.Answers(200, "application/json", """{"error":{"message":"quota gone"}}""");
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(Chat("shadowed", stream: false)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        using var admin = _host.ClientFor(RelayHost.AdminKey);
+        var view = await Eventually.WaitAsync(() => admin.GetFromJsonAsync<JsonObject>("/admin/routes/shadowed/shadow"),
+            v => (long)v!["aggregates"]!["compared"]! == 1);
+        Assert.Equal(1, (long)view!["aggregates"]!["shadow_failures"]!);
+        Assert.Equal(502, (int)view["recent"]![0]!["shadow_status"]!);
+        Assert.Equal(1, _upstream.Calls);
     }
 }
