@@ -11,6 +11,14 @@ public sealed record UpstreamRequest(RelayOperation Operation, JsonObject Body, 
     /// default. The body is not changed; a provider that can honour it without that (the simulator) stops there.
     /// </summary>
     public long? OutputCap { get; init; }
+
+    /// <summary>
+    /// Vets a 2xx answer before it counts as one: returns it (its body may have been read, or re-wrapped to replay what
+    /// was read), or another answer in its place, such as a 502 for a 2xx that is not the endpoint's answer. The
+    /// resilience layer runs it inside each attempt, so such an answer is retried, counted against the upstream's
+    /// health, and failed over like any 502, all before the caller holds a response.
+    /// </summary>
+    public Func<UpstreamResponse, CancellationToken, ValueTask<UpstreamResponse>>? Check { get; init; }
 }
 
 /// <summary>
@@ -51,6 +59,9 @@ public sealed class UpstreamResponse(int statusCode, Stream body, TimeSpan? retr
 
     /// <summary>Upstream calls made for this answer, the first included (set by the resilience layer).</summary>
     public int Attempts { get; internal set; } = 1;
+
+    /// <summary>The same answer with <paramref name="body"/> in place of its body, which the new body now owns.</summary>
+    public UpstreamResponse WithBody(Stream body) => new(StatusCode, body, RetryAfter, owner) { ShouldRetry = ShouldRetry, Attempts = Attempts };
 
     public async ValueTask DisposeAsync()
     {

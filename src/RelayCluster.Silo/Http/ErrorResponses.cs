@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Api;
+using RelayCluster.Upstreams.Sse;
 
 namespace RelayCluster.Silo.Http;
 
@@ -34,6 +35,6 @@ internal static class ErrorResponses
     public static byte[] AsSseEvent(OpenAiError error)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorEnvelope(error), SiloJsonContext.Default.OpenAiErrorEnvelope);
-        return [.. "data: "u8, .. json, .. "\n\n"u8];
+        return SseFrame.Data(json);
     }
 }

@@ -44,7 +44,8 @@ internal static class BufferedCall
     }
 
     /// <summary>
-    /// Sends the call and reads its whole answer (one JSON document), at most what <paramref name="budget"/> allows:
+    /// Sends the call and reads its whole answer (one JSON document, vetted as the endpoint's answer, see
+    /// <see cref="AnswerCheck"/>), at most what <paramref name="budget"/> allows:
     /// the body and, for an upstream error, the relay error it maps to and the ending to settle it with. A 2xx answer
     /// is recorded on the call (accepted, usage, output) before it is returned. A 2xx answer past the budget is not
     /// read further: the upstream did the work, so it is settled as <c>upstream_error_mid_stream</c> (the prompt
@@ -52,7 +53,7 @@ internal static class BufferedCall
     /// </summary>
     public static async Task<Received> ReceiveAsync(ModelCall call, ResponseBudget budget, CancellationToken cancellationToken)
     {
-        await using var upstream = await call.SendAsync(cancellationToken);
+        await using var upstream = await call.SendAsync(cancellationToken, budget);
         if (!upstream.IsSuccess)
         {
             // An error body is only read for its message: one past the budget maps as if it had none.
@@ -63,7 +64,7 @@ internal static class BufferedCall
 
         var admitted = call.Admitted;
         admitted.MarkUpstreamAccepted();
-        if (await BoundedRead.ReadAsync(upstream.Body, budget, cancellationToken) is not { } body)
+        if (call.Answer.Body is not { } body)
         {
             return new Received([], budget.TooLarge, Endings.UpstreamErrorMidStream);
         }

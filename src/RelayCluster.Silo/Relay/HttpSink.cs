@@ -1,6 +1,7 @@
 using System.Buffers;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
+using RelayCluster.Upstreams.Sse;
 
 namespace RelayCluster.Silo.Relay;
 
@@ -63,10 +64,9 @@ internal sealed class HttpSink : IStreamSink
 
     public async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload)
     {
+        // One data line per line of the payload: valid SSE for any payload (the relay sends chunks on one line).
         var writer = _context.Response.BodyWriter;
-        writer.Write("data: "u8);
-        writer.Write(payload.Span);
-        writer.Write("\n\n"u8);
+        SseFrame.WriteData(writer, payload.Span);
         await _deadline.WithinAsync(writer.FlushAsync(Aborted));
     }
 

@@ -180,12 +180,21 @@ internal sealed class ModelCall(
     /// <summary>The call's SignalR fan-out, when the caller asked for one.</summary>
     public Silo.Streams.FanOutWriter? FanOut { get; set; }
 
+    /// <summary>The vetting of the last <see cref="SendAsync"/>: for a non-streamed call, the kept answer's body.</summary>
+    public AnswerCheck Answer { get; private set; } = null!;
+
     /// <summary>
     /// Calls the targets in order until one answers with something to keep: a success, a status that would
     /// fail anywhere (a 400), or whatever the last target says. The last target's failure is thrown.
     /// </summary>
-    public async ValueTask<UpstreamResponse> SendAsync(CancellationToken cancellationToken)
+    /// <remarks>
+    /// Every 2xx is vetted first (<see cref="AnswerCheck"/>): one that is not the endpoint's answer counts as a 502
+    /// and is retried and failed over as one. A non-streamed answer is read whole by then, within
+    /// <paramref name="budget"/>, and is in <see cref="Answer"/>.
+    /// </remarks>
+    public async ValueTask<UpstreamResponse> SendAsync(CancellationToken cancellationToken, ResponseBudget? budget = null)
     {
+        var check = Answer = new AnswerCheck(operation, admitted.Request.Stream, budget);
         var attempts = 0;
         for (var i = 0; ; i++)
         {
@@ -194,6 +203,7 @@ internal sealed class ModelCall(
             var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream)
             {
                 OutputCap = operation == RelayOperation.Embeddings ? null : admitted.Request.MaxOutputTokens ?? target.DefaultMaxOutputTokens,
+                Check = check.RunAsync,
             };
             UpstreamResponse response;
             try
@@ -212,6 +222,11 @@ internal sealed class ModelCall(
 
                 ModelCallsLog.FailedOver(logger, admitted.RequestId, target.Model, ex.Message);
                 continue;
+            }
+
+            if (response.IsSuccess && !ReferenceEquals(check.Checked, response))
+            {
+                response = await check.RunAsync(response, cancellationToken); // a provider without the resilience layer
             }
 
             attempts += response.Attempts;

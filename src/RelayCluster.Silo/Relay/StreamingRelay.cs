@@ -14,14 +14,17 @@ namespace RelayCluster.Silo.Relay;
 ///       ├─ non-2xx: a status if not committed yet, else an error event
 ///       └─ 2xx: commit; for each upstream event:
 ///             [DONE]        → settle(completed) while the sink completes
-///             {"error":…}   → settle(upstream error), forward it, end (no clean end)
+///             {"error":…}   → settle(upstream error), an error event with its message, end (no clean end)
+///             not a chunk   → the same, as upstream_invalid_response (the first event was vetted before the commit)
 ///             usage chunk   → record usage; forward only if the caller asked for it
-///             other chunk   → count output, forward unchanged
+///             other chunk   → count output, forward unchanged (on one line)
+///             empty data    → read past, like a comment
 ///             end of stream → settle(truncated), error event (never a clean end)
 ///             silence       → a heartbeat every interval
 ///  receiver gone at any point → cancel the upstream call, settle(client disconnected) with what was produced
 /// </code>
-/// Chunks are forwarded byte for byte; nothing is re-serialized.
+/// Chunks are forwarded byte for byte, except that one spread over several <c>data:</c> lines goes out on one
+/// (<see cref="SseFrame.OneLine"/>); nothing is re-serialized.
 /// </summary>
 internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted, TimeSpan heartbeat, TimeProvider time, FanOutWriter? fanOut)
 {
@@ -101,13 +104,23 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
                 return;
             }
 
-            var facts = ChunkInspector.Inspect(payload.Span);
-            if (facts.IsError)
+            if (payload.IsEmpty)
             {
-                await admitted.SettleAsync(Endings.UpstreamErrorMidStream, 200);
-                await sink.WriteChunkAsync(payload);
+                // Legal SSE (a bare "data:") but no chunk: relayed, it would make the SDKs' JSON.parse throw. Some
+                // upstreams send it to keep a connection busy, so it is read past like a comment.
+                continue;
+            }
+
+            if (UpstreamAnswers.ProblemWithChunk(payload.Span) is { } problem)
+            {
+                // The first event was vetted before the commit; a later error or non-chunk ends the stream with the
+                // relay's own error event (the OpenAI envelope the SDKs throw on), and no [DONE].
+                await FailAsync(new RelayError(502, problem), Endings.UpstreamErrorMidStream);
                 return;
             }
+
+            payload = SseFrame.OneLine(payload);
+            var facts = ChunkInspector.Inspect(payload.Span);
 
             admitted.Observe(facts);
             admitted.Capture(payload.Span);

@@ -34,22 +34,32 @@ internal static class UpstreamErrors
         {
             var reader = new Utf8JsonReader(body);
             using var document = JsonDocument.ParseValue(ref reader);
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || !document.RootElement.TryGetProperty("error", out var error) || error.ValueKind != JsonValueKind.Object)
-            {
-                return null;
-            }
-
-            return new OpenAiError(
-                Text(error, "message") ?? "The upstream provider returned an error.",
-                Text(error, "type") ?? "upstream_error",
-                Text(error, "param"),
-                Text(error, "code"));
+            return ReadError(document.RootElement);
         }
         catch (JsonException)
         {
             return null;
         }
+    }
+
+    /// <summary>The <c>error</c> object of an upstream answer, or null if it has none. A bare string error is its message.</summary>
+    public static OpenAiError? ReadError(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("error", out var error))
+        {
+            return null;
+        }
+
+        return error.ValueKind switch
+        {
+            JsonValueKind.Object => new OpenAiError(
+                Text(error, "message") ?? "The upstream provider returned an error.",
+                Text(error, "type") ?? "upstream_error",
+                Text(error, "param"),
+                Text(error, "code")),
+            JsonValueKind.String => new OpenAiError(error.GetString()!, "upstream_error", null, null),
+            _ => null,
+        };
     }
 
     private static string? Text(JsonElement element, string name) =>

@@ -86,6 +86,11 @@ internal sealed partial class ShadowTraffic(
                 return new ShadowOutcome(response.StatusCode, latency, null, null);
             }
 
+            if (UpstreamAnswers.ProblemWithBody(request.Operation, body) is { } problem)
+            {
+                return new ShadowOutcome(502, latency, null, problem.Message); // the same rule as the primary's answer
+            }
+
             var usage = ChunkInspector.Inspect(body).Usage;
             if (usage is { } u)
             {

@@ -145,14 +145,34 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
             return Outcome.FromException<UpstreamResponse>(new UpstreamFirstByteTimeoutException(Id, firstByte));
         }
 
-        _health.RecordAnswer(response.StatusCode, _time.GetElapsedTime(started), isRetry);
-
         // The wrapper owns the scope and the inner response: disposing it (the caller, or Polly for a
         // retried answer) ends the upstream call.
-        return Outcome.FromResult(new UpstreamResponse(response.StatusCode, new IdleTimeoutStream(response, _idle, _time), response.RetryAfter, scope)
+        var wrapped = new UpstreamResponse(response.StatusCode, new IdleTimeoutStream(response, _idle, _time), response.RetryAfter, scope)
         {
             ShouldRetry = response.ShouldRetry,
-        });
+        };
+        if (wrapped.IsSuccess && call.Request.Check is { } check)
+        {
+            try
+            {
+                wrapped = await check(wrapped, context.CancellationToken);
+            }
+            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested && ex is HttpRequestException or IOException)
+            {
+                // The body broke off (or idled out) while it was vetted: nothing reached the caller, so it is retryable.
+                await wrapped.DisposeAsync();
+                _health.RecordFailure(isRetry);
+                return Outcome.FromException<UpstreamResponse>(new UpstreamUnavailableException($"the upstream's answer broke off: {ex.Message}", ex));
+            }
+            catch
+            {
+                await wrapped.DisposeAsync();
+                throw;
+            }
+        }
+
+        _health.RecordAnswer(wrapped.StatusCode, _time.GetElapsedTime(started), isRetry);
+        return Outcome.FromResult(wrapped);
     }
 
     private sealed class Call(ResilientProvider owner, UpstreamRequest request)

@@ -6,14 +6,19 @@ namespace RelayCluster.Upstreams.Sse;
 /// <summary>
 /// Reads the <c>data</c> payloads of a server-sent event stream straight from the bytes, following the
 /// WHATWG rules the SDKs use: lines end in LF, CRLF or CR; <c>:</c> starts a comment; multi-line data is
-/// joined with LF; a blank line dispatches an event. Other fields (<c>event</c>, <c>id</c>) are ignored,
-/// as OpenAI chat streams carry none.
+/// joined with LF; a blank line dispatches an event; a UTF-8 byte order mark at the start is dropped; a field name
+/// without a colon is a field with an empty value. Unlike the spec, which drops an event the stream ends in before its
+/// blank line, the last event counts even without it: an upstream that ends on <c>data: [DONE]</c> has finished,
+/// and the relay re-emits every event with its blank line. Other fields
+/// (<c>event</c>, <c>id</c>, <c>retry</c>) are read past, as OpenAI chat streams carry none and the relay re-emits
+/// only the data (WHATWG HTML §9.2.6, "Interpreting an event stream").
 /// </summary>
-public sealed class SseReader(Stream stream) : IAsyncDisposable
+public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDisposable
 {
-    private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024));
+    private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: leaveOpen));
     private readonly ArrayBufferWriter<byte> _data = new(1024);
     private bool _hasData;
+    private bool _pastStart;
 
     /// <summary>The next event's data, or null at the end of the stream. Valid until the next call.</summary>
     public async ValueTask<ReadOnlyMemory<byte>?> ReadEventAsync(CancellationToken cancellationToken)
@@ -24,6 +29,17 @@ public sealed class SseReader(Stream stream) : IAsyncDisposable
         {
             var result = await _reader.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
+            if (!_pastStart && !SkipByteOrderMark(ref buffer, result.IsCompleted))
+            {
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return null;
+                }
+
+                continue;
+            }
+
             if (TryReadEvent(ref buffer, result.IsCompleted))
             {
                 // More events may already be buffered: mark only what was consumed as examined.
@@ -41,6 +57,25 @@ public sealed class SseReader(Stream stream) : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _reader.CompleteAsync();
+
+    /// <summary>Drops a leading byte order mark (the decoder does, before the parser sees the stream); false while too few bytes are in to tell.</summary>
+    private bool SkipByteOrderMark(ref ReadOnlySequence<byte> buffer, bool isFinal)
+    {
+        ReadOnlySpan<byte> mark = [0xEF, 0xBB, 0xBF];
+        var head = buffer.Slice(0, Math.Min(buffer.Length, mark.Length)).ToArray();
+        if (head.Length < mark.Length && !isFinal && mark.StartsWith(head))
+        {
+            return false;
+        }
+
+        _pastStart = true;
+        if (head.AsSpan().SequenceEqual(mark))
+        {
+            buffer = buffer.Slice(mark.Length);
+        }
+
+        return true;
+    }
 
     private bool TryReadEvent(ref ReadOnlySequence<byte> buffer, bool isFinal)
     {

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using RelayCluster.Core.Wire;
+
+namespace RelayCluster.Silo.Relay;
+
+/// <summary>
+/// What counts as an upstream's answer, in one place for every path (HTTP, streamed or not, batch items, the
+/// synchronous batch, shadow traffic). A 2xx that is not the endpoint's answer is an upstream failure, never a
+/// completion: a chat completion is a JSON object whose <c>choices</c> is a non-empty array of objects, an
+/// embeddings answer one whose <c>data</c> is a non-empty array of objects with an <c>embedding</c>, and a stream
+/// chunk a JSON object with a <c>choices</c> array (empty in the final usage chunk, which some upstreams send with
+/// <c>usage</c> alone) — the shapes of OpenAI's
+/// <c>chat.completion</c>, <c>chat.completion.chunk</c> and embeddings list objects (API reference, "The chat
+/// completion object" / "The chat completion chunk object" / "The embedding object"). An answer carrying an
+/// <c>error</c> object is the upstream's error whatever its status, as the official SDKs treat a stream event.
+/// </summary>
+internal static class UpstreamAnswers
+{
+    /// <summary>The code of the 502 an answer gets that is not one.</summary>
+    public const string InvalidCode = "upstream_invalid_response";
+
+    /// <summary>What is wrong with a whole (non-streamed) answer of <paramref name="operation"/>, or null if it is one.</summary>
+    public static OpenAiError? ProblemWithBody(RelayOperation operation, ReadOnlySpan<byte> body)
+    {
+        var what = operation == RelayOperation.Embeddings ? "an embeddings list" : "a chat completion";
+        JsonDocument? document = null;
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+            document = JsonDocument.ParseValue(ref reader);
+            if (reader.Read())
+            {
+                document.Dispose();
+                return Invalid($"its answer held more than one JSON value, so not {what}.");
+            }
+        }
+        catch (JsonException)
+        {
+            document?.Dispose();
+            return Invalid(body.IsEmpty ? $"it answered with an empty body instead of {what}." : $"its answer was not JSON, so not {what}.");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Invalid($"it answered with a JSON {Kind(root.ValueKind)} instead of {what}.");
+            }
+
+            if (UpstreamErrors.ReadError(root) is { } error)
+            {
+                return UpstreamSaid(error);
+            }
+
+            var (list, member) = operation == RelayOperation.Embeddings ? ("data", "embedding") : ("choices", null);
+            if (!root.TryGetProperty(list, out var items) || items.ValueKind != JsonValueKind.Array || items.GetArrayLength() == 0)
+            {
+                return Invalid($"its answer has no '{list}' list, so it is not {what}.");
+            }
+
+            foreach (var item in items.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object || (member is not null && !item.TryGetProperty(member, out _)))
+                {
+                    return Invalid($"its '{list}' list holds something that is not {(member is null ? "a choice" : "an embedding")}.");
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>What is wrong with one event of a chat stream (other than <c>[DONE]</c>), or null if it is a chunk.</summary>
+    public static OpenAiError? ProblemWithChunk(ReadOnlySpan<byte> payload)
+    {
+        var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 256 });
+        var hasChoices = false;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return reader.TokenType is JsonTokenType.None
+                    ? Invalid("it sent an event with no data instead of a chat completion chunk.")
+                    : Invalid($"it sent a JSON {Kind(reader.TokenType)} instead of a chat completion chunk.");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var name = reader.ValueTextEquals("choices"u8) ? "choices" : reader.ValueTextEquals("error"u8) ? "error"
+                    : reader.ValueTextEquals("usage"u8) ? "usage" : null;
+                reader.Read();
+                if (name == "error" && reader.TokenType != JsonTokenType.Null)
+                {
+                    using var document = JsonDocument.Parse(payload.ToArray());
+                    return UpstreamSaid(UpstreamErrors.ReadError(document.RootElement)
+                        ?? new OpenAiError("The upstream provider sent an error event.", "server_error", null, null));
+                }
+
+                hasChoices |= (name == "choices" && reader.TokenType == JsonTokenType.StartArray)
+                    || (name == "usage" && reader.TokenType == JsonTokenType.StartObject); // a usage chunk that left out "choices": []
+                reader.Skip();
+            }
+
+            if (reader.Read())
+            {
+                return Invalid("its event held more than one JSON value.");
+            }
+        }
+        catch (JsonException)
+        {
+            return Invalid("it sent an event that is not JSON instead of a chat completion chunk.");
+        }
+
+        return hasChoices ? null : Invalid("it sent an event with no 'choices' list, so not a chat completion chunk.");
+    }
+
+    /// <summary>The envelope of <paramref name="error"/>, as a response body.</summary>
+    public static byte[] Envelope(OpenAiError error) => BufferedCall.ErrorBody(new RelayError(502, error));
+
+    public static OpenAiError Invalid(string reason) => new(
+        $"The upstream provider answered, but not with a valid response: {reason}", "server_error", null, InvalidCode);
+
+    /// <summary>
+    /// The upstream's own error in a 2xx answer or a stream event: its message, type, param and code kept (the SDKs
+    /// raise an <c>APIError</c> with them), <see cref="InvalidCode"/> when it gave no code.
+    /// </summary>
+    private static OpenAiError UpstreamSaid(OpenAiError error) => new(
+        $"The upstream provider sent an error: {error.Message}", error.Type, error.Param, error.Code ?? InvalidCode);
+
+    private static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        _ => "null",
+    };
+
+    private static string Kind(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartArray => "array",
+        JsonTokenType.String => "string",
+        JsonTokenType.Number => "number",
+        JsonTokenType.True or JsonTokenType.False => "boolean",
+        _ => "null",
+    };
+}
