@@ -152,6 +152,7 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
         return Outcome.FromResult(new UpstreamResponse(response.StatusCode, new IdleTimeoutStream(response, _idle, _time), response.RetryAfter, scope)
         {
             ShouldRetry = response.ShouldRetry,
+            RefusedByProvider = response.RefusedByProvider,
         });
     }
 
