@@ -1,0 +1,100 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace RelayCluster.Upstreams.Simulator;
+
+/// <summary>A tool call a simulated choice makes: its id, the function's name and the argument text's fragments.</summary>
+internal sealed record SimulatedToolCall(string Id, string Name, IReadOnlyList<string> Fragments);
+
+/// <summary>
+/// One choice of a simulated answer, as pieces of one token each, made on demand (a long answer never sits in
+/// memory whole). A text choice's pieces are its content; a tool call's first piece is the call's name (sent with
+/// its id and empty arguments) and the others are fragments of its arguments. The request's output cap applies to
+/// each choice, as OpenAI's <c>max_completion_tokens</c> does: a choice cut by it ends with <c>"length"</c>.
+/// </summary>
+internal sealed class SimulatedChoice(int index, int count, Func<int, string> piece, SimulatedToolCall? tool, string finishReason)
+{
+    public int Index => index;
+
+    /// <summary>Output tokens of this choice (its pieces after the cap); the usage counts their sum over choices.</summary>
+    public int Count => count;
+
+    public SimulatedToolCall? Tool => tool;
+
+    public string FinishReason => finishReason;
+
+    public string Piece(int i) => piece(i);
+
+    /// <summary>The content (null for a tool call) or, for a tool call, the arguments sent within the cap.</summary>
+    public string Text(int from = 0) => string.Concat(Enumerable.Range(from, Math.Max(0, count - from)).Select(piece));
+
+    /// <summary>The choices a request asks for: <c>n</c> of them (1 by default), indexed 0..n-1.</summary>
+    public static List<SimulatedChoice> For(JsonObject body, SimulatorScript script, uint promptSeed, IReadOnlyList<string> words)
+    {
+        var n = body["n"] is JsonValue v && v.TryGetValue<int>(out var count) && count > 1 ? count : 1;
+
+        // A seed makes the words its own, but the same for the same seed (OpenAI's best-effort determinism, exact here).
+        var seed = body["seed"] is JsonValue s && s.GetValueKind() == JsonValueKind.Number ? promptSeed ^ Fnv(s.ToJsonString()) : promptSeed;
+        var tool = SimulatorTools.Chosen(body);
+        var responseFormat = body["response_format"] as JsonObject;
+        var format = responseFormat?["type"] is JsonValue f && f.TryGetValue<string>(out var type) ? type : null;
+        var choices = new List<SimulatedChoice>(n);
+        for (var i = 0; i < n; i++)
+        {
+            // Choice 0 keeps the words an answer without n has; the others start elsewhere in the word list.
+            var start = (int)((seed + (uint)(i * 3)) % (uint)words.Count);
+            choices.Add(tool is not null
+                ? ToolChoice(i, tool, script, words)
+                : format switch
+                {
+                    "json_object" => JsonObjectChoice(i, start, script, words),
+                    "json_schema" => Fragmented(i, Fragments(SimulatorSchema.Instance((responseFormat?["json_schema"] as JsonObject)?["schema"], words)), null, "stop", script),
+                    _ => Capped(i, script.RequestedTokens, t => (t == 0 ? "" : " ") + Word(words, start, t), null, "stop", script),
+                });
+        }
+
+        return choices;
+    }
+
+    /// <summary><c>{"answer":"…"}</c>, its words one token each, its braces one token each: a valid object unless cut.</summary>
+    private static SimulatedChoice JsonObjectChoice(int index, int start, SimulatorScript script, IReadOnlyList<string> words)
+    {
+        var total = Math.Max(2, script.RequestedTokens);
+        return Capped(index, total, t => t == 0 ? "{\"answer\":\"" : t == total - 1 ? "\"}" : (t == 1 ? "" : " ") + Word(words, start, t - 1), null, "stop", script);
+    }
+
+    private static SimulatedChoice ToolChoice(int index, JsonObject tool, SimulatorScript script, IReadOnlyList<string> words)
+    {
+        var name = (string)tool["name"]!;
+        var call = new SimulatedToolCall("call_" + Guid.NewGuid().ToString("N")[..24], name, Fragments(SimulatorSchema.Instance(tool["parameters"], words) ?? new JsonObject()));
+        return Fragmented(index, ["", .. call.Fragments], call, "tool_calls", script);
+    }
+
+    private static SimulatedChoice Fragmented(int index, List<string> pieces, SimulatedToolCall? tool, string finishReason, SimulatorScript script) =>
+        Capped(index, pieces.Count, t => pieces[t], tool, finishReason, script);
+
+    private static SimulatedChoice Capped(int index, int natural, Func<int, string> piece, SimulatedToolCall? tool, string finishReason, SimulatorScript script) =>
+        natural > script.OutputCap
+            ? new SimulatedChoice(index, script.OutputCap, piece, tool, "length")
+            : new SimulatedChoice(index, natural, piece, tool, finishReason);
+
+    /// <summary>A JSON text in fragments of about four characters, the length of an average token.</summary>
+    private static List<string> Fragments(JsonNode? json)
+    {
+        var text = json?.ToJsonString() ?? "null";
+        return [.. text.Chunk(4).Select(c => new string(c))];
+    }
+
+    private static string Word(IReadOnlyList<string> words, int start, int t) => words[(int)((start + (t * 7L)) % words.Count)];
+
+    public static uint Fnv(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
+    }
+}
