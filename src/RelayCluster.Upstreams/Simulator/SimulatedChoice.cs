@@ -28,10 +28,13 @@ internal sealed class SimulatedChoice(int index, int count, Func<int, string> pi
     /// <summary>The content (null for a tool call) or, for a tool call, the arguments sent within the cap.</summary>
     public string Text(int from = 0) => string.Concat(Enumerable.Range(from, Math.Max(0, count - from)).Select(piece));
 
-    /// <summary>The choices a request asks for: <c>n</c> of them (1 by default), indexed 0..n-1.</summary>
+    /// <summary>OpenAI's most choices a request may ask for; the relay refuses more, MockUpstream (called directly) caps.</summary>
+    public const int MaxChoices = 128;
+
+    /// <summary>The choices a request asks for: <c>n</c> of them (1 by default, at most <see cref="MaxChoices"/>), indexed 0..n-1.</summary>
     public static List<SimulatedChoice> For(JsonObject body, SimulatorScript script, uint promptSeed, IReadOnlyList<string> words)
     {
-        var n = body["n"] is JsonValue v && v.TryGetValue<int>(out var count) && count > 1 ? count : 1;
+        var n = body["n"] is JsonValue v && v.TryGetValue<int>(out var count) && count > 1 ? Math.Min(count, MaxChoices) : 1;
 
         // A seed makes the words its own, but the same for the same seed (OpenAI's best-effort determinism, exact here).
         var seed = body["seed"] is JsonValue s && s.GetValueKind() == JsonValueKind.Number ? promptSeed ^ Fnv(s.ToJsonString()) : promptSeed;
@@ -63,10 +66,11 @@ internal sealed class SimulatedChoice(int index, int count, Func<int, string> pi
         return Capped(index, total, t => t == 0 ? "{\"answer\":\"" : t == total - 1 ? "\"}" : (t == 1 ? "" : " ") + Word(words, start, t - 1), null, "stop", script);
     }
 
+    /// <summary>A call of <paramref name="tool"/>; its arguments are always a JSON object, as OpenAI's are (no parameters: <c>{}</c>).</summary>
     private static SimulatedChoice ToolChoice(int index, JsonObject tool, SimulatorScript script, IReadOnlyList<string> words)
     {
         var name = (string)tool["name"]!;
-        var call = new SimulatedToolCall("call_" + Guid.NewGuid().ToString("N")[..24], name, Fragments(SimulatorSchema.Instance(tool["parameters"], words) ?? new JsonObject()));
+        var call = new SimulatedToolCall("call_" + Guid.NewGuid().ToString("N")[..24], name, Fragments(tool["parameters"] is JsonObject parameters ? SimulatorSchema.Instance(parameters, words) as JsonObject ?? [] : []));
         return Fragmented(index, ["", .. call.Fragments], call, "tool_calls", script);
     }
 

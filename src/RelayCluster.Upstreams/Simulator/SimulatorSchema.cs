@@ -6,13 +6,16 @@ namespace RelayCluster.Upstreams.Simulator;
 /// A deterministic instance of a JSON schema, as a model following it would write: an object with the required
 /// properties (every property when none is marked required), each of its type; the first of an <c>enum</c>, a
 /// <c>const</c>, the first branch of <c>anyOf</c>/<c>oneOf</c>, local <c>$ref</c>s (<c>#/$defs/…</c>,
-/// <c>#/definitions/…</c>), one array item (or <c>minItems</c>), numbers within <c>minimum</c>/<c>maximum</c>.
+/// <c>#/definitions/…</c>), one array item (or <c>minItems</c>, up to 16), numbers within <c>minimum</c>/<c>maximum</c>.
 /// Strings are words chosen by the property's name, so the same schema always gives the same instance.
 /// Used for tool-call arguments and <c>response_format: json_schema</c> answers.
 /// </summary>
 public static class SimulatorSchema
 {
     private const int MaxDepth = 8;
+
+    /// <summary>The most items an array gets, whatever its <c>minItems</c>: a hostile schema cannot make a huge answer.</summary>
+    private const int MaxItems = 16;
 
     public static JsonNode? Instance(JsonNode? schema, IReadOnlyList<string> words) => Instance(schema, schema, "value", words, 0);
 
@@ -57,7 +60,7 @@ public static class SimulatorSchema
         return type switch
         {
             "object" => Object(s, root, words, depth),
-            "array" => new JsonArray([.. Enumerable.Range(0, Math.Max(1, (int)(Number(s["minItems"]) ?? 1)))
+            "array" => new JsonArray([.. Enumerable.Range(0, (int)Math.Clamp(Number(s["minItems"]) ?? 1, 1, MaxItems))
                 .Select(i => Instance(s["items"], root, $"{name}{i}", words, depth + 1))]),
             "integer" => (long)Math.Round(Bounded(s, 42)),
             "number" => Bounded(s, 4.2),
