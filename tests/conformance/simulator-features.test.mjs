@@ -153,6 +153,31 @@ for (const model of ['mock-fast', 'remote-fast']) {
       assert.equal(none.choices[0].message.content.split(' ').length, 4);
     });
 
+    test('parallel calls: every tool the user names, one index each; one with parallel_tool_calls false', async () => {
+      const client = relay.client();
+      const messages = user('Use get_time and get_weather for Rome [[sim tokens=2]]');
+      const plain = await client.chat.completions.create({ model, messages, tools: [weather, time] });
+      const calls = plain.choices[0].message.tool_calls;
+      assert.deepEqual(calls.map((c) => c.function.name), ['get_weather', 'get_time']); // in the order of tools
+      assert.notEqual(calls[0].id, calls[1].id);
+      assertWeatherArguments(calls[0].function.arguments);
+
+      const { chunks } = await collect(await client.chat.completions.create({ model, messages, tools: [weather, time], stream: true }));
+      const deltas = byChoice(chunks).get(0).toolDeltas;
+      assert.deepEqual([...new Set(deltas.map((d) => d.index))], [0, 1]);
+      for (const index of [0, 1]) {
+        const mine = deltas.filter((d) => d.index === index);
+        assert.equal(mine[0].function.name, calls[index].function.name);
+        assert.equal(mine.map((d) => d.function.arguments).join(''), calls[index].function.arguments);
+      }
+      const final = await client.chat.completions.stream({ model, messages, tools: [weather, time] }).finalChatCompletion();
+      assert.deepEqual(final.choices[0].message.tool_calls.map((c) => [c.function.name, c.function.arguments]),
+        calls.map((c) => [c.function.name, c.function.arguments]));
+
+      const single = await client.chat.completions.create({ model, messages, tools: [weather, time], parallel_tool_calls: false });
+      assert.deepEqual(single.choices[0].message.tool_calls.map((c) => c.function.name), ['get_weather']);
+    });
+
     test('runTools runs the function the model calls and ends with its answer, plain and streamed', async () => {
       for (const stream of [false, true]) {
         const calls = [];

@@ -7,8 +7,8 @@ namespace RelayCluster.Upstreams.Simulator;
 
 /// <summary>
 /// The simulator's choices in OpenAI's chat wire shapes (platform.openai.com/docs/api-reference/chat/object and
-/// …/chat-streaming): a whole choice; and a stream's role chunk, token chunks (content, or a tool call's id and
-/// name then its argument fragments, at <c>tool_calls[0].index</c> 0) and finish chunk. With <c>logprobs</c>,
+/// …/chat-streaming): a whole choice; and a stream's role chunk, token chunks (content, or each tool call's id and
+/// name then its argument fragments, at the call's <c>tool_calls[].index</c>) and finish chunk. With <c>logprobs</c>,
 /// every content token carries <c>{token, logprob, bytes, top_logprobs}</c>, the latter <c>top_logprobs</c> long
 /// and led by the token itself; a tool call has none, as OpenAI gives none.
 /// </summary>
@@ -26,19 +26,23 @@ internal static class SimulatorChatWriter
         w.WriteNumber("index", choice.Index);
         w.WriteStartObject("message");
         w.WriteString("role", "assistant");
-        if (choice.Tool is { } tool)
+        if (choice.IsToolCall)
         {
             w.WriteNull("content");
             w.WriteNull("refusal");
             w.WriteStartArray("tool_calls");
-            w.WriteStartObject();
-            w.WriteString("id", tool.Id);
-            w.WriteString("type", "function");
-            w.WriteStartObject("function");
-            w.WriteString("name", tool.Name);
-            w.WriteString("arguments", choice.Text(from: 1));
-            w.WriteEndObject();
-            w.WriteEndObject();
+            foreach (var call in choice.Calls)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", call.Id);
+                w.WriteString("type", "function");
+                w.WriteStartObject("function");
+                w.WriteString("name", call.Name);
+                w.WriteString("arguments", call.Arguments(choice.Count));
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
             w.WriteEndArray();
         }
         else
@@ -57,7 +61,7 @@ internal static class SimulatorChatWriter
     public static void WriteStartChunk(Utf8JsonWriter w, SimulatedChoice choice) => WriteChunkChoice(w, choice.Index, d =>
     {
         d.WriteString("role", "assistant");
-        if (choice.Tool is null)
+        if (!choice.IsToolCall)
         {
             d.WriteString("content", "");
         }
@@ -71,27 +75,29 @@ internal static class SimulatorChatWriter
     public static void WriteStepChunk(Utf8JsonWriter w, SimulatedChoice choice, int step, int? logprobs, IReadOnlyList<string> words)
     {
         var piece = choice.Piece(step);
-        if (choice.Tool is not { } tool)
+        if (!choice.IsToolCall)
         {
             WriteChunkChoice(w, choice.Index, d => d.WriteString("content", piece), logprobs is null ? null : l => WriteLogprobs(l, choice, logprobs, words, step, step + 1), null);
             return;
         }
 
+        var call = choice.CallAt(step);
+        var first = step == call.Start;
         WriteChunkChoice(w, choice.Index, d =>
         {
             d.WriteStartArray("tool_calls");
             d.WriteStartObject();
-            d.WriteNumber("index", 0);
-            if (step == 0)
+            d.WriteNumber("index", call.Index);
+            if (first)
             {
-                d.WriteString("id", tool.Id);
+                d.WriteString("id", call.Id);
                 d.WriteString("type", "function");
             }
 
             d.WriteStartObject("function");
-            if (step == 0)
+            if (first)
             {
-                d.WriteString("name", tool.Name);
+                d.WriteString("name", call.Name);
             }
 
             d.WriteString("arguments", piece);
@@ -135,7 +141,7 @@ internal static class SimulatorChatWriter
     /// <summary><c>"logprobs": {"content": [...], "refusal": null}</c> for tokens [from, to) of a text choice, else null.</summary>
     private static void WriteLogprobs(Utf8JsonWriter w, SimulatedChoice choice, int? top, IReadOnlyList<string> words, int from, int to)
     {
-        if (top is null || choice.Tool is not null)
+        if (top is null || choice.IsToolCall)
         {
             w.WriteNull("logprobs");
             return;

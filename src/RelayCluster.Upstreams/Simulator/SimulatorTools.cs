@@ -10,14 +10,15 @@ namespace RelayCluster.Upstreams.Simulator;
 /// <item><c>"required"</c>: a call always; <c>"auto"</c> (the default with tools): a call when the last message is
 /// the user's, an answer in words after a tool result (the model has what it asked for) — the rule MockUpstream's
 /// Anthropic endpoint follows too.</item>
-/// <item>the function called is the first whose name the last user message mentions, else the first tool;
+/// <item>the functions called are those the last user message mentions by name, in the order of <c>tools</c>
+/// (parallel calls; only the first of them with <c>parallel_tool_calls: false</c>), else the first tool;
 /// <c>allowed_tools</c> narrows the candidates and its <c>mode</c> is the choice's.</item>
 /// </list>
 /// </summary>
 internal static class SimulatorTools
 {
-    /// <summary>The function to call (its <c>function</c> object: name, parameters), or null for an answer in words.</summary>
-    public static JsonObject? Chosen(JsonObject body)
+    /// <summary>The functions to call (their <c>function</c> objects: name, parameters); none for an answer in words.</summary>
+    public static List<JsonObject> Chosen(JsonObject body)
     {
         var functions = (body["tools"] as JsonArray ?? []).OfType<JsonObject>()
             .Where(t => Text(t["type"]) == "function")
@@ -27,7 +28,7 @@ internal static class SimulatorTools
             .ToList();
         if (functions.Count == 0)
         {
-            return null;
+            return [];
         }
 
         var choice = body["tool_choice"] as JsonObject;
@@ -35,7 +36,7 @@ internal static class SimulatorTools
         switch (Text(choice?["type"]))
         {
             case "function":
-                return functions.FirstOrDefault(f => Text(f["name"]) == Text((choice!["function"] as JsonObject)?["name"]));
+                return [.. functions.Where(f => Text(f["name"]) == Text((choice!["function"] as JsonObject)?["name"])).Take(1)];
             case "allowed_tools":
                 var allowed = choice!["allowed_tools"] as JsonObject;
                 var names = (allowed?["tools"] as JsonArray ?? []).OfType<JsonObject>()
@@ -49,11 +50,13 @@ internal static class SimulatorTools
         var last = messages.Count > 0 ? messages[^1] as JsonObject : null;
         if (functions.Count == 0 || mode == "none" || (mode != "required" && Text(last?["role"]) != "user"))
         {
-            return null;
+            return [];
         }
 
         var said = string.Join('\n', SimulatorScript.PromptTexts(new JsonObject { ["messages"] = new JsonArray(last?.DeepClone()) }));
-        return functions.FirstOrDefault(f => said.Contains(Text(f["name"])!, StringComparison.OrdinalIgnoreCase)) ?? functions[0];
+        var named = functions.Where(f => said.Contains(Text(f["name"])!, StringComparison.OrdinalIgnoreCase)).ToList();
+        var parallel = body["parallel_tool_calls"] is not JsonValue p || !p.TryGetValue<bool>(out var parallelCalls) || parallelCalls;
+        return named.Count == 0 ? [functions[0]] : parallel ? named : [named[0]];
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
