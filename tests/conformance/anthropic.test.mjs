@@ -221,6 +221,26 @@ describe('anthropic provider: OpenAI parameters in Anthropic\'s ranges', () => {
     assert.equal(quota.reserved_nanos, 0);
   });
 
+  test('in a synchronous /v1/batch each item is mapped or refused alike, the refusal naming its parameter', async () => {
+    const res = await fetch(`${relay.baseURL}/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${relay.keys.t1}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        requests: [
+          { custom_id: 'n2', model: MODEL, messages, n: 2 },
+          { custom_id: 'mapped', model: MODEL, messages, temperature: 1.5, stop: ['\n'], seed: 3 },
+          { custom_id: 'fallback', model: 'claude-first', messages, n: 2 },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { results } = await res.json();
+    assert.deepEqual(results.map((r) => [r.custom_id, r.status]), [['n2', 400], ['mapped', 200], ['fallback', 200]]);
+    assert.equal(results[0].error.param, 'requests[0].n'); // the sync batch names the item
+    assert.equal(results[1].response.usage.completion_tokens, 4);
+    assert.equal(results[2].response.choices.length, 2);
+  });
+
   test('a route falls back from an Anthropic target that cannot express the request to one that can', async () => {
     const { data, response } = await relay.client().chat.completions
       .create({ model: 'claude-first', messages, n: 2 }).withResponse();

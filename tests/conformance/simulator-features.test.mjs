@@ -279,6 +279,27 @@ for (const model of ['mock-fast', 'remote-fast']) {
       assert.notEqual(a, c);
     });
 
+    test('a synchronous /v1/batch item gets the same choices, calls, JSON and logprobs as the call alone', async () => {
+      const requests = [
+        { model, messages: user('Batched pair [[sim tokens=3]]'), n: 2, logprobs: true, top_logprobs: 1 },
+        { model, messages: user('Batched call'), tools: [weather], tool_choice: 'required' },
+        { model, messages: user('Batched JSON [[sim tokens=4]]'), response_format: { type: 'json_object' } },
+      ];
+      const res = await fetch(`${relay.baseURL}/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${relay.keys.t1}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ requests }),
+      });
+      const { results } = await res.json();
+      assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
+      const client = relay.client();
+      const alone = await Promise.all(requests.map((r) => client.chat.completions.create(r)));
+      assert.deepEqual(results[0].response.choices.map((c) => [c.message.content, c.logprobs.content.length]),
+        alone[0].choices.map((c) => [c.message.content, c.logprobs.content.length]));
+      assert.equal(results[1].response.choices[0].message.tool_calls[0].function.arguments, alone[1].choices[0].message.tool_calls[0].function.arguments);
+      assert.deepEqual(JSON.parse(results[2].response.choices[0].message.content), JSON.parse(alone[2].choices[0].message.content));
+    });
+
     test('the output cap cuts every kind of answer with finish_reason "length" and bills what was sent', async () => {
       const client = relay.client();
       const messages = user('Cut me [[sim tokens=20]]');
