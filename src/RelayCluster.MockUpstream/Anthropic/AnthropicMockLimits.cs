@@ -7,7 +7,7 @@ namespace RelayCluster.MockUpstream.Anthropic;
 /// The request limits of Anthropic's Messages API that a translation from OpenAI can break, refused as the real
 /// API refuses them (a 400 <c>invalid_request_error</c> naming the field): fields the API does not know
 /// ("Extra inputs are not permitted"), <c>temperature</c> and <c>top_p</c> outside 0–1, stop sequences that are
-/// whitespace only, <c>metadata</c> other than <c>user_id</c>, a tool choice without tools. Source: Anthropic's
+/// whitespace only, empty text blocks, <c>metadata</c> other than <c>user_id</c>, a tool choice without tools. Source: Anthropic's
 /// Messages API reference (docs.anthropic.com/en/api/messages).
 /// </summary>
 internal static class AnthropicMockLimits
@@ -47,6 +47,12 @@ internal static class AnthropicMockLimits
             {
                 return "stop_sequences: each stop sequence must contain non-whitespace";
             }
+        }
+
+        var blocks = (body["messages"] as JsonArray ?? []).Select(m => m?["content"]).OfType<JsonArray>().SelectMany(c => c);
+        if (blocks.Any(b => (string?)b?["type"] == "text" && string.IsNullOrEmpty((string?)b["text"])))
+        {
+            return "messages: text content blocks must be non-empty";
         }
 
         if (body["metadata"] is JsonObject metadata && metadata.Any(p => p.Key != "user_id"))

@@ -62,7 +62,10 @@ internal static class AnthropicRequest
             result["system"] = string.Join("\n\n", system);
         }
 
-        result["messages"] = messages;
+        // Only system messages, or only empty ones: Anthropic needs a turn to answer.
+        result["messages"] = messages.Count > 0
+            ? messages
+            : throw new AnthropicTranslationException("This model's provider needs at least one user or assistant message with content.", "messages");
         AnthropicParameters.Map(chat, result, outputCap ?? options.DefaultMaxTokens);
         AddTools(chat, result);
         return result;

@@ -132,6 +132,7 @@ public sealed class AnthropicRequestTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"web_search_options":{}}""", "web_search_options")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]}""", "functions")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}""", "max_tokens")]
+    [InlineData("""{"model":"m","messages":[{"role":"system","content":"only a system prompt"},{"role":"user","content":""}]}""", "messages")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}""", "temperature")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["ok",3]}""", "stop[1]")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}""", "messages[0].content[0].file.file_id")]
