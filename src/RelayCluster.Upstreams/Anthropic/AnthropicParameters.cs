@@ -122,7 +122,8 @@ internal static class AnthropicParameters
     {
         null => null,
         var node when node.GetValueKind() == JsonValueKind.Null => null,
-        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.GetValue<double>() >= 0 => v.GetValue<double>(),
+        // Read from the number's text: a node built in code holds a long or a decimal, which GetValue<double> refuses.
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture) is >= 0 and var value => value,
         _ => throw new AnthropicTranslationException($"'{name}' must be a number of at least 0.", name),
     };
 

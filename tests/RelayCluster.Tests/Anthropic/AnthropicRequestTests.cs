@@ -161,6 +161,18 @@ public sealed class AnthropicRequestTests
         Assert.Equal(anthropic, (double)body["temperature"]!);
     }
 
+    [Fact]
+    public void A_temperature_set_in_code_as_an_integer_or_decimal_is_read_too()
+    {
+        static double Sent(JsonNode temperature) => (double)AnthropicRequest.From(new JsonObject
+        {
+            ["model"] = "m", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "x" }), ["temperature"] = temperature,
+        }, Options)["temperature"]!;
+
+        Assert.Equal(1.0, Sent(JsonValue.Create(2L)));
+        Assert.Equal(0.25, Sent(JsonValue.Create(0.25m)));
+    }
+
     [Theory]
     [InlineData("[\"\\n\"]", null)]
     [InlineData("[\"\\n\",\" \",\"\\t\\r\\n\",\"\"]", null)]
