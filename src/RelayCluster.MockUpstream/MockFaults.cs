@@ -6,7 +6,7 @@ namespace RelayCluster.MockUpstream;
 /// <summary>
 /// A whole-server fault, switched at run time, for resilience tests that need one upstream down while
 /// another (given the same prompt) is up: <c>POST /mock/fault {"status":503}</c> fails every model call with
-/// that status until <c>{"status":null}</c>. <c>GET /mock/stats</c> counts the model calls that reached it.
+/// that status until <c>{"status":null}</c>. <c>GET /mock/stats</c> counts the model calls that reached it (Anthropic's too).
 /// Both answer without the API key (they are test controls, not the upstream's API).
 /// </summary>
 internal sealed class MockFaults
@@ -30,6 +30,9 @@ internal sealed class MockFaults
     }
 
     public long Calls => Interlocked.Read(ref _calls);
+
+    /// <summary>Counts a call served elsewhere (the Anthropic endpoint), which the fault does not apply to.</summary>
+    public void Count() => Interlocked.Increment(ref _calls);
 }
 
 internal static class MockFaultsApi

@@ -42,7 +42,7 @@ public static class MockUpstreamApp
         var app = builder.Build();
         var faults = new MockFaults { FailStatus = builder.Configuration.GetValue<int?>("FailStatus") };
         app.MapMockFaults(faults);
-        app.UseAnthropicMessages(engine, apiKey);
+        app.UseAnthropicMessages(engine, apiKey, faults);
         if (!string.IsNullOrEmpty(apiKey))
         {
             app.Use(async (context, next) =>

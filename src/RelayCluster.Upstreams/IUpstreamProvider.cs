@@ -57,6 +57,12 @@ public sealed class UpstreamResponse(int statusCode, Stream body, TimeSpan? retr
     /// <summary>The upstream's <c>x-should-retry</c> header, which overrides the status in the retry decision.</summary>
     public bool? ShouldRetry { get; init; }
 
+    /// <summary>
+    /// A 400 the provider gave without calling its upstream because it cannot express the request (an Anthropic
+    /// target asked for <c>n: 2</c>): the request may be fine for another provider, so a route tries its next target.
+    /// </summary>
+    public bool RefusedByProvider { get; init; }
+
     /// <summary>Upstream calls made for this answer, the first included (set by the resilience layer).</summary>
     public int Attempts { get; internal set; } = 1;
 

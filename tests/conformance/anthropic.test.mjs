@@ -24,6 +24,9 @@ before(async () => {
       // Long enough that an upstream error (after any retries by the relay) is still an HTTP status on a
       // stream, not an error event after a committed 200.
       Relay__Requests__HeartbeatSeconds: '10',
+      // A route whose first target cannot express some requests (n: 2) and whose second can.
+      'Relay__Routes__claude-first__Targets__0__Model': MODEL,
+      'Relay__Routes__claude-first__Targets__1__Model': 'mock-fast',
     }),
   });
 });
@@ -146,6 +149,106 @@ describe('anthropic provider: tool calls', () => {
     assert.equal(deltas[0].function.name, 'get_weather');
     assert.ok(deltas.slice(1).every((d) => d.id === undefined && d.function.name === undefined));
     assert.deepEqual(JSON.parse(deltas.map((d) => d.function.arguments).join('')), { city: 'relay', days: 42 });
+  });
+});
+
+describe('anthropic provider: OpenAI parameters in Anthropic\'s ranges', () => {
+  // MockUpstream refuses what the real Messages API refuses (temperature > 1, whitespace-only stop sequences,
+  // fields it does not know), so a 200 here proves the translation, not a lenient mock.
+  const messages = [{ role: 'user', content: 'Parameters please [[sim tokens=4]]' }];
+  const mockCalls = async () => (await (await fetch(`http://127.0.0.1:${relay.mockPort}/mock/stats`)).json()).calls;
+
+  test('the mock refuses temperature 1.5 and stop ["\\n"] sent verbatim, with Anthropic\'s error shape', async () => {
+    for (const [field, value] of [['temperature', 1.5], ['stop_sequences', ['\n']], ['frequency_penalty', 1]]) {
+      const res = await fetch(`http://127.0.0.1:${relay.mockPort}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'upstream-secret', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: UPSTREAM_MODEL, max_tokens: 5, messages, [field]: value }),
+      });
+      const body = await res.json();
+      assert.equal(res.status, 400, `${field}: ${JSON.stringify(body)}`);
+      assert.equal(body.type, 'error');
+      assert.equal(body.error.type, 'invalid_request_error');
+      assert.match(body.error.message, new RegExp(`^${field}:`));
+    }
+  });
+
+  test('temperature 1.5, top_p and stop ["\\n"] are mapped (capped, kept, dropped), plain and streamed', async () => {
+    const client = relay.client();
+    const params = { model: MODEL, messages, temperature: 1.5, top_p: 1, stop: ['\n', 'END'] };
+    const plain = await client.chat.completions.create(params);
+    assert.equal(plain.choices[0].finish_reason, 'stop');
+    assert.equal(plain.usage.completion_tokens, 4);
+    const { content } = await collect(await client.chat.completions.create({ ...params, stream: true }));
+    assert.equal(content, plain.choices[0].message.content);
+    // stop as a lone whitespace string, and temperature 2 (OpenAI's maximum)
+    const edge = await client.chat.completions.create({ model: MODEL, messages, temperature: 2, stop: ' ' });
+    assert.equal(edge.choices[0].message.content, plain.choices[0].message.content);
+  });
+
+  test('sampling and bookkeeping fields Anthropic lacks are dropped, not sent', async () => {
+    const completion = await relay.client().chat.completions.create({
+      model: MODEL, messages, presence_penalty: 0.5, frequency_penalty: 0.5, logit_bias: { 50256: -100 }, seed: 7,
+      store: false, metadata: { purpose: 'test' }, service_tier: 'auto', reasoning_effort: 'low', logprobs: false,
+      user: 'user-1', max_completion_tokens: 3, n: 1, response_format: { type: 'text' }, parallel_tool_calls: true,
+    });
+    assert.equal(completion.choices.length, 1);
+    assert.equal(completion.usage.completion_tokens, 3);
+    assert.equal(completion.choices[0].finish_reason, 'length');
+  });
+
+  test('what Anthropic cannot express is a 400 naming the parameter, with no upstream call and nothing reserved', async () => {
+    const client = relay.client();
+    const refused = [
+      [{ n: 2 }, 'n'],
+      [{ logprobs: true, top_logprobs: 2 }, 'logprobs'],
+      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }, 'response_format'],
+      [{ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }, 'modalities'],
+      [{ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, 'messages[0].content[0].type'],
+      [{ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] }, 'messages[0].content[0].file.file_id'],
+    ];
+    const before = await mockCalls();
+    for (const [extra, param] of refused) {
+      for (const stream of [false, true]) {
+        const error = await expectError(
+          client.chat.completions.create({ model: MODEL, messages, ...extra, stream }), OpenAI.BadRequestError, { status: 400, param });
+        assert.equal(error.type, 'invalid_request_error');
+      }
+    }
+    assert.equal(await mockCalls(), before, 'a refused request reached the upstream');
+    const quota = await relay.settledQuota();
+    assert.equal(quota.reserved_nanos, 0);
+  });
+
+  test('in a synchronous /v1/batch each item is mapped or refused alike, the refusal naming its parameter', async () => {
+    const res = await fetch(`${relay.baseURL}/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${relay.keys.t1}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        requests: [
+          { custom_id: 'n2', model: MODEL, messages, n: 2 },
+          { custom_id: 'mapped', model: MODEL, messages, temperature: 1.5, stop: ['\n'], seed: 3 },
+          { custom_id: 'fallback', model: 'claude-first', messages, n: 2 },
+        ],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { results } = await res.json();
+    assert.deepEqual(results.map((r) => [r.custom_id, r.status]), [['n2', 400], ['mapped', 200], ['fallback', 200]]);
+    assert.equal(results[0].error.param, 'requests[0].n'); // the sync batch names the item
+    assert.equal(results[1].response.usage.completion_tokens, 4);
+    assert.equal(results[2].response.choices.length, 2);
+  });
+
+  test('a route falls back from an Anthropic target that cannot express the request to one that can', async () => {
+    const { data, response } = await relay.client().chat.completions
+      .create({ model: 'claude-first', messages, n: 2 }).withResponse();
+    assert.equal(response.headers.get('x-relay-model'), 'mock-fast');
+    assert.deepEqual(data.choices.map((c) => c.index), [0, 1]);
+    // Without n: 2 the Anthropic target answers.
+    const { response: direct } = await relay.client().chat.completions.create({ model: 'claude-first', messages }).withResponse();
+    assert.equal(direct.headers.get('x-relay-model'), MODEL);
   });
 });
 

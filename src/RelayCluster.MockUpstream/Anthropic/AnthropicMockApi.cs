@@ -10,7 +10,8 @@ namespace RelayCluster.MockUpstream.Anthropic;
 /// MockUpstream's Anthropic mode: <c>POST /v1/messages</c> in Anthropic's wire format (named SSE events,
 /// ping, usage in message_start and message_delta, cache counters, Anthropic error envelopes and 529),
 /// steered by the same <c>[[sim …]]</c> directives as the OpenAI endpoints. Like the real API it insists on
-/// <c>x-api-key</c>, <c>anthropic-version</c> and <c>max_tokens</c>, so a provider that forgets one fails here.
+/// <c>x-api-key</c>, <c>anthropic-version</c> and <c>max_tokens</c>, and refuses what the real API refuses
+/// (<see cref="AnthropicMockLimits"/>), so a provider that forgets or passes through one fails here.
 /// </summary>
 public static class AnthropicMockApi
 {
@@ -18,9 +19,13 @@ public static class AnthropicMockApi
     /// Serves <c>/v1/messages</c> on a branch of its own, ahead of the OpenAI bearer-key check, because
     /// Anthropic clients authenticate with <c>x-api-key</c> instead.
     /// </summary>
-    public static IApplicationBuilder UseAnthropicMessages(this IApplicationBuilder app, SimulatorEngine engine, string? apiKey) =>
+    internal static IApplicationBuilder UseAnthropicMessages(this IApplicationBuilder app, SimulatorEngine engine, string? apiKey, MockFaults faults) =>
         app.MapWhen(c => c.Request.Path.Equals("/" + AnthropicWire.MessagesPath, StringComparison.Ordinal),
-            branch => branch.Run(context => ServeAsync(context, engine, apiKey)));
+            branch => branch.Run(context =>
+            {
+                faults.Count();
+                return ServeAsync(context, engine, apiKey);
+            }));
 
     private static async Task ServeAsync(HttpContext context, SimulatorEngine engine, string? apiKey)
     {
@@ -115,6 +120,11 @@ public static class AnthropicMockApi
         if (body["messages"] is not JsonArray { Count: > 0 } messages)
         {
             return "messages: at least one message is required";
+        }
+
+        if (AnthropicMockLimits.Invalid(body) is { } problem)
+        {
+            return problem;
         }
 
         // Every tool_result must answer a tool_use the assistant made earlier in the conversation.

@@ -185,7 +185,8 @@ internal sealed class ModelCall(
 
     /// <summary>
     /// Calls the targets in order until one answers with something to keep: a success, a status that would
-    /// fail anywhere (a 400), or whatever the last target says. The last target's failure is thrown.
+    /// fail anywhere (a 400, unless the provider refused what only it cannot express), or whatever the last target
+    /// says. The last target's failure is thrown.
     /// </summary>
     /// <remarks>
     /// Every 2xx is vetted first (<see cref="AnswerCheck"/>): one that is not the endpoint's answer counts as a 502
@@ -231,7 +232,7 @@ internal sealed class ModelCall(
 
             attempts += response.Attempts;
             admitted.Routed(target, attempts, i);
-            if (response.IsSuccess || isLast || !UpstreamFailure.IsFailover(response.StatusCode))
+            if (response.IsSuccess || isLast || (!UpstreamFailure.IsFailover(response.StatusCode) && !response.RefusedByProvider))
             {
                 return response;
             }

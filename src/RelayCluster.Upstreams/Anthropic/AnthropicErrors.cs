@@ -25,9 +25,15 @@ internal static class AnthropicErrors
         return new UpstreamResponse(status, new MemoryStream(Envelope(message, type, null), writable: false), retryAfter, null) { ShouldRetry = shouldRetry };
     }
 
-    /// <summary>A request the provider cannot express in the Messages API: the caller's mistake, never sent upstream.</summary>
-    public static UpstreamResponse Unsupported(string message, string? param) =>
-        Response(400, Envelope(message, "invalid_request_error", param, "unsupported_parameter"));
+    /// <summary>
+    /// A request the provider cannot express in the Messages API, never sent upstream: a 400 for the caller, but one
+    /// that only this provider gives, so a route may still try a target of another provider.
+    /// </summary>
+    public static UpstreamResponse Unsupported(string message, string? param) => new(
+        400, new MemoryStream(Envelope(message, "invalid_request_error", param, "unsupported_parameter"), writable: false), null, null)
+    {
+        RefusedByProvider = true,
+    };
 
     /// <summary>A 2xx answer that is not the Message it should be: the upstream's failure.</summary>
     public static UpstreamResponse Unreadable(string what) =>

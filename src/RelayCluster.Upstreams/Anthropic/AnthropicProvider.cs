@@ -47,7 +47,7 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
         JsonObject body;
         try
         {
-            body = AnthropicRequest.From(request.Body, _options);
+            body = AnthropicRequest.From(request.Body, _options, request.OutputCap);
         }
         catch (AnthropicTranslationException ex)
         {

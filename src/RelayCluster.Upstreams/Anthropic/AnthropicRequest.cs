@@ -14,13 +14,17 @@ internal sealed class AnthropicTranslationException(string message, string? para
 /// An OpenAI chat-completions body as an Anthropic Messages body. System and developer messages become
 /// <c>system</c>; tool calls and tool results become <c>tool_use</c>/<c>tool_result</c> blocks; consecutive
 /// messages of one role are merged into one turn (tool results arrive as several OpenAI messages but must
-/// be one user turn). Sampling fields Anthropic lacks (penalties, logit_bias, seed…) are dropped, as
-/// Anthropic's own OpenAI-compatibility layer drops them; fields whose loss would change the answer's
-/// shape (<c>n</c> &gt; 1, audio, files, custom tools) are refused.
+/// be one user turn). The request-level parameters are <see cref="AnthropicParameters"/>' (see
+/// docs/providers/anthropic.md): fields whose loss would change the answer's shape (<c>n</c> &gt; 1, audio,
+/// logprobs, JSON mode, custom tools) are refused before any upstream call.
 /// </summary>
 internal static class AnthropicRequest
 {
-    public static JsonObject From(JsonObject chat, AnthropicOptions options)
+    /// <param name="outputCap">
+    /// The output cap the relay reserved for when the body sets none: Anthropic requires <c>max_tokens</c>, and a
+    /// default above the reserved cap could bill past the reservation. Without it, the provider's default.
+    /// </param>
+    public static JsonObject From(JsonObject chat, AnthropicOptions options, long? outputCap = null)
     {
         if (chat["messages"] is not JsonArray input)
         {
@@ -58,36 +62,12 @@ internal static class AnthropicRequest
             result["system"] = string.Join("\n\n", system);
         }
 
-        result["messages"] = messages;
-        result["max_tokens"] = Number(chat["max_completion_tokens"]) ?? Number(chat["max_tokens"]) ?? options.DefaultMaxTokens;
-        CopyIfSet(chat, "temperature", result, "temperature");
-        CopyIfSet(chat, "top_p", result, "top_p");
-        switch (chat["stop"])
-        {
-            case JsonValue one when one.TryGetValue<string>(out var stop):
-                result["stop_sequences"] = new JsonArray(stop);
-                break;
-            case JsonArray many:
-                result["stop_sequences"] = many.DeepClone();
-                break;
-        }
-
-        if (Number(chat["n"]) is > 1)
-        {
-            throw new AnthropicTranslationException("This model's provider returns one choice per request: 'n' must be 1.", "n");
-        }
-
+        // Only system messages, or only empty ones: Anthropic needs a turn to answer.
+        result["messages"] = messages.Count > 0
+            ? messages
+            : throw new AnthropicTranslationException("This model's provider needs at least one user or assistant message with content.", "messages");
+        AnthropicParameters.Map(chat, result, outputCap ?? options.DefaultMaxTokens);
         AddTools(chat, result);
-        if ((Text(chat["user"]) ?? Text(chat["safety_identifier"])) is { } user)
-        {
-            result["metadata"] = new JsonObject { ["user_id"] = user };
-        }
-
-        if (chat["stream"] is JsonValue s && s.TryGetValue<bool>(out var stream) && stream)
-        {
-            result["stream"] = true;
-        }
-
         return result;
     }
 
@@ -128,6 +108,9 @@ internal static class AnthropicRequest
                 case "image_url":
                     blocks.Add(Image(Text(part!["image_url"]?["url"]) ?? Text(part["image_url"]), $"{param}[{i}].image_url.url"));
                     break;
+                case "file":
+                    blocks.Add(Document(part!["file"] as JsonObject, $"{param}[{i}].file"));
+                    break;
                 case var type:
                     throw new AnthropicTranslationException($"Content parts of type '{type}' are not supported by this model's provider.", $"{param}[{i}].type");
             }
@@ -157,6 +140,35 @@ internal static class AnthropicRequest
         }
 
         throw new AnthropicTranslationException("An image must be a base64 data URL or an http(s) URL.", param);
+    }
+
+    /// <summary>
+    /// A <c>file</c> part as a <c>document</c> block: Anthropic reads base64 PDFs sent inline, but cannot reach a
+    /// file uploaded to OpenAI by <c>file_id</c>.
+    /// </summary>
+    private static JsonObject Document(JsonObject? file, string param)
+    {
+        const string Base64Marker = ";base64,";
+        var data = Text(file?["file_data"]);
+        if (data is null)
+        {
+            throw new AnthropicTranslationException("This model's provider reads files sent inline as 'file_data', not by 'file_id'.", $"{param}.file_id");
+        }
+
+        // OpenAI documents file_data as a data URL; a bare base64 string is taken as a PDF.
+        var (mediaType, base64) = data.StartsWith("data:", StringComparison.Ordinal) && data.IndexOf(Base64Marker, StringComparison.Ordinal) is > 5 and var marker
+            ? (data[5..marker], data[(marker + Base64Marker.Length)..])
+            : ("application/pdf", data);
+        if (mediaType != "application/pdf")
+        {
+            throw new AnthropicTranslationException($"This model's provider reads PDF files, not '{mediaType}'.", $"{param}.file_data");
+        }
+
+        return new JsonObject
+        {
+            ["type"] = "document",
+            ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = mediaType, ["data"] = base64 },
+        };
     }
 
     private static List<JsonObject> AssistantBlocks(JsonObject message, string param)
@@ -279,6 +291,4 @@ internal static class AnthropicRequest
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
-
-    private static long? Number(JsonNode? node) => node is JsonValue v && v.TryGetValue<long>(out var n) ? n : null;
 }

@@ -150,6 +150,7 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
         var wrapped = new UpstreamResponse(response.StatusCode, new IdleTimeoutStream(response, _idle, _time), response.RetryAfter, scope)
         {
             ShouldRetry = response.ShouldRetry,
+            RefusedByProvider = response.RefusedByProvider,
         };
         if (wrapped.IsSuccess && call.Request.Check is { } check)
         {

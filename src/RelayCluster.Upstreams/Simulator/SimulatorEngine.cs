@@ -41,6 +41,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         var script = SimulatorScript.For(body, defaults);
         var cap = Math.Min(MaxTokens(body) ?? long.MaxValue, outputCap ?? long.MaxValue);
         cap = cap == long.MaxValue ? UncappedOutputLimit : Math.Max(0, cap);
+        script = script with { RequestedTokens = script.OutputTokens, OutputCap = (int)Math.Min(cap, int.MaxValue) };
         if (script.OutputTokens > cap)
         {
             script = script with { OutputTokens = (int)cap, StopsAtCap = true };
@@ -70,6 +71,11 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         },
     });
 
+    /// <summary>
+    /// A chat completion as OpenAI answers it: <c>n</c> choices, each text, a JSON object or schema instance
+    /// (<c>response_format</c>), or a tool call (<c>tools</c>/<c>tool_choice</c>), with <c>logprobs</c> when asked;
+    /// the usage counts every choice's tokens. See <see cref="SimulatedChoice"/> and <see cref="SimulatorTools"/>.
+    /// </summary>
     public byte[] ChatCompletion(JsonObject body, SimulatorScript script)
     {
         var plan = Plan(body, script);
@@ -78,20 +84,15 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
             w.WriteStartObject();
             WriteHeader(w, plan, "chat.completion");
             w.WriteStartArray("choices");
-            w.WriteStartObject();
-            w.WriteNumber("index", 0);
-            w.WriteStartObject("message");
-            w.WriteString("role", "assistant");
-            w.WriteString("content", string.Concat(Enumerable.Range(0, plan.Count).Select(plan.Token)));
-            w.WriteNull("refusal");
-            w.WriteEndObject();
-            w.WriteNull("logprobs");
-            w.WriteString("finish_reason", plan.FinishReason);
-            w.WriteEndObject();
+            foreach (var choice in plan.Choices)
+            {
+                SimulatorChatWriter.WriteChoice(w, choice, plan.Logprobs, Words);
+            }
+
             w.WriteEndArray();
             if (script.ReportUsage)
             {
-                WriteUsage(w, plan.PromptTokens, plan.Count);
+                WriteUsage(w, plan.PromptTokens, plan.CompletionTokens);
             }
 
             w.WriteEndObject();
@@ -99,16 +100,22 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
     }
 
     /// <summary>
-    /// Writes a chat completion as SSE, pacing tokens by the script. Throws
-    /// <see cref="SimulatedDropException"/> where the script drops the connection.
+    /// Writes a chat completion as SSE, pacing tokens by the script: a role chunk per choice, then each step's
+    /// token of every choice (a chunk per choice index, as OpenAI interleaves them), a finish chunk per choice and
+    /// the usage. Throws <see cref="SimulatedDropException"/> where the script drops the connection.
     /// </summary>
     public async Task WriteChatStreamAsync(Stream output, JsonObject body, SimulatorScript script, CancellationToken cancellationToken)
     {
         var plan = Plan(body, script);
-        var includeUsage = body["stream_options"]?["include_usage"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+        var includeUsage = (body["stream_options"] as JsonObject)?["include_usage"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
         await DelayAsync(script.TimeToFirstTokenMs, cancellationToken);
-        await WriteEventAsync(output, Chunk(plan, includeUsage, w => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, null), cancellationToken);
-        for (var i = 0; i < plan.Count; i++)
+        foreach (var choice in plan.Choices)
+        {
+            await WriteEventAsync(output, Chunk(plan, includeUsage, w => SimulatorChatWriter.WriteStartChunk(w, choice)), cancellationToken);
+        }
+
+        var steps = plan.Choices.Max(c => c.Count);
+        for (var i = 0; i < steps; i++)
         {
             if (i == script.MidStreamErrorAfter)
             {
@@ -126,11 +133,18 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
                 await DelayAsync(script.TokenIntervalMs, cancellationToken);
             }
 
-            var token = plan.Token(i); // made as it is sent: a long answer never sits in memory whole
-            await WriteEventAsync(output, Chunk(plan, includeUsage, w => w.WriteString("content", token), null), cancellationToken);
+            foreach (var choice in plan.Choices.Where(c => i < c.Count))
+            {
+                var step = i; // made as it is sent: a long answer never sits in memory whole
+                await WriteEventAsync(output, Chunk(plan, includeUsage, w => SimulatorChatWriter.WriteStepChunk(w, choice, step, plan.Logprobs, Words)), cancellationToken);
+            }
         }
 
-        await WriteEventAsync(output, Chunk(plan, includeUsage, _ => { }, plan.FinishReason), cancellationToken);
+        foreach (var choice in plan.Choices)
+        {
+            await WriteEventAsync(output, Chunk(plan, includeUsage, w => SimulatorChatWriter.WriteFinishChunk(w, choice)), cancellationToken);
+        }
+
         if (includeUsage && script.ReportUsage)
         {
             await WriteEventAsync(output, Json(w =>
@@ -139,7 +153,7 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
                 WriteHeader(w, plan, "chat.completion.chunk");
                 w.WriteStartArray("choices");
                 w.WriteEndArray();
-                WriteUsage(w, plan.PromptTokens, plan.Count);
+                WriteUsage(w, plan.PromptTokens, plan.CompletionTokens);
                 w.WriteEndObject();
             }), cancellationToken);
         }
@@ -242,8 +256,8 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
 
     private ChatPlan Plan(JsonObject body, SimulatorScript script) => new(
         "chatcmpl-" + Guid.NewGuid().ToString("N")[..24], time.GetUtcNow().ToUnixTimeSeconds(), ModelOf(body),
-        (int)(Fnv(string.Join('\n', SimulatorScript.PromptTexts(body))) % (uint)Words.Length),
-        script.OutputTokens, script.StopsAtCap ? "length" : "stop", CountPromptTokens(body));
+        SimulatedChoice.For(body, script, Fnv(string.Join('\n', SimulatorScript.PromptTexts(body))), Words),
+        SimulatorChatWriter.LogprobsOf(body), CountPromptTokens(body));
 
     private static long? MaxTokens(JsonObject body)
     {
@@ -261,11 +275,18 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
 
     private static string ModelOf(JsonObject body) => body["model"] is JsonValue m && m.TryGetValue<string>(out var model) ? model : "simulator";
 
-    private static byte[] Chunk(ChatPlan plan, bool includeUsage, Action<Utf8JsonWriter> delta, string? finishReason) => Json(w =>
+    /// <summary>A chunk of one choice; every chunk but the last has <c>"usage": null</c> when usage will follow, as OpenAI sends it.</summary>
+    private static byte[] Chunk(ChatPlan plan, bool includeUsage, Action<Utf8JsonWriter> choice) => Json(w =>
     {
         w.WriteStartObject();
         WriteHeader(w, plan, "chat.completion.chunk");
-        ChatChunkWriter.WriteChoice(w, delta, finishReason, includeUsage);
+        w.WriteStartArray("choices");
+        choice(w);
+        w.WriteEndArray();
+        if (includeUsage)
+        {
+            w.WriteNull("usage");
+        }
 
         w.WriteEndObject();
     });
@@ -341,20 +362,12 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
 
     private static int CountWords(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 
-    private static uint Fnv(string text)
-    {
-        var hash = 2166136261u;
-        foreach (var c in text)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
+    private static uint Fnv(string text) => SimulatedChoice.Fnv(text);
 
-        return hash;
-    }
-
-    /// <summary>An answer's shape; its tokens are made on demand from the seed, never held as a list.</summary>
-    private sealed record ChatPlan(string Id, long Created, string Model, int Seed, int Count, string FinishReason, int PromptTokens)
+    /// <summary>An answer's shape; its choices make their tokens on demand.</summary>
+    /// <param name="Logprobs">The <c>top_logprobs</c> count when <c>logprobs</c> is asked for, else null.</param>
+    private sealed record ChatPlan(string Id, long Created, string Model, List<SimulatedChoice> Choices, int? Logprobs, int PromptTokens)
     {
-        public string Token(int index) => (index == 0 ? "" : " ") + Words[(int)((Seed + (index * 7L)) % Words.Length)];
+        public long CompletionTokens => Choices.Sum(c => (long)c.Count);
     }
 }

@@ -33,6 +33,12 @@ public sealed partial record SimulatorScript(
     /// <summary><see cref="OutputTokens"/> was lowered to the request's output cap: the answer ends with "length".</summary>
     public bool StopsAtCap { get; init; }
 
+    /// <summary>The output cap of each choice (the body's, the relay's, or the engine's own limit).</summary>
+    public int OutputCap { get; init; } = int.MaxValue;
+
+    /// <summary>The tokens a text answer would have without the cap (the directive's or the default).</summary>
+    public int RequestedTokens { get => field < 0 ? OutputTokens : field; init; } = -1;
+
     public static SimulatorScript From(SimulatorOptions defaults) => new(
         defaults.TimeToFirstTokenMs, defaults.TokenIntervalMs, defaults.OutputTokens, null, null, null, null, true);
 

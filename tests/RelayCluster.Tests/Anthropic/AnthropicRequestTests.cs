@@ -124,6 +124,19 @@ public sealed class AnthropicRequestTests
     [InlineData("""{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"not json"}}]}]}""", "messages[0].tool_calls[0].function.arguments")]
     [InlineData("""{"model":"m","messages":[{"role":"tool","content":"x"}]}""", "messages[0].tool_call_id")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"custom","custom":{"name":"c"}}]}""", "tools[0]")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":2}""", "logprobs")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}""", "response_format")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{}}}}""", "response_format")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"modalities":["text","audio"]}""", "modalities")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"audio":{"voice":"alloy","format":"mp3"}}""", "audio")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"web_search_options":{}}""", "web_search_options")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]}""", "functions")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}""", "max_tokens")]
+    [InlineData("""{"model":"m","messages":[{"role":"system","content":"only a system prompt"},{"role":"user","content":""}]}""", "messages")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}""", "temperature")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["ok",3]}""", "stop[1]")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}""", "messages[0].content[0].file.file_id")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:image/png;base64,AAAA"}}]}]}""", "messages[0].content[0].file.file_data")]
     public void What_the_messages_api_cannot_express_is_refused_with_its_parameter(string openAi, string param)
     {
         var error = Assert.Throws<AnthropicTranslationException>(() => Translate(openAi));
@@ -135,5 +148,72 @@ public sealed class AnthropicRequestTests
     {
         var body = Translate("""{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}""");
         Assert.Equal("""{"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}}""", body["messages"]![0]!["content"]![0]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData(1.5, 1.0)] // OpenAI's 0–2 clamped into Anthropic's 0–1, as Anthropic's own OpenAI endpoint does
+    [InlineData(2.0, 1.0)]
+    [InlineData(0.7, 0.7)] // in both ranges: unchanged, not scaled
+    [InlineData(0.0, 0.0)]
+    public void Temperature_above_anthropics_range_is_capped_at_1(double openAi, double anthropic)
+    {
+        var body = Translate($$"""{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":{{openAi.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""");
+        Assert.Equal(anthropic, (double)body["temperature"]!);
+    }
+
+    [Fact]
+    public void A_temperature_set_in_code_as_an_integer_or_decimal_is_read_too()
+    {
+        static double Sent(JsonNode temperature) => (double)AnthropicRequest.From(new JsonObject
+        {
+            ["model"] = "m", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "x" }), ["temperature"] = temperature,
+        }, Options)["temperature"]!;
+
+        Assert.Equal(1.0, Sent(JsonValue.Create(2L)));
+        Assert.Equal(0.25, Sent(JsonValue.Create(0.25m)));
+    }
+
+    [Theory]
+    [InlineData("[\"\\n\"]", null)]
+    [InlineData("[\"\\n\",\" \",\"\\t\\r\\n\",\"\"]", null)]
+    [InlineData("\" \"", null)]
+    [InlineData("[\"\\n\",\"END\",\" x \"]", """["END"," x "]""")]
+    [InlineData("null", null)]
+    public void Whitespace_only_stop_sequences_are_dropped(string stop, string? expected)
+    {
+        var body = Translate($$"""{"model":"m","messages":[{"role":"user","content":"x"}],"stop":{{stop}}}""");
+        Assert.Equal(expected, body["stop_sequences"]?.ToJsonString());
+    }
+
+    [Fact]
+    public void Sampling_and_bookkeeping_fields_anthropic_lacks_are_dropped_and_only_its_fields_are_sent()
+    {
+        var body = Translate("""
+            {"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":1,"frequency_penalty":-1,
+             "logit_bias":{"50256":-100},"seed":7,"store":true,"metadata":{"k":"v"},"service_tier":"flex","prediction":{"type":"content","content":"x"},
+             "reasoning_effort":"high","verbosity":"low","prompt_cache_key":"k","logprobs":false,"top_logprobs":0,"n":1,
+             "stream_options":{"include_usage":true},"safety_identifier":"u-9","parallel_tool_calls":true,"response_format":{"type":"text"},
+             "modalities":["text"],"max_completion_tokens":50}
+            """);
+
+        Assert.Equal(["max_tokens", "messages", "metadata", "model"], body.Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.Equal("""{"user_id":"u-9"}""", body["metadata"]!.ToJsonString());
+        Assert.Equal(50L, (long)body["max_tokens"]!);
+    }
+
+    [Fact]
+    public void Without_a_cap_in_the_body_the_relays_reserved_cap_is_sent()
+    {
+        var request = JsonNode.Parse("""{"model":"m","messages":[{"role":"user","content":"x"}]}""")!.AsObject();
+        Assert.Equal(300L, (long)AnthropicRequest.From(request, Options, outputCap: 300)["max_tokens"]!);
+    }
+
+    [Fact]
+    public void An_inline_pdf_file_part_becomes_a_document_block()
+    {
+        var body = Translate("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0="}}]}]}""");
+        Assert.Equal(
+            """{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}""",
+            body["messages"]![0]!["content"]![0]!.ToJsonString());
     }
 }
