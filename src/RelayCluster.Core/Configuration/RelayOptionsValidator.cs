@@ -52,6 +52,11 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 errors.Add($"Relay:Models:{id} has a negative price or a DefaultMaxOutputTokens below 1.");
             }
 
+            if (model.Endpoint is not null && !ModelEndpoints.IsKnown(model.Endpoint))
+            {
+                errors.Add($"Relay:Models:{id}:Endpoint must be '{ModelEndpoints.Chat}' or '{ModelEndpoints.Embeddings}', not '{model.Endpoint}'.");
+            }
+
             if (model.OutputLimit < model.DefaultMaxOutputTokens || model.OutputLimit > ModelOptions.CeilingMaxOutputTokens)
             {
                 errors.Add($"Relay:Models:{id}:MaxOutputTokens must be at least DefaultMaxOutputTokens ({model.DefaultMaxOutputTokens}) " +
@@ -80,6 +85,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         foreach (var (model, route) in options.Routes)
         {
             errors.AddRange(Routing.RouteValidator.Problems(route.Normalize(), options.Models.ContainsKey)
+                .Concat(Routing.RouteValidator.EndpointProblems(route.Normalize(), m => options.Models.TryGetValue(m, out var o) ? ModelEndpoints.Of(m, o) : null))
                 .Select(p => $"Relay:Routes:{model} {p.Field}: {p.Message}"));
         }
 
