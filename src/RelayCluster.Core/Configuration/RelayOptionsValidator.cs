@@ -56,6 +56,12 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             {
                 errors.Add($"Relay:Models:{id}:Endpoint must be '{ModelEndpoints.Chat}' or '{ModelEndpoints.Embeddings}', not '{model.Endpoint}'.");
             }
+            else if (ModelEndpoints.Of(id, model) == ModelEndpoints.Embeddings
+                && options.Providers.TryGetValue(model.Provider, out var host) && host.Type == ProviderTypes.Anthropic)
+            {
+                // Anthropic has no embeddings API; a model named "*embed*" on it must say Endpoint "chat".
+                errors.Add($"Relay:Models:{id} is an embeddings model (its Endpoint, or 'embed' in its name) on an Anthropic provider, which has no embeddings API.");
+            }
 
             if (model.OutputLimit < model.DefaultMaxOutputTokens || model.OutputLimit > ModelOptions.CeilingMaxOutputTokens)
             {
