@@ -27,8 +27,9 @@ public static class ParameterRules
             return TypeError(param, "a decimal", node);
         }
 
-        var value = node.GetValue<double>();
+        // A number beyond double's range (1e400) does not read as a double: it is out of range on its side.
         var raw = Shorten(node.ToJsonString());
+        var value = node.AsValue().TryGetValue<double>(out var parsed) ? parsed : raw.StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
         return value > max
             ? RelayError.BadRequest($"Invalid '{param}': decimal above maximum value. Expected a value <= {Format(max)}, but got {raw} instead.", param, "decimal_above_max_value")
             : value < min

@@ -23,6 +23,8 @@ public sealed class ParameterValidationTests
         { "\"temperature\":-0.1", "temperature", "decimal_below_min_value" },
         { "\"temperature\":true", "temperature", "invalid_type" },
         { "\"top_p\":1.01", "top_p", "decimal_above_max_value" },
+        { "\"temperature\":1e400", "temperature", "decimal_above_max_value" },
+        { "\"temperature\":-1e400", "temperature", "decimal_below_min_value" },
         { "\"top_p\":[1]", "top_p", "invalid_type" },
         { "\"presence_penalty\":-2.5", "presence_penalty", "decimal_below_min_value" },
         { "\"frequency_penalty\":2.01", "frequency_penalty", "decimal_above_max_value" },
