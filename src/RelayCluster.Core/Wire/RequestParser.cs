@@ -9,7 +9,7 @@ namespace RelayCluster.Core.Wire;
 /// </summary>
 public static class RequestParser
 {
-    private static readonly HashSet<string> Roles = ["developer", "system", "user", "assistant", "tool", "function"];
+    private static readonly string[] Roles = ["system", "assistant", "user", "function", "tool", "developer"];
 
     /// <summary>
     /// Parses and checks a chat or embeddings body. Never throws for any input: malformed JSON (see
@@ -69,9 +69,14 @@ public static class RequestParser
                 return (null, RelayError.InvalidType($"messages[{i}]", "an object", JsonKinds.Describe(messages[i])));
             }
 
-            if (!JsonKinds.IsString(message["role"]) || !Roles.Contains(message["role"]!.GetValue<string>()))
+            if (message["role"] is null)
             {
-                return (null, RelayError.InvalidValue($"messages[{i}].role", "expected one of 'developer', 'system', 'user', 'assistant', 'tool', 'function'."));
+                return (null, RelayError.MissingParameter($"messages[{i}].role"));
+            }
+
+            if (ParameterRules.OneOf(message["role"], $"messages[{i}].role", Roles) is { } roleError)
+            {
+                return (null, roleError);
             }
 
             if (MessageRules.Check(message, i) is { } messageError)

@@ -84,6 +84,8 @@ public sealed class ParameterValidationTests
         Assert.Equal("Invalid 'n': integer above maximum value. Expected a value <= 128, but got 130 instead.", ChatWith("\"n\":130")!.Error.Message);
         Assert.Equal("Invalid type for 'n': expected an integer, but got a decimal instead.", ChatWith("\"n\":1.5")!.Error.Message);
         Assert.Equal("Missing required parameter: 'messages[0].content'.", ChatError("""{"model":"m","messages":[{"role":"user"}]}""")!.Error.Message);
+        Assert.Equal("Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
+            ChatError("""{"model":"m","messages":[{"role":"robot","content":"x"}]}""")!.Error.Message);
         Assert.Equal("Invalid value: 'xml'. Supported values are: 'text', 'json_object', and 'json_schema'.",
             ChatWith("\"response_format\":{\"type\":\"xml\"}")!.Error.Message);
     }
@@ -108,6 +110,9 @@ public sealed class ParameterValidationTests
 
     public static TheoryData<string, string, string> BadMessages => new()
     {
+        { """{"content":"x"}""", "messages[0].role", "missing_required_parameter" },
+        { """{"role":5,"content":"x"}""", "messages[0].role", "invalid_type" },
+        { """{"role":"robot","content":"x"}""", "messages[0].role", "invalid_value" },
         { """{"role":"user"}""", "messages[0].content", "missing_required_parameter" },
         { """{"role":"user","content":null}""", "messages[0].content", "missing_required_parameter" },
         { """{"role":"system"}""", "messages[0].content", "missing_required_parameter" },
