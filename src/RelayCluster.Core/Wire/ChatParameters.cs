@@ -125,6 +125,11 @@ public static partial class ChatParameters
             return ParameterRules.TypeError("tools", "an array", node);
         }
 
+        if (tools.Count == 0)
+        {
+            return ParameterRules.EmptyArray("tools");
+        }
+
         for (var i = 0; i < tools.Count; i++)
         {
             var param = $"tools[{i}]";

@@ -97,7 +97,14 @@ public static class MessageRules
                 return required ? RelayError.MissingParameter(param) : null;
             case JsonValue when JsonKinds.IsString(content):
                 return null;
+            case JsonArray { Count: 0 }:
+                return ParameterRules.EmptyArray(param);
             case JsonArray parts:
+                if (RequestLimits.TooLong(param, parts.Count, RequestLimits.MaxContentParts) is { } tooMany)
+                {
+                    return tooMany; // before any part is looked at
+                }
+
                 for (var i = 0; i < parts.Count; i++)
                 {
                     if (Part(parts[i], $"{param}[{i}]", allowed) is { } partError)

@@ -119,6 +119,10 @@ public static class ParameterRules
         return RelayError.BadRequest($"Invalid value: '{Shorten(value)}'. Supported values are: {list}.", param, "invalid_value");
     }
 
+    /// <summary>OpenAI's 400 for an array that must hold at least one element (code <c>empty_array</c>).</summary>
+    public static RelayError EmptyArray(string param) => RelayError.BadRequest(
+        $"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead.", param, "empty_array");
+
     public static RelayError TypeError(string param, string expected, JsonNode? got) =>
         RelayError.InvalidType(param, expected, JsonKinds.IsNumber(got)
             ? got!.ToJsonString().Any(c => c is '.' or 'e' or 'E') ? "a decimal" : "an integer"
