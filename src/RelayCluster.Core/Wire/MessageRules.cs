@@ -8,7 +8,7 @@ namespace RelayCluster.Core.Wire;
 /// <c>…SystemMessage</c>, <c>…DeveloperMessage</c>, <c>…UserMessage</c>, <c>…AssistantMessage</c>,
 /// <c>…ToolMessage</c>, <c>…FunctionMessage</c>, and the <c>ChatCompletionRequestMessageContentPart*</c> types):
 /// system, developer and user messages need <c>content</c>; an assistant message needs <c>content</c> unless it has
-/// <c>tool_calls</c>, <c>function_call</c> or <c>refusal</c>; a tool message needs <c>tool_call_id</c> and
+/// <c>tool_calls</c>, <c>function_call</c>, <c>refusal</c> or <c>audio</c>; a tool message needs <c>tool_call_id</c> and
 /// <c>content</c>; a function message needs <c>name</c>. The role itself is checked by the parser.
 /// </summary>
 public static class MessageRules
@@ -40,7 +40,8 @@ public static class MessageRules
 
     private static RelayError? Assistant(JsonObject message, string at)
     {
-        var acts = message["tool_calls"] is not null || message["function_call"] is not null || message["refusal"] is not null;
+        // A replayed audio answer is referred to by id, with no text (API reference: assistant message, audio).
+        var acts = message["tool_calls"] is not null || message["function_call"] is not null || message["refusal"] is not null || message["audio"] is not null;
         return ParameterRules.String(message["refusal"], $"{at}.refusal")
             ?? ToolCalls(message["tool_calls"], $"{at}.tool_calls")
             ?? Content(message, at, AssistantParts, required: !acts);
