@@ -136,6 +136,31 @@ describe('routes across silos', () => {
     assert.deepEqual(view, await admin(cluster.silos[2], 'GET', '/admin/routes/shadowed/shadow'), 'every silo shows the same view');
   });
 
+  test('a route created on silo1 is in models.list and models.retrieve on every silo within 1 s (issue 13)', async () => {
+    const since = Date.now();
+    await admin(cluster.silos[0], 'PUT', '/admin/routes/fresh', { targets: [{ model: 'green' }] });
+    await Promise.all(cluster.silos.map((silo) => waitFor(async () => {
+      const ids = [];
+      for await (const m of silo.client(KEY).models.list()) ids.push(m.id);
+      return ids.includes('fresh');
+    }, { timeoutMs: PROPAGATION_MS, intervalMs: 20, what: `${silo.label} to list the new route` })));
+    assert.ok(Date.now() - since <= PROPAGATION_MS + 250);
+    for (const silo of cluster.silos) {
+      const model = await silo.client(KEY).models.retrieve('fresh');
+      assert.deepEqual([model.id, model.object], ['fresh', 'model']);
+      assert.equal(await servedBy(silo, 'fresh'), 'green', 'listed means callable');
+    }
+    await admin(cluster.silos[2], 'DELETE', '/admin/routes/fresh');
+    await Promise.all(cluster.silos.map((silo) => waitFor(async () => {
+      try {
+        await silo.client(KEY).models.retrieve('fresh');
+        return false;
+      } catch (err) {
+        return err.status === 404;
+      }
+    }, { timeoutMs: PROPAGATION_MS, intervalMs: 20, what: `${silo.label} to forget the deleted route` })));
+  });
+
   test('provider health is visible to admins', async () => {
     const health = await admin(cluster.silos[0], 'GET', '/admin/providers/health');
     const mock = health.data.find((p) => p.provider_id === 'mock');

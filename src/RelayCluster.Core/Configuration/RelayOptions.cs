@@ -137,6 +137,13 @@ public sealed class ModelOptions
     public long Created { get; set; } = 1_700_000_000;
 
     public string OwnedBy { get; set; } = "relaycluster";
+
+    /// <summary>
+    /// <c>chat</c> or <c>embeddings</c>: the endpoint this model serves; a call on the other is a 400. Unset: inferred
+    /// from the names (see <see cref="ModelEndpoints.Of"/>: <c>embeddings</c> when the model's or upstream name
+    /// contains "embed", else <c>chat</c>).
+    /// </summary>
+    public string? Endpoint { get; set; }
 }
 
 public sealed class TenantOptions

@@ -49,11 +49,11 @@ public static class RelayOptionsDefaults
         {
             options.Models["mock-fast"] = new ModelOptions
             {
-                Provider = SimulatorProvider, InputPerMTok = 0.27m, OutputPerMTok = 1.10m,
+                Provider = SimulatorProvider, InputPerMTok = 0.27m, OutputPerMTok = 1.10m, Endpoint = ModelEndpoints.Chat,
             };
             options.Models["mock-embed"] = new ModelOptions
             {
-                Provider = SimulatorProvider, InputPerMTok = 0.02m, OutputPerMTok = 0m,
+                Provider = SimulatorProvider, InputPerMTok = 0.02m, OutputPerMTok = 0m, Endpoint = ModelEndpoints.Embeddings,
             };
         }
 

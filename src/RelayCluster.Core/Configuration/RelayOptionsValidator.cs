@@ -52,6 +52,17 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 errors.Add($"Relay:Models:{id} has a negative price or a DefaultMaxOutputTokens below 1.");
             }
 
+            if (model.Endpoint is not null && !ModelEndpoints.IsKnown(model.Endpoint))
+            {
+                errors.Add($"Relay:Models:{id}:Endpoint must be '{ModelEndpoints.Chat}' or '{ModelEndpoints.Embeddings}', not '{model.Endpoint}'.");
+            }
+            else if (ModelEndpoints.Of(id, model) == ModelEndpoints.Embeddings
+                && options.Providers.TryGetValue(model.Provider, out var host) && host.Type == ProviderTypes.Anthropic)
+            {
+                // Anthropic has no embeddings API; a model named "*embed*" on it must say Endpoint "chat".
+                errors.Add($"Relay:Models:{id} is an embeddings model (its Endpoint, or 'embed' in its name) on an Anthropic provider, which has no embeddings API.");
+            }
+
             if (model.OutputLimit < model.DefaultMaxOutputTokens || model.OutputLimit > ModelOptions.CeilingMaxOutputTokens)
             {
                 errors.Add($"Relay:Models:{id}:MaxOutputTokens must be at least DefaultMaxOutputTokens ({model.DefaultMaxOutputTokens}) " +
@@ -80,6 +91,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         foreach (var (model, route) in options.Routes)
         {
             errors.AddRange(Routing.RouteValidator.Problems(route.Normalize(), options.Models.ContainsKey)
+                .Concat(Routing.RouteValidator.EndpointProblems(route.Normalize(), m => options.Models.TryGetValue(m, out var o) ? ModelEndpoints.Of(m, o) : null))
                 .Select(p => $"Relay:Routes:{model} {p.Field}: {p.Message}"));
         }
 

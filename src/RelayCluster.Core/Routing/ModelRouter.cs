@@ -27,6 +27,12 @@ public sealed class ModelRouter
 
     public IEnumerable<ModelRoute> Models => _models.Values;
 
+    /// <summary>The exact (non-prefix) alias names.</summary>
+    public IEnumerable<string> ExactAliases => _exactAliases.Keys;
+
+    /// <summary>The configured model of exactly this name (no alias, no default), or null.</summary>
+    public ModelRoute? Configured(string name) => _models.GetValueOrDefault(name);
+
     public ModelRoute? Resolve(string requested)
     {
         if (_models.TryGetValue(requested, out var direct))

@@ -48,6 +48,25 @@ public static class RouteValidator
         return problems;
     }
 
+    /// <summary>
+    /// A route serves one endpoint: every target and shadow of every alternative must be a model of one kind
+    /// (<see cref="Configuration.ModelEndpoints"/>), or a fallback could turn a chat call into an embeddings call.
+    /// <paramref name="endpointOf"/> gives a model's kind, or null for a name that is no model (reported elsewhere).
+    /// </summary>
+    public static List<(string Field, string Message)> EndpointProblems(RouteDefinition route, Func<string, string?> endpointOf)
+    {
+        var models = route.Alternatives.Values
+            .SelectMany(a => a.Lists().SelectMany(l => l.Targets).Select(t => t.Model).Concat(a.Shadow is { } s ? [s.Model] : []))
+            .Distinct(StringComparer.Ordinal)
+            .Select(m => (Model: m, Endpoint: endpointOf(m)))
+            .Where(m => m.Endpoint is not null)
+            .ToList();
+        var first = models.FirstOrDefault();
+        return models.FirstOrDefault(m => m.Endpoint != first.Endpoint) is { Model: not null } other
+            ? [("targets", $"a route serves one endpoint, but '{first.Model}' is a {first.Endpoint} model and '{other.Model}' a {other.Endpoint} model.")]
+            : [];
+    }
+
     private static void ListProblems(List<(string, string)> problems, string field, List<RouteTarget> targets, Func<string, bool> isModel)
     {
         if (targets.Count == 0)

@@ -4,11 +4,12 @@ namespace RelayCluster.Core.Wire;
 
 /// <summary>
 /// Validates a /v1 body into a <see cref="RelayRequest"/> or the OpenAI-style 400 that names the field.
-/// Only what the relay itself relies on is checked; everything else is the upstream's to judge.
+/// Besides what the relay itself relies on, the documented types and ranges of OpenAI's parameters are checked
+/// (<see cref="ChatParameters"/>, <see cref="MessageRules"/>); parameters it does not know are the upstream's to judge.
 /// </summary>
 public static class RequestParser
 {
-    private static readonly HashSet<string> Roles = ["developer", "system", "user", "assistant", "tool", "function"];
+    private static readonly string[] Roles = ["system", "assistant", "user", "function", "tool", "developer"];
 
     /// <summary>
     /// Parses and checks a chat or embeddings body. Never throws for any input: malformed JSON (see
@@ -68,9 +69,19 @@ public static class RequestParser
                 return (null, RelayError.InvalidType($"messages[{i}]", "an object", JsonKinds.Describe(messages[i])));
             }
 
-            if (!JsonKinds.IsString(message["role"]) || !Roles.Contains(message["role"]!.GetValue<string>()))
+            if (message["role"] is null)
             {
-                return (null, RelayError.InvalidValue($"messages[{i}].role", "expected one of 'developer', 'system', 'user', 'assistant', 'tool', 'function'."));
+                return (null, RelayError.MissingParameter($"messages[{i}].role"));
+            }
+
+            if (ParameterRules.OneOf(message["role"], $"messages[{i}].role", Roles) is { } roleError)
+            {
+                return (null, roleError);
+            }
+
+            if (MessageRules.Check(message, i) is { } messageError)
+            {
+                return (null, messageError);
             }
 
             var contentError = MeasureContent(message["content"], $"messages[{i}].content", ref meter);
@@ -101,7 +112,7 @@ public static class RequestParser
             meter.AddText(tools.ToJsonString());
         }
 
-        if (ChatBounds.Check(body) is { } boundError)
+        if ((ChatBounds.Check(body) ?? ChatParameters.Check(body)) is { } boundError)
         {
             return (null, boundError);
         }
@@ -219,9 +230,9 @@ public static class RequestParser
         }
 
         var (_, dimensionsError) = OptionalPositiveInt(body, "dimensions", RequestLimits.MaxEmbeddingDimensions);
-        if (dimensionsError is not null)
+        if ((dimensionsError ?? ParameterRules.String(body["user"], "user")) is { } dimensionsOrUserError)
         {
-            return (null, dimensionsError);
+            return (null, dimensionsOrUserError);
         }
 
         return (new RelayRequest
@@ -306,26 +317,7 @@ public static class RequestParser
         return JsonKinds.IsBool(node) ? (node.GetValue<bool>(), null) : (false, RelayError.InvalidType(param ?? name, "a boolean", JsonKinds.Describe(node)));
     }
 
-    private static (long? Value, RelayError? Error) OptionalPositiveInt(JsonObject body, string name, long max)
-    {
-        var node = body[name];
-        if (node is null)
-        {
-            return (null, null);
-        }
-
-        if (!JsonKinds.TryGetInt(node, out var value))
-        {
-            // An integer too big for a long (2^63 and beyond) is a value out of range, not a wrong type.
-            return JsonKinds.IsNumber(node) && node!.ToJsonString() is var raw && raw.TrimStart('-').All(char.IsAsciiDigit)
-                ? (null, RelayError.InvalidValue(name, $"expected an integer between 1 and {max}, but got {Shorten(raw)}."))
-                : (null, RelayError.InvalidType(name, "an integer", JsonKinds.Describe(node)));
-        }
-
-        return value >= 1 && value <= max
-            ? (value, null)
-            : (null, RelayError.InvalidValue(name, $"expected an integer between 1 and {max}, but got {value}."));
-    }
-
-    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
+    /// <summary>An integer from 1 to <paramref name="max"/>, worded as OpenAI words it (see <see cref="ParameterRules"/>).</summary>
+    private static (long? Value, RelayError? Error) OptionalPositiveInt(JsonObject body, string name, long max) =>
+        ParameterRules.Integer(body[name], name, 1, max);
 }

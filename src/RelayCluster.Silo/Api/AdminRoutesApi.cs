@@ -168,6 +168,7 @@ internal static class AdminRoutesApi
     private static async Task<IResult> SaveAsync(HttpContext context, string model, RouteDefinition route, RouteTable table, IRouteStore store)
     {
         var problems = RouteValidator.Problems(route, table.IsModel);
+        problems.AddRange(RouteValidator.EndpointProblems(route, table.EndpointOf));
         if (problems.Count != 0)
         {
             var (field, message) = problems[0];

@@ -34,23 +34,18 @@ internal sealed partial class ModelCalls(
             return CallStart.Refused(parseError!);
         }
 
-        // 2. Model resolution: a route under the name asked for, else the configured model (alias, default) and
-        // its route if it has one. A model the tenant may not use looks exactly like one that does not exist.
-        var route = routes.Find(request.Model);
-        var name = request.Model;
-        ModelRoute? resolved = null;
-        if (route is null)
-        {
-            resolved = router.Resolve(request.Model);
-            name = resolved?.Model ?? name;
-            route = resolved is null ? null : routes.Find(resolved.Model);
-        }
-
-        if ((route is null && resolved is null) || !tenant.AllowedModels.Allows(name))
+        // 2. Model resolution (see CallableModels), then the endpoint: a model serves chat or embeddings, not both.
+        if (CallableModels.Resolve(router, routes, tenant, request.Model) is not { } callable)
         {
             return CallStart.Refused(RelayError.ModelNotFound(request.Model));
         }
 
+        if (callable.Endpoint != ModelEndpoints.For(operation))
+        {
+            return CallStart.Refused(ModelEndpoints.Refusal(operation, request.Model));
+        }
+
+        var (route, resolved) = (callable.Route, callable.Resolved);
         var plan = route?.Plan(request.Stream, lane.Name == CallLane.BatchName, requestId) ?? RoutePlan.Single(resolved!);
         var targets = plan.Targets.Select(lane.Price).ToArray();
         if (OutputCapRefusal(request, targets) is { } tooLarge)

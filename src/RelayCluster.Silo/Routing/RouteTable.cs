@@ -48,6 +48,12 @@ internal sealed partial class RouteTable : IHostedService
 
     public bool IsModel(string name) => _options.Models.ContainsKey(name);
 
+    /// <summary>The names this silo serves a route under (every valid stored route).</summary>
+    public IEnumerable<string> Routed => _snapshot.Compiled.Keys;
+
+    /// <summary>The endpoint kind of a configured model, or null for a name that is none.</summary>
+    public string? EndpointOf(string name) => _router.Configured(name)?.Endpoint;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         try
@@ -121,7 +127,7 @@ internal sealed partial class RouteTable : IHostedService
         foreach (var (model, json) in stored)
         {
             var route = RouteDefinition.Parse(json)?.Normalize();
-            if (route is null || RouteValidator.Problems(route, IsModel).Count != 0)
+            if (route is null || RouteValidator.Problems(route, IsModel).Count != 0 || RouteValidator.EndpointProblems(route, EndpointOf).Count != 0)
             {
                 // Written by a silo whose configuration knows other models: this silo cannot serve it.
                 Log.RouteSkipped(_logger, model);

@@ -29,13 +29,13 @@ public abstract class OutputCapContract
     {
         { "\"max_tokens\":144115188074823680,\"n\":128", "max_tokens", "max_tokens is too large: 144115188074823680. This model supports at most 1000 completion tokens" },
         { "\"max_tokens\":9223372036854775807", "max_tokens", "max_tokens is too large: 9223372036854775807." },
-        { "\"max_completion_tokens\":9223372036854775808", "max_completion_tokens", "expected an integer between 1 and" },
+        { "\"max_completion_tokens\":9223372036854775808", "max_completion_tokens", "Invalid 'max_completion_tokens': integer above maximum value. Expected a value <= 9223372036854775807, but got 9223372036854775808 instead." },
         { "\"max_completion_tokens\":1001", "max_completion_tokens", "max_completion_tokens is too large: 1001. This model supports at most 1000" },
         { "\"max_completion_tokens\":10,\"max_tokens\":1001", "max_tokens", "max_tokens is too large: 1001." },
         { "\"max_tokens\":1e30", "max_tokens", "Invalid type for 'max_tokens'" },
-        { "\"max_tokens\":-9223372036854775808", "max_tokens", "expected an integer between 1 and" },
-        { "\"max_tokens\":10,\"n\":129", "n", "expected an integer between 1 and 128" },
-        { "\"max_tokens\":10,\"n\":0", "n", "expected an integer between 1 and 128" },
+        { "\"max_tokens\":-9223372036854775808", "max_tokens", "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got -9223372036854775808 instead." },
+        { "\"max_tokens\":10,\"n\":129", "n", "Invalid 'n': integer above maximum value. Expected a value <= 128, but got 129 instead." },
+        { "\"max_tokens\":10,\"n\":0", "n", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead." },
     };
 
     [Theory]

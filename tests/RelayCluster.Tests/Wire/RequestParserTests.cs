@@ -19,7 +19,7 @@ public sealed class RequestParserTests
     [InlineData("""{"model":"m","messages":[{"role":"robot","content":"hi"}]}""", "messages[0].role", "invalid_value")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":7}]}""", "messages[0].content", "invalid_type")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":"yes"}""", "stream", "invalid_type")]
-    [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-1}""", "max_tokens", "invalid_value")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":-1}""", "max_tokens", "integer_below_min_value")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":1.5}""", "max_tokens", "invalid_type")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}""", "stream_options", "invalid_value")]
     public void Invalid_chat_bodies_get_a_400_naming_the_field(string json, string? param, string? code)
