@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RelayCluster.Core.Wire.Prompts;
 
 namespace RelayCluster.Core.Wire;
 
@@ -79,6 +80,11 @@ public static class RequestParser
                 return (null, contentError);
             }
 
+            if (JsonKinds.IsString(message["name"]))
+            {
+                meter.AddText(message["name"]!.GetValue<string>());
+            }
+
             // Tool calls and names are prompt text too when the conversation is replayed.
             if (message["tool_calls"] is { } calls)
             {
@@ -100,6 +106,8 @@ public static class RequestParser
 
             meter.AddText(tools.ToJsonString());
         }
+
+        PromptParts.MeasureDefinitions(body, ref meter);
 
         if (ChatBounds.Check(body) is { } boundError)
         {
@@ -278,15 +286,7 @@ public static class RequestParser
                         return RelayError.InvalidType(param, "a string or an array of content parts", JsonKinds.Describe(part));
                     }
 
-                    if (JsonKinds.IsString(partObject["text"]))
-                    {
-                        meter.AddText(partObject["text"]!.GetValue<string>());
-                    }
-                    else
-                    {
-                        // An image or audio part: a high-detail image is at most ~1,100 tokens on OpenAI's scale.
-                        meter.ExplicitTokens += 1105;
-                    }
+                    PromptParts.Measure(partObject, ref meter);
                 }
 
                 return null;

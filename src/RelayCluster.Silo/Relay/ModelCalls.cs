@@ -61,10 +61,11 @@ internal sealed partial class ModelCalls(
         // 3. Admission: the worst case (prompt estimate + output cap for every choice) against every window, at the
         // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget. The cap is
         // within the model's limit by now; the sums saturate anyway, and the grain refuses anything out of range.
-        var promptTokens = request.Prompt.WorstCaseTokens;
+        // The prompt is counted with each target's tokenizer (once per encoding) and bounded with its media worst cases.
+        long PromptBound(ModelRoute t) => request.Prompt.WorstCaseTokensOn(t.Prompt);
         long OutputCap(ModelRoute t) => request.OutputBound(t.DefaultMaxOutputTokens);
-        var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
-        var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
+        var worstTokens = targets.Max(t => Saturating.Add(PromptBound(t), OutputCap(t)));
+        var worstCost = targets.Max(t => t.CostNanos(PromptBound(t), OutputCap(t)));
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
@@ -242,7 +243,11 @@ internal sealed record CallLane(string Name, decimal PriceFactor, double Capacit
 
     public ModelRoute Price(ModelRoute route) => PriceFactor == 1m
         ? route
-        : route with { InputPerMTok = route.InputPerMTok * PriceFactor, OutputPerMTok = route.OutputPerMTok * PriceFactor };
+        : route with
+        {
+            InputPerMTok = route.InputPerMTok * PriceFactor, OutputPerMTok = route.OutputPerMTok * PriceFactor,
+            CachedInputPerMTok = route.CachedInputPerMTok * PriceFactor,
+        };
 }
 
 internal static partial class ModelCallsLog
