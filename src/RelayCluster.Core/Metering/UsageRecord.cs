@@ -74,6 +74,12 @@ public sealed record UsageSummary(
     [property: JsonPropertyName("by_ending")] IReadOnlyDictionary<string, long> ByEnding)
 {
     [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
+
+    /// <summary>Cached prompt tokens over the month (a part of <see cref="PromptTokens"/>).</summary>
+    [JsonPropertyName("cached_tokens")] public long CachedTokens { get; init; }
+
+    /// <summary>Reasoning tokens over the month, as the upstreams reported them (a part of the billed output).</summary>
+    [JsonPropertyName("reasoning_tokens")] public long ReasoningTokens { get; init; }
 }
 
 public sealed record ModelUsage(

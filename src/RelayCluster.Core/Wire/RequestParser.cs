@@ -80,10 +80,7 @@ public static class RequestParser
                 return (null, contentError);
             }
 
-            if (JsonKinds.IsString(message["name"]))
-            {
-                meter.AddText(message["name"]!.GetValue<string>());
-            }
+            PromptParts.MeasureMessageFields(message, ref meter);
 
             // Tool calls and names are prompt text too when the conversation is replayed.
             if (message["tool_calls"] is { } calls)

@@ -45,6 +45,21 @@ internal static class PromptParts
         }
     }
 
+    /// <summary>A message's name (its text and one token, as OpenAI counts it) and a tool message's call id.</summary>
+    public static void MeasureMessageFields(JsonObject message, ref PromptMeter meter)
+    {
+        if (Text(message["name"]) is { } name)
+        {
+            meter.AddText(name);
+            meter.ExplicitTokens++;
+        }
+
+        if (Text(message["tool_call_id"]) is { } callId)
+        {
+            meter.AddText(callId);
+        }
+    }
+
     /// <summary>The request's definitions the model reads as prompt text: functions (legacy), the response schema, the tool choice.</summary>
     public static void MeasureDefinitions(JsonObject body, ref PromptMeter meter)
     {

@@ -19,6 +19,9 @@ public sealed record PromptProfile(
     /// <summary>Whether an image's known size bounds its cost by OpenAI's formula; else every image costs <see cref="ImageTokensMax"/>.</summary>
     public bool ImagesBySize { get; init; }
 
+    /// <summary>How the model's images are billed (both: bounded by the larger).</summary>
+    public ImageScheme Scheme { get; init; } = ImageScheme.Tiles | ImageScheme.Patches;
+
     /// <summary>gpt-4o's tile scheme: 85 tokens, and 170 a 512-px tile (at most 8 after the 2048/768 scaling) at high detail.</summary>
     public const int TileBaseTokens = 85;
     public const int TileTokens = 170;
@@ -48,12 +51,21 @@ public sealed record PromptProfile(
         var name = model.ToLowerInvariant();
         var kind = tokenizer is null ? PromptTokenizers.ForModel(model) : PromptTokenizers.Parse(tokenizer) ?? PromptTokenizer.Bytes;
         var multiplier = imageMultiplier ?? DefaultMultiplier(name);
-        // An OpenAI model's image is at most 8 tiles (85 + 8 × 170 = 1,445) or 1,536 patches, times its multiplier.
+        // An OpenAI model's image is at most 8 tiles (85 + 8 × 170 = 1,445) or 1,536 patches, times its multiplier. A model
+        // not known to be one or the other is bounded by both.
         var openAi = PromptTokenizers.ForModel(model) != PromptTokenizer.Bytes;
-        var max = imageTokensMax ?? (openAi ? Ceiling(multiplier * Math.Max(TileBaseTokens + (TileTokens * MaxTiles), MaxPatches)) : OtherProviderImageTokens);
-        int? low = IsTileModel(name) ? Math.Min(max, Ceiling(multiplier * TileBaseTokens)) : null;
+        var scheme = IsTileModel(name) ? ImageScheme.Tiles : IsPatchModel(name) ? ImageScheme.Patches : ImageScheme.Tiles | ImageScheme.Patches;
+        var worst = scheme == ImageScheme.Tiles ? TileBaseTokens + (TileTokens * MaxTiles) : MaxPatches;
+        var max = imageTokensMax ?? (openAi ? Ceiling(multiplier * worst) : OtherProviderImageTokens);
+        int? low = openAi && (scheme & ImageScheme.Tiles) != 0 && !name.StartsWith("gpt-5", StringComparison.Ordinal)
+            ? Math.Min(max, Ceiling(multiplier * TileBaseTokens))
+            : null;
         var files = fileTokensMax ?? (long)MaxFilePages * (max + FilePageTextTokens);
-        return new PromptProfile(kind, multiplier, low, max, files, audioTokensPerSecond ?? DefaultAudioTokensPerSecond) { ImagesBySize = openAi };
+        return new PromptProfile(kind, multiplier, low, max, files, audioTokensPerSecond ?? DefaultAudioTokensPerSecond)
+        {
+            ImagesBySize = openAi,
+            Scheme = scheme,
+        };
     }
 
     /// <summary>
@@ -72,9 +84,9 @@ public sealed record PromptProfile(
         var fit = Math.Min(1, 2048 / Math.Max(w, h));
         (w, h) = (w * fit, h * fit);
         var shorten = Math.Min(1, 768 / Math.Min(w, h));
-        var tiles = Math.Ceiling(w * shorten / 512) * Math.Ceiling(h * shorten / 512);
-        var patches = Math.Min(MaxPatches, Math.Ceiling(width / 32.0) * Math.Ceiling(height / 32.0));
-        var tokens = ImageMultiplier * Math.Max(TileBaseTokens + (TileTokens * tiles), patches);
+        var tiles = (Scheme & ImageScheme.Tiles) == 0 ? 0 : TileBaseTokens + (TileTokens * Math.Ceiling(w * shorten / 512) * Math.Ceiling(h * shorten / 512));
+        var patches = (Scheme & ImageScheme.Patches) == 0 ? 0 : Math.Min(MaxPatches, Math.Ceiling(width / 32.0) * Math.Ceiling(height / 32.0));
+        var tokens = ImageMultiplier * Math.Max(tiles, patches);
         return Math.Min(ImageTokensMax, Ceiling(tokens));
     }
 
@@ -89,9 +101,20 @@ public sealed record PromptProfile(
     private static bool IsTileModel(string name) =>
         name.StartsWith("gpt-4o", StringComparison.Ordinal) || name.StartsWith("gpt-4-turbo", StringComparison.Ordinal)
         || name.StartsWith("gpt-4.5", StringComparison.Ordinal) || name.StartsWith("o1", StringComparison.Ordinal)
-        || (name.StartsWith("o3", StringComparison.Ordinal) && !name.StartsWith("o3-mini", StringComparison.Ordinal))
-        || (name.StartsWith("gpt-4.1", StringComparison.Ordinal) && !name.StartsWith("gpt-4.1-mini", StringComparison.Ordinal)
-            && !name.StartsWith("gpt-4.1-nano", StringComparison.Ordinal));
+        || (name.StartsWith("o3", StringComparison.Ordinal) && !name.StartsWith("o3-mini", StringComparison.Ordinal));
+
+    /// <summary>The models billed by 32-px patches times a multiplier, whatever the detail.</summary>
+    private static bool IsPatchModel(string name) =>
+        name.StartsWith("gpt-4.1-mini", StringComparison.Ordinal) || name.StartsWith("gpt-4.1-nano", StringComparison.Ordinal)
+        || name.StartsWith("o4-mini", StringComparison.Ordinal);
 
     private static int Ceiling(double value) => value >= int.MaxValue ? int.MaxValue : (int)Math.Ceiling(value);
+}
+
+/// <summary>OpenAI's two ways of billing an image: 512-px tiles (gpt-4o and kin) or 32-px patches (gpt-4.1-mini and kin).</summary>
+[Flags]
+public enum ImageScheme
+{
+    Tiles = 1,
+    Patches = 2,
 }
