@@ -115,6 +115,22 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Items_of_a_sync_batch_are_billed_the_same_way()
+    {
+        const string reasoning = """{"prompt_tokens":10,"completion_tokens":2,"total_tokens":1012,"completion_tokens_details":{"reasoning_tokens":1000}}""";
+        const string cached = """{"prompt_tokens":1000,"completion_tokens":5,"total_tokens":1005,"prompt_tokens_details":{"cached_tokens":800}}""";
+        JsonObject Item(string usage) => new() { ["model"] = "priced", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = usage }) };
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/batch", RelayHost.Json(new JsonObject { ["requests"] = new JsonArray(Item(reasoning), Item(cached)) }.ToJsonString()));
+        Assert.Equal(200, (int)response.StatusCode);
+
+        var expected = (10 * Input) + (1002 * Output) + (200 * Input) + (800 * Cached) + (5 * Output);
+        Assert.Equal(expected, (long)(await _host.WaitForIdleAsync("t1"))["spent_nanos"]!);
+        var summary = await _host.UsageAsync("t1");
+        Assert.Equal((1010L, 1007L, 800L, 1000L), ((long)summary["prompt_tokens"]!, (long)summary["completion_tokens"]!, (long)summary["cached_tokens"]!, (long)summary["reasoning_tokens"]!));
+    }
+
+    [Fact]
     public void Absurd_counts_are_clamped_and_output_is_never_below_completion()
     {
         var facts = ChunkInspector.Inspect("""{"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":1e300,"prompt_tokens_details":{"cached_tokens":1e300}}}"""u8);

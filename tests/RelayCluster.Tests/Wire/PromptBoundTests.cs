@@ -153,6 +153,38 @@ public sealed class PromptBoundTests(ITestOutputHelper output)
         Assert.Equal(PromptTokenizer.O200kBase, ModelRoute.From("gpt-4o-mini", new Core.Configuration.ModelOptions { Provider = "p" }).Prompt.Tokenizer);
     }
 
+    [Fact]
+    public void The_text_is_counted_once_per_encoding_and_the_cost_is_reported()
+    {
+        var text = string.Join(' ', Enumerable.Repeat(Samples[1], 20));
+        var body = new JsonObject { ["model"] = "gpt-4o", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }) };
+        var o200k = PromptTokenizers.Get(PromptTokenizer.O200kBase)!;
+        o200k.CountTokens("warm up");
+        var prompt = Parse(body).Prompt;
+        var first = System.Diagnostics.Stopwatch.StartNew();
+        var bound = prompt.WorstCaseTokensOn(PromptProfile.For("gpt-4o"));
+        first.Stop();
+        var again = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Equal(bound, prompt.WorstCaseTokensOn(PromptProfile.For("gpt-4o-mini")));
+        }
+
+        again.Stop();
+        Assert.Equal(o200k.CountTokens(text), prompt.Content!.TextTokens(PromptTokenizer.O200kBase));
+        Assert.Equal(PromptTokenizers.Get(PromptTokenizer.Cl100kBase)!.CountTokens(text), prompt.Content.TextTokens(PromptTokenizer.Cl100kBase));
+        var warm = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 20; i++)
+        {
+            o200k.CountTokens(text + i);
+        }
+
+        warm.Stop();
+        output.WriteLine($"{Encoding.UTF8.GetByteCount(text)} bytes, {o200k.CountTokens(text)} tokens: counted in {first.Elapsed.TotalMicroseconds:F0} µs "
+            + $"(first request), {warm.Elapsed.TotalMicroseconds / 20:F0} µs warm; "
+            + $"1000 more bounds on the same encoding {again.Elapsed.TotalMicroseconds:F0} µs");
+    }
+
     private static RelayRequest Parse(JsonObject body)
     {
         var (request, error) = RequestParser.Parse(RelayOperation.ChatCompletions, Encoding.UTF8.GetBytes(body.ToJsonString()));
