@@ -30,7 +30,13 @@ public static class MediaHeaders
     /// <summary>The width and height an image's header states; (0, 0) when not known.</summary>
     public static (int Width, int Height) ImageSize(ReadOnlySpan<char> base64)
     {
-        var head = Decode(base64);
+        // 48 bytes hold the size of a PNG, GIF or WebP; only a JPEG needs more (its frame header follows its other segments).
+        var head = Decode(base64[..Math.Min(base64.Length, 64)]);
+        if (head.Length >= 4 && head[0] == 0xFF && head[1] == 0xD8)
+        {
+            head = Decode(base64);
+        }
+
         return head.Length switch
         {
             >= 24 when head[..8].SequenceEqual<byte>([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]) =>
