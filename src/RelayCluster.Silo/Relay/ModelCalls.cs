@@ -63,9 +63,11 @@ internal sealed partial class ModelCalls(
         // within the model's limit by now; the sums saturate anyway, and the grain refuses anything out of range.
         // The prompt is counted with each target's tokenizer (once per encoding) and bounded with its media worst cases.
         long PromptBound(ModelRoute t) => request.Prompt.WorstCaseTokensOn(t.Prompt);
-        long OutputCap(ModelRoute t) => request.OutputBound(t.DefaultMaxOutputTokens);
-        var worstTokens = targets.Max(t => Saturating.Add(PromptBound(t), OutputCap(t)));
-        var worstCost = targets.Max(t => t.CostNanos(PromptBound(t), OutputCap(t)));
+        long OutputCap(ModelRoute t) =>
+            Saturating.Add(request.OutputBound(t.DefaultMaxOutputTokens), request.Prompt.Content?.PredictionTokens(t.Prompt.Tokenizer) ?? 0);
+        var bounds = targets.Select(t => (Target: t, Prompt: PromptBound(t), Output: OutputCap(t))).ToArray();
+        var worstTokens = bounds.Max(b => Saturating.Add(b.Prompt, b.Output));
+        var worstCost = bounds.Max(b => b.Target.CostNanos(b.Prompt, b.Output));
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;

@@ -134,6 +134,18 @@ public sealed class PromptBoundTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_predicted_output_may_come_back_as_output_and_is_bounded()
+    {
+        var predicted = "public class Dog { public string Name { get; set; } public int Age { get; set; } }";
+        var body = (JsonObject)JsonNode.Parse($$$"""{"model":"gpt-4o","messages":[{"role":"user","content":"rename Age to Years"}],"prediction":{"type":"content","content":"{{{predicted}}}"}}""")!;
+        var exact = PromptTokenizers.Get(PromptTokenizer.O200kBase)!.CountTokens(predicted);
+        Assert.InRange(Parse(body).Prompt.Content!.PredictionTokens(PromptTokenizer.O200kBase), exact, exact + 10);
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(predicted) + 8 + 1, Parse(body).Prompt.Content!.PredictionTokens(PromptTokenizer.Bytes));
+        body.Remove("prediction");
+        Assert.Equal(0, Parse(body).Prompt.Content!.PredictionTokens(PromptTokenizer.O200kBase));
+    }
+
+    [Fact]
     public void Embeddings_are_counted_in_the_embedding_models_encoding()
     {
         var text = "The food was delicious and the waiter was very friendly.";

@@ -12,6 +12,7 @@ public sealed class PromptContent
 {
     private readonly List<string> _texts = [];
     private readonly List<PromptImage> _images = [];
+    private readonly List<string> _prediction = [];
     private long _o200k = -1;
     private long _cl100k = -1;
 
@@ -40,6 +41,24 @@ public sealed class PromptContent
     }
 
     internal void AddFile() => Files++;
+
+    internal void AddPrediction(string text) => _prediction.Add(text);
+
+    /// <summary>
+    /// Output tokens a predicted output (<c>prediction</c>) may add beyond the output cap: OpenAI bills its rejected
+    /// tokens as completion tokens. At most the prediction's own length, plus a 2% margin; one token a byte without a tokenizer.
+    /// </summary>
+    public long PredictionTokens(PromptTokenizer tokenizer)
+    {
+        var sum = 0L;
+        var encoding = PromptTokenizers.Get(tokenizer);
+        foreach (var text in _prediction)
+        {
+            sum = Metering.Saturating.Add(sum, encoding?.CountTokens(text) ?? System.Text.Encoding.UTF8.GetByteCount(text));
+        }
+
+        return sum == 0 ? 0 : Metering.Saturating.Add(sum, (sum / 50) + 8);
+    }
 
     /// <summary>The text's exact token count in <paramref name="tokenizer"/>'s encoding; counted on first use, then kept.</summary>
     public long TextTokens(PromptTokenizer tokenizer)

@@ -60,9 +60,27 @@ internal static class PromptParts
         }
     }
 
-    /// <summary>The request's definitions the model reads as prompt text: functions (legacy), the response schema, the tool choice.</summary>
+    /// <summary>
+    /// The request's definitions the model reads as prompt text: functions (legacy), the response schema, the tool choice;
+    /// and a predicted output's text, which may come back billed as output.
+    /// </summary>
     public static void MeasureDefinitions(JsonObject body, ref PromptMeter meter)
     {
+        if (body["prediction"] is JsonObject prediction)
+        {
+            if (Text(prediction["content"]) is { } predicted)
+            {
+                meter.Content.AddPrediction(predicted);
+            }
+            else if (prediction["content"] is JsonArray parts)
+            {
+                foreach (var part in parts.OfType<JsonObject>())
+                {
+                    meter.Content.AddPrediction(Text(part["text"]) ?? part.ToJsonString());
+                }
+            }
+        }
+
         foreach (var name in (ReadOnlySpan<string>)["functions", "response_format", "tool_choice", "function_call"])
         {
             if (body[name] is JsonObject or JsonArray)
