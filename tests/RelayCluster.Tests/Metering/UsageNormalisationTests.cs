@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RelayCluster.Core.Wire;
+using RelayCluster.Tests.Files;
 using RelayCluster.Tests.Infrastructure;
 
 namespace RelayCluster.Tests.Metering;
@@ -18,6 +19,8 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
     private const long Cached = 500;
     private const long Output = 8000;
 
+    private readonly TempDirectory _files = new();
+    private readonly TempDirectory _work = new();
     private FakeOpenAiUpstream _upstream = null!;
     private RelayHost _host = null!;
 
@@ -37,13 +40,17 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
             ("Relay:Models:uncached:InputPerMTok", "2"),
             ("Relay:Models:uncached:OutputPerMTok", "8"),
             ("Relay:Tenants:t1:Keys:0", Key),
-            ("Relay:Tenants:t1:MonthlyBudgetUsd", "100")));
+            ("Relay:Tenants:t1:MonthlyBudgetUsd", "100"),
+            ("Relay:Files:Path", _files.Path),
+            ("Relay:Batches:WorkPath", _work.Path)));
     }
 
     public async Task DisposeAsync()
     {
         _host.Dispose();
         await _upstream.DisposeAsync();
+        _files.Dispose();
+        _work.Dispose();
     }
 
     public static TheoryData<string, bool, string, long, long, long> Variants() => new()
@@ -128,6 +135,36 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
         Assert.Equal(expected, (long)(await _host.WaitForIdleAsync("t1"))["spent_nanos"]!);
         var summary = await _host.UsageAsync("t1");
         Assert.Equal((1010L, 1007L, 800L, 1000L), ((long)summary["prompt_tokens"]!, (long)summary["completion_tokens"]!, (long)summary["cached_tokens"]!, (long)summary["reasoning_tokens"]!));
+    }
+
+    [Fact]
+    public async Task Items_of_a_batch_job_are_billed_the_same_way_and_the_batch_shows_the_details()
+    {
+        const string reasoning = """{"prompt_tokens":10,"completion_tokens":2,"total_tokens":1012,"completion_tokens_details":{"reasoning_tokens":1000}}""";
+        const string cached = """{"prompt_tokens":1000,"completion_tokens":5,"total_tokens":1005,"prompt_tokens_details":{"cached_tokens":800}}""";
+        static string Line(string id, string usage) => new JsonObject
+        {
+            ["custom_id"] = id, ["method"] = "POST", ["url"] = "/v1/chat/completions",
+            ["body"] = new JsonObject { ["model"] = "priced", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = usage }) },
+        }.ToJsonString();
+        using var client = _host.ClientFor(Key);
+        using var upload = await client.PostAsync("/v1/files", FilesHost.Upload(System.Text.Encoding.UTF8.GetBytes(Line("a", reasoning) + "\n" + Line("b", cached) + "\n"), "in.jsonl", "batch"));
+        Assert.Equal(200, (int)upload.StatusCode);
+        var fileId = (string)JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!;
+        using var created = await client.PostAsync("/v1/batches", RelayHost.Json(new { input_file_id = fileId, endpoint = "/v1/chat/completions", completion_window = "24h" }));
+        Assert.Equal(200, (int)created.StatusCode);
+        var id = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        var batch = (await Eventually.WaitAsync(
+            async () => (JsonObject)JsonNode.Parse(await client.GetStringAsync($"/v1/batches/{id}"))!,
+            b => (string?)b["status"] is "completed" or "failed" or "expired" or "cancelled", TimeSpan.FromSeconds(30)))!;
+        Assert.Equal("completed", (string?)batch["status"]);
+
+        var usage = batch["usage"]!;
+        Assert.Equal((1010L, 1007L, 800L, 1000L, 2017L), ((long)usage["input_tokens"]!, (long)usage["output_tokens"]!,
+            (long)usage["input_tokens_details"]!["cached_tokens"]!, (long)usage["output_tokens_details"]!["reasoning_tokens"]!, (long)usage["total_tokens"]!));
+        // Batch items are billed at the batch price (half, by default), cached input included.
+        var expected = ((10 * Input) + (1002 * Output) + (200 * Input) + (800 * Cached) + (5 * Output)) / 2;
+        Assert.Equal(expected, (long)(await _host.WaitForIdleAsync("t1"))["spent_nanos"]!);
     }
 
     [Fact]
