@@ -123,7 +123,10 @@ public sealed class ModelOptions
     /// </summary>
     public string? Tokenizer { get; set; }
 
-    /// <summary>The model's image tokens over gpt-4o's (unset: by name, e.g. gpt-4o-mini 33.34; see <c>PromptProfile</c>).</summary>
+    /// <summary>
+    /// The model's image tokens over gpt-4o's (unset: by name, e.g. gpt-4o-mini 33.34; see <c>PromptProfile</c>). Setting it
+    /// applies OpenAI's image formulas to a model whose name OpenAI's are not (a deployment name): set it for such a model.
+    /// </summary>
     public double? ImageTokenMultiplier { get; set; }
 
     /// <summary>The most tokens one image may cost on this model (unset: by name; the bound of an image of unknown size).</summary>

@@ -52,8 +52,9 @@ public sealed record PromptProfile(
         var kind = tokenizer is null ? PromptTokenizers.ForModel(model) : PromptTokenizers.Parse(tokenizer) ?? PromptTokenizer.Bytes;
         var multiplier = imageMultiplier ?? DefaultMultiplier(name);
         // An OpenAI model's image is at most 8 tiles (85 + 8 × 170 = 1,445) or 1,536 patches, times its multiplier. A model
-        // not known to be one or the other is bounded by both.
-        var openAi = PromptTokenizers.ForModel(model) != PromptTokenizer.Bytes;
+        // not known to be one or the other is bounded by both. A configured multiplier marks a model OpenAI's formulas
+        // apply to whatever its name (an Azure deployment, say).
+        var openAi = PromptTokenizers.ForModel(model) != PromptTokenizer.Bytes || imageMultiplier is not null;
         var scheme = IsTileModel(name) ? ImageScheme.Tiles : IsPatchModel(name) ? ImageScheme.Patches : ImageScheme.Tiles | ImageScheme.Patches;
         var worst = scheme == ImageScheme.Tiles ? TileBaseTokens + (TileTokens * MaxTiles) : MaxPatches;
         var max = imageTokensMax ?? (openAi ? Ceiling(multiplier * worst) : OtherProviderImageTokens);
