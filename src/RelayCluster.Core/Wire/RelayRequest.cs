@@ -70,8 +70,8 @@ public sealed class RelayRequest
 /// <summary>
 /// A prompt's size, for the reservation (an upper bound of what the provider may bill) and for the bill when no
 /// usage was reported (a guess). With a model's <see cref="PromptProfile"/> its text is counted with the model's
-/// tokenizer, plus OpenAI's framing (3 tokens a message, 1 a name, 3 to prime the reply: 4 a message and 3 here) and a
-/// 2% margin; without a tokenizer (another provider's model) it is estimated high from the UTF-8 size: two ASCII bytes a
+/// tokenizer (roles and names included), plus OpenAI's framing (3 tokens a message, 1 a name, 3 to prime the reply) and
+/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is estimated high from the UTF-8 size: two ASCII bytes a
 /// token (real tokenizers average about four) and a token for every extra byte of multi-byte text. Images, audio
 /// and files add the model's worst case for each (<see cref="PromptContent.MediaTokens"/>).
 /// Source: https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken.
@@ -91,7 +91,7 @@ public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, 
     public long WorstCaseTokensOn(PromptProfile profile)
     {
         var text = Content is { } content && profile.Tokenizer != PromptTokenizer.Bytes
-            ? Sum(TokenizedWithMargin(content.TextTokens(profile.Tokenizer)), Saturating.Multiply(4, Items), 3, ExplicitTokens)
+            ? Sum(TokenizedWithMargin(content.TextTokens(profile.Tokenizer)), Saturating.Multiply(3, Items), 3, ExplicitTokens)
             : WorstCaseTokens;
         return Saturating.Add(text, Content?.MediaTokens(profile) ?? 0);
     }

@@ -45,9 +45,17 @@ internal static class PromptParts
         }
     }
 
-    /// <summary>A message's name (its text and one token, as OpenAI counts it) and a tool message's call id.</summary>
+    /// <summary>
+    /// A message's role and name (their text, and one more token for a name, as OpenAI counts them) and a tool
+    /// message's call id. The 3 tokens that frame every message are the <see cref="PromptSize"/>'s per-item overhead.
+    /// </summary>
     public static void MeasureMessageFields(JsonObject message, ref PromptMeter meter)
     {
+        if (Text(message["role"]) is { } role)
+        {
+            meter.AddText(role);
+        }
+
         if (Text(message["name"]) is { } name)
         {
             meter.AddText(name);
