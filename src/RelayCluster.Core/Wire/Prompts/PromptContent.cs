@@ -89,7 +89,7 @@ public sealed class PromptContent
             sum = Metering.Saturating.Add(sum, tokens);
         }
 
-        // An audio part's framing tokens, beyond its duration's.
+        // Audio: its duration's tokens, and 16 a part for its framing.
         sum = Metering.Saturating.Add(sum, Metering.Saturating.Multiply(AudioSeconds, profile.AudioTokensPerSecond));
         sum = Metering.Saturating.Add(sum, Metering.Saturating.Multiply(AudioParts, 16));
         return Metering.Saturating.Add(sum, Metering.Saturating.Multiply(Files, profile.FileTokensMax));
