@@ -20,6 +20,10 @@ public sealed class RedisUsageLedger(RedisConnection redis) : IUsageReader
         var byEnding = fields.Where(f => f.Key.StartsWith("e:", StringComparison.Ordinal))
             .ToDictionary(f => f.Key[2..], f => f.Value, StringComparer.Ordinal);
         return new UsageSummary(tenantId, month, fields.GetValueOrDefault("requests"), fields.GetValueOrDefault("prompt"),
-            fields.GetValueOrDefault("completion"), fields.GetValueOrDefault("cost"), fields.GetValueOrDefault("estimated"), byModel, byEnding);
+            fields.GetValueOrDefault("completion"), fields.GetValueOrDefault("cost"), fields.GetValueOrDefault("estimated"), byModel, byEnding)
+        {
+            CachedTokens = fields.GetValueOrDefault("cached"),
+            ReasoningTokens = fields.GetValueOrDefault("reasoning"),
+        };
     }
 }

@@ -57,6 +57,10 @@ public sealed record BatchState
     [Id(24)] public long InputTokens { get; init; }
     [Id(25)] public long OutputTokens { get; init; }
 
+    /// <summary>Cached input and reasoning tokens the items' upstreams reported (the usage object's details).</summary>
+    [Id(27)] public long CachedTokens { get; init; }
+    [Id(28)] public long ReasoningTokens { get; init; }
+
     /// <summary>Chunks the items were split into (set when validation passes).</summary>
     [Id(26)] public int Chunks { get; init; }
 

@@ -111,6 +111,33 @@ public sealed class ModelOptions
 
     public decimal OutputPerMTok { get; set; }
 
+    /// <summary>
+    /// Price of cached input (OpenAI's <c>prompt_tokens_details.cached_tokens</c>, a part of the prompt) per million
+    /// tokens; unset: cached input costs <see cref="InputPerMTok"/> like the rest of the prompt.
+    /// </summary>
+    public decimal? CachedInputPerMTok { get; set; }
+
+    /// <summary>
+    /// The prompt's tokenizer for reservations: <c>o200k_base</c>, <c>cl100k_base</c>, or <c>bytes</c> (a high estimate
+    /// from the text's size, for models of other providers). Unset: chosen from the upstream model's name as tiktoken does.
+    /// </summary>
+    public string? Tokenizer { get; set; }
+
+    /// <summary>
+    /// The model's image tokens over gpt-4o's (unset: by name, e.g. gpt-4o-mini 33.34; see <c>PromptProfile</c>). Setting it
+    /// applies OpenAI's image formulas to a model whose name OpenAI's are not (a deployment name): set it for such a model.
+    /// </summary>
+    public double? ImageTokenMultiplier { get; set; }
+
+    /// <summary>The most tokens one image may cost on this model (unset: by name; the bound of an image of unknown size).</summary>
+    public int? ImageTokensMax { get; set; }
+
+    /// <summary>The most tokens one <c>file</c> content part (a PDF) may cost (unset: 100 pages × (image worst case + 4,000)).</summary>
+    public long? FileTokensMax { get; set; }
+
+    /// <summary>The most tokens a second of <c>input_audio</c> may cost (unset: 32).</summary>
+    public int? AudioTokensPerSecond { get; set; }
+
     /// <summary>Output cap used for the worst-case reservation when a request sets no max_tokens.</summary>
     public int DefaultMaxOutputTokens { get; set; } = 4096;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace RelayCluster.Core.Configuration;
 
 /// <summary>Rejects a configuration that would fail at request time, so the silo fails at start instead.</summary>
-public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
+public sealed partial class RelayOptionsValidator : IValidateOptions<RelayOptions>
 {
     public ValidateOptionsResult Validate(string? name, RelayOptions options)
     {
@@ -73,6 +73,8 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             {
                 errors.Add($"Relay:Models:{id} has a price above {ModelOptions.CeilingPricePerMTok} USD per million tokens.");
             }
+
+            ValidatePromptCosts(id, model, errors);
         }
 
         foreach (var (alias, target) in options.Aliases)

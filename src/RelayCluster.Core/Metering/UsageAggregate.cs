@@ -11,6 +11,8 @@ internal sealed class UsageAggregate(string tenant, string month)
     private long _completion;
     private long _cost;
     private long _estimated;
+    private long _cached;
+    private long _reasoning;
 
     public long CostNanos
     {
@@ -33,6 +35,8 @@ internal sealed class UsageAggregate(string tenant, string month)
             _completion = Saturating.Add(_completion, record.CompletionTokens);
             _cost = Saturating.Add(_cost, record.CostNanos);
             _estimated += record.Estimated ? 1 : 0;
+            _cached = Saturating.Add(_cached, Math.Max(0, record.CachedTokens ?? 0));
+            _reasoning = Saturating.Add(_reasoning, Math.Max(0, record.ReasoningTokens ?? 0));
             var model = _byModel.GetValueOrDefault(record.Model) ?? new ModelUsage(0, 0, 0, 0);
             _byModel[record.Model] = new ModelUsage(
                 model.Requests + 1, Saturating.Add(model.PromptTokens, record.PromptTokens),
@@ -46,7 +50,11 @@ internal sealed class UsageAggregate(string tenant, string month)
         lock (_gate)
         {
             return new UsageSummary(tenant, month, _requests, _prompt, _completion, _cost, _estimated,
-                new Dictionary<string, ModelUsage>(_byModel), new Dictionary<string, long>(_byEnding));
+                new Dictionary<string, ModelUsage>(_byModel), new Dictionary<string, long>(_byEnding))
+            {
+                CachedTokens = _cached,
+                ReasoningTokens = _reasoning,
+            };
         }
     }
 }

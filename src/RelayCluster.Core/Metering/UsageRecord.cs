@@ -49,6 +49,16 @@ public sealed record UsageRecord
     [Id(19), JsonPropertyName("attempts")] public int Attempts { get; init; }
     /// <summary>Targets given up on before the one that answered (0: the first target answered).</summary>
     [Id(20), JsonPropertyName("fallbacks")] public int Fallbacks { get; init; }
+    /// <summary>
+    /// The upstream's usage details, as reported (absent when not): cached prompt tokens (billed at the model's cached-input
+    /// price), reasoning tokens, audio tokens of the prompt and of the output, and accepted/rejected prediction tokens.
+    /// </summary>
+    [Id(21), JsonPropertyName("cached_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? CachedTokens { get; init; }
+    [Id(22), JsonPropertyName("reasoning_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ReasoningTokens { get; init; }
+    [Id(23), JsonPropertyName("prompt_audio_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? PromptAudioTokens { get; init; }
+    [Id(24), JsonPropertyName("completion_audio_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? CompletionAudioTokens { get; init; }
+    [Id(25), JsonPropertyName("accepted_prediction_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? AcceptedPredictionTokens { get; init; }
+    [Id(26), JsonPropertyName("rejected_prediction_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RejectedPredictionTokens { get; init; }
 }
 
 /// <summary>A tenant's usage over one month, as the admin API shows it.</summary>
@@ -64,6 +74,12 @@ public sealed record UsageSummary(
     [property: JsonPropertyName("by_ending")] IReadOnlyDictionary<string, long> ByEnding)
 {
     [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
+
+    /// <summary>Cached prompt tokens over the month (a part of <see cref="PromptTokens"/>).</summary>
+    [JsonPropertyName("cached_tokens")] public long CachedTokens { get; init; }
+
+    /// <summary>Reasoning tokens over the month, as the upstreams reported them (a part of the billed output).</summary>
+    [JsonPropertyName("reasoning_tokens")] public long ReasoningTokens { get; init; }
 }
 
 public sealed record ModelUsage(

@@ -2,8 +2,6 @@ using System.Text.Json;
 
 namespace RelayCluster.Core.Wire;
 
-/// <summary>Token counts an upstream reported.</summary>
-public readonly record struct ReportedUsage(long PromptTokens, long CompletionTokens);
 
 /// <summary>What the relay needs to know of one upstream JSON payload (an SSE chunk or a whole response).</summary>
 public readonly record struct ChunkFacts(bool IsError, ReportedUsage? Usage, bool HasChoices, int ContentBytes, bool CarriesOutput);
@@ -73,32 +71,16 @@ public static class ChunkInspector
 
     private static ReportedUsage ReadUsage(ref Utf8JsonReader reader)
     {
-        long prompt = 0;
-        long completion = 0;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8);
-            var isCompletion = reader.ValueTextEquals("completion_tokens"u8);
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.Number)
-            {
-                prompt = isPrompt ? UsageCount(ref reader) : prompt;
-                completion = isCompletion ? UsageCount(ref reader) : completion;
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return new ReportedUsage(prompt, completion);
+        var usage = new UsageReader();
+        usage.Read(ref reader, UsageReader.Top);
+        return usage.ToUsage();
     }
 
     /// <summary>
     /// A reported count as the relay books it: a misbehaving upstream's negative, fractional or huge number
     /// becomes 0 or <see cref="MaxReportedTokens"/>, never an exception or a negative cost.
     /// </summary>
-    private static long UsageCount(ref Utf8JsonReader reader)
+    internal static long UsageCount(ref Utf8JsonReader reader)
     {
         if (reader.TryGetInt64(out var count))
         {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RelayCluster.Core.Metering;
+using RelayCluster.Core.Wire.Prompts;
 
 namespace RelayCluster.Core.Wire;
 
@@ -67,19 +68,39 @@ public sealed class RelayRequest
 }
 
 /// <summary>
-/// What the relay knows of a prompt's size without a tokenizer (none restores here). Reservations use
-/// a deliberately high estimate so that the reported usage stays within them: two ASCII bytes a token
-/// (real tokenizers average about four), and a token for every extra byte of multi-byte text, where
-/// tokenizers are densest. Billing without reported usage uses the usual four-bytes-a-token guess and
-/// is flagged as estimated.
+/// A prompt's size, for the reservation (an upper bound of what the provider may bill) and for the bill when no
+/// usage was reported (a guess). With a model's <see cref="PromptProfile"/> its text is counted with the model's
+/// tokenizer (roles and names included), plus OpenAI's framing (3 tokens a message, 1 a name, 3 to prime the reply) and
+/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is estimated high from the UTF-8 size: two ASCII bytes a
+/// token (real tokenizers average about four) and a token for every extra byte of multi-byte text. Images, audio
+/// and files add the model's worst case for each (<see cref="PromptContent.MediaTokens"/>).
+/// Source: https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken.
 /// </summary>
 public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, long ExplicitTokens)
 {
-    /// <summary>The reservation's prompt estimate (saturating: it can only be too high, never wrap).</summary>
+    /// <summary>What the prompt holds (null for a size made by hand): counted once a model is chosen.</summary>
+    public PromptContent? Content { get; init; }
+
+    /// <summary>The reservation's estimate of the text from its size alone (saturating: it can only be too high, never wrap).</summary>
     public long WorstCaseTokens => Sum((Utf8Bytes / 2) + (Utf8Bytes & 1), Utf8Bytes - Chars, Saturating.Multiply(4, Items), 3, ExplicitTokens);
 
-    /// <summary>The billing guess when no usage was reported (saturating).</summary>
+    /// <summary>The billing guess of the text when no usage was reported (saturating).</summary>
     public long BestGuessTokens => Sum((Utf8Bytes / 4) + ((Utf8Bytes & 3) == 0 ? 0 : 1), Saturating.Multiply(3, Items), 3, ExplicitTokens);
+
+    /// <summary>The reservation's prompt tokens on a model of <paramref name="profile"/>: at least what its provider may bill.</summary>
+    public long WorstCaseTokensOn(PromptProfile profile)
+    {
+        var text = Content is { } content && profile.Tokenizer != PromptTokenizer.Bytes
+            ? Sum(TokenizedWithMargin(content.TextTokens(profile.Tokenizer)), Saturating.Multiply(3, Items), 3, ExplicitTokens)
+            : WorstCaseTokens;
+        return Saturating.Add(text, Content?.MediaTokens(profile) ?? 0);
+    }
+
+    /// <summary>The bill's prompt tokens without reported usage: the text guessed, the media at their bound.</summary>
+    public long BestGuessTokensOn(PromptProfile profile) => Saturating.Add(BestGuessTokens, Content?.MediaTokens(profile) ?? 0);
+
+    /// <summary>A tokenizer's count plus 2% and 8 tokens: the provider's own rendering of tools and names may differ a little.</summary>
+    private static long TokenizedWithMargin(long tokens) => Saturating.Add(tokens, (tokens / 50) + 8);
 
     private static long Sum(params ReadOnlySpan<long> terms)
     {
@@ -93,18 +114,20 @@ public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, 
     }
 }
 
-/// <summary>Accumulates the text of a prompt into a <see cref="PromptSize"/>.</summary>
-internal struct PromptMeter
+/// <summary>Accumulates the text of a prompt into a <see cref="PromptSize"/>, and its parts into a <see cref="PromptContent"/>.</summary>
+internal struct PromptMeter()
 {
     public long Utf8Bytes;
     public long Chars;
     public long ExplicitTokens;
+    public readonly PromptContent Content = new();
 
     public void AddText(string text)
     {
         Utf8Bytes += System.Text.Encoding.UTF8.GetByteCount(text);
         Chars += text.Length;
+        Content.AddText(text);
     }
 
-    public readonly PromptSize ToSize(int items) => new(Utf8Bytes, Chars, items, ExplicitTokens);
+    public readonly PromptSize ToSize(int items) => new(Utf8Bytes, Chars, items, ExplicitTokens) { Content = Content };
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RelayCluster.Core.Wire.Prompts;
 
 namespace RelayCluster.Core.Wire;
 
@@ -90,6 +91,8 @@ public static class RequestParser
                 return (null, contentError);
             }
 
+            PromptParts.MeasureMessageFields(message, ref meter);
+
             // Tool calls and names are prompt text too when the conversation is replayed.
             if (message["tool_calls"] is { } calls)
             {
@@ -116,6 +119,8 @@ public static class RequestParser
         {
             return (null, boundError);
         }
+
+        PromptParts.MeasureDefinitions(body, ref meter);
 
         var (stream, streamError) = OptionalBool(body, "stream");
         if (streamError is not null)
@@ -289,15 +294,7 @@ public static class RequestParser
                         return RelayError.InvalidType(param, "a string or an array of content parts", JsonKinds.Describe(part));
                     }
 
-                    if (JsonKinds.IsString(partObject["text"]))
-                    {
-                        meter.AddText(partObject["text"]!.GetValue<string>());
-                    }
-                    else
-                    {
-                        // An image or audio part: a high-detail image is at most ~1,100 tokens on OpenAI's scale.
-                        meter.ExplicitTokens += 1105;
-                    }
+                    PromptParts.Measure(partObject, ref meter);
                 }
 
                 return null;

@@ -95,17 +95,21 @@ public readonly record struct ChunkTotals(
     [property: Id(1)] long Failed,
     [property: Id(2)] long Expired,
     [property: Id(3)] long InputTokens,
-    [property: Id(4)] long OutputTokens)
+    [property: Id(4)] long OutputTokens,
+    [property: Id(5)] long CachedTokens = 0,
+    [property: Id(6)] long ReasoningTokens = 0)
 {
     public long Ended => Completed + Failed;
 
     public static ChunkTotals operator +(ChunkTotals a, ChunkTotals b) =>
-        new(a.Completed + b.Completed, a.Failed + b.Failed, a.Expired + b.Expired, a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens);
+        new(a.Completed + b.Completed, a.Failed + b.Failed, a.Expired + b.Expired, a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens,
+            a.CachedTokens + b.CachedTokens, a.ReasoningTokens + b.ReasoningTokens);
 
     /// <summary>Component-wise the larger: reports of one chunk only grow, whichever arrives last.</summary>
     public static ChunkTotals Max(ChunkTotals a, ChunkTotals b) =>
         new(Math.Max(a.Completed, b.Completed), Math.Max(a.Failed, b.Failed), Math.Max(a.Expired, b.Expired),
-            Math.Max(a.InputTokens, b.InputTokens), Math.Max(a.OutputTokens, b.OutputTokens));
+            Math.Max(a.InputTokens, b.InputTokens), Math.Max(a.OutputTokens, b.OutputTokens),
+            Math.Max(a.CachedTokens, b.CachedTokens), Math.Max(a.ReasoningTokens, b.ReasoningTokens));
 }
 
 /// <summary>What a chunk answers to <see cref="IBatchChunkActor.StartAsync"/>.</summary>

@@ -307,7 +307,9 @@ internal sealed partial class BatchChunkGrain(
 
             await part.AppendAsync(item, end.Line); // the line first: an end always has its line
             var usage = end.Settlement?.Record;
-            state.State.Ends[item] = new ItemEndRecord(end.Outcome, _owner, end.Expired, usage?.PromptTokens ?? 0, usage?.CompletionTokens ?? 0, end.Settlement);
+            state.State.Ends[item] = new ItemEndRecord(
+                end.Outcome, _owner, end.Expired, usage?.PromptTokens ?? 0, usage?.CompletionTokens ?? 0, end.Settlement,
+                Math.Max(0, usage?.CachedTokens ?? 0), Math.Max(0, usage?.ReasoningTokens ?? 0));
             recorded.Add(item);
         }
 
@@ -467,16 +469,18 @@ internal sealed partial class BatchChunkGrain(
             return state.State.Totals;
         }
 
-        long completed = 0, failed = 0, expired = 0, input = 0, output = 0;
+        long completed = 0, failed = 0, expired = 0, input = 0, output = 0, cached = 0, reasoning = 0;
         foreach (var end in state.State.Ends.Values)
         {
             _ = end.Outcome == ItemOutcome.Succeeded ? completed++ : failed++;
             expired += end.Expired ? 1 : 0;
             input += end.InputTokens;
             output += end.OutputTokens;
+            cached += end.CachedTokens;
+            reasoning += end.ReasoningTokens;
         }
 
-        return new ChunkTotals(completed, failed, expired, input, output);
+        return new ChunkTotals(completed, failed, expired, input, output, cached, reasoning);
     }
 
     /// <summary>Sends the committed totals to the batch, at most every <see cref="ReportInterval"/>, the latest winning.</summary>

@@ -568,13 +568,14 @@ internal sealed partial class BatchGrain(
             totals += running.Totals;
         }
 
-        if (Record.Batch is { } batch && (batch.Completed, batch.Failed, batch.ExpiredItems, batch.InputTokens, batch.OutputTokens)
-            != (totals.Completed, totals.Failed, totals.Expired, totals.InputTokens, totals.OutputTokens))
+        if (Record.Batch is { } batch && (batch.Completed, batch.Failed, batch.ExpiredItems, batch.InputTokens, batch.OutputTokens, batch.CachedTokens, batch.ReasoningTokens)
+            != (totals.Completed, totals.Failed, totals.Expired, totals.InputTokens, totals.OutputTokens, totals.CachedTokens, totals.ReasoningTokens))
         {
             Record.Batch = batch with
             {
                 Completed = totals.Completed, Failed = totals.Failed, ExpiredItems = totals.Expired,
                 InputTokens = totals.InputTokens, OutputTokens = totals.OutputTokens,
+                CachedTokens = totals.CachedTokens, ReasoningTokens = totals.ReasoningTokens,
             };
             _dirty = true;
         }

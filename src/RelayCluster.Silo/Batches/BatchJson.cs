@@ -93,11 +93,11 @@ internal static class BatchJson
         w.WriteStartObject("usage");
         w.WriteNumber("input_tokens", b.InputTokens);
         w.WriteStartObject("input_tokens_details");
-        w.WriteNumber("cached_tokens", 0);
+        w.WriteNumber("cached_tokens", b.CachedTokens);
         w.WriteEndObject();
         w.WriteNumber("output_tokens", b.OutputTokens);
         w.WriteStartObject("output_tokens_details");
-        w.WriteNumber("reasoning_tokens", 0);
+        w.WriteNumber("reasoning_tokens", b.ReasoningTokens);
         w.WriteEndObject();
         w.WriteNumber("total_tokens", b.InputTokens + b.OutputTokens);
         w.WriteEndObject();

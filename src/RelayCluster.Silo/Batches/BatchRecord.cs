@@ -68,4 +68,6 @@ public sealed record ItemEndRecord(
     [property: Id(2)] bool Expired,
     [property: Id(3)] long InputTokens,
     [property: Id(4)] long OutputTokens,
-    [property: Id(5)] Core.Tenants.Settlement? Unbooked);
+    [property: Id(5)] Core.Tenants.Settlement? Unbooked,
+    [property: Id(6)] long CachedTokens = 0,
+    [property: Id(7)] long ReasoningTokens = 0);

@@ -118,6 +118,7 @@ internal sealed class AdmittedRequest(
 
         Ending = ending;
         var (prompt, completion, estimated) = Tokens();
+        var details = _usage ?? default;
         var target = _route;
         Shadow?.PrimaryEnded(target.Model, status, time.GetElapsedTime(_started).TotalMilliseconds);
         return new Settlement(Unreserved: unreserved, Record: new UsageRecord
@@ -132,7 +133,13 @@ internal sealed class AdmittedRequest(
             Stream = request.Stream,
             PromptTokens = prompt,
             CompletionTokens = completion,
-            CostNanos = target.CostNanos(prompt, completion),
+            CostNanos = target.CostNanos(prompt, completion, details.BilledCachedTokens),
+            CachedTokens = details.CachedTokens,
+            ReasoningTokens = details.ReasoningTokens,
+            PromptAudioTokens = details.PromptAudioTokens,
+            CompletionAudioTokens = details.CompletionAudioTokens,
+            AcceptedPredictionTokens = details.AcceptedPredictionTokens,
+            RejectedPredictionTokens = details.RejectedPredictionTokens,
             Estimated = estimated,
             Ending = ending,
             Status = status,
@@ -185,6 +192,6 @@ internal sealed class AdmittedRequest(
         // and what was relayed, at one token a chunk or four bytes a token, whichever is more, but never more output
         // than the call could have produced: the reservation held exactly that, so an estimate cannot pass the budget.
         var output = Math.Max(_outputChunks, (_contentBytes + 3) / 4);
-        return (request.Prompt.BestGuessTokens, Math.Min(output, request.OutputBound(_route.DefaultMaxOutputTokens)), true);
+        return (request.Prompt.BestGuessTokensOn(_route.Prompt), Math.Min(output, request.OutputBound(_route.DefaultMaxOutputTokens)), true);
     }
 }

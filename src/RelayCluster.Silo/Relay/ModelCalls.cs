@@ -56,10 +56,13 @@ internal sealed partial class ModelCalls(
         // 3. Admission: the worst case (prompt estimate + output cap for every choice) against every window, at the
         // dearest target the call may end up on, so a fallback to a pricier model cannot overrun a budget. The cap is
         // within the model's limit by now; the sums saturate anyway, and the grain refuses anything out of range.
-        var promptTokens = request.Prompt.WorstCaseTokens;
-        long OutputCap(ModelRoute t) => request.OutputBound(t.DefaultMaxOutputTokens);
-        var worstTokens = targets.Max(t => Saturating.Add(promptTokens, OutputCap(t)));
-        var worstCost = targets.Max(t => t.CostNanos(promptTokens, OutputCap(t)));
+        // The prompt is counted with each target's tokenizer (once per encoding) and bounded with its media worst cases.
+        long PromptBound(ModelRoute t) => request.Prompt.WorstCaseTokensOn(t.Prompt);
+        long OutputCap(ModelRoute t) =>
+            Saturating.Add(request.OutputBound(t.DefaultMaxOutputTokens), request.Prompt.Content?.PredictionTokens(t.Prompt.Tokenizer) ?? 0);
+        var bounds = targets.Select(t => (Target: t, Prompt: PromptBound(t), Output: OutputCap(t))).ToArray();
+        var worstTokens = bounds.Max(b => Saturating.Add(b.Prompt, b.Output));
+        var worstCost = bounds.Max(b => b.Target.CostNanos(b.Prompt, b.Output));
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
@@ -253,7 +256,11 @@ internal sealed record CallLane(string Name, decimal PriceFactor, double Capacit
 
     public ModelRoute Price(ModelRoute route) => PriceFactor == 1m
         ? route
-        : route with { InputPerMTok = route.InputPerMTok * PriceFactor, OutputPerMTok = route.OutputPerMTok * PriceFactor };
+        : route with
+        {
+            InputPerMTok = route.InputPerMTok * PriceFactor, OutputPerMTok = route.OutputPerMTok * PriceFactor,
+            CachedInputPerMTok = route.CachedInputPerMTok * PriceFactor,
+        };
 }
 
 internal static partial class ModelCallsLog

@@ -247,9 +247,17 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
     public Task DelayAsync(int milliseconds, CancellationToken cancellationToken) =>
         milliseconds > 0 ? Task.Delay(TimeSpan.FromMilliseconds(milliseconds), time, cancellationToken) : Task.CompletedTask;
 
-    /// <summary>Prompt tokens as this simulated model counts them: a token a word, three a message, three to prime.</summary>
+    /// <summary>
+    /// Prompt tokens as this simulated model counts them: under an OpenAI model name as OpenAI bills them
+    /// (<see cref="OpenAiPromptBilling"/>), else a token a word, three a message, three to prime.
+    /// </summary>
     public static int CountPromptTokens(JsonObject body)
     {
+        if (OpenAiPromptBilling.PromptTokens(body) is { } billed)
+        {
+            return billed;
+        }
+
         var messages = body["messages"] is JsonArray array ? array.Count : 0;
         return SimulatorScript.PromptTexts(body).Sum(CountWords) + (3 * messages) + 3;
     }

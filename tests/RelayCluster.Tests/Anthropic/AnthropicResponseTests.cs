@@ -36,7 +36,7 @@ public sealed class AnthropicResponseTests
 
         // What the relay meters is what the caller sees.
         var facts = ChunkInspector.Inspect(Encoding.UTF8.GetBytes(completion.ToJsonString()));
-        Assert.Equal(new ReportedUsage(35, 7), facts.Usage);
+        Assert.Equal(new ReportedUsage(35, 7) { CachedTokens = 20 }, facts.Usage);
     }
 
     [Fact]

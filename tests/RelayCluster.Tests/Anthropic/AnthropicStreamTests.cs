@@ -95,7 +95,7 @@ public sealed class AnthropicStreamTests
 
         // The relay's own reading of these chunks: usage found, every content chunk counted as output.
         var facts = SseText.DataPayloads(sse).SkipLast(1).Select(p => ChunkInspector.Inspect(Encoding.UTF8.GetBytes(p))).ToList();
-        Assert.Equal(new ReportedUsage(45, 9), facts[^1].Usage);
+        Assert.Equal(new ReportedUsage(45, 9) { CachedTokens = 30 }, facts[^1].Usage);
         Assert.Equal(2, facts.Count(f => f.CarriesOutput));
     }
 

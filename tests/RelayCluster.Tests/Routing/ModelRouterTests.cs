@@ -67,4 +67,22 @@ public sealed class ModelRouterTests
         Assert.Contains(result.Failures!, f => f.Contains("Models:y", StringComparison.Ordinal));
         Assert.Contains(result.Failures!, f => f.Contains("Tenants:t", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_validator_rejects_unknown_tokenizers_and_out_of_range_prompt_settings()
+    {
+        var options = Options();
+        options.Models["a"] = new ModelOptions { Provider = "p", Tokenizer = "p50k" };
+        options.Models["b"] = new ModelOptions { Provider = "p", CachedInputPerMTok = -1 };
+        options.Models["c"] = new ModelOptions { Provider = "p", ImageTokenMultiplier = 0 };
+        options.Models["d"] = new ModelOptions { Provider = "p", ImageTokensMax = 0 };
+        options.Models["e"] = new ModelOptions { Provider = "p", Tokenizer = "cl100k_base", CachedInputPerMTok = 0.5m, ImageTokenMultiplier = 2, FileTokensMax = 10 };
+        var failures = new RelayOptionsValidator().Validate(null, options).Failures!;
+        foreach (var model in new[] { "a", "b", "c", "d" })
+        {
+            Assert.Contains(failures, f => f.Contains($"Models:{model}", StringComparison.Ordinal));
+        }
+
+        Assert.DoesNotContain(failures, f => f.Contains("Models:e", StringComparison.Ordinal));
+    }
 }

@@ -23,7 +23,7 @@ public sealed class ChunkInspectorTests
     {
         var facts = Inspect("""{"id":"c","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0}}}""");
         Assert.False(facts.HasChoices);
-        Assert.Equal(new ReportedUsage(19, 10), facts.Usage);
+        Assert.Equal(new ReportedUsage(19, 10) { CachedTokens = 0 }, facts.Usage);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class RequestParserTests
         Assert.True(request.IncludeUsage);
         Assert.Equal(50, request.MaxOutputTokens); // max_completion_tokens wins over the deprecated max_tokens
         Assert.Equal(2, request.Choices);
-        Assert.Equal(13, request.Prompt.Utf8Bytes);
+        Assert.Equal(13 + "system".Length + "user".Length, request.Prompt.Utf8Bytes); // the contents and the roles (prompt text too)
         Assert.Equal(2, request.Prompt.Items);
     }
 
