@@ -41,6 +41,31 @@ public sealed class SimulatorFeatureTests
     }
 
     [Theory]
+    [InlineData(9, false)] // arrays of 16 arrays, nine deep: 16^9 values
+    [InlineData(9, true)] // objects of 16 properties, nine deep
+    public async Task A_schema_that_multiplies_at_every_level_gives_a_bounded_instance_at_once(int levels, bool objects)
+    {
+        // Objects refer to the level below through $defs, or their text would itself grow 16-fold a level.
+        var schema = """{"type":"string"}""";
+        var definitions = new List<string> { "\"l0\":{\"type\":\"string\"}" };
+        for (var i = 1; i <= levels; i++)
+        {
+            var below = i - 1;
+            schema = """{"type":"array","minItems":16,"items":""" + schema + "}";
+            definitions.Add($"\"l{i}\":" + """{"type":"object","properties":{""" + string.Join(',', Enumerable.Range(0, 16).Select(p => $"\"p{p}\":{{\"$ref\":\"#/$defs/l{below}\"}}")) + "}}");
+        }
+
+        if (objects)
+        {
+            schema = $"{{\"$ref\":\"#/$defs/l{levels}\",\"$defs\":{{{string.Join(',', definitions)}}}}}";
+        }
+
+        // Before the bound the arrays were 16^9 values: this never ended (a TimeoutException here).
+        var instance = await Task.Run(() => SimulatorSchema.Instance(JsonNode.Parse(schema), Words)?.ToJsonString()).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.InRange(instance!.Length, 2, 64 * 1024);
+    }
+
+    [Theory]
     [InlineData("\"required\"", "user", "get_time")]
     [InlineData("\"auto\"", "user", "get_time")] // the user names get_time
     [InlineData("null", "user", "get_time")]
