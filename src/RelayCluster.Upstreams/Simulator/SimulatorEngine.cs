@@ -59,6 +59,20 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         return script;
     }
 
+    /// <summary>The 400 body a provider gives a request it cannot follow (see <see cref="SimulatorTools.Refusal"/>), or null.</summary>
+    public static byte[]? RefusalBody(JsonObject body) => SimulatorTools.Refusal(body) is { } refusal
+        ? JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        {
+            ["error"] = new JsonObject
+            {
+                ["message"] = refusal.Message,
+                ["type"] = "invalid_request_error",
+                ["param"] = refusal.Param,
+                ["code"] = null,
+            },
+        })
+        : null;
+
     /// <summary>The error body and status a script asks for before any output, or null.</summary>
     public static byte[] ErrorBody(int status) => JsonSerializer.SerializeToUtf8Bytes(new JsonObject
     {

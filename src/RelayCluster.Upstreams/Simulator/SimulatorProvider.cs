@@ -14,6 +14,11 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
 
     public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
+        if (request.Operation == RelayOperation.ChatCompletions && SimulatorEngine.RefusalBody(request.Body) is { } refusal)
+        {
+            return new UpstreamResponse(400, new MemoryStream(refusal, writable: false), null, null);
+        }
+
         var script = engine.ScriptFor(request.Body, request.OutputCap);
         if (script.ErrorStatus is { } status)
         {

@@ -73,7 +73,6 @@ public sealed class SimulatorFeatureTests
     [InlineData("\"required\"", "tool", "get_weather")]
     [InlineData("\"none\"", "user", null)]
     [InlineData("""{"type":"function","function":{"name":"get_weather"}}""", "tool", "get_weather")]
-    [InlineData("""{"type":"function","function":{"name":"missing"}}""", "user", null)]
     [InlineData("""{"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[{"type":"function","function":{"name":"get_weather"}}]}}""", "tool", "get_weather")]
     public void The_tool_choice_rule(string toolChoice, string lastRole, string? called)
     {
@@ -92,6 +91,36 @@ public sealed class SimulatorFeatureTests
             Assert.Null(choice["message"]!["content"]);
             Assert.IsType<JsonObject>(JsonNode.Parse((string)choice["message"]!["tool_calls"]![0]!["function"]!["arguments"]!));
         }
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"missing"}}}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":{"type":"function","function":{"name":"f"}}}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}""")]
+    public async Task A_tool_choice_it_cannot_follow_is_a_400_naming_it_as_OpenAI_answers(string json)
+    {
+        // OpenAI: 400 "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+        // param tool_choice; forcing a function that is not in tools cannot be followed either. (Before: an answer in words.)
+        var provider = new SimulatorProvider("sim", _engine);
+        var request = new RelayCluster.Upstreams.UpstreamRequest(RelayCluster.Core.Wire.RelayOperation.ChatCompletions, JsonNode.Parse(json)!.AsObject(), Stream: false);
+        await using var response = await provider.SendAsync(request, CancellationToken.None);
+
+        Assert.Equal(400, response.StatusCode);
+        var error = (await JsonNode.ParseAsync(response.Body))!["error"]!;
+        Assert.Equal(("invalid_request_error", "tool_choice"), ((string?)error["type"], (string?)error["param"]));
+    }
+
+    [Theory]
+    [InlineData("required")]
+    [InlineData("auto")]
+    [InlineData("none")]
+    public async Task A_tool_choice_it_can_follow_is_answered(string mode)
+    {
+        var provider = new SimulatorProvider("sim", _engine);
+        var body = JsonNode.Parse($$$"""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"{{{mode}}}"}""")!.AsObject();
+        await using var response = await provider.SendAsync(new RelayCluster.Upstreams.UpstreamRequest(RelayCluster.Core.Wire.RelayOperation.ChatCompletions, body, Stream: false), CancellationToken.None);
+        Assert.Equal(200, response.StatusCode);
     }
 
     [Theory]
