@@ -203,6 +203,26 @@ public sealed class UpstreamAnswerTests : IAsyncLifetime
         Assert.Null(usage["by_ending"]!["completed"]);
     }
 
+    [Theory]
+    // Azure OpenAI's first chunk: no choices, the prompt's filter results (and empty id/model/object).
+    [InlineData("""{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}""")]
+    // A chunk that says "error": null, as some compatible servers add to every chunk.
+    [InlineData("""{"id":"c0","object":"chat.completion.chunk","created":1,"model":"x","error":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}""")]
+    public async Task A_legal_first_chunk_without_content_streams_through(string first)
+    {
+        _upstream.Streams($"data: {first}\n\ndata: {Chunk}\n\ndata: [DONE]\n\n");
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(Chat("raw-chat", stream: true)));
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Hi", SseText.Content(body));
+        Assert.Equal([first, Chunk, "[DONE]"], SseText.DataPayloads(body));
+        Assert.Equal(1, _upstream.Calls);
+        await _host.WaitForIdleAsync("t1");
+        Assert.Equal(1, (long)(await _host.UsageAsync("t1"))["by_ending"]!["completed"]!);
+    }
+
     [Fact]
     public async Task An_event_that_never_ends_is_cut_with_an_error_event_not_held_whole()
     {
