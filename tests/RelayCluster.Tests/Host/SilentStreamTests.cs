@@ -68,7 +68,13 @@ public sealed class SilentStreamTests : IAsyncLifetime
         Assert.EndsWith("data: [DONE]\n\n", body, StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the fallback took {clock.Elapsed}");
         Assert.Equal(1, _upstream.Calls);
+
+        // One request, booked once, at the target that answered.
         await _host.WaitForIdleAsync("t1");
+        var usage = (await Eventually.WaitAsync(() => _host.UsageAsync("t1"), u => (long)u["requests"]! >= 1, TimeSpan.FromSeconds(10)))!;
+        Assert.Equal(1, (long)usage["requests"]!);
+        Assert.Equal(1, (long)usage["by_ending"]!["completed"]!);
+        Assert.Equal(["mock-fast"], usage["by_model"]!.AsObject().Select(m => m.Key));
     }
 
     [Fact]
