@@ -30,10 +30,7 @@ public sealed class ResilienceOptions
     /// </summary>
     public double MaxRetryAfterSeconds { get; set; } = 2;
 
-    /// <summary>
-    /// Longest wait for a streaming request's response headers and its first event, per attempt (a timeout is
-    /// retried): the first event is vetted before the stream is the caller's, so headers alone are not an answer.
-    /// </summary>
+    /// <summary>Longest wait for a streaming request's response headers, per attempt (a timeout is retried).</summary>
     public double FirstByteTimeoutSeconds { get; set; } = 30;
 
     /// <summary>

@@ -136,12 +136,7 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
             throw;
         }
 
-        // A stream's first event is vetted before the call is the caller's (see UpstreamRequest.Check), and the first
-        // byte of a stream that matters is that event's: an upstream that sends its headers and then nothing is cut by
-        // the first-byte timeout, retried and failed over, not waited for until the idle timeout (the caller gets
-        // heartbeats meanwhile). Other answers stop the timer at their headers.
-        var timesFirstEvent = call.Request.Stream && call.Request.Check is not null && response.IsSuccess;
-        if (!timesFirstEvent && !scope.Disarm())
+        if (!scope.Disarm())
         {
             // The timer fired just as the headers came: too late all the same, and the attempt is torn.
             await response.DisposeAsync();
@@ -161,23 +156,7 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
         {
             try
             {
-                var vetted = await check(wrapped, timesFirstEvent ? scope.Token : context.CancellationToken);
-                if (timesFirstEvent && vetted.IsSuccess && !scope.Disarm())
-                {
-                    // The timer fired just as the first event came (a kept answer still owns the scope; a refused
-                    // one was disposed with it).
-                    await vetted.DisposeAsync();
-                    _health.RecordFailure(isRetry);
-                    return Outcome.FromException<UpstreamResponse>(new UpstreamFirstByteTimeoutException(Id, firstByte));
-                }
-
-                wrapped = vetted;
-            }
-            catch (Exception) when (timesFirstEvent && scope.TimedOut)
-            {
-                await wrapped.DisposeAsync();
-                _health.RecordFailure(isRetry);
-                return Outcome.FromException<UpstreamResponse>(new UpstreamFirstByteTimeoutException(Id, firstByte));
+                wrapped = await check(wrapped, context.CancellationToken);
             }
             catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested && ex is HttpRequestException or IOException)
             {
