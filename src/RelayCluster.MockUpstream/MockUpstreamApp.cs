@@ -82,6 +82,12 @@ public static class MockUpstreamApp
             return;
         }
 
+        if (chat && SimulatorEngine.RefusalBody(body) is { } refusal)
+        {
+            await WriteJsonAsync(context, 400, refusal);
+            return;
+        }
+
         var script = engine.ScriptFor(body);
         if (script.ErrorStatus is { } status)
         {
@@ -98,7 +104,15 @@ public static class MockUpstreamApp
         if (!chat || !stream)
         {
             await engine.DelayAsync(script.TimeToFirstTokenMs + (chat ? script.TokenIntervalMs * Math.Max(0, script.OutputTokens - 1) : 0), context.RequestAborted);
-            await WriteJsonAsync(context, 200, chat ? engine.ChatCompletion(body, script) : engine.Embeddings(body, script));
+            if (chat)
+            {
+                // Written choice by choice, never whole: n=128 with logprobs is hundreds of MB.
+                context.Response.ContentType = "application/json";
+                await engine.WriteChatCompletionAsync(context.Response.Body, body, script, context.RequestAborted);
+                return;
+            }
+
+            await WriteJsonAsync(context, 200, engine.Embeddings(body, script));
             return;
         }
 

@@ -279,6 +279,24 @@ for (const model of ['mock-fast', 'remote-fast']) {
       assert.notEqual(a, c);
     });
 
+    test('a tool_choice it cannot follow (no tools, or a function not in tools) is a 400 BadRequestError naming tool_choice', async () => {
+      const client = relay.client();
+      const messages = user('Call something');
+      for (const body of [
+        { tools: [weather], tool_choice: { type: 'function', function: { name: 'get_stock_price' } } },
+        { tool_choice: 'auto' },
+        { tool_choice: 'required', stream: true },
+      ]) {
+        await assert.rejects(
+          async () => {
+            const answer = await client.chat.completions.create({ model, messages, ...body });
+            if (body.stream) await collect(answer);
+          },
+          (error) => error.status === 400 && error.param === 'tool_choice' && error.type === 'invalid_request_error',
+          JSON.stringify(body));
+      }
+    });
+
     test('a synchronous /v1/batch item gets the same choices, calls, JSON and logprobs as the call alone', async () => {
       const requests = [
         { model, messages: user('Batched pair [[sim tokens=3]]'), n: 2, logprobs: true, top_logprobs: 1 },

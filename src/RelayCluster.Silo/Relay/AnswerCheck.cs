@@ -60,7 +60,7 @@ internal sealed class AnswerCheck(RelayOperation operation, bool stream, Respons
             null => UpstreamAnswers.Invalid(overflowed
                 ? $"its stream sent {FirstEventLimit} bytes without a complete event."
                 : "its stream ended before any chunk."),
-            _ when first.AsSpan().SequenceEqual("[DONE]"u8) => UpstreamAnswers.Invalid("its stream ended ([DONE]) before any chunk."),
+            _ when UpstreamAnswers.IsDone(first) => UpstreamAnswers.Invalid("its stream ended ([DONE]) before any chunk."),
             _ => UpstreamAnswers.ProblemWithChunk(first),
         };
         return problem is null ? kept : await FailedAsync(kept, problem);

@@ -19,6 +19,7 @@ namespace RelayCluster.Silo.Relay;
 ///             usage chunk   → record usage; forward only if the caller asked for it
 ///             other chunk   → count output, forward unchanged (on one line)
 ///             empty data    → read past, like a comment
+///             event > 8 MiB → the same as not a chunk (the reader holds one event whole, so it is bounded)
 ///             end of stream → settle(truncated), error event (never a clean end)
 ///             silence       → a heartbeat every interval
 ///  receiver gone at any point → cancel the upstream call, settle(client disconnected) with what was produced
@@ -76,6 +77,11 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             {
                 next = await WithHeartbeatsAsync(events.ReadEventAsync(_aborted).AsTask());
             }
+            catch (SseEventTooLargeException ex) when (!_aborted.IsCancellationRequested)
+            {
+                await FailAsync(new RelayError(502, UpstreamAnswers.Invalid(ex.Message)), Endings.UpstreamErrorMidStream);
+                return;
+            }
             catch (IOException) when (!_aborted.IsCancellationRequested)
             {
                 next = null; // the upstream connection dropped: the same as ending without [DONE]
@@ -88,7 +94,7 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
                 return;
             }
 
-            if (payload.Span.SequenceEqual("[DONE]"u8))
+            if (UpstreamAnswers.IsDone(payload.Span))
             {
                 // As for a whole body: the settle turn runs while the end goes out, not before it.
                 var settling = admitted.SettleAsync(Endings.Completed, 200);

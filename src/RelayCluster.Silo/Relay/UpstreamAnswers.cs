@@ -71,6 +71,13 @@ internal static class UpstreamAnswers
         }
     }
 
+    /// <summary>
+    /// Whether a stream event ends the stream: data that starts with <c>[DONE]</c>, as the official SDKs test it
+    /// (openai-python <c>_streaming.py</c>: <c>sse.data.startswith("[DONE]")</c>; openai-node <c>streaming.ts</c>:
+    /// <c>sse.data.startsWith('[DONE]')</c>), so <c>[DONE] </c> with trailing spaces ends a stream as it does for them.
+    /// </summary>
+    public static bool IsDone(ReadOnlySpan<byte> payload) => payload.StartsWith("[DONE]"u8);
+
     /// <summary>What is wrong with one event of a chat stream (other than <c>[DONE]</c>), or null if it is a chunk.</summary>
     public static OpenAiError? ProblemWithChunk(ReadOnlySpan<byte> payload)
     {

@@ -252,6 +252,18 @@ internal static class AnthropicRequest
             _ => throw new AnthropicTranslationException("Only function tool choices are supported by this model's provider.", "tool_choice"),
         };
 
+        // Anthropic refuses a tool_choice without tools, and a named tool it was not given; OpenAI refuses both too
+        // ("'tool_choice' is only allowed when 'tools' are specified"), so they are refused before any call.
+        if (choice is not null && result["tools"] is not JsonArray)
+        {
+            throw new AnthropicTranslationException("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice");
+        }
+
+        if (Text(choice?["name"]) is { } forced && !((JsonArray)result["tools"]!).Any(t => Text(t?["name"]) == forced))
+        {
+            throw new AnthropicTranslationException($"Invalid value for 'tool_choice': function '{forced}' is not one of the functions in 'tools'.", "tool_choice");
+        }
+
         // OpenAI switches parallel calls off at the request; Anthropic on the tool choice.
         if (chat["parallel_tool_calls"] is JsonValue p && p.TryGetValue<bool>(out var parallel) && !parallel && result["tools"] is not null)
         {

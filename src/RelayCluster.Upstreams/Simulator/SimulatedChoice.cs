@@ -53,20 +53,25 @@ internal sealed class SimulatedChoice(int index, int count, Func<int, string> pi
 
         // A seed makes the words its own, but the same for the same seed (OpenAI's best-effort determinism, exact here).
         var seed = body["seed"] is JsonValue s && s.GetValueKind() == JsonValueKind.Number ? promptSeed ^ Fnv(s.ToJsonString()) : promptSeed;
-        var tools = SimulatorTools.Chosen(body);
+        // Tool arguments and schema answers are the same for every choice (the same schema gives the same instance):
+        // made once and shared, as 128 choices calling 128 tools would otherwise make them 16,384 times over.
+        var tools = ToolPieces(SimulatorTools.Chosen(body), words);
         var responseFormat = body["response_format"] as JsonObject;
         var format = responseFormat?["type"] is JsonValue f && f.TryGetValue<string>(out var type) ? type : null;
+        var schemaAnswer = tools is null && format == "json_schema"
+            ? Fragments(SimulatorSchema.Instance((responseFormat?["json_schema"] as JsonObject)?["schema"], words))
+            : null;
         var choices = new List<SimulatedChoice>(n);
         for (var i = 0; i < n; i++)
         {
             // Choice 0 keeps the words an answer without n has; the others start elsewhere in the word list.
             var start = (int)((seed + (uint)(i * 3)) % (uint)words.Count);
-            choices.Add(tools.Count > 0
-                ? ToolChoice(i, tools, script, words)
+            choices.Add(tools is { } calls
+                ? ToolChoice(i, calls, script)
                 : format switch
                 {
                     "json_object" => JsonObjectChoice(i, start, script, words),
-                    "json_schema" => Fragmented(i, Fragments(SimulatorSchema.Instance((responseFormat?["json_schema"] as JsonObject)?["schema"], words)), [], "stop", script),
+                    "json_schema" => Fragmented(i, schemaAnswer!, [], "stop", script),
                     _ => Capped(i, script.RequestedTokens, t => (t == 0 ? "" : " ") + Word(words, start, t), [], "stop", script),
                 });
         }
@@ -81,21 +86,33 @@ internal sealed class SimulatedChoice(int index, int count, Func<int, string> pi
         return Capped(index, total, t => t == 0 ? "{\"answer\":\"" : t == total - 1 ? "\"}" : (t == 1 ? "" : " ") + Word(words, start, t - 1), [], "stop", script);
     }
 
-    /// <summary>Calls of <paramref name="tools"/>; arguments are always a JSON object, as OpenAI's are (no parameters: <c>{}</c>).</summary>
-    private static SimulatedChoice ToolChoice(int index, List<JsonObject> tools, SimulatorScript script, IReadOnlyList<string> words)
+    /// <summary>
+    /// The calls of <paramref name="tools"/> as every choice makes them (ids aside) and their pieces: each call's name,
+    /// then its arguments, always a JSON object as OpenAI's are (no parameters: <c>{}</c>). Null for no tools.
+    /// </summary>
+    private static (List<SimulatedToolCall> Calls, List<string> Pieces)? ToolPieces(List<JsonObject> tools, IReadOnlyList<string> words)
     {
+        if (tools.Count == 0)
+        {
+            return null;
+        }
+
         var calls = new List<SimulatedToolCall>(tools.Count);
         var pieces = new List<string>();
         foreach (var tool in tools)
         {
             var arguments = Fragments(tool["parameters"] is JsonObject parameters ? SimulatorSchema.Instance(parameters, words) as JsonObject ?? [] : []);
-            calls.Add(new SimulatedToolCall(calls.Count, pieces.Count, "call_" + Guid.NewGuid().ToString("N")[..24], (string)tool["name"]!, arguments));
+            calls.Add(new SimulatedToolCall(calls.Count, pieces.Count, "", (string)tool["name"]!, arguments));
             pieces.Add("");
             pieces.AddRange(arguments);
         }
 
-        return Fragmented(index, pieces, calls, "tool_calls", script);
+        return (calls, pieces);
     }
+
+    /// <summary>A choice making the shared <paramref name="tools"/> calls, each with an id of its own.</summary>
+    private static SimulatedChoice ToolChoice(int index, (List<SimulatedToolCall> Calls, List<string> Pieces) tools, SimulatorScript script) =>
+        Fragmented(index, tools.Pieces, [.. tools.Calls.Select(c => c with { Id = "call_" + Guid.NewGuid().ToString("N")[..24] })], "tool_calls", script);
 
     private static SimulatedChoice Fragmented(int index, List<string> pieces, IReadOnlyList<SimulatedToolCall> calls, string finishReason, SimulatorScript script) =>
         Capped(index, pieces.Count, t => pieces[t], calls, finishReason, script);

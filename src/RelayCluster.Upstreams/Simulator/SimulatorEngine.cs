@@ -59,6 +59,20 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         return script;
     }
 
+    /// <summary>The 400 body a provider gives a request it cannot follow (see <see cref="SimulatorTools.Refusal"/>), or null.</summary>
+    public static byte[]? RefusalBody(JsonObject body) => SimulatorTools.Refusal(body) is { } refusal
+        ? JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        {
+            ["error"] = new JsonObject
+            {
+                ["message"] = refusal.Message,
+                ["type"] = "invalid_request_error",
+                ["param"] = refusal.Param,
+                ["code"] = null,
+            },
+        })
+        : null;
+
     /// <summary>The error body and status a script asks for before any output, or null.</summary>
     public static byte[] ErrorBody(int status) => JsonSerializer.SerializeToUtf8Bytes(new JsonObject
     {
@@ -81,22 +95,52 @@ public sealed class SimulatorEngine(SimulatorOptions defaults, TimeProvider time
         var plan = Plan(body, script);
         return Json(w =>
         {
-            w.WriteStartObject();
-            WriteHeader(w, plan, "chat.completion");
-            w.WriteStartArray("choices");
-            foreach (var choice in plan.Choices)
+            foreach (var _ in WriteChatCompletion(w, plan, script))
             {
-                SimulatorChatWriter.WriteChoice(w, choice, plan.Logprobs, Words);
+                // written whole into the buffer
             }
-
-            w.WriteEndArray();
-            if (script.ReportUsage)
-            {
-                WriteUsage(w, plan.PromptTokens, plan.CompletionTokens);
-            }
-
-            w.WriteEndObject();
         });
+    }
+
+    /// <summary>
+    /// Writes the chat completion to <paramref name="output"/> as it is made, a choice at a time, as a provider sends a
+    /// large answer: the whole body is never held (128 choices with logprobs are hundreds of MB), and a reader that
+    /// stops, as the relay does past its response limit, stops the writing.
+    /// </summary>
+    public async Task WriteChatCompletionAsync(Stream output, JsonObject body, SimulatorScript script, CancellationToken cancellationToken)
+    {
+        var plan = Plan(body, script);
+        await using var writer = new Utf8JsonWriter(output);
+        foreach (var _ in WriteChatCompletion(writer, plan, script))
+        {
+            if (writer.BytesPending >= 32 * 1024)
+            {
+                await writer.FlushAsync(cancellationToken);
+            }
+        }
+
+        await writer.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes the completion, yielding after each choice so that the caller can send what is written so far.</summary>
+    private static IEnumerable<int> WriteChatCompletion(Utf8JsonWriter w, ChatPlan plan, SimulatorScript script)
+    {
+        w.WriteStartObject();
+        WriteHeader(w, plan, "chat.completion");
+        w.WriteStartArray("choices");
+        foreach (var choice in plan.Choices)
+        {
+            SimulatorChatWriter.WriteChoice(w, choice, plan.Logprobs, Words);
+            yield return choice.Index;
+        }
+
+        w.WriteEndArray();
+        if (script.ReportUsage)
+        {
+            WriteUsage(w, plan.PromptTokens, plan.CompletionTokens);
+        }
+
+        w.WriteEndObject();
     }
 
     /// <summary>

@@ -14,6 +14,11 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
 
     public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
+        if (request.Operation == RelayOperation.ChatCompletions && SimulatorEngine.RefusalBody(request.Body) is { } refusal)
+        {
+            return new UpstreamResponse(400, new MemoryStream(refusal, writable: false), null, null);
+        }
+
         var script = engine.ScriptFor(request.Body, request.OutputCap);
         if (script.ErrorStatus is { } status)
         {
@@ -31,7 +36,7 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
         {
             var pacing = (long)script.TokenIntervalMs * Math.Max(0, script.OutputTokens - 1);
             await engine.DelayAsync((int)Math.Min(int.MaxValue, script.TimeToFirstTokenMs + pacing), cancellationToken);
-            return Ok(engine.ChatCompletion(request.Body, script));
+            return Produced((output, token) => engine.WriteChatCompletionAsync(output, request.Body, script, token), cancellationToken);
         }
 
         return Produced((output, token) => engine.WriteChatStreamAsync(output, request.Body, script, token), cancellationToken);
@@ -69,8 +74,6 @@ public sealed class SimulatorProvider(string id, SimulatorEngine engine) : IUpst
             await writer.CompleteAsync(new IOException("The simulated upstream call was cancelled.", ex));
         }
     }
-
-    private static UpstreamResponse Ok(byte[] body) => new(200, new MemoryStream(body, writable: false), null, null);
 
     private sealed class CancelOnDispose(CancellationTokenSource source) : IDisposable
     {

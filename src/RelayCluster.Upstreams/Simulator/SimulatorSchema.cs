@@ -14,21 +14,33 @@ public static class SimulatorSchema
 {
     private const int MaxDepth = 8;
 
+    /// <summary>
+    /// The most values one instance has. Depth and array length alone do not bound it: items or properties that
+    /// refer back to their own schema multiply at every level (16 items, 8 levels: 16^8 values), so a small hostile
+    /// schema would hang the simulator and fill its memory. Past this, values are null (like past the depth).
+    /// </summary>
+    private const int MaxValues = 4096;
+
     /// <summary>The most items an array gets, whatever its <c>minItems</c>: a hostile schema cannot make a huge answer.</summary>
     private const int MaxItems = 16;
 
-    public static JsonNode? Instance(JsonNode? schema, IReadOnlyList<string> words) => Instance(schema, schema, "value", words, 0);
+    public static JsonNode? Instance(JsonNode? schema, IReadOnlyList<string> words) => Instance(schema, schema, "value", words, 0, new Walk());
 
-    private static JsonNode? Instance(JsonNode? schema, JsonNode? root, string name, IReadOnlyList<string> words, int depth)
+    private static JsonNode? Instance(JsonNode? schema, JsonNode? root, string name, IReadOnlyList<string> words, int depth, Walk walk)
     {
-        if (schema is not JsonObject s || depth > MaxDepth)
+        if (walk.Values++ >= MaxValues || depth > MaxDepth)
         {
-            return depth > MaxDepth ? null : Word(name, words);
+            return null;
+        }
+
+        if (schema is not JsonObject s)
+        {
+            return Word(name, words);
         }
 
         if (Text(s["$ref"]) is { } reference && Resolve(root, reference) is { } target)
         {
-            return Instance(target, root, name, words, depth + 1);
+            return Instance(target, root, name, words, depth + 1, walk);
         }
 
         if (s["const"] is { } constant)
@@ -44,12 +56,12 @@ public static class SimulatorSchema
         if ((s["anyOf"] ?? s["oneOf"]) is JsonArray { Count: > 0 } branches)
         {
             var branch = branches.FirstOrDefault(b => Text((b as JsonObject)?["type"]) != "null") ?? branches[0];
-            return Instance(branch, root, name, words, depth + 1);
+            return Instance(branch, root, name, words, depth + 1, walk);
         }
 
         if (s["allOf"] is JsonArray { Count: > 0 } all)
         {
-            return Instance(all[0], root, name, words, depth + 1);
+            return Instance(all[0], root, name, words, depth + 1, walk);
         }
 
         var type = s["type"] switch
@@ -59,9 +71,10 @@ public static class SimulatorSchema
         };
         return type switch
         {
-            "object" => Object(s, root, words, depth),
+            "object" => Object(s, root, words, depth, walk),
             "array" => new JsonArray([.. Enumerable.Range(0, (int)Math.Clamp(Number(s["minItems"]) ?? 1, 1, MaxItems))
-                .Select(i => Instance(s["items"], root, $"{name}{i}", words, depth + 1))]),
+                .TakeWhile(_ => walk.Values < MaxValues)
+                .Select(i => Instance(s["items"], root, $"{name}{i}", words, depth + 1, walk))]),
             "integer" => (long)Math.Round(Bounded(s, 42)),
             "number" => Bounded(s, 4.2),
             "boolean" => true,
@@ -78,7 +91,7 @@ public static class SimulatorSchema
         };
     }
 
-    private static JsonObject Object(JsonObject schema, JsonNode? root, IReadOnlyList<string> words, int depth)
+    private static JsonObject Object(JsonObject schema, JsonNode? root, IReadOnlyList<string> words, int depth, Walk walk)
     {
         var result = new JsonObject();
         if (schema["properties"] is not JsonObject properties)
@@ -91,7 +104,7 @@ public static class SimulatorSchema
         {
             if (required is null || required.Count == 0 || required.Contains(property))
             {
-                result[property] = Instance(propertySchema, root, property, words, depth + 1);
+                result[property] = Instance(propertySchema, root, property, words, depth + 1, walk);
             }
         }
 
@@ -144,4 +157,10 @@ public static class SimulatorSchema
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
 
     private static double? Number(JsonNode? node) => node is JsonValue v && v.TryGetValue<double>(out var n) ? n : null;
+
+    /// <summary>The values made so far by one instance (see <see cref="MaxValues"/>).</summary>
+    private sealed class Walk
+    {
+        public int Values;
+    }
 }

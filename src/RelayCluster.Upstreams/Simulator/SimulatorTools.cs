@@ -59,5 +59,31 @@ internal static class SimulatorTools
         return named.Count == 0 ? [functions[0]] : parallel ? named : [named[0]];
     }
 
+    /// <summary>
+    /// The 400 OpenAI gives a <c>tool_choice</c> it cannot follow, or null: one without tools ("Invalid value for
+    /// 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", param <c>tool_choice</c>), or one that
+    /// names a function <c>tools</c> does not have (forcing a call to a function that does not exist).
+    /// </summary>
+    public static (string Message, string Param)? Refusal(JsonObject body)
+    {
+        if (body["tool_choice"] is not { } choice || choice.GetValueKind() == System.Text.Json.JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var names = (body["tools"] as JsonArray ?? []).OfType<JsonObject>()
+            .Select(t => Text((t["function"] as JsonObject)?["name"]) ?? Text(t["name"]))
+            .ToList();
+        if (names.Count == 0)
+        {
+            return ("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice");
+        }
+
+        var named = choice is JsonObject forced && Text(forced["type"]) == "function" ? Text((forced["function"] as JsonObject)?["name"]) : null;
+        return named is not null && !names.Contains(named)
+            ? ($"Invalid value for 'tool_choice': function '{named}' is not one of the functions in 'tools'.", "tool_choice")
+            : null;
+    }
+
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
 }

@@ -12,13 +12,19 @@ namespace RelayCluster.Upstreams.Sse;
 /// and the relay re-emits every event with its blank line. Other fields
 /// (<c>event</c>, <c>id</c>, <c>retry</c>) are read past, as OpenAI chat streams carry none and the relay re-emits
 /// only the data (WHATWG HTML §9.2.6, "Interpreting an event stream").
+/// An event (or a line) longer than <c>maxEventBytes</c> is an <see cref="SseEventTooLargeException"/>: the reader
+/// holds one event whole, so without a bound an upstream that never ends a line would fill the relay's memory.
 /// </summary>
-public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDisposable
+public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEventBytes = SseReader.MaxEventBytes) : IAsyncDisposable
 {
+    /// <summary>The most one event may hold by default: far above any chunk a model sends (OpenAI's are a few KiB).</summary>
+    public const int MaxEventBytes = 8 * 1024 * 1024;
+
     private readonly PipeReader _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: leaveOpen));
     private readonly ArrayBufferWriter<byte> _data = new(1024);
     private bool _hasData;
     private bool _pastStart;
+    private bool _afterCarriageReturn;
 
     /// <summary>The next event's data, or null at the end of the stream. Valid until the next call.</summary>
     public async ValueTask<ReadOnlyMemory<byte>?> ReadEventAsync(CancellationToken cancellationToken)
@@ -47,11 +53,17 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDis
                 return _data.WrittenMemory;
             }
 
+            var held = buffer.Length + _data.WrittenCount; // the event so far and its unfinished line
             _reader.AdvanceTo(buffer.Start, buffer.End);
 
             if (result.IsCompleted)
             {
                 return null;
+            }
+
+            if (held > maxEventBytes)
+            {
+                throw new SseEventTooLargeException(maxEventBytes);
             }
         }
     }
@@ -124,8 +136,18 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDis
         return isFinal && buffer.IsEmpty && _hasData;
     }
 
-    private static bool TryReadLine(ref ReadOnlySequence<byte> buffer, bool isFinal, out ReadOnlySequence<byte> line)
+    private bool TryReadLine(ref ReadOnlySequence<byte> buffer, bool isFinal, out ReadOnlySequence<byte> line)
     {
+        if (_afterCarriageReturn && !buffer.IsEmpty)
+        {
+            // The last line ended in a CR at the end of what had come: an LF now is the rest of that CRLF.
+            _afterCarriageReturn = false;
+            if (buffer.FirstSpan[0] == (byte)'\n')
+            {
+                buffer = buffer.Slice(1);
+            }
+        }
+
         var end = buffer.PositionOfAny((byte)'\n', (byte)'\r');
         if (end is null)
         {
@@ -145,12 +167,9 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDis
         var skip = 1;
         if (terminator.FirstSpan[0] == (byte)'\r')
         {
-            if (terminator.Length < 2 && !isFinal)
-            {
-                line = default;
-                return false; // CR at the end of the buffer: wait to see whether LF follows
-            }
-
+            // A CR ends the line at once, even as the last byte in: waiting to see whether an LF follows would hold
+            // an event of a CR-only stream back until the upstream's next bytes.
+            _afterCarriageReturn = terminator.Length < 2;
             skip = terminator.Length >= 2 && terminator.Slice(1, 1).FirstSpan[0] == (byte)'\n' ? 2 : 1;
         }
 
@@ -158,6 +177,13 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false) : IAsyncDis
         return true;
     }
 }
+
+/// <summary>
+/// An event stream sent an event past the reader's bound. An <see cref="IOException"/>, so every reader of an
+/// upstream body treats it as a broken stream (before the first byte: retryable; after it: the stream ends).
+/// </summary>
+public sealed class SseEventTooLargeException(int limit)
+    : IOException($"The upstream sent an event of more than {limit} bytes.");
 
 internal static class SequenceExtensions
 {

@@ -137,6 +137,9 @@ public sealed class AnthropicRequestTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["ok",3]}""", "stop[1]")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-abc"}}]}]}""", "messages[0].content[0].file.file_id")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"data:image/png;base64,AAAA"}}]}]}""", "messages[0].content[0].file.file_data")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}""", "tool_choice")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":"none"}""", "tool_choice")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"get_weather"}}],"tool_choice":{"type":"function","function":{"name":"get_stock"}}}""", "tool_choice")]
     public void What_the_messages_api_cannot_express_is_refused_with_its_parameter(string openAi, string param)
     {
         var error = Assert.Throws<AnthropicTranslationException>(() => Translate(openAi));

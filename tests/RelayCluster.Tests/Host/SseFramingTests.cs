@@ -62,6 +62,8 @@ public sealed class SseFramingTests : IAsyncLifetime
         { "an empty data line", $"data:\n\ndata: {Chunk("Hello")}\n\ndata\n\ndata: {Chunk(" world")}\n\ndata: [DONE]\n\n" },
         { "no blank line after the last event", $"data: {Chunk("Hello")}\n\ndata: {Chunk(" world")}\n\ndata: [DONE]" },
         { "a byte order mark", $"\uFEFF{MultiLine("Hello")}data: {Chunk(" world")}\n\ndata: [DONE]\n\n" },
+        // The SDKs end a stream on data that starts with [DONE] (openai-python, openai-node), trailing bytes or not.
+        { "[DONE] with trailing spaces", $"data: {Chunk("Hello")}\n\ndata: {Chunk(" world")}\n\ndata: [DONE]  \n\n" },
     };
 
     [Theory]

@@ -203,6 +203,65 @@ public sealed class UpstreamAnswerTests : IAsyncLifetime
         Assert.Null(usage["by_ending"]!["completed"]);
     }
 
+    [Theory]
+    // Azure OpenAI's first chunk: no choices, the prompt's filter results (and empty id/model/object).
+    [InlineData("""{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}""")]
+    // A chunk that says "error": null, as some compatible servers add to every chunk.
+    [InlineData("""{"id":"c0","object":"chat.completion.chunk","created":1,"model":"x","error":null,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}""")]
+    public async Task A_legal_first_chunk_without_content_streams_through(string first)
+    {
+        _upstream.Streams($"data: {first}\n\ndata: {Chunk}\n\ndata: [DONE]\n\n");
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(Chat("raw-chat", stream: true)));
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Hi", SseText.Content(body));
+        Assert.Equal([first, Chunk, "[DONE]"], SseText.DataPayloads(body));
+        Assert.Equal(1, _upstream.Calls);
+        await _host.WaitForIdleAsync("t1");
+        Assert.Equal(1, (long)(await _host.UsageAsync("t1"))["by_ending"]!["completed"]!);
+    }
+
+    [Fact]
+    public async Task An_event_that_never_ends_is_cut_with_an_error_event_not_held_whole()
+    {
+        // After a chunk, one event whose line goes on and on: the relay holds an event whole to vet it, so it must
+        // stop at its bound (8 MiB) rather than gather all of it. 64 MiB at most, so a relay without a bound ends too.
+        _upstream.Handler = async context =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"data: {Chunk}\n\ndata: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\""));
+            var piece = new byte[64 * 1024];
+            piece.AsSpan().Fill((byte)'a');
+            try
+            {
+                for (var sent = 0L; sent < 64L * 1024 * 1024 && !context.RequestAborted.IsCancellationRequested; sent += piece.Length)
+                {
+                    await context.Response.Body.WriteAsync(piece, context.RequestAborted);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                // the relay let go
+            }
+        };
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(Chat("raw-chat", stream: true)));
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var payloads = SseText.DataPayloads(body);
+        Assert.Equal(2, payloads.Count); // the first chunk, then the error event, no [DONE]
+        var error = JsonNode.Parse(payloads[^1])!["error"]!;
+        Assert.Equal("upstream_invalid_response", (string?)error["code"]);
+        // The bound's own message: without it the relay gathered all 64 MiB and then found the event was not JSON.
+        Assert.Contains("more than 8388608 bytes", (string)error["message"]!, StringComparison.Ordinal);
+
+        await _host.WaitForIdleAsync("t1");
+        Assert.Equal(1, (long)(await _host.UsageAsync("t1"))["by_ending"]!["upstream_error_mid_stream"]!);
+    }
+
     [Fact]
     public async Task A_synchronous_batch_gives_the_same_502_for_its_item()
     {

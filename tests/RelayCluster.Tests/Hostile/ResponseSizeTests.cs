@@ -74,6 +74,33 @@ public sealed class ResponseSizeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_chat_answer_past_the_limit_is_not_made_whole_by_the_simulator_first()
+    {
+        // 128 choices of 4,096 tokens with 20 top logprobs each: about 700 MB of JSON, within the demo tenant's limits
+        // (524,288 tokens). The relay reads 1 MiB of it; the in-process simulator must not have made all of it first,
+        // as it did (one ~700 MB array, and twice that allocated while it grew), so one request cannot fill the silo.
+        var body = new JsonObject
+        {
+            ["model"] = "mock-fast",
+            ["n"] = 128,
+            ["max_tokens"] = 4096,
+            ["logprobs"] = true,
+            ["top_logprobs"] = 20,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "long [[sim tokens=4096]]" }),
+        };
+        using var client = _host.ClientFor(Key);
+        var before = GC.GetTotalAllocatedBytes();
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(body.ToJsonString()));
+        var allocated = GC.GetTotalAllocatedBytes() - before;
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("upstream_response_too_large", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["code"]);
+        // The whole process's count (other test classes may run meanwhile): 4 GiB before the fix; 1 GiB leaves them room.
+        Assert.True(allocated < 1024L * 1024 * 1024, $"the process allocated {allocated / (1024 * 1024)} MiB for a 1 MiB answer");
+        await _host.WaitForIdleAsync("t1");
+    }
+
+    [Fact]
     public async Task A_sync_batch_holds_no_more_than_the_limit_and_the_requests_past_it_get_an_error_result()
     {
         using var client = _host.ClientFor(Key);

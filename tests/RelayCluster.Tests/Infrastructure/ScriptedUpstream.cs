@@ -25,6 +25,9 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
     /// <summary>The answer to the next calls: a status, a content type and the body's exact bytes.</summary>
     public (int Status, string ContentType, byte[] Body) Answer { get; set; } = (200, "application/json", "{}"u8.ToArray());
 
+    /// <summary>When set, answers every call in place of <see cref="Answer"/> (e.g. a body written without end).</summary>
+    public Func<HttpContext, Task>? Handler { get; set; }
+
     /// <summary>Model calls received so far.</summary>
     public int Calls => Volatile.Read(ref _calls);
 
@@ -38,6 +41,12 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
         app.MapPost("/v1/{**operation}", async (HttpContext context) =>
         {
             Interlocked.Increment(ref upstream._calls);
+            if (upstream.Handler is { } handler)
+            {
+                await handler(context);
+                return;
+            }
+
             var (status, contentType, body) = upstream.Answer;
             context.Response.StatusCode = status;
             context.Response.ContentType = contentType;

@@ -41,6 +41,56 @@ public sealed class SimulatorFeatureTests
     }
 
     [Theory]
+    [InlineData(9, false)] // arrays of 16 arrays, nine deep: 16^9 values
+    [InlineData(9, true)] // objects of 16 properties, nine deep
+    public async Task A_schema_that_multiplies_at_every_level_gives_a_bounded_instance_at_once(int levels, bool objects)
+    {
+        // Objects refer to the level below through $defs, or their text would itself grow 16-fold a level.
+        var schema = """{"type":"string"}""";
+        var definitions = new List<string> { "\"l0\":{\"type\":\"string\"}" };
+        for (var i = 1; i <= levels; i++)
+        {
+            var below = i - 1;
+            schema = """{"type":"array","minItems":16,"items":""" + schema + "}";
+            definitions.Add($"\"l{i}\":" + """{"type":"object","properties":{""" + string.Join(',', Enumerable.Range(0, 16).Select(p => $"\"p{p}\":{{\"$ref\":\"#/$defs/l{below}\"}}")) + "}}");
+        }
+
+        if (objects)
+        {
+            schema = $"{{\"$ref\":\"#/$defs/l{levels}\",\"$defs\":{{{string.Join(',', definitions)}}}}}";
+        }
+
+        // Before the bound the arrays were 16^9 values: this never ended (a TimeoutException here).
+        var instance = await Task.Run(() => SimulatorSchema.Instance(JsonNode.Parse(schema), Words)?.ToJsonString()).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.InRange(instance!.Length, 2, 64 * 1024);
+    }
+
+    [Fact]
+    public void Choices_that_call_many_tools_with_large_arguments_share_them_instead_of_making_them_again()
+    {
+        // 128 choices, each calling the 128 tools the user names, each tool's arguments an instance of 4,096 values:
+        // made per choice, that was 67 million values (GBs and minutes) before a single token of a 16-token answer.
+        var schema = """{"type":"string"}""";
+        for (var i = 0; i < 9; i++)
+        {
+            schema = """{"type":"array","minItems":16,"items":""" + schema + "}";
+        }
+
+        var names = Enumerable.Range(0, 128).Select(i => $"tool_{i:000}").ToList();
+        var tools = string.Join(',', names.Select(n =>
+            """{"type":"function","function":{"name":""" + $"\"{n}\"" + ""","parameters":{"type":"object","properties":{"a":""" + schema + """},"required":["a"]}}}"""));
+        var body = JsonNode.Parse($$"""{"model":"m","n":128,"max_tokens":16,"tools":[{{tools}}],"messages":[{"role":"user","content":"call {{string.Join(' ', names)}}"}]}""")!.AsObject();
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var completion = JsonNode.Parse(_engine.ChatCompletion(body, _engine.ScriptFor(body)))!;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(128, completion["choices"]!.AsArray().Count);
+        Assert.Equal("tool_000", (string?)completion["choices"]![127]!["message"]!["tool_calls"]![0]!["function"]!["name"]);
+        Assert.True(allocated < 512L * 1024 * 1024, $"{allocated / (1024 * 1024)} MiB allocated for 128 choices of 16 tokens");
+    }
+
+    [Theory]
     [InlineData("\"required\"", "user", "get_time")]
     [InlineData("\"auto\"", "user", "get_time")] // the user names get_time
     [InlineData("null", "user", "get_time")]
@@ -48,7 +98,6 @@ public sealed class SimulatorFeatureTests
     [InlineData("\"required\"", "tool", "get_weather")]
     [InlineData("\"none\"", "user", null)]
     [InlineData("""{"type":"function","function":{"name":"get_weather"}}""", "tool", "get_weather")]
-    [InlineData("""{"type":"function","function":{"name":"missing"}}""", "user", null)]
     [InlineData("""{"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[{"type":"function","function":{"name":"get_weather"}}]}}""", "tool", "get_weather")]
     public void The_tool_choice_rule(string toolChoice, string lastRole, string? called)
     {
@@ -67,6 +116,36 @@ public sealed class SimulatorFeatureTests
             Assert.Null(choice["message"]!["content"]);
             Assert.IsType<JsonObject>(JsonNode.Parse((string)choice["message"]!["tool_calls"]![0]!["function"]!["arguments"]!));
         }
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"missing"}}}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[],"tool_choice":{"type":"function","function":{"name":"f"}}}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}""")]
+    public async Task A_tool_choice_it_cannot_follow_is_a_400_naming_it_as_OpenAI_answers(string json)
+    {
+        // OpenAI: 400 "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+        // param tool_choice; forcing a function that is not in tools cannot be followed either. (Before: an answer in words.)
+        var provider = new SimulatorProvider("sim", _engine);
+        var request = new RelayCluster.Upstreams.UpstreamRequest(RelayCluster.Core.Wire.RelayOperation.ChatCompletions, JsonNode.Parse(json)!.AsObject(), Stream: false);
+        await using var response = await provider.SendAsync(request, CancellationToken.None);
+
+        Assert.Equal(400, response.StatusCode);
+        var error = (await JsonNode.ParseAsync(response.Body))!["error"]!;
+        Assert.Equal(("invalid_request_error", "tool_choice"), ((string?)error["type"], (string?)error["param"]));
+    }
+
+    [Theory]
+    [InlineData("required")]
+    [InlineData("auto")]
+    [InlineData("none")]
+    public async Task A_tool_choice_it_can_follow_is_answered(string mode)
+    {
+        var provider = new SimulatorProvider("sim", _engine);
+        var body = JsonNode.Parse($$$"""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"{{{mode}}}"}""")!.AsObject();
+        await using var response = await provider.SendAsync(new RelayCluster.Upstreams.UpstreamRequest(RelayCluster.Core.Wire.RelayOperation.ChatCompletions, body, Stream: false), CancellationToken.None);
+        Assert.Equal(200, response.StatusCode);
     }
 
     [Theory]

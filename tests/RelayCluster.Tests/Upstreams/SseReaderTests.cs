@@ -46,4 +46,50 @@ public sealed class SseReaderTests
         await pipe.Writer.CompleteAsync();
         Assert.Equal(["{\"x\":1}", "tail"], await reading);
     }
+
+    [Fact]
+    public async Task An_event_ended_by_CRs_is_delivered_before_the_upstream_sends_more()
+    {
+        // A CR may be the first half of a CRLF, but the line ends at the CR either way: the event must not wait for
+        // the upstream's next byte (which may come much later, or only with the next token).
+        var pipe = new Pipe();
+        await using var reader = new SseReader(pipe.Reader.AsStream());
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes("data: one\r\r"));
+        var first = await reader.ReadEventAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("one", Encoding.UTF8.GetString(first!.Value.Span));
+
+        // An LF after that CR (a CRLF split across reads) is not a blank line of its own.
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes("\ndata: two\r"));
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes("\n\r"));
+        var second = await reader.ReadEventAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("two", Encoding.UTF8.GetString(second!.Value.Span));
+        await pipe.Writer.CompleteAsync();
+        Assert.Null(await reader.ReadEventAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Every_split_of_a_stream_into_two_reads_gives_the_same_events()
+    {
+        var text = "\uFEFF: c\r\nevent: x\rdata: {\"a\":\r\ndata: 1}\r\n\r\ndata:b\n\ndata\r\rdata: [DONE]\r";
+        var bytes = Encoding.UTF8.GetBytes(text);
+        for (var split = 0; split <= bytes.Length; split++)
+        {
+            var pipe = new Pipe();
+            var reading = ReadAllAsync(pipe.Reader.AsStream());
+            await pipe.Writer.WriteAsync(bytes.AsMemory(0, split));
+            await pipe.Writer.FlushAsync();
+            await pipe.Writer.WriteAsync(bytes.AsMemory(split));
+            await pipe.Writer.CompleteAsync();
+            Assert.Equal(["{\"a\":\n1}", "b", "", "[DONE]"], await reading);
+        }
+    }
+
+    [Fact]
+    public async Task A_line_past_the_bound_is_an_error_not_held()
+    {
+        var pipe = new Pipe();
+        await using var reader = new SseReader(pipe.Reader.AsStream(), maxEventBytes: 1024);
+        await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes("data: " + new string('a', 4096)));
+        await Assert.ThrowsAsync<SseEventTooLargeException>(() => reader.ReadEventAsync(CancellationToken.None).AsTask());
+    }
 }
