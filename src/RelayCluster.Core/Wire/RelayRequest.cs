@@ -71,8 +71,9 @@ public sealed class RelayRequest
 /// A prompt's size, for the reservation (an upper bound of what the provider may bill) and for the bill when no
 /// usage was reported (a guess). With a model's <see cref="PromptProfile"/> its text is counted with the model's
 /// tokenizer (roles and names included), plus OpenAI's framing (3 tokens a message, 1 a name, 3 to prime the reply) and
-/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is estimated high from the UTF-8 size: two ASCII bytes a
-/// token (real tokenizers average about four) and a token for every extra byte of multi-byte text. Images, audio
+/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is bounded by the UTF-8 size: a token a byte, the
+/// only bound that holds for any byte-level BPE (digits and punctuation such as <c>1!2@3#</c> are a token a byte in o200k and
+/// Llama 3; real text averages about four bytes a token). Images, audio
 /// and files add the model's worst case for each (<see cref="PromptContent.MediaTokens"/>).
 /// Source: https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken.
 /// </summary>
@@ -82,7 +83,7 @@ public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, 
     public PromptContent? Content { get; init; }
 
     /// <summary>The reservation's estimate of the text from its size alone (saturating: it can only be too high, never wrap).</summary>
-    public long WorstCaseTokens => Sum((Utf8Bytes / 2) + (Utf8Bytes & 1), Utf8Bytes - Chars, Saturating.Multiply(4, Items), 3, ExplicitTokens);
+    public long WorstCaseTokens => Sum(Utf8Bytes, Saturating.Multiply(4, Items), 3, ExplicitTokens);
 
     /// <summary>The billing guess of the text when no usage was reported (saturating).</summary>
     public long BestGuessTokens => Sum((Utf8Bytes / 4) + ((Utf8Bytes & 3) == 0 ? 0 : 1), Saturating.Multiply(3, Items), 3, ExplicitTokens);

@@ -129,6 +129,21 @@ public sealed class PromptBoundReviewTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Without a known tokenizer (another provider's model) the text was bounded at two bytes a token; a byte-level BPE
+    /// (Llama 3, o200k as a stand-in here) splits digits and punctuation apart, one token a byte (4,000 tokens against a bound of 2,009).
+    /// </summary>
+    [Fact]
+    public void The_size_only_bound_holds_for_text_of_one_token_a_byte()
+    {
+        var text = string.Concat(Enumerable.Range(0, 2000).Select(i => $"{i % 10}{"!@#$%^&*()"[i % 10]}"));
+        var body = new JsonObject { ["model"] = "claude-x", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }) };
+        var bound = Parse(body).Prompt.WorstCaseTokensOn(PromptProfile.For("claude-x"));
+        var o200k = PromptTokenizers.Get(PromptTokenizer.O200kBase)!.CountTokens(text);
+        output.WriteLine($"{text.Length} bytes: o200k {o200k} tokens, size-only bound {bound}");
+        Assert.True(bound >= o200k, $"bound {bound} < {o200k}");
+    }
+
     private static RelayRequest Parse(JsonObject body)
     {
         var (request, error) = RequestParser.Parse(RelayOperation.ChatCompletions, Encoding.UTF8.GetBytes(body.ToJsonString()));
