@@ -41,12 +41,14 @@ public sealed class RelayRequest
     public long Choices { get; init; } = 1;
 
     /// <summary>
-    /// The most output tokens this call may produce over all its choices: the caller's cap, else the target model's
-    /// <paramref name="defaultMaxOutputTokens"/>, times <see cref="Choices"/> (saturating); 0 for embeddings. The
+    /// The most output tokens this call may produce over all its choices: the caller's cap (the larger of the two when
+    /// both are sent: both go upstream, and a server that knows only <c>max_tokens</c> honours that one), else the target
+    /// model's <paramref name="defaultMaxOutputTokens"/>, times <see cref="Choices"/> (saturating); 0 for embeddings. The
     /// reservation holds this much output, so no estimate of the output is ever billed above it.
     /// </summary>
     public long OutputBound(int defaultMaxOutputTokens) =>
-        Operation == RelayOperation.Embeddings ? 0 : Saturating.Multiply(MaxOutputTokens ?? defaultMaxOutputTokens, Choices);
+        Operation == RelayOperation.Embeddings ? 0
+        : Saturating.Multiply(OutputCaps.Count > 0 ? OutputCaps.Max(c => c.Value) : MaxOutputTokens ?? defaultMaxOutputTokens, Choices);
 
     public required PromptSize Prompt { get; init; }
 

@@ -144,6 +144,23 @@ public sealed class PromptBoundReviewTests(ITestOutputHelper output)
         Assert.True(bound >= o200k, $"bound {bound} < {o200k}");
     }
 
+    /// <summary>
+    /// Both output caps go upstream as sent; a server that knows only <c>max_tokens</c> (llama.cpp, older vLLM) honours
+    /// the larger one the caller sent there, so the reservation holds the larger of the two.
+    /// </summary>
+    [Fact]
+    public void With_both_output_caps_the_reservation_holds_the_larger()
+    {
+        var body = (JsonObject)JsonNode.Parse("""{"model":"m","n":2,"max_completion_tokens":10,"max_tokens":1000,"messages":[{"role":"user","content":"hi"}]}""")!;
+        var request = Parse(body);
+        Assert.Equal(2000, request.OutputBound(50));
+        Assert.Equal(10, request.MaxOutputTokens); // the cap a provider that translates (Anthropic) is given stays max_completion_tokens
+        body.Remove("max_tokens");
+        Assert.Equal(20, Parse(body).OutputBound(50));
+        body.Remove("max_completion_tokens");
+        Assert.Equal(100, Parse(body).OutputBound(50));
+    }
+
     private static RelayRequest Parse(JsonObject body)
     {
         var (request, error) = RequestParser.Parse(RelayOperation.ChatCompletions, Encoding.UTF8.GetBytes(body.ToJsonString()));
