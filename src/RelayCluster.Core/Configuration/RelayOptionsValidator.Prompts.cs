@@ -11,6 +11,11 @@ public sealed partial class RelayOptionsValidator
         {
             errors.Add($"Relay:Models:{id}:CachedInputPerMTok must be between 0 and {ModelOptions.CeilingPricePerMTok}.");
         }
+        else if (model.CachedInputPerMTok > model.InputPerMTok)
+        {
+            // The reservation prices the whole prompt at the input price: a dearer cached price could bill above it.
+            errors.Add($"Relay:Models:{id}:CachedInputPerMTok must be at most its InputPerMTok ({model.InputPerMTok}): a cache read is a discount.");
+        }
 
         if (model.Tokenizer is { } tokenizer && PromptTokenizers.Parse(tokenizer) is null)
         {

@@ -41,12 +41,14 @@ public sealed class RelayRequest
     public long Choices { get; init; } = 1;
 
     /// <summary>
-    /// The most output tokens this call may produce over all its choices: the caller's cap, else the target model's
-    /// <paramref name="defaultMaxOutputTokens"/>, times <see cref="Choices"/> (saturating); 0 for embeddings. The
+    /// The most output tokens this call may produce over all its choices: the caller's cap (the larger of the two when
+    /// both are sent: both go upstream, and a server that knows only <c>max_tokens</c> honours that one), else the target
+    /// model's <paramref name="defaultMaxOutputTokens"/>, times <see cref="Choices"/> (saturating); 0 for embeddings. The
     /// reservation holds this much output, so no estimate of the output is ever billed above it.
     /// </summary>
     public long OutputBound(int defaultMaxOutputTokens) =>
-        Operation == RelayOperation.Embeddings ? 0 : Saturating.Multiply(MaxOutputTokens ?? defaultMaxOutputTokens, Choices);
+        Operation == RelayOperation.Embeddings ? 0
+        : Saturating.Multiply(OutputCaps.Count > 0 ? OutputCaps.Max(c => c.Value) : MaxOutputTokens ?? defaultMaxOutputTokens, Choices);
 
     public required PromptSize Prompt { get; init; }
 
@@ -71,8 +73,9 @@ public sealed class RelayRequest
 /// A prompt's size, for the reservation (an upper bound of what the provider may bill) and for the bill when no
 /// usage was reported (a guess). With a model's <see cref="PromptProfile"/> its text is counted with the model's
 /// tokenizer (roles and names included), plus OpenAI's framing (3 tokens a message, 1 a name, 3 to prime the reply) and
-/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is estimated high from the UTF-8 size: two ASCII bytes a
-/// token (real tokenizers average about four) and a token for every extra byte of multi-byte text. Images, audio
+/// a margin of 2% and 8 tokens; without a tokenizer (another provider's model) it is bounded by the UTF-8 size: a token a byte, the
+/// only bound that holds for any byte-level BPE (digits and punctuation such as <c>1!2@3#</c> are a token a byte in o200k and
+/// Llama 3; real text averages about four bytes a token). Images, audio
 /// and files add the model's worst case for each (<see cref="PromptContent.MediaTokens"/>).
 /// Source: https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken.
 /// </summary>
@@ -82,7 +85,7 @@ public readonly record struct PromptSize(long Utf8Bytes, long Chars, int Items, 
     public PromptContent? Content { get; init; }
 
     /// <summary>The reservation's estimate of the text from its size alone (saturating: it can only be too high, never wrap).</summary>
-    public long WorstCaseTokens => Sum((Utf8Bytes / 2) + (Utf8Bytes & 1), Utf8Bytes - Chars, Saturating.Multiply(4, Items), 3, ExplicitTokens);
+    public long WorstCaseTokens => Sum(Utf8Bytes, Saturating.Multiply(4, Items), 3, ExplicitTokens);
 
     /// <summary>The billing guess of the text when no usage was reported (saturating).</summary>
     public long BestGuessTokens => Sum((Utf8Bytes / 4) + ((Utf8Bytes & 3) == 0 ? 0 : 1), Saturating.Multiply(3, Items), 3, ExplicitTokens);

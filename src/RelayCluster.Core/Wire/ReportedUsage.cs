@@ -28,6 +28,25 @@ public readonly record struct ReportedUsage(long PromptTokens, long CompletionTo
 
     public long? RejectedPredictionTokens { get; init; }
 
+    /// <summary>
+    /// Two reports of one stream joined field by field, each at its larger value: a provider that reports usage on every
+    /// chunk reports it cumulatively (the last is the largest), and one that splits it (the prompt on the first chunk, the
+    /// output on the last) loses neither half. A later report never lowers a count already reported.
+    /// </summary>
+    public static ReportedUsage Merge(ReportedUsage? earlier, ReportedUsage later) => earlier is not { } e ? later : new ReportedUsage(
+        Math.Max(e.PromptTokens, later.PromptTokens), Math.Max(e.CompletionTokens, later.CompletionTokens))
+    {
+        ReportedCompletionTokens = Math.Max(e.ReportedCompletionTokens, later.ReportedCompletionTokens),
+        CachedTokens = Max(e.CachedTokens, later.CachedTokens),
+        ReasoningTokens = Max(e.ReasoningTokens, later.ReasoningTokens),
+        PromptAudioTokens = Max(e.PromptAudioTokens, later.PromptAudioTokens),
+        CompletionAudioTokens = Max(e.CompletionAudioTokens, later.CompletionAudioTokens),
+        AcceptedPredictionTokens = Max(e.AcceptedPredictionTokens, later.AcceptedPredictionTokens),
+        RejectedPredictionTokens = Max(e.RejectedPredictionTokens, later.RejectedPredictionTokens),
+    };
+
+    private static long? Max(long? a, long? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);
+
     /// <summary>The cached share of the prompt that is billed at the cached price: never more than the prompt.</summary>
     public long BilledCachedTokens => Math.Clamp(CachedTokens ?? 0, 0, PromptTokens);
 }

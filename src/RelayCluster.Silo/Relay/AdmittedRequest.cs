@@ -71,7 +71,7 @@ internal sealed class AdmittedRequest(
     {
         if (facts.Usage is { } usage)
         {
-            _usage = usage;
+            _usage = ReportedUsage.Merge(_usage, usage);
         }
 
         if (facts.CarriesOutput)

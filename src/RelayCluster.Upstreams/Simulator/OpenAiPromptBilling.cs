@@ -39,7 +39,13 @@ public static class OpenAiPromptBilling
             {
                 foreach (var part in parts.OfType<JsonObject>())
                 {
-                    tokens += part["image_url"] is { } image ? Image(image, imageBase, imageTile) : Count(tokenizer, part["text"] ?? part["refusal"]);
+                    // By the part's type, as OpenAI reads it: a stray field of another kind is not billed.
+                    tokens += (part["type"] is JsonValue type && type.TryGetValue<string>(out var kind) ? kind : null) switch
+                    {
+                        "image_url" when part["image_url"] is { } image => Image(image, imageBase, imageTile),
+                        "refusal" => Count(tokenizer, part["refusal"]),
+                        _ => Count(tokenizer, part["text"]),
+                    };
                 }
             }
             else

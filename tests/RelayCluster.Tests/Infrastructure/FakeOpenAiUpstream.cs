@@ -48,6 +48,14 @@ public sealed class FakeOpenAiUpstream : IAsyncDisposable
                     ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1, ["model"] = model,
                     ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["content"] = "hi" }, ["finish_reason"] = "stop" }),
                 };
+
+                // A usage split across chunks: "$first" goes on the content chunk, the rest on the usage chunk.
+                if (usage["$first"] is JsonObject first)
+                {
+                    usage.Remove("$first");
+                    content["usage"] = first.DeepClone();
+                }
+
                 var tail = new JsonObject
                 {
                     ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1, ["model"] = model, ["choices"] = new JsonArray(),

@@ -69,6 +69,10 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
         // A total below prompt + completion, a negative total: completion_tokens stands.
         { "priced", true, """{"prompt_tokens":10,"completion_tokens":7,"total_tokens":3}""", 10, 7, (10 * Input) + (7 * Output) },
         { "priced", false, """{"prompt_tokens":-4,"completion_tokens":7,"total_tokens":-100,"prompt_tokens_details":{"cached_tokens":-9}}""", 0, 7, 7 * Output },
+        // Streamed usage split across chunks (the prompt on the first, the output on the last): both halves are billed.
+        { "priced", true, """{"$first":{"prompt_tokens":1000,"prompt_tokens_details":{"cached_tokens":800}},"completion_tokens":5}""", 1000, 5, (200 * Input) + (800 * Cached) + (5 * Output) },
+        // Cumulative usage on every chunk: the last (largest) stands.
+        { "priced", true, """{"$first":{"prompt_tokens":10,"completion_tokens":1,"total_tokens":11},"prompt_tokens":10,"completion_tokens":9,"total_tokens":19}""", 10, 9, (10 * Input) + (9 * Output) },
     };
 
     [Theory]

@@ -76,9 +76,12 @@ public sealed class ModelRouterTests
         options.Models["b"] = new ModelOptions { Provider = "p", CachedInputPerMTok = -1 };
         options.Models["c"] = new ModelOptions { Provider = "p", ImageTokenMultiplier = 0 };
         options.Models["d"] = new ModelOptions { Provider = "p", ImageTokensMax = 0 };
-        options.Models["e"] = new ModelOptions { Provider = "p", Tokenizer = "cl100k_base", CachedInputPerMTok = 0.5m, ImageTokenMultiplier = 2, FileTokensMax = 10 };
+        options.Models["e"] = new ModelOptions { Provider = "p", Tokenizer = "cl100k_base", InputPerMTok = 1, CachedInputPerMTok = 0.5m, ImageTokenMultiplier = 2, FileTokensMax = 10 };
+
+        // A cached price above the input price would let a bill pass the reservation, which prices the prompt at the input price.
+        options.Models["f"] = new ModelOptions { Provider = "p", InputPerMTok = 1, CachedInputPerMTok = 1.25m };
         var failures = new RelayOptionsValidator().Validate(null, options).Failures!;
-        foreach (var model in new[] { "a", "b", "c", "d" })
+        foreach (var model in new[] { "a", "b", "c", "d", "f" })
         {
             Assert.Contains(failures, f => f.Contains($"Models:{model}", StringComparison.Ordinal));
         }

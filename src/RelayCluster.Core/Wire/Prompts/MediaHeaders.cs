@@ -58,12 +58,13 @@ public static class MediaHeaders
             return 0;
         }
 
-        for (var at = 12; at + 16 <= head.Length;)
+        // A chunk is read only when its first 20 bytes are there (id, size and a fmt chunk's fields up to the byte rate).
+        for (var at = 12; at + 20 <= head.Length;)
         {
             var size = BinaryPrimitives.ReadUInt32LittleEndian(head[(at + 4)..]);
             if (head.Slice(at, 4).SequenceEqual("fmt "u8))
             {
-                return (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(head[(at + 16)..]));
+                return FormatByteRate(head[at..]);
             }
 
             if (size > int.MaxValue - at - 9)
@@ -75,6 +76,26 @@ public static class MediaHeaders
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The fewest bytes a second a <c>fmt </c> chunk allows: its byte-rate field, or its sample rate × channels × bits
+    /// a sample, whichever is less. A decoder times PCM by the latter and ignores the redundant field, so a field that
+    /// overstates the format must not shorten the duration (the lower rate is the longer audio).
+    /// </summary>
+    private static int FormatByteRate(ReadOnlySpan<byte> fmt)
+    {
+        long rate = BinaryPrimitives.ReadUInt32LittleEndian(fmt[16..]);
+        if (fmt.Length >= 24)
+        {
+            long channels = BinaryPrimitives.ReadUInt16LittleEndian(fmt[10..]);
+            long sampleRate = BinaryPrimitives.ReadUInt32LittleEndian(fmt[12..]);
+            long bits = BinaryPrimitives.ReadUInt16LittleEndian(fmt[22..]);
+            var stated = sampleRate * channels * bits / 8;
+            rate = rate == 0 ? stated : stated == 0 ? rate : Math.Min(rate, stated);
+        }
+
+        return (int)Math.Min(int.MaxValue, rate);
     }
 
     private static ReadOnlySpan<byte> Decode(ReadOnlySpan<char> base64)

@@ -54,7 +54,7 @@ public sealed class PromptContent
         var encoding = PromptTokenizers.Get(tokenizer);
         foreach (var text in _prediction)
         {
-            sum = Metering.Saturating.Add(sum, encoding?.CountTokens(text) ?? System.Text.Encoding.UTF8.GetByteCount(text));
+            sum = Metering.Saturating.Add(sum, (encoding is null ? System.Text.Encoding.UTF8.GetByteCount(text) : PromptTokenizers.CountAtLeast(encoding, text)));
         }
 
         return sum == 0 ? 0 : Metering.Saturating.Add(sum, (sum / 50) + 8);
@@ -70,7 +70,7 @@ public sealed class PromptContent
             var sum = 0L;
             foreach (var text in _texts)
             {
-                sum += encoding.CountTokens(text);
+                sum += PromptTokenizers.CountAtLeast(encoding, text);
             }
 
             cached = sum;

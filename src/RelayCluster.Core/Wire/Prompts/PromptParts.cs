@@ -17,31 +17,32 @@ internal static class PromptParts
     /// <summary>The fastest plausible WAV (48 kHz, stereo, 32-bit): a header claiming more is not believed.</summary>
     private const int MaxWavBytesPerSecond = 48_000 * 2 * 4;
 
+    /// <remarks>
+    /// The part's <c>type</c> decides (the provider dispatches on it, and <see cref="MessageRules"/> has checked that the
+    /// field it names is there): a stray field of another kind, such as an image part's <c>text</c>, changes nothing.
+    /// </remarks>
     public static void Measure(JsonObject part, ref PromptMeter meter)
     {
-        if (Text(part["text"]) is { } text)
+        switch (Text(part["type"]))
         {
-            meter.AddText(text);
-        }
-        else if (Text(part["refusal"]) is { } refusal)
-        {
-            meter.AddText(refusal);
-        }
-        else if (part["image_url"] is { } image)
-        {
-            meter.Content.AddImage(Image(image));
-        }
-        else if (part["input_audio"] is JsonObject audio)
-        {
-            meter.Content.AddAudio(AudioSeconds(Text(audio["data"]) ?? ""));
-        }
-        else if (part["file"] is JsonObject)
-        {
-            meter.Content.AddFile();
-        }
-        else
-        {
-            meter.AddText(part.ToJsonString());
+            case "text" when Text(part["text"]) is { } text:
+                meter.AddText(text);
+                break;
+            case "refusal" when Text(part["refusal"]) is { } refusal:
+                meter.AddText(refusal);
+                break;
+            case "image_url" when part["image_url"] is { } image:
+                meter.Content.AddImage(Image(image));
+                break;
+            case "input_audio" when part["input_audio"] is JsonObject audio:
+                meter.Content.AddAudio(AudioSeconds(Text(audio["data"]) ?? ""));
+                break;
+            case "file" when part["file"] is JsonObject:
+                meter.Content.AddFile();
+                break;
+            default:
+                meter.AddText(part.ToJsonString());
+                break;
         }
     }
 

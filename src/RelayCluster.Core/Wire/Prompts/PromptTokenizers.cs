@@ -34,6 +34,44 @@ public static class PromptTokenizers
     };
 
     /// <summary>
+    /// A run of this many characters of one kind (all whitespace, or none) is not merged by BPE but counted as its
+    /// UTF-8 bytes, each byte at most one token: BPE's cost grows with the square of a pre-token's length (32,000 letters
+    /// without a space take ~150 ms; 4 MB of them would take tens of minutes), and no real word is this long.
+    /// </summary>
+    public const int LongRunChars = 1000;
+
+    /// <summary>
+    /// <paramref name="text"/>'s tokens in <paramref name="tokenizer"/>, at least: exact when no run of one kind is longer
+    /// than <see cref="LongRunChars"/>; each longer run is counted as its UTF-8 bytes, and the text around it on its
+    /// own (a run of one kind is a pre-token boundary already, so the pieces count as in the whole).
+    /// </summary>
+    public static long CountAtLeast(Tokenizer tokenizer, string text)
+    {
+        var sum = 0L;
+        var piece = 0;
+        for (var at = 0; at < text.Length;)
+        {
+            var white = char.IsWhiteSpace(text[at]);
+            var end = at + 1;
+            while (end < text.Length && char.IsWhiteSpace(text[end]) == white)
+            {
+                end++;
+            }
+
+            if (end - at > LongRunChars)
+            {
+                sum += tokenizer.CountTokens(text.AsSpan(piece, at - piece));
+                sum += System.Text.Encoding.UTF8.GetByteCount(text.AsSpan(at, end - at));
+                piece = end;
+            }
+
+            at = end;
+        }
+
+        return sum + (piece == 0 ? tokenizer.CountTokens(text) : tokenizer.CountTokens(text.AsSpan(piece)));
+    }
+
+    /// <summary>
     /// The encoding OpenAI uses for <paramref name="model"/> (as tiktoken maps model names), or
     /// <see cref="PromptTokenizer.Bytes"/> for a name it does not know.
     /// Source: https://github.com/openai/tiktoken/blob/main/tiktoken/model.py (MODEL_PREFIX_TO_ENCODING).
