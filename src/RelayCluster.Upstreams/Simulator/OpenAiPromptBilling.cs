@@ -8,7 +8,8 @@ namespace RelayCluster.Upstreams.Simulator;
 /// simulator answering under such a name: the text in the model's tiktoken encoding with OpenAI's framing (3 tokens a
 /// message plus its role, 1 more for a name, 3 to prime the reply), tool definitions and tool calls as their JSON, and
 /// images as OpenAI bills them by detail and size (gpt-4o: 85 + 170 a 512-px tile; gpt-4o-mini: 2,833 + 5,667 a tile;
-/// a size the simulator cannot see, an image URL it does not fetch, is taken as the largest: 8 tiles).
+/// a size the simulator cannot see, an image URL it does not fetch, is taken as the largest: 8 tiles). A run of over
+/// 1,000 letters or spaces counts as its UTF-8 bytes (<see cref="PromptTokenizers.CountAtLeast"/>), not tokenized.
 /// Sources: https://cookbook.openai.com/examples/how_to_count_tokens_with_tiktoken,
 /// https://platform.openai.com/docs/guides/images-vision (calculating costs).
 /// </summary>
@@ -33,7 +34,7 @@ public static class OpenAiPromptBilling
                 tokens += 1 + Count(tokenizer, message["name"]);
             }
 
-            tokens += message["tool_calls"] is JsonArray calls ? tokenizer.CountTokens(calls.ToJsonString()) : 0;
+            tokens += message["tool_calls"] is JsonArray calls ? Tokens(tokenizer, calls.ToJsonString()) : 0;
             tokens += message["tool_call_id"] is JsonValue ? Count(tokenizer, message["tool_call_id"]) : 0;
             if (message["content"] is JsonArray parts)
             {
@@ -54,12 +55,17 @@ public static class OpenAiPromptBilling
             }
         }
 
-        tokens += body["tools"] is JsonArray tools ? tokenizer.CountTokens(tools.ToJsonString()) : 0;
+        tokens += body["tools"] is JsonArray tools ? Tokens(tokenizer, tools.ToJsonString()) : 0;
         return (int)Math.Min(tokens, int.MaxValue);
     }
 
     private static int Count(Microsoft.ML.Tokenizers.Tokenizer tokenizer, JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<string>(out var text) ? tokenizer.CountTokens(text) : 0;
+        node is JsonValue value && value.TryGetValue<string>(out var text) ? Tokens(tokenizer, text) : 0;
+
+    // BPE is quadratic in a word's length: a 4 MB word would hold a core for minutes. Like the relay's bound, runs of
+    // over 1,000 characters of one kind count as their bytes (exact counts elsewhere), so the simulator cannot be hung.
+    private static int Tokens(Microsoft.ML.Tokenizers.Tokenizer tokenizer, string text) =>
+        (int)Math.Min(int.MaxValue, PromptTokenizers.CountAtLeast(tokenizer, text));
 
     private static long Image(JsonNode image, int baseTokens, int tileTokens)
     {
