@@ -81,12 +81,7 @@ public static partial class ChatParameters
             return ParameterRules.TypeError("response_format", "an object", node);
         }
 
-        if (format["type"] is null)
-        {
-            return RelayError.MissingParameter("response_format.type");
-        }
-
-        if (ParameterRules.OneOf(format["type"], "response_format.type", "text", "json_object", "json_schema") is { } typeError)
+        if (ParameterRules.RequiredType(format, "response_format", "text", "json_object", "json_schema") is { } typeError)
         {
             return typeError;
         }
@@ -138,12 +133,7 @@ public static partial class ChatParameters
                 return ParameterRules.TypeError(param, "an object", tools[i]);
             }
 
-            if (tool["type"] is null)
-            {
-                return RelayError.MissingParameter($"{param}.type");
-            }
-
-            if (ParameterRules.OneOf(tool["type"], $"{param}.type", "function", "custom") is { } typeError)
+            if (ParameterRules.RequiredType(tool, param, "function", "custom") is { } typeError)
             {
                 return typeError;
             }
@@ -200,12 +190,7 @@ public static partial class ChatParameters
             return ParameterRules.TypeError("tool_choice", "a string or an object", node);
         }
 
-        if (choice["type"] is null)
-        {
-            return RelayError.MissingParameter("tool_choice.type");
-        }
-
-        if (ParameterRules.OneOf(choice["type"], "tool_choice.type", "function", "custom", "allowed_tools") is { } typeError)
+        if (ParameterRules.RequiredType(choice, "tool_choice", "function", "custom", "allowed_tools") is { } typeError)
         {
             return typeError;
         }

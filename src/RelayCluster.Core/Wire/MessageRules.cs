@@ -64,7 +64,7 @@ public static class MessageRules
             }
 
             var error = ParameterRules.RequiredString(call, "id", $"{at}.id")
-                ?? (call["type"] is null ? RelayError.MissingParameter($"{at}.type") : ParameterRules.OneOf(call["type"], $"{at}.type", "function", "custom"));
+                ?? ParameterRules.RequiredType(call, at, "function", "custom");
             if (error is not null)
             {
                 return error;
@@ -127,12 +127,7 @@ public static class MessageRules
             return ParameterRules.TypeError(at, "an object", node);
         }
 
-        if (part["type"] is null)
-        {
-            return RelayError.MissingParameter($"{at}.type");
-        }
-
-        if (ParameterRules.OneOf(part["type"], $"{at}.type", allowed) is { } typeError)
+        if (ParameterRules.RequiredType(part, at, allowed) is { } typeError)
         {
             return typeError;
         }

@@ -92,6 +92,13 @@ public static class ParameterRules
     };
 
     /// <summary>
+    /// The <c>type</c> of a tagged object (a content part, a tool, <c>response_format</c>, <c>tool_choice</c>): present,
+    /// else <c>missing_required_parameter</c> for <c>{param}.type</c>, and one of <paramref name="supported"/>.
+    /// </summary>
+    public static RelayError? RequiredType(JsonObject owner, string param, params string[] supported) =>
+        owner["type"] is null ? RelayError.MissingParameter($"{param}.type") : OneOf(owner["type"], $"{param}.type", supported);
+
+    /// <summary>
     /// One of <paramref name="supported"/>: <c>Invalid value: 'xml'. Supported values are: 'text', 'json_object', and
     /// 'json_schema'.</c> (OpenAI's wording for an enum, code <c>invalid_value</c>).
     /// </summary>

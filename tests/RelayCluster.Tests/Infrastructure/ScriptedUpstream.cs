@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -55,6 +56,61 @@ internal sealed class ScriptedUpstream : IAsyncDisposable
         await app.StartAsync();
         upstream.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/v1";
         return upstream;
+    }
+
+    /// <summary>
+    /// An upstream answering <c>/v1/chat/completions</c> like OpenAI, "hi", with the <c>usage</c> object
+    /// <paramref name="usageFor"/> gives for each request body: plain, or streamed as a content chunk, a usage chunk
+    /// (empty <c>choices</c>) and <c>[DONE]</c>. A <c>"$first"</c> member of the usage goes on the content chunk instead,
+    /// for a usage split across chunks.
+    /// </summary>
+    public static async Task<ScriptedUpstream> ReportingUsageAsync(Func<JsonObject, JsonObject> usageFor)
+    {
+        var upstream = await StartAsync();
+        upstream.Handler = context => AnswerWithUsageAsync(context, usageFor);
+        return upstream;
+    }
+
+    private static async Task AnswerWithUsageAsync(HttpContext context, Func<JsonObject, JsonObject> usageFor)
+    {
+        var body = (JsonObject)(await JsonNode.ParseAsync(context.Request.Body))!;
+        var usage = usageFor(body);
+        var model = (string?)body["model"];
+        if ((bool?)body["stream"] == true)
+        {
+            context.Response.ContentType = "text/event-stream";
+            var content = new JsonObject
+            {
+                ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1, ["model"] = model,
+                ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["content"] = "hi" }, ["finish_reason"] = "stop" }),
+            };
+
+            // A usage split across chunks: "$first" goes on the content chunk, the rest on the usage chunk.
+            if (usage["$first"] is JsonObject first)
+            {
+                usage.Remove("$first");
+                content["usage"] = first.DeepClone();
+            }
+
+            var tail = new JsonObject
+            {
+                ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1, ["model"] = model, ["choices"] = new JsonArray(),
+                ["usage"] = usage,
+            };
+            await context.Response.WriteAsync($"data: {content.ToJsonString()}\n\ndata: {tail.ToJsonString()}\n\ndata: [DONE]\n\n", Encoding.UTF8);
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(new JsonObject
+        {
+            ["id"] = "chatcmpl-fake", ["object"] = "chat.completion", ["created"] = 1, ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = "hi" }, ["finish_reason"] = "stop",
+            }),
+            ["usage"] = usage,
+        }.ToJsonString(), Encoding.UTF8);
     }
 
     public void Answers(int status, string contentType, string body) => Answer = (status, contentType, Encoding.UTF8.GetBytes(body));

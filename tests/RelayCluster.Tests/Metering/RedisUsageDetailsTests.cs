@@ -8,13 +8,13 @@ public sealed class RedisUsageDetailsTests : IAsyncLifetime
 {
     private const string Key = "sk-redis-usage-key-4e1b7c9a2d";
     private readonly RedisServer _redis = new();
-    private FakeOpenAiUpstream _upstream = null!;
+    private ScriptedUpstream _upstream = null!;
     private RelayHost _host = null!;
 
     public async Task InitializeAsync()
     {
         await _redis.InitializeAsync();
-        _upstream = await FakeOpenAiUpstream.StartAsync(body => (JsonObject)JsonNode.Parse((string)body["messages"]![0]!["content"]!)!);
+        _upstream = await ScriptedUpstream.ReportingUsageAsync(body => (JsonObject)JsonNode.Parse((string)body["messages"]![0]!["content"]!)!);
         _host = new RelayHost(RelayHost.SimulatorSettings(
             ("Relay:Store", "redis"), ("Relay:Redis", _redis.ConnectionString),
             ("Relay:Providers:fake:Type", "openai"), ("Relay:Providers:fake:BaseUrl", _upstream.BaseUrl), ("Relay:Providers:fake:ApiKey", "k"),

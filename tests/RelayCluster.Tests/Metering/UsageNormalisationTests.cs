@@ -21,13 +21,13 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
 
     private readonly TempDirectory _files = new();
     private readonly TempDirectory _work = new();
-    private FakeOpenAiUpstream _upstream = null!;
+    private ScriptedUpstream _upstream = null!;
     private RelayHost _host = null!;
 
     public async Task InitializeAsync()
     {
         // The usage to report travels in the request itself (the user message), so each call picks its variant.
-        _upstream = await FakeOpenAiUpstream.StartAsync(body => (JsonObject)JsonNode.Parse((string)body["messages"]![0]!["content"]!)!);
+        _upstream = await ScriptedUpstream.ReportingUsageAsync(body => (JsonObject)JsonNode.Parse((string)body["messages"]![0]!["content"]!)!);
         _host = new RelayHost(RelayHost.SimulatorSettings(
             ("Relay:Providers:fake:Type", "openai"),
             ("Relay:Providers:fake:BaseUrl", _upstream.BaseUrl),
