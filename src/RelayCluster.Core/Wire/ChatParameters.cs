@@ -220,7 +220,7 @@ public static partial class ChatParameters
         var defined = ((JsonArray)tools!).OfType<JsonObject>().Any(t => t[kind] is JsonObject d && JsonKinds.IsString(d["name"]) && d["name"]!.GetValue<string>() == name);
         return defined
             ? null
-            : RelayError.BadRequest($"Invalid value for 'tool_choice': no {kind} named '{name}' is defined in 'tools'.", $"tool_choice.{kind}.name", "invalid_value");
+            : RelayError.BadRequest($"Invalid value for 'tool_choice': no {kind} named '{name}' is defined in 'tools'.", "tool_choice", "invalid_value");
     }
 
     private static RelayError ToolChoiceWithoutTools() => RelayError.BadRequest(

@@ -69,7 +69,7 @@ public sealed class WireValidationTests : IDisposable
         { "\"temperature\":3.5", false, "temperature", "decimal_above_max_value" },
         { "\"temperature\":3.5", true, "temperature", "decimal_above_max_value" },
         { "\"top_logprobs\":2", true, "top_logprobs", "invalid_value" },
-        { "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}},\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", false, "tool_choice.function.name", "invalid_value" },
+        { "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}},\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", false, "tool_choice", "invalid_value" },
     };
 
     [Theory]

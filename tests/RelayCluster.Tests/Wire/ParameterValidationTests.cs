@@ -60,7 +60,7 @@ public sealed class ParameterValidationTests
         { "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":\"{}\"}}]", "tools[0].function.parameters", "invalid_type" },
         { "\"tool_choice\":\"always\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tool_choice", "invalid_value" },
         { "\"tool_choice\":\"required\"", "tool_choice", "invalid_value" },
-        { "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}},\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tool_choice.function.name", "invalid_value" },
+        { "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"g\"}},\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tool_choice", "invalid_value" },
         { "\"tool_choice\":{\"type\":\"function\"},\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]", "tool_choice.function", "missing_required_parameter" },
         { "\"tool_choice\":7", "tool_choice", "invalid_type" },
     };
