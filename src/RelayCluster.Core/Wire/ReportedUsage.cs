@@ -28,6 +28,12 @@ public readonly record struct ReportedUsage(long PromptTokens, long CompletionTo
 
     public long? RejectedPredictionTokens { get; init; }
 
+    /// <summary>The report had no numeric <c>prompt_tokens</c> (absent, a string, null): the relay bills its own estimate.</summary>
+    public bool PromptMissing { get; init; }
+
+    /// <summary>The report had neither a numeric <c>completion_tokens</c> nor <c>total_tokens</c>: the output is estimated.</summary>
+    public bool CompletionMissing { get; init; }
+
     /// <summary>
     /// Two reports of one stream joined field by field, each at its larger value: a provider that reports usage on every
     /// chunk reports it cumulatively (the last is the largest), and one that splits it (the prompt on the first chunk, the
@@ -43,6 +49,8 @@ public readonly record struct ReportedUsage(long PromptTokens, long CompletionTo
         CompletionAudioTokens = Max(e.CompletionAudioTokens, later.CompletionAudioTokens),
         AcceptedPredictionTokens = Max(e.AcceptedPredictionTokens, later.AcceptedPredictionTokens),
         RejectedPredictionTokens = Max(e.RejectedPredictionTokens, later.RejectedPredictionTokens),
+        PromptMissing = e.PromptMissing && later.PromptMissing,
+        CompletionMissing = e.CompletionMissing && later.CompletionMissing,
     };
 
     private static long? Max(long? a, long? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);
@@ -59,6 +67,8 @@ internal struct UsageReader
     private const int CompletionDetails = 2;
 
     private long _prompt;
+    private bool _promptSeen;
+    private bool _completionSeen;
     private long _completion;
     private long? _total;
     private long? _cached;
@@ -102,6 +112,8 @@ internal struct UsageReader
             CompletionAudioTokens = _completionAudio,
             AcceptedPredictionTokens = _accepted,
             RejectedPredictionTokens = _rejected,
+            PromptMissing = !_promptSeen,
+            CompletionMissing = !_completionSeen,
         };
     }
 
@@ -126,9 +138,9 @@ internal struct UsageReader
     {
         switch (field)
         {
-            case 1: _prompt = value; break;
-            case 2: _completion = value; break;
-            case 3: _total = value; break;
+            case 1: _prompt = value; _promptSeen = true; break;
+            case 2: _completion = value; _completionSeen = true; break;
+            case 3: _total = value; _completionSeen = true; break;
             case 4: _cached = value; break;
             case 5: _promptAudio = value; break;
             case 6: _reasoning = value; break;

@@ -178,7 +178,9 @@ internal sealed class AdmittedRequest(
 
     private (long Prompt, long Completion, bool Estimated) Tokens()
     {
-        if (_usage is { } usage)
+        // Embeddings have no output side: a report without completion_tokens is complete for them.
+        var outputMissing = _usage is { CompletionMissing: true } && request.Operation != RelayOperation.Embeddings;
+        if (_usage is { PromptMissing: false } usage && !outputMissing)
         {
             return (usage.PromptTokens, usage.CompletionTokens, false);
         }
@@ -188,10 +190,14 @@ internal sealed class AdmittedRequest(
             return (0, 0, false); // refused or unreachable upstream: nothing was consumed
         }
 
-        // No usage reported (a provider without it, a disconnect or failure before the usage chunk): bill the prompt
-        // and what was relayed, at one token a chunk or four bytes a token, whichever is more, but never more output
-        // than the call could have produced: the reservation held exactly that, so an estimate cannot pass the budget.
-        var output = Math.Max(_outputChunks, (_contentBytes + 3) / 4);
-        return (request.Prompt.BestGuessTokensOn(_route.Prompt), Math.Min(output, request.OutputBound(_route.DefaultMaxOutputTokens)), true);
+        // No usage reported (a provider without it, a disconnect or failure before the usage chunk), or a report without
+        // a side (no numeric prompt_tokens; neither completion_tokens nor total_tokens): bill what is missing from the
+        // prompt and what was relayed, at one token a chunk or four bytes a token, whichever is more, but never more
+        // output than the call could have produced: the reservation held exactly that, so an estimate cannot pass the budget.
+        var prompt = _usage is { PromptMissing: false } reported ? reported.PromptTokens : request.Prompt.BestGuessTokensOn(_route.Prompt);
+        var output = _usage is { } counted && !outputMissing
+            ? counted.CompletionTokens
+            : Math.Min(Math.Max(_outputChunks, (_contentBytes + 3) / 4), request.OutputBound(_route.DefaultMaxOutputTokens));
+        return (prompt, output, true);
     }
 }

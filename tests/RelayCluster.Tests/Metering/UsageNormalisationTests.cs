@@ -97,6 +97,31 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(false, """{"completion_tokens":5,"total_tokens":"lots"}""", true, false)]
+    [InlineData(true, """{"prompt_tokens":"ten","completion_tokens":5}""", true, false)]
+    [InlineData(false, """{"prompt_tokens":10}""", false, true)]
+    [InlineData(true, """{"prompt_tokens":10,"total_tokens":null}""", false, true)]
+    public async Task A_side_the_report_leaves_out_is_billed_as_the_relays_estimate_not_as_zero(bool stream, string usage, bool promptMissing, bool outputMissing)
+    {
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(new
+        {
+            model = "priced", stream, messages = new[] { new { role = "user", content = usage } },
+        }));
+        Assert.Equal(200, (int)response.StatusCode);
+        await response.Content.ReadAsStringAsync();
+        await _host.WaitForIdleAsync("t1");
+
+        var record = await LedgerRecordAsync();
+        var (prompt, completion) = ((long)record["prompt_tokens"]!, (long)record["completion_tokens"]!);
+        Assert.True((bool)record["estimated"]!);
+        // The reported side stands as reported; the missing one is the estimate (the prompt's text, or "hi" relayed: 1 token).
+        Assert.True(promptMissing ? prompt > 0 : prompt == 10, $"prompt_tokens {prompt}");
+        Assert.Equal(outputMissing ? 1 : 5, completion);
+        Assert.Equal((prompt * Input) + (completion * Output), (long)record["cost_nanos"]!);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Every_detail_is_kept_in_the_record_and_the_totals(bool stream)
