@@ -3,8 +3,13 @@ using System.Text.Json;
 namespace RelayCluster.Core.Wire;
 
 
-/// <summary>What the relay needs to know of one upstream JSON payload (an SSE chunk or a whole response).</summary>
-public readonly record struct ChunkFacts(bool IsError, ReportedUsage? Usage, bool HasChoices, int ContentBytes, bool CarriesOutput);
+/// <summary>
+/// What the relay needs to know of one upstream JSON payload (an SSE chunk or a whole response). <see cref="IsChunk"/>
+/// vouches for a stream chunk in the same pass: the whole payload was one JSON object, with no <c>error</c>, and a
+/// <c>choices</c> array or a <c>usage</c> object. False does not condemn it (the reader stops at what it does not
+/// follow); the full rule is the relay's <c>UpstreamAnswers.ProblemWithChunk</c>.
+/// </summary>
+public readonly record struct ChunkFacts(bool IsError, ReportedUsage? Usage, bool HasChoices, int ContentBytes, bool CarriesOutput, bool IsChunk = false);
 
 /// <summary>
 /// Reads the few fields the relay acts on from an upstream payload without building a document, so
@@ -21,6 +26,8 @@ public static class ChunkInspector
         var hasChoices = false;
         var contentBytes = 0;
         var carriesOutput = false;
+        var listed = false;
+        var whole = false;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -46,6 +53,7 @@ public static class ChunkInspector
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.StartArray)
                     {
+                        listed = true;
                         ReadChoices(ref reader, ref hasChoices, ref contentBytes, ref carriesOutput);
                     }
                     else
@@ -59,6 +67,9 @@ public static class ChunkInspector
                     reader.Skip();
                 }
             }
+
+            // The root object was read to its end and nothing follows it (trailing bytes throw, below).
+            whole = reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0 && !reader.Read();
         }
         catch (JsonException)
         {
@@ -66,7 +77,7 @@ public static class ChunkInspector
             return new ChunkFacts(isError, usage, hasChoices, contentBytes, carriesOutput);
         }
 
-        return new ChunkFacts(isError, usage, hasChoices, contentBytes, carriesOutput);
+        return new ChunkFacts(isError, usage, hasChoices, contentBytes, carriesOutput, whole && !isError && (listed || usage is not null));
     }
 
     private static ReportedUsage ReadUsage(ref Utf8JsonReader reader)

@@ -117,7 +117,10 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
                 continue;
             }
 
-            if (UpstreamAnswers.ProblemWithChunk(payload.Span) is { } problem)
+            // One pass reads what the relay acts on and vouches for an ordinary chunk; only a chunk it cannot vouch for
+            // is judged by the full rule.
+            var facts = ChunkInspector.Inspect(payload.Span);
+            if (!facts.IsChunk && UpstreamAnswers.ProblemWithChunk(payload.Span) is { } problem)
             {
                 // The first event was vetted before the commit; a later error or non-chunk ends the stream with the
                 // relay's own error event (the OpenAI envelope the SDKs throw on), and no [DONE].
@@ -126,7 +129,6 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             }
 
             payload = SseFrame.OneLine(payload);
-            var facts = ChunkInspector.Inspect(payload.Span);
 
             admitted.Observe(facts);
             admitted.Capture(payload.Span);

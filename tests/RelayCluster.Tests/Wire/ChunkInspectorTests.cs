@@ -56,4 +56,33 @@ public sealed class ChunkInspectorTests
         Assert.Equal(default, Inspect("not json at all"));
         Assert.False(Inspect("""{"choices":[{"delta":{"content":"x"}""").IsError);
     }
+
+    [Theory]
+    [InlineData("""{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"}}]}""", true)]
+    [InlineData("""{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}""", true)]
+    [InlineData("""{"usage":{"prompt_tokens":1}}""", true)]
+    [InlineData("""{"choices":[],"prompt_filter_results":[{"prompt_index":0}],"error":null}""", true)]
+    [InlineData("""{"choices":[1,"x",{"delta":{}}]}""", false)] // a list the reader does not follow: left to the full rule
+    [InlineData("""{"error":{"message":"overloaded"}}""", false)]
+    [InlineData("""{"choices":[{"delta":{}}],"error":"busy"}""", false)]
+    [InlineData("""{"id":"c"}""", false)]
+    [InlineData("""{"choices":{}}""", false)]
+    [InlineData("""{"usage":null}""", false)]
+    [InlineData("""[{"choices":[]}]""", false)]
+    [InlineData("""{"choices":[]} {"choices":[]}""", false)]
+    [InlineData("""{"choices":[]} x""", false)]
+    [InlineData("""{"choices":[]""", false)]
+    [InlineData("""not json""", false)]
+    [InlineData("", false)]
+    public void It_vouches_for_a_chunk_only_where_the_full_rule_finds_nothing_wrong(string payload, bool vouched)
+    {
+        var facts = Inspect(payload);
+
+        Assert.Equal(vouched, facts.IsChunk);
+        if (facts.IsChunk)
+        {
+            // The fast path of StreamingRelay: what it vouches for, the full rule (UpstreamAnswers) must accept.
+            Assert.Null(RelayCluster.Silo.Relay.UpstreamAnswers.ProblemWithChunk(Encoding.UTF8.GetBytes(payload)));
+        }
+    }
 }
