@@ -79,15 +79,7 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
     [MemberData(nameof(Variants))]
     public async Task The_ledger_and_the_spent_budget_bill_the_normalised_usage(string model, bool stream, string usage, long prompt, long completion, long cost)
     {
-        using var client = _host.ClientFor(Key);
-        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(new
-        {
-            model, stream, messages = new[] { new { role = "user", content = usage } },
-        }));
-        Assert.Equal(200, (int)response.StatusCode);
-        await response.Content.ReadAsStringAsync();
-
-        var quota = await _host.WaitForIdleAsync("t1");
+        var quota = await ChatAsync(model, stream, usage);
         Assert.Equal(cost, (long)quota["spent_nanos"]!);
         var summary = await _host.UsageAsync("t1");
         Assert.Equal((prompt, completion, cost), ((long)summary["prompt_tokens"]!, (long)summary["completion_tokens"]!, (long)summary["cost_nanos"]!));
@@ -103,14 +95,7 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
     [InlineData(true, """{"prompt_tokens":10,"total_tokens":null}""", false, true)]
     public async Task A_side_the_report_leaves_out_is_billed_as_the_relays_estimate_not_as_zero(bool stream, string usage, bool promptMissing, bool outputMissing)
     {
-        using var client = _host.ClientFor(Key);
-        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(new
-        {
-            model = "priced", stream, messages = new[] { new { role = "user", content = usage } },
-        }));
-        Assert.Equal(200, (int)response.StatusCode);
-        await response.Content.ReadAsStringAsync();
-        await _host.WaitForIdleAsync("t1");
+        await ChatAsync("priced", stream, usage);
 
         var record = await LedgerRecordAsync();
         var (prompt, completion) = ((long)record["prompt_tokens"]!, (long)record["completion_tokens"]!);
@@ -131,14 +116,7 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
              "prompt_tokens_details":{"cached_tokens":60,"audio_tokens":12},
              "completion_tokens_details":{"reasoning_tokens":20,"audio_tokens":5,"accepted_prediction_tokens":3,"rejected_prediction_tokens":4}}
             """;
-        using var client = _host.ClientFor(Key);
-        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(new
-        {
-            model = "priced", stream, messages = new[] { new { role = "user", content = usage } },
-        }));
-        Assert.Equal(200, (int)response.StatusCode);
-        await response.Content.ReadAsStringAsync();
-        await _host.WaitForIdleAsync("t1");
+        await ChatAsync("priced", stream, usage);
 
         var record = await LedgerRecordAsync();
         Assert.Equal(
@@ -206,6 +184,19 @@ public sealed class UsageNormalisationTests : IAsyncLifetime
 
         var missing = ChunkInspector.Inspect("""{"usage":{"prompt_tokens":5,"completion_tokens":3,"completion_tokens_details":null}}"""u8);
         Assert.Equal((5L, 3L, (long?)null), (missing.Usage!.Value.PromptTokens, missing.Usage.Value.CompletionTokens, missing.Usage.Value.ReasoningTokens));
+    }
+
+    /// <summary>One chat call whose fake upstream reports <paramref name="usage"/>; the tenant's quota once it is settled.</summary>
+    private async Task<JsonObject> ChatAsync(string model, bool stream, string usage)
+    {
+        using var client = _host.ClientFor(Key);
+        using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(new
+        {
+            model, stream, messages = new[] { new { role = "user", content = usage } },
+        }));
+        Assert.Equal(200, (int)response.StatusCode);
+        await response.Content.ReadAsStringAsync();
+        return await _host.WaitForIdleAsync("t1");
     }
 
     private async Task<JsonObject> LedgerRecordAsync()
