@@ -1,0 +1,64 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace RelayCluster.Silo.Telemetry;
+
+/// <summary>
+/// OpenTelemetry for a silo: metrics always (scraped at <c>GET /metrics</c>, see <see cref="MetricsGate"/>), pushed over
+/// OTLP with traces only when an endpoint is configured (<see cref="TelemetryPlan"/>).
+/// <code>
+///  meters: RelayCluster (RelayMetrics) · Microsoft.Orleans · ASP.NET Core (http.server.*, kestrel, SignalR)
+///          · HttpClient (http.client.*, the upstream calls) · System.Runtime (GC, thread pool, CPU)
+///  traces (OTLP only): ASP.NET Core · HttpClient · Microsoft.Orleans.Runtime/.Application (grain calls, joined to
+///          the HTTP span by the silo's activity propagation)
+/// </code>
+/// </summary>
+public static class TelemetryHosting
+{
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>Registers the relay's meter and the OpenTelemetry providers; throws for an unusable setting.</summary>
+    public static WebApplicationBuilder AddRelayTelemetry(this WebApplicationBuilder builder)
+    {
+        var plan = TelemetryPlan.Read(builder.Configuration);
+        var services = builder.Services;
+        services.AddSingleton(plan);
+        services.AddSingleton<RelayMetrics>();
+
+        var telemetry = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("relaycluster"));
+        telemetry.WithMetrics(metrics =>
+        {
+            metrics.AddMeter(RelayMetrics.MeterName, "Microsoft.Orleans", "System.Runtime")
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddPrometheusExporter();
+            if (plan.Otlp)
+            {
+                metrics.AddOtlpExporter(exporter => plan.Configure(exporter, "metrics"));
+            }
+        });
+
+        // No tracer provider at all without an endpoint: no listener, so ASP.NET Core, HttpClient and Orleans create no activities.
+        if (plan.Otlp)
+        {
+            telemetry.WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = context => !context.Request.Path.StartsWithSegments(MetricsPath))
+                .AddHttpClientInstrumentation()
+                .AddOtlpExporter(exporter => plan.Configure(exporter, "traces")));
+        }
+
+        return builder;
+    }
+
+    /// <summary>Whether grain calls should carry the trace context (only when traces are exported).</summary>
+    public static bool TracesGrainCalls(IConfiguration configuration) => TelemetryPlan.Read(configuration).Otlp;
+
+    /// <summary>Maps <c>GET /metrics</c> (Prometheus text), behind <see cref="MetricsGate"/> (added in the middleware pipeline).</summary>
+    public static WebApplication MapRelayMetrics(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
+        return app;
+    }
+}
