@@ -97,18 +97,18 @@ internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory chan
             throw new HubException("No such stream.");
         }
 
-        metrics.Subscribers(+1);
+        metrics.Subscribers(grant.TenantId, +1);
         try
         {
             await foreach (var entry in channel.FollowAsync(Math.Max(0, fromSequence - 1), cancellationToken))
             {
-                metrics.MessageSent();
+                metrics.MessageSent(grant.TenantId);
                 yield return new StreamMessage(entry.Sequence, StreamEntryKinds.Name(entry.Kind), entry.Data);
             }
         }
         finally
         {
-            metrics.Subscribers(-1); // also when the subscriber leaves or lags out: the enumerator is disposed
+            metrics.Subscribers(grant.TenantId, -1); // also when the subscriber leaves or lags out: the enumerator is disposed
         }
     }
 

@@ -63,8 +63,8 @@ internal sealed class RelayMetrics
         _fallbacks = meter.CreateCounter<long>("relay.upstream.fallbacks", "{fallback}",
             "Targets given up on for the next one in a fallback chain, by the model and provider given up on.");
         _batchItems = meter.CreateCounter<long>("relay.batch.items", "{item}", "Batch items ended, by tenant and outcome (succeeded, failed, expired).");
-        _subscribers = meter.CreateUpDownCounter<long>("relay.fanout.subscribers", "{subscriber}", "Stream subscriptions open on this silo's /hubs/streams.");
-        _messages = meter.CreateCounter<long>("relay.fanout.messages", "{message}", "Stream entries sent to subscribers by this silo.");
+        _subscribers = meter.CreateUpDownCounter<long>("relay.fanout.subscribers", "{subscriber}", "Stream subscriptions open on this silo's /hubs/streams, by tenant.");
+        _messages = meter.CreateCounter<long>("relay.fanout.messages", "{message}", "Stream entries sent to subscribers by this silo, by tenant.");
 
         // Upstream resilience, read from the providers' own counters at collection: nothing on the request path.
         meter.CreateObservableCounter("relay.upstream.attempts", () => PerProvider(health, h => h.Attempts), "{attempt}",
@@ -131,11 +131,11 @@ internal sealed class RelayMetrics
     public void BatchItemEnded(string tenantId, string outcome) =>
         _batchItems.Add(1, new TagList { { Tag.Tenant, tenantId }, { Tag.BatchOutcome, outcome } });
 
-    /// <summary>A subscription opened (+1) or ended (-1).</summary>
-    public void Subscribers(int delta) => _subscribers.Add(delta);
+    /// <summary>A subscription of the tenant's stream opened (+1) or ended (-1).</summary>
+    public void Subscribers(string tenantId, int delta) => _subscribers.Add(delta, new KeyValuePair<string, object?>(Tag.Tenant, tenantId));
 
     /// <summary>A stream entry sent to one subscriber.</summary>
-    public void MessageSent() => _messages.Add(1);
+    public void MessageSent(string tenantId) => _messages.Add(1, new KeyValuePair<string, object?>(Tag.Tenant, tenantId));
 
     private void AddTokens(long tokens, in TagList billing, string type)
     {

@@ -1,4 +1,5 @@
 using OpenTelemetry.Exporter;
+using RelayCluster.Core.Configuration;
 
 namespace RelayCluster.Silo.Telemetry;
 
@@ -6,8 +7,8 @@ namespace RelayCluster.Silo.Telemetry;
 /// What the silo exports, read once from configuration before the host is built (exporters are fixed at start).
 /// <list type="bullet">
 /// <item><c>Relay:Metrics:AllowAnonymous</c> (bool, default false): <c>GET /metrics</c> without any key.</item>
-/// <item><c>Relay:Metrics:ScrapeToken</c> (string, at least 16 characters): a bearer token that opens <c>/metrics</c> and
-/// nothing else, so a scraper need not hold the admin key (which always works too).</item>
+/// <item><c>Relay:Metrics:ScrapeToken</c> (a secret held to the admin key's rules, <see cref="AdminKeyPolicy"/>): a bearer
+/// token that opens <c>/metrics</c> and nothing else, so a scraper need not hold the admin key (which always works too).</item>
 /// <item><c>Relay:Telemetry:OtlpEndpoint</c> (absolute URL) with <c>Relay:Telemetry:OtlpProtocol</c> (<c>grpc</c>, the
 /// default, or <c>http/protobuf</c>), or OpenTelemetry's own <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (and its
 /// <c>_TRACES_</c>/<c>_METRICS_</c> variants and <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>): traces and metrics are pushed
@@ -17,8 +18,6 @@ namespace RelayCluster.Silo.Telemetry;
 /// <param name="OtlpEndpoint">The <c>Relay:Telemetry</c> endpoint, or null to leave the exporter to the <c>OTEL_*</c> variables.</param>
 internal sealed record TelemetryPlan(bool AllowAnonymous, string? ScrapeToken, bool Otlp, Uri? OtlpEndpoint, OtlpExportProtocol OtlpProtocol)
 {
-    public const int MinScrapeTokenLength = 16;
-
     /// <summary>Reads the plan; throws <see cref="InvalidOperationException"/> naming the key for a value it cannot use.</summary>
     public static TelemetryPlan Read(IConfiguration configuration)
     {
@@ -26,9 +25,11 @@ internal sealed record TelemetryPlan(bool AllowAnonymous, string? ScrapeToken, b
             ? bool.TryParse(open, out var allow) ? allow : throw Invalid("Relay:Metrics:AllowAnonymous", "true or false")
             : false;
         var token = configuration["Relay:Metrics:ScrapeToken"] is { Length: > 0 } t ? t : null;
-        if (token is { Length: < MinScrapeTokenLength })
+        if (token is not null && AdminKeyPolicy.Weakness(token) is { } weakness)
         {
-            throw new InvalidOperationException($"Relay:Metrics:ScrapeToken must be at least {MinScrapeTokenLength} characters (it is a password for /metrics).");
+            // Held to the admin key's rules everywhere (never echoed): a forgotten placeholder would open the metrics.
+            throw new InvalidOperationException(
+                $"Relay:Metrics:ScrapeToken is too weak because {weakness}. It must be a random secret of at least {AdminKeyPolicy.MinLength} characters, for example from `openssl rand -hex 24`.");
         }
 
         Uri? endpoint = null;
