@@ -16,6 +16,7 @@ namespace RelayCluster.Tests.Telemetry;
 /// OTLP export over HTTP to a receiver written here (real Kestrel on loopback, counting posts per signal): traces and
 /// metrics arrive once <c>Relay:Telemetry:OtlpEndpoint</c> is set, with the relay's meter and the grain-call spans in them.
 /// </summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class OtlpExportTests
 {
     [Fact]
