@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using RelayCluster.Core.Metering;
 using RelayCluster.Upstreams.Resilience;
 
@@ -43,7 +44,18 @@ internal sealed class RelayMetrics
     private readonly UpDownCounter<long> _subscribers;
     private readonly Counter<long> _messages;
 
-    public RelayMetrics(IMeterFactory meters, IProviderHealthSource health)
+    /// <summary>
+    /// Registers the one instance (once, whoever asks first: the host, or a test silo that hosts only the batch grains, which
+    /// has no upstream providers and so reports no upstream instruments).
+    /// </summary>
+    public static IServiceCollection AddTo(IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.TryAddSingleton(sp => new RelayMetrics(sp.GetRequiredService<IMeterFactory>(), sp.GetService<IProviderHealthSource>()));
+        return services;
+    }
+
+    public RelayMetrics(IMeterFactory meters, IProviderHealthSource? health)
     {
         // From the host's factory, so the meter ends with its host (tests run several hosts in one process).
         var meter = meters.Create(MeterName);
@@ -67,6 +79,11 @@ internal sealed class RelayMetrics
         _messages = meter.CreateCounter<long>("relay.fanout.messages", "{message}", "Stream entries sent to subscribers by this silo, by tenant.");
 
         // Upstream resilience, read from the providers' own counters at collection: nothing on the request path.
+        if (health is null)
+        {
+            return;
+        }
+
         meter.CreateObservableCounter("relay.upstream.attempts", () => PerProvider(health, h => h.Attempts), "{attempt}",
             "Upstream calls made, retries included, by provider.");
         meter.CreateObservableCounter("relay.upstream.retries", () => PerProvider(health, h => h.Retries), "{retry}",

@@ -27,7 +27,7 @@ public static class TelemetryHosting
         var plan = TelemetryPlan.Read(builder.Configuration);
         var services = builder.Services;
         services.AddSingleton(plan);
-        services.AddSingleton<RelayMetrics>();
+        RelayMetrics.AddTo(services);
 
         var telemetry = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("relaycluster"));
         telemetry.WithMetrics(metrics =>
