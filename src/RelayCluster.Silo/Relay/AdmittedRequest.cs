@@ -49,7 +49,7 @@ internal sealed class AdmittedRequest(
     /// <summary>The lane the call was admitted in (<c>interactive</c> or <c>batch</c>), for the metrics.</summary>
     public string Lane { get; init; } = CallLane.Interactive.Name;
 
-    /// <summary>Where the settlement is counted (requests, tokens, cost, latency); none in tests that build one by hand.</summary>
+    /// <summary>Where the settlement is counted (requests, tokens, cost, latency); set by <see cref="ModelCalls"/>.</summary>
     public Telemetry.RelayMetrics? Metrics { get; init; }
 
     /// <summary>Records the target the call went to (from then on the one billed) and the attempts so far.</summary>
