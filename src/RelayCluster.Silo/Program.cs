@@ -1,4 +1,5 @@
 using RelayCluster.Silo.Hosting;
+using RelayCluster.Silo.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRelayConfiguration(args);
@@ -6,6 +7,7 @@ builder.AddRelayConfiguration(args);
 // tenant) call grains, so the silo must be active before them.
 builder.AddRelayOrleans();
 builder.Services.AddRelay();
+builder.AddRelayTelemetry();
 
 var app = builder.Build();
 app.UseRelayHttp();

@@ -38,6 +38,8 @@ internal static class TenantAdmissionFilter
         RateLimitHeaders.Write(context.Response, admission.Window);
         if (!admission.IsAdmitted)
         {
+            context.RequestServices.GetRequiredService<Telemetry.RelayMetrics>()
+                .Refused(tenant.Id, CallLane.Interactive.Name, Telemetry.RefusalReasons.For(admission.Outcome));
             await ErrorResponses.WriteAsync(context, Refusals.For(admission, tenant.Id, requestedTokens: 0));
             return TypedResults.Empty;
         }

@@ -28,7 +28,8 @@ namespace RelayCluster.Silo.Batches;
 internal sealed partial class BatchChunkGrain(
     [PersistentState("chunk", OrleansHosting.GrainStorage)] IPersistentState<ChunkRecord> state,
     IBatchItemExecutor executor, BatchCapacity capacity, PartFiles parts, IFileStore files, ITenantDirectory directory,
-    ITenantGrainFactory tenants, RelayOptions options, TimeProvider time, ILogger<BatchChunkGrain> logger) : Grain, IBatchChunkActor
+    ITenantGrainFactory tenants, RelayOptions options, TimeProvider time, Telemetry.RelayMetrics metrics, ILogger<BatchChunkGrain> logger)
+    : Grain, IBatchChunkActor
 {
     private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(200);
 
@@ -320,6 +321,13 @@ internal sealed partial class BatchChunkGrain(
 
         _version++;
         await CommitAsync();
+        foreach (var item in recorded)
+        {
+            // Counted once committed: a commit that throws leaves the items unended, to be run again.
+            var end = state.State.Ends[item];
+            metrics.BatchItemEnded(_work!.TenantId, end.Expired ? "expired" : end.Outcome == ItemOutcome.Succeeded ? "succeeded" : "failed");
+        }
+
         foreach (var item in recorded)
         {
             await BookAsync(item);

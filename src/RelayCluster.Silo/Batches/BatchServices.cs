@@ -13,6 +13,7 @@ internal static class BatchServices
         services.AddSingleton<BatchItemRunner>();
         services.AddSingleton<IBatchItemExecutor>(sp => sp.GetRequiredService<BatchItemRunner>());
         services.AddSingleton<BatchCapacity>();
+        Telemetry.RelayMetrics.AddTo(services); // the chunk grain counts the items it ends
         services.AddSingleton<BatchValidation>();
         services.AddSingleton<BatchFinalizer>();
         services.AddSingleton<BatchJobs>();

@@ -38,6 +38,7 @@ public static class OrleansHosting
             Dashboard: OrleansOptions.Read(builder.Configuration).Dashboard);
         services.AddSingleton(plan);
 
+        var tracing = Telemetry.TelemetryHosting.TracesGrainCalls(builder.Configuration);
         builder.UseOrleans(silo =>
         {
             if (plan.Cluster)
@@ -51,6 +52,10 @@ public static class OrleansHosting
 
             silo.AddBatchPlacement();
             silo.UseBinaryGrainState();
+            if (tracing)
+            {
+                silo.AddActivityPropagation(); // grain-call spans join the HTTP request's trace; only when traces are exported
+            }
 
             // After the providers' own defaults, so these win.
             silo.Services.AddOptions<EndpointOptions>().Configure<SiloPort, IOptions<OrleansOptions>>((endpoints, port, relay) =>

@@ -76,6 +76,7 @@ public static class RelayServices
         app.UseMiddleware<DotSegmentGuard>();
         app.UseMiddleware<BadRequestBodies>();
         app.UseMiddleware<AdminDashboardGate>();
+        app.UseMiddleware<Telemetry.MetricsGate>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         app.UseMiddleware<StreamsHubGate>();
         return app;
@@ -95,6 +96,7 @@ public static class RelayServices
         app.MapHub<StreamsHub>(StreamsHubGate.Path);
         app.MapHub<CompletionsHub>("/hubs/completions");
         app.MapGet("/healthz", () => Results.Text("ok"));
+        Telemetry.TelemetryHosting.MapRelayMetrics(app); // behind the admin key or the scrape token: see MetricsGate
         // Ready once this process's Orleans silo is active (not while it starts or stops) and the store answers.
         app.MapGet("/readyz", async (IStoreHealth store, ISiloHealth silo) =>
             !silo.IsActive ? Results.Text("silo not active", statusCode: 503)

@@ -46,6 +46,12 @@ internal sealed class AdmittedRequest(
     /// <summary>The shadow copy of this call, if it was sampled; it is told the call's content and ending.</summary>
     public Routing.ShadowRun? Shadow { get; init; }
 
+    /// <summary>The lane the call was admitted in (<c>interactive</c> or <c>batch</c>), for the metrics.</summary>
+    public string Lane { get; init; } = CallLane.Interactive.Name;
+
+    /// <summary>Where the settlement is counted (requests, tokens, cost, latency); set by <see cref="ModelCalls"/>.</summary>
+    public Telemetry.RelayMetrics? Metrics { get; init; }
+
     /// <summary>Records the target the call went to (from then on the one billed) and the attempts so far.</summary>
     public void Routed(ModelRoute target, int attempts, int fallbacks)
     {
@@ -121,7 +127,7 @@ internal sealed class AdmittedRequest(
         var details = _usage ?? default;
         var target = _route;
         Shadow?.PrimaryEnded(target.Model, status, time.GetElapsedTime(_started).TotalMilliseconds);
-        return new Settlement(Unreserved: unreserved, Record: new UsageRecord
+        var record = new UsageRecord
         {
             TimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             Tenant = tenantId,
@@ -149,7 +155,11 @@ internal sealed class AdmittedRequest(
             RouteAlternative = Route.Alternative,
             Attempts = Attempts,
             Fallbacks = Fallbacks,
-        });
+        };
+
+        // Here, where the one settlement is taken, so the counters move exactly as the ledger does.
+        Metrics?.Settled(record, Lane, request.Operation == RelayOperation.Embeddings ? "embeddings" : "chat");
+        return new Settlement(Unreserved: unreserved, Record: record);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal sealed partial class ModelCalls(
     RelayOptions options, ModelRouter router, RouteTable routes, ShadowTraffic shadows, ITenantGrainFactory grains, UpstreamProviders providers,
-    ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, ILogger<ModelCalls> logger)
+    ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, Telemetry.RelayMetrics metrics, ILogger<ModelCalls> logger)
 {
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
@@ -85,6 +85,7 @@ internal sealed partial class ModelCalls(
 
         if (!admission.IsAdmitted)
         {
+            metrics.Refused(tenant.Id, lane.Name, Telemetry.RefusalReasons.For(admission.Outcome));
             return CallStart.Refused(Refusals.For(admission, tenant.Id, worstTokens), admission);
         }
 
@@ -96,8 +97,10 @@ internal sealed partial class ModelCalls(
         {
             Route = (plan.RouteModel, plan.Alternative),
             Shadow = shadow,
+            Lane = lane.Name,
+            Metrics = metrics,
         };
-        return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger), null, admission);
+        return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger, metrics), null, admission);
     }
 
     /// <summary>
@@ -113,6 +116,7 @@ internal sealed partial class ModelCalls(
             return null;
         }
 
+        metrics.Refused(tenant.Id, lane.Name, Telemetry.RefusalReasons.For(refusal.Outcome));
         return CallStart.Refused(Refusals.For(refusal, tenant.Id, 0), refusal);
     }
 
@@ -164,7 +168,7 @@ internal sealed record CallStart(ModelCall? Call, RelayError? Refusal, Admission
 /// </summary>
 internal sealed class ModelCall(
     AdmittedRequest admitted, RelayOperation operation, IReadOnlyList<ModelRoute> targets, UpstreamProviders providers, ReservationRenewer renewer,
-    ILogger logger) : IDisposable
+    ILogger logger, Telemetry.RelayMetrics? metrics = null) : IDisposable
 {
     private readonly IDisposable _renewal = renewer.Track(admitted);
 
@@ -220,6 +224,7 @@ internal sealed class ModelCall(
                 }
 
                 ModelCallsLog.FailedOver(logger, admitted.RequestId, target.Model, ex.Message);
+                metrics?.FellBack(target.Model, target.ProviderId);
                 continue;
             }
 
@@ -236,6 +241,7 @@ internal sealed class ModelCall(
             }
 
             ModelCallsLog.FailedOver(logger, admitted.RequestId, target.Model, $"status {response.StatusCode}");
+            metrics?.FellBack(target.Model, target.ProviderId);
             await response.DisposeAsync();
         }
     }

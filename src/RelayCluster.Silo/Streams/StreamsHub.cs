@@ -19,7 +19,7 @@ public sealed record StreamMessage(long Sequence, string Type, string Data);
 /// such as <c>batch:{id}</c>, works the same). A silo's subscriptions to one stream share one reader of the store,
 /// each with a bounded buffer, so a slow browser slows nobody else: it is dropped with a <c>lagged</c> message.
 /// </summary>
-internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory channels) : Hub
+internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory channels, Telemetry.RelayMetrics metrics) : Hub
 {
     public override Task OnConnectedAsync()
     {
@@ -97,9 +97,18 @@ internal sealed class StreamsHub(StreamTokens tokens, IStreamChannelFactory chan
             throw new HubException("No such stream.");
         }
 
-        await foreach (var entry in channel.FollowAsync(Math.Max(0, fromSequence - 1), cancellationToken))
+        metrics.Subscribers(grant.TenantId, +1);
+        try
         {
-            yield return new StreamMessage(entry.Sequence, StreamEntryKinds.Name(entry.Kind), entry.Data);
+            await foreach (var entry in channel.FollowAsync(Math.Max(0, fromSequence - 1), cancellationToken))
+            {
+                metrics.MessageSent(grant.TenantId);
+                yield return new StreamMessage(entry.Sequence, StreamEntryKinds.Name(entry.Kind), entry.Data);
+            }
+        }
+        finally
+        {
+            metrics.Subscribers(grant.TenantId, -1); // also when the subscriber leaves or lags out: the enumerator is disposed
         }
     }
 
