@@ -20,7 +20,7 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var id = "big-" + Guid.NewGuid().ToString("N");
         var (epoch, image) = await journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, _now);
-        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000));
+        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000), _now);
         for (var i = 0; i < admissions; i++)
         {
             Assert.True(book.Admit(new AdmissionRequest($"r{i}", 1, 1), "silo-a", _now).IsAdmitted);
@@ -68,7 +68,7 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var id = "limits-" + Guid.NewGuid().ToString("N");
         var (epoch, image) = await journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, _now);
-        book.SetLimits(new TenantLimits(0, -1, -3, -5)); // no caller's validation in between
+        book.SetLimits(new TenantLimits(0, -1, -3, -5), _now); // no caller's validation in between
         var probe = new AdmissionRequest("probe", 1, 1);
         var admitted = book.Admit(probe, "", _now);
         book.Release("probe", _now);
