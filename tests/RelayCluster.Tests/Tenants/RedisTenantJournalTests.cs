@@ -81,6 +81,43 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Equal(AdmissionOutcome.BudgetExceeded, admitted.Outcome); // a negative budget never means "unlimited"
     }
 
+    [Fact]
+    public async Task Thresholds_the_pause_cause_and_crossings_with_their_deliveries_come_back_from_a_reload()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "alerts-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(null, null, null, 1_000_000, 0.5, 0.9, "https://hooks.example/T000/B000/secret"), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "big", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 950_000, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }, Unreserved: true), _now);
+        Assert.True(book.RecordDelivery(book.Crossings[0], new AlertDelivery(AlertDelivery.Pending, 2, _now, "HTTP 503", _now + 2_000)));
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(book.ToImage(_now).State, loaded.State);
+        Assert.True(loaded.State!.Value.PausedByThreshold);
+        Assert.Equal(book.Crossings, loaded.Crossings);
+        Assert.Equal(AdmissionOutcome.Paused, new TenantBook(id, loaded, Options, _now).Admit(new AdmissionRequest("p", 1, 1), "", _now).Outcome);
+    }
+
+    [Fact]
+    public async Task A_state_hash_written_before_thresholds_existed_loads_with_the_defaults()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "old-" + Guid.NewGuid().ToString("N");
+        await redis.Connection.ExecuteAsync("HSET", "{t:" + id + "}:state", "month", "2026-11", "spent", "5", "rpm", "0", "tpm", "0", "maxc", "0",
+            "budget", "1000", "paused", "1", "incarnation", "");
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(new TenantScalars(new TenantLimits(null, null, null, 1000), true, "2026-11", 5, ""), loaded.State);
+        Assert.Empty(loaded.Crossings);
+    }
+
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
     {
         var (_, loaded) = await journal.LoadAsync(id);
