@@ -19,6 +19,7 @@ internal sealed class TenantSettingsLog
     public TenantSettingsLog(string? path)
     {
         _path = path;
+        OwnerOnly(path);
         foreach (var entry in JsonLinesFile.Read(path, TenantSettingsJsonContext.Default.SettingsLine))
         {
             Apply(entry);
@@ -59,6 +60,28 @@ internal sealed class TenantSettingsLog
         {
             Record(new SettingsLine(tenantId, "", null, null, null, null, false, Forgotten: true));
         }
+    }
+
+    /// <summary>
+    /// The log holds tenants' webhook URLs (secrets): readable by the relay's user only, whether created now or by a
+    /// version that wrote it with the default mode.
+    /// </summary>
+    private static void OwnerOnly(string? path)
+    {
+        if (path is null || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (File.Exists(path))
+        {
+            File.SetUnixFileMode(path, mode);
+            return;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var created = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = mode });
     }
 
     private void Record(SettingsLine line)

@@ -17,8 +17,8 @@ internal sealed partial class TenantGrain : IRemindable
 {
     private const string AlertsReminder = "relay.budget-alerts";
 
-    /// <summary>One one-shot timer per crossing being delivered (key: its event id), so no crossing has two attempts at once.</summary>
-    private readonly Dictionary<string, IGrainTimer> _deliveries = new(StringComparer.Ordinal);
+    /// <summary>One one-shot timer per crossing being delivered (waiting or attempting), so no crossing has two attempts at once.</summary>
+    private readonly Dictionary<(string Kind, string Month, int Sequence), IGrainTimer> _deliveries = [];
     private bool _reminderSet;
 
     public ValueTask<BudgetAlerts> GetAlertsAsync()
@@ -46,27 +46,30 @@ internal sealed partial class TenantGrain : IRemindable
     /// <summary>Starts a delivery for every committed pending crossing that has none yet. Call only once the crossing is durable.</summary>
     private void DispatchAlerts()
     {
-        if (_book.PendingDeliveries <= _deliveries.Count || _failed is not null)
+        if (_book.PendingDeliveries == 0 || _failed is not null)
         {
             return; // the settle path's whole cost when nothing is pending
         }
 
+        // Not a count against _deliveries: an attempt that just recorded its outcome still holds its slot until it ends.
         foreach (var crossing in _book.Crossings)
         {
-            if (crossing.Delivery.IsPending && !_deliveries.ContainsKey(crossing.EventId(this.GetPrimaryKeyString())))
+            if (crossing.Delivery.IsPending && !_deliveries.ContainsKey(Key(crossing)))
             {
                 Schedule(crossing, TimeSpan.Zero);
             }
         }
     }
 
+    private static (string, string, int) Key(BudgetCrossing crossing) => (crossing.Kind, crossing.Month, crossing.Sequence);
+
     private void Schedule(BudgetCrossing crossing, TimeSpan due) =>
-        _deliveries[crossing.EventId(this.GetPrimaryKeyString())] = this.RegisterGrainTimer(
+        _deliveries[Key(crossing)] = this.RegisterGrainTimer(
             DeliverAsync, crossing, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = true });
 
     private async Task DeliverAsync(BudgetCrossing scheduled, CancellationToken cancellationToken)
     {
-        var id = scheduled.EventId(this.GetPrimaryKeyString());
+        var id = Key(scheduled);
         var self = _deliveries.GetValueOrDefault(id);
         try
         {

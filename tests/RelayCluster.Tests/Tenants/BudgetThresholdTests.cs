@@ -210,6 +210,10 @@ public sealed class BudgetThresholdTests
         await first.CommitAsync("acme", epoch, book.TakeChanges());
         ledger.Spent["acme"] = 950_000; // the usage log restores spend
         Assert.Equal(["acme"], first.TenantsWithPendingAlerts());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path)); // it holds the webhook URL
+        }
 
         var second = new EmbeddedTenantJournal(ledger, clock, settingsPath: path);
         Assert.Equal(["acme"], second.TenantsWithPendingAlerts());
