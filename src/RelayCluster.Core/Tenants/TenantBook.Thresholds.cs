@@ -14,6 +14,9 @@ public sealed partial class TenantBook
     private IReadOnlyList<BudgetCrossing> _crossings = [];
     private bool _pausedByThreshold;
     private int _pendingDeliveries;
+    private TenantLimits? _thresholdsOf;
+    private long _alertAtNanos = long.MaxValue;
+    private long _pauseAtNanos = long.MaxValue;
 
     /// <summary>The limits in force (thresholds unresolved: null takes the relay's default).</summary>
     public TenantLimits Limits => _limits;
@@ -62,14 +65,28 @@ public sealed partial class TenantBook
     /// <summary>Crosses or re-arms each threshold by the rule above; <paramref name="rearm"/> only in an admin's turn (spend never falls in a settle).</summary>
     private void CheckThresholds(long nowMs, bool rearm)
     {
-        CheckThreshold(BudgetCrossing.Alert, AlertThreshold, nowMs, rearm);
-        CheckThreshold(BudgetCrossing.Pause, PauseThreshold, nowMs, rearm);
+        if (!ReferenceEquals(_thresholdsOf, _limits))
+        {
+            // Limits change rarely (an admin's turn): the spend each threshold is crossed at is computed then, not per settle.
+            _thresholdsOf = _limits;
+            var budget = _limits.MonthlyBudgetNanos ?? 0;
+            _alertAtNanos = CrossedAt(AlertThreshold, budget);
+            _pauseAtNanos = CrossedAt(PauseThreshold, budget);
+        }
+
+        if (!rearm && _spentNanos < _alertAtNanos && _spentNanos < _pauseAtNanos)
+        {
+            return; // a settle below both: one comparison
+        }
+
+        CheckThreshold(BudgetCrossing.Alert, AlertThreshold, _alertAtNanos, nowMs, rearm);
+        CheckThreshold(BudgetCrossing.Pause, PauseThreshold, _pauseAtNanos, nowMs, rearm);
     }
 
-    private void CheckThreshold(string kind, double threshold, long nowMs, bool rearm)
+    private void CheckThreshold(string kind, double threshold, long crossedAtNanos, long nowMs, bool rearm)
     {
         var budget = _limits.MonthlyBudgetNanos ?? 0;
-        var crossed = budget > 0 && threshold > 0 && _spentNanos >= Limit(threshold, budget);
+        var crossed = _spentNanos >= crossedAtNanos;
         var active = -1;
         var sequence = 0;
         for (var i = 0; i < _crossings.Count; i++)
@@ -103,8 +120,12 @@ public sealed partial class TenantBook
         }
     }
 
-    /// <summary>The spend at which a threshold is crossed (nano-dollars, rounded up: reaching it exactly crosses).</summary>
-    private static long Limit(double threshold, long budget) => (long)Math.Ceiling((decimal)threshold * budget);
+    /// <summary>
+    /// The spend at which a threshold is crossed (nano-dollars, rounded up: reaching it exactly crosses); never
+    /// (<see cref="long.MaxValue"/>) without a budget above zero or with the threshold off.
+    /// </summary>
+    private static long CrossedAt(double threshold, long budget) =>
+        budget > 0 && threshold > 0 ? (long)Math.Ceiling((decimal)threshold * budget) : long.MaxValue;
 
     /// <summary>A new month: the old month's crossings stop counting (kept only while their webhook is pending); a threshold pause ends.</summary>
     private void RollThresholds()
