@@ -8,15 +8,17 @@ namespace RelayCluster.Silo.Alerts;
 public static class AlertServices
 {
     /// <summary>
-    /// Registers the webhook sender and its HTTP client (no redirects; the timeout is the sender's), with
+    /// Registers the webhook sender and its HTTP client (no redirects, no logging; the timeout is the sender's), with
     /// <c>Relay:Alerts</c> from <see cref="RelayOptions"/> when registered (else the defaults: a test silo).
     /// </summary>
     public static IServiceCollection AddBudgetAlerts(this IServiceCollection services)
     {
         services.TryAddSingleton(sp => sp.GetService<RelayOptions>()?.Alerts ?? new AlertOptions());
         services.TryAddSingleton<AlertWebhook>();
+        // No HttpClient logging: its handlers log the request URI, and a webhook's path is its secret.
         services.AddHttpClient(AlertWebhook.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
+            .RemoveAllLoggers();
         return services;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RelayCluster.Silo.Tenants;
 using RelayCluster.Tests.Infrastructure;
 
@@ -48,6 +49,24 @@ public sealed class EmbeddedBudgetAlertsTests : BudgetAlertsContract
         Assert.Equal(3, Receiver.Posts.Count);
         using var client2 = second.ClientFor(key);
         Assert.Contains("pause threshold", await RefusalAsync(client2)); // still paused by its threshold after the restart
+    }
+
+    [Fact]
+    public async Task The_webhook_url_stays_out_of_the_logs_even_with_http_client_logging_at_debug()
+    {
+        Receiver.Fail = (_, before) => before == 0;
+        var capture = new LogCapture();
+        using var host = new RelayHost(RelayHost.SimulatorSettings(Defaults(("Logging:LogLevel:Default", "Debug"), ("Logging:LogLevel:System.Net.Http.HttpClient", "Debug"), ("Relay:Alerts:WebhookUrl", Receiver.Url))), _data.Path,
+            services => services.AddSingleton<ILoggerProvider>(capture));
+        using var admin = host.ClientFor(RelayHost.AdminKey);
+        var (tenant, key) = await CreateTenantAsync(admin, webhook: null);
+        using var client = host.ClientFor(key);
+        await SpendUntilPausedAsync(client);
+        await DeliveredAsync(admin, tenant, 2);
+
+        Assert.Contains(capture.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("webhook attempt 1 failed: HTTP 500", StringComparison.Ordinal));
+        Assert.DoesNotContain(capture.Entries, e => e.Message.Contains(WebhookReceiver.Secret, StringComparison.Ordinal)
+            || (e.Exception?.ToString().Contains(WebhookReceiver.Secret, StringComparison.Ordinal) ?? false));
     }
 
     [Fact]
