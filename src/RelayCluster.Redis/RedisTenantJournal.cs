@@ -29,9 +29,13 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
         var state = Flat(r[1]);
         if (state.Count > 0)
         {
+            // Fields added later (thresholds, webhook, the pause's cause, crossings) read as their defaults when absent.
             image.State = new TenantScalars(
-                new TenantLimits(Limit(state, "rpm"), Limit(state, "tpm"), Limit(state, "maxc"), Long(state, "budget", -1) is >= 0 and var b ? b : null),
-                Long(state, "paused", 0) == 1, state.GetValueOrDefault("month", ""), Long(state, "spent", 0), state.GetValueOrDefault("incarnation", ""));
+                new TenantLimits(Limit(state, "rpm"), Limit(state, "tpm"), Limit(state, "maxc"), Long(state, "budget", -1) is >= 0 and var b ? b : null,
+                    Threshold(state, "alert_th"), Threshold(state, "pause_th"), state.GetValueOrDefault("webhook") is { Length: > 0 } url ? url : null),
+                Long(state, "paused", 0) == 1, state.GetValueOrDefault("month", ""), Long(state, "spent", 0), state.GetValueOrDefault("incarnation", ""),
+                Long(state, "tpaused", 0) == 1);
+            image.Crossings = BudgetCrossingJson.Read(state.GetValueOrDefault("crossings"));
         }
 
         foreach (var (second, amount) in Flat(r[2]))
@@ -64,15 +68,19 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
         var keys = RedisTenantKeys.Of(tenantId);
         var usage = UsageTotals(changes.Ledger);
         var args = new List<RedisValue>(32) { epoch, LedgerLength };
+        args.Add((changes.State is null ? 0 : 12) + (changes.Crossings is null ? 0 : 1));
         if (changes.State is { } s)
         {
-            args.AddRange([8, "month", s.Month, "spent", s.SpentNanos, "rpm", s.Limits.RequestsPerMinute ?? 0, "tpm", s.Limits.TokensPerMinute ?? 0,
+            args.AddRange(["month", s.Month, "spent", s.SpentNanos, "rpm", s.Limits.RequestsPerMinute ?? 0, "tpm", s.Limits.TokensPerMinute ?? 0,
                 "maxc", s.Limits.MaxConcurrent ?? 0, "budget", s.Limits.MonthlyBudgetNanos ?? -1, "paused", s.Paused ? 1 : 0,
-                "incarnation", s.Incarnation]);
+                "incarnation", s.Incarnation, "alert_th", Threshold(s.Limits.AlertThreshold), "pause_th", Threshold(s.Limits.PauseThreshold),
+                "webhook", s.Limits.AlertWebhookUrl ?? "", "tpaused", s.PausedByThreshold ? 1 : 0]);
         }
-        else
+
+        if (changes.Crossings is { } crossings)
         {
-            args.Add(0);
+            // Written only by the rare commit that changes them (a crossing, a delivery attempt), not by every settle.
+            args.AddRange(["crossings", BudgetCrossingJson.Write(crossings)]);
         }
 
         AddBuckets(args, changes.Requests, changes.RequestsDropped);
@@ -182,6 +190,14 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
 
     private static long Long(Dictionary<string, string> state, string field, long missing) =>
         state.TryGetValue(field, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : missing;
+
+    /// <summary>A threshold as stored: "" for the relay's default, else the fraction (round-trip format).</summary>
+    private static string Threshold(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "";
+
+    private static double? Threshold(Dictionary<string, string> state, string field) =>
+        state.TryGetValue(field, out var value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && TenantLimits.IsThreshold(v)
+            ? v
+            : null;
 
     private static int? Limit(Dictionary<string, string> state, string field) => Long(state, field, 0) is > 0 and <= int.MaxValue and var n ? (int)n : null;
 }

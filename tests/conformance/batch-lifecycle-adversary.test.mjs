@@ -68,7 +68,7 @@ describe('a batch cut short', () => {
   });
 
   test('a budget well above what the whole batch costs: no item fails insufficient_quota (in-flight reservations are not spend)', async (t) => {
-    const client = await newTenant('budgeted', { monthly_budget_usd: BUDGET_USD });
+    const client = await newTenant('budgeted', { monthly_budget_usd: BUDGET_USD, pause_threshold: 0 }); // the budget is the subject, not the auto-pause
     // Each call reserves its worst case (~2.25M n$ here), so about 8 fit in the budget at once and the rest wait their
     // turn: 300 items fit this suite's short completion window.
     const lines = Array.from({ length: 300 }, (_, i) => chatLine(`b-${i}`, MODEL, `row ${i} [[sim ttft=20 tokens=5]]`));

@@ -166,7 +166,8 @@ describe('three silos on one Redis', () => {
     cluster = await startCluster({
       silos: 3,
       tenants: TENANTS,
-      env: { Relay__ReservationSeconds: String(RESERVATION_SECONDS), ...PRICEY_ENV },
+      // The budget's own refusal is the subject of the 'half' tenant: its auto-pause (0.95 by default) is off.
+      env: { Relay__ReservationSeconds: String(RESERVATION_SECONDS), Relay__Tenants__half__PauseThreshold: '0', ...PRICEY_ENV },
     });
   });
   after(() => cluster?.stop());
@@ -457,7 +458,8 @@ describe('two activations of one tenant (two clusters on one Redis)', () => {
     assert.ok(probe.ok);
     const budgetNanos = costOf(probe) * (CALLS / 2);
     const budgetUsd = (budgetNanos / 1e9).toFixed(9);
-    const patched = await b.request('PATCH', '/admin/tenants/dup', { body: { monthly_budget_usd: Number(budgetUsd) } });
+    // The budget's own refusal is the subject: the auto-pause (0.95 of it by default) is turned off.
+    const patched = await b.request('PATCH', '/admin/tenants/dup', { body: { monthly_budget_usd: Number(budgetUsd), pause_threshold: 0 } });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     // Each cluster holds its own activation of the tenant's grain. An activation only learns that the other fenced it
     // at its next commit (which then fails, 503, and it reloads): a write through each silo makes both current.

@@ -62,6 +62,8 @@ public sealed class RelayOptions
 
     public SyncBatchOptions SyncBatch { get; set; } = new();
 
+    public AlertOptions Alerts { get; set; } = new();
+
     /// <summary>True when <see cref="AdminKey"/> was generated at start (not bound from configuration).</summary>
     public bool AdminKeyGenerated { get; internal set; }
 
@@ -188,6 +190,15 @@ public sealed class TenantOptions
 
     /// <summary>Model names or prefix patterns (<c>mock-*</c>, <c>*</c>) this tenant may use.</summary>
     public List<string> Models { get; set; } = [];
+
+    /// <summary>Fraction of the monthly budget (0–1) whose crossing sends a <c>budget.alert</c> webhook; 0 is off; unset: <c>Relay:Alerts:AlertThreshold</c>.</summary>
+    public double? AlertThreshold { get; set; }
+
+    /// <summary>Fraction of the monthly budget (0–1) whose crossing pauses the tenant (and sends <c>budget.pause</c>); 0 is off; unset: <c>Relay:Alerts:PauseThreshold</c>.</summary>
+    public double? PauseThreshold { get; set; }
+
+    /// <summary>This tenant's alert webhook (a secret: never logged, shown redacted); unset: <c>Relay:Alerts:WebhookUrl</c>.</summary>
+    public string? AlertWebhookUrl { get; set; }
 
     /// <summary>This tenant's file storage limit in bytes (not unlimited when null: null takes <c>Relay:Files:MaxBytesPerTenant</c>).</summary>
     public long? MaxFileBytes { get; set; }

@@ -121,6 +121,16 @@ public sealed partial class RelayOptionsValidator : IValidateOptions<RelayOption
             {
                 errors.Add($"Relay:Tenants:{id} has a negative limit.");
             }
+
+            if (!Tenants.TenantLimits.IsThreshold(tenant.AlertThreshold) || !Tenants.TenantLimits.IsThreshold(tenant.PauseThreshold))
+            {
+                errors.Add($"Relay:Tenants:{id} AlertThreshold and PauseThreshold must be fractions of the budget in [0, 1] (0 turns one off).");
+            }
+
+            if (AlertOptions.WebhookProblem(tenant.AlertWebhookUrl) is { } webhook)
+            {
+                errors.Add($"Relay:Tenants:{id}:AlertWebhookUrl {webhook}");
+            }
         }
 
         if (options.Requests.MaxBodyBytes < 1024 || options.Requests.HeartbeatSeconds <= 0)
@@ -156,6 +166,11 @@ public sealed partial class RelayOptionsValidator : IValidateOptions<RelayOption
         if (batches.PriceFactor < 0 || batches.CapacityShare is <= 0 or > 1)
         {
             errors.Add("Relay:Batches:PriceFactor must not be negative, and CapacityShare must be in (0, 1].");
+        }
+
+        if (options.Alerts.Problem() is { } alerts)
+        {
+            errors.Add($"Relay:Alerts: {alerts}");
         }
 
         errors.AddRange(ConfiguredNames.Problems(options));

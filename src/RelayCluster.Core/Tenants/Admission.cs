@@ -29,7 +29,7 @@ public enum AdmissionOutcome
     RequestLargerThanTokenLimit,
     ConcurrencyExceeded,
     BudgetExceeded,
-    /// <summary>An admin paused the tenant.</summary>
+    /// <summary>An admin paused the tenant, or its pause threshold did (<see cref="Admission.Pause"/> says which).</summary>
     Paused,
 
     /// <summary>
@@ -60,11 +60,17 @@ public static class ReservationLimits
         && request.CapacityShare is > 0 and <= 1;
 }
 
-/// <summary>The outcome of an admission turn, with the window state for the x-ratelimit-* headers.</summary>
+/// <summary>
+/// The outcome of an admission turn, with the window state for the x-ratelimit-* headers. A refusal because the pause
+/// threshold paused the tenant carries its cause in <see cref="Pause"/> (null otherwise, an admin's pause included).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("relay.admission")]
 public readonly record struct Admission(
     [property: Id(0)] AdmissionOutcome Outcome, [property: Id(1)] RateLimitState Window, [property: Id(2)] TimeSpan RetryAfter)
 {
+    [Id(3)]
+    public BudgetPause? Pause { get; init; }
+
     public bool IsAdmitted => Outcome == AdmissionOutcome.Admitted;
 }
 

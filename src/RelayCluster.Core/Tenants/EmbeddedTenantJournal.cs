@@ -26,10 +26,11 @@ public sealed class EmbeddedTenantJournal(
             {
                 var incarnation = incarnationOf?.Invoke(tenantId) ?? "";
                 var month = Money.MonthOf(time.GetUtcNow());
-                var (limits, paused) = _settings.Find(tenantId, incarnation) ?? (TenantLimits.Unlimited, false);
+                var (limits, paused, pausedByThreshold, crossings) = _settings.Find(tenantId, incarnation) ?? (TenantLimits.Unlimited, false, false, []);
                 var image = new TenantImage
                 {
-                    State = new TenantScalars(limits, paused, month, ledger.SpentBy(tenantId, incarnation, month), incarnation),
+                    State = new TenantScalars(limits, paused, month, ledger.SpentBy(tenantId, incarnation, month), incarnation, pausedByThreshold),
+                    Crossings = crossings,
                 };
                 held = (0, image);
             }
@@ -49,9 +50,9 @@ public sealed class EmbeddedTenantJournal(
             }
 
             held.Image.Apply(changes);
-            if (changes.State is { } state)
+            if ((changes.State is not null || changes.Crossings is not null) && held.Image.State is { } state)
             {
-                _settings.Changed(tenantId, state);
+                _settings.Changed(tenantId, state, held.Image.Crossings);
             }
 
             foreach (var entry in changes.Ledger)
@@ -61,6 +62,15 @@ public sealed class EmbeddedTenantJournal(
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>Tenants with a budget alert whose webhook is still pending (in-memory reminders die with the process: the host activates these at start).</summary>
+    public IReadOnlyList<string> TenantsWithPendingAlerts()
+    {
+        lock (_lock)
+        {
+            return _settings.WithPendingDeliveries();
+        }
     }
 
     public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) =>

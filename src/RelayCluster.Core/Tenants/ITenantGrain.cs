@@ -39,8 +39,14 @@ public interface ITenantGrain
     /// <summary>Changes only the limits the patch sets, in one turn, and returns the limits in force after it.</summary>
     ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch);
 
-    /// <summary>A paused tenant is refused at admission; requests in flight finish.</summary>
+    /// <summary>
+    /// A paused tenant is refused at admission; requests in flight finish. An admin's pause; a resume also lifts a pause
+    /// the pause threshold made.
+    /// </summary>
     ValueTask SetPausedAsync(bool paused);
+
+    /// <summary>The budget thresholds in force, the pause's cause, and the month's crossings with their webhook deliveries.</summary>
+    ValueTask<BudgetAlerts> GetAlertsAsync();
 }
 
 /// <summary>Gets the grain of a tenant; the store decides where its state lives.</summary>

@@ -9,7 +9,7 @@ namespace RelayCluster.Core.Tenants;
 /// also recorded in <see cref="Changes"/>, which <see cref="TakeChanges"/> hands to a journal as one commit.
 /// Refusals change nothing but the housekeeping every turn does first (month roll, reclaiming expired reservations).
 /// </summary>
-public sealed class TenantBook
+public sealed partial class TenantBook
 {
     /// <summary>How long a reclaimed reservation is remembered for a late settle.</summary>
     public const long KeepReclaimedMs = 86_400_000;
@@ -38,8 +38,12 @@ public sealed class TenantBook
         _month = Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
         if (image.State is { } state)
         {
-            (_limits, _paused, _month, _spentNanos, _incarnation) = state;
+            (_limits, _paused, _month, _spentNanos, _incarnation, _pausedByThreshold) = state;
         }
+
+        _crossings = image.Crossings;
+        _pendingDeliveries = _crossings.Count(c => c.Delivery.IsPending);
+        RollThresholds(); // the embedded journal loads a restarted tenant in the current month: a threshold pause of an older one ends
 
         var nowSecond = nowMs / 1000;
         Restore(_requests, image.Requests, nowSecond, _changes.RequestsDropped);
@@ -152,6 +156,7 @@ public sealed class TenantBook
 
         _spentNanos = Saturating.Add(_spentNanos, settlement.CostNanos);
         MarkState();
+        CheckThresholds(nowMs, rearm: false);
         var record = _incarnation.Length == 0 ? settlement.Record : settlement.Record with { Incarnation = _incarnation };
         _changes.Ledger.Add(new LedgerEntry(_month, record));
         return true;
@@ -213,18 +218,22 @@ public sealed class TenantBook
             _month, WindowState(nowMs), _paused);
     }
 
-    /// <summary>Replaces the limits; windows, slots and spend carry over.</summary>
-    public void SetLimits(TenantLimits limits)
+    /// <summary>Replaces the limits; windows, slots and spend carry over. Budget thresholds are crossed or re-armed by the new limits.</summary>
+    public void SetLimits(TenantLimits limits, long nowMs)
     {
+        BeginTurn(nowMs);
         _limits = InRange(limits);
         MarkState();
+        CheckThresholds(nowMs, rearm: true);
     }
 
-    /// <summary>Changes only what the patch sets and returns the limits in force after it.</summary>
-    public TenantLimits UpdateLimits(TenantLimitsPatch patch)
+    /// <summary>Changes only what the patch sets and returns the limits in force after it (thresholds crossed or re-armed as by <see cref="SetLimits"/>).</summary>
+    public TenantLimits UpdateLimits(TenantLimitsPatch patch, long nowMs)
     {
+        BeginTurn(nowMs);
         _limits = InRange(_limits.With(patch));
         MarkState();
+        CheckThresholds(nowMs, rearm: true);
         return _limits;
     }
 
@@ -233,16 +242,23 @@ public sealed class TenantBook
     /// the configuration file), a negative budget is none left (never unlimited). Otherwise the Redis journal, which
     /// writes 0 for "no limit", would reload other limits than the activation that committed them enforced.
     /// </summary>
+    /// <remarks>A threshold outside [0, 1] (or NaN) is the default; an empty webhook URL is none.</remarks>
     private static TenantLimits InRange(TenantLimits limits) =>
         limits is { RequestsPerMinute: null or > 0, TokensPerMinute: null or > 0, MaxConcurrent: null or > 0, MonthlyBudgetNanos: null or >= 0 }
+            && TenantLimits.IsThreshold(limits.AlertThreshold) && TenantLimits.IsThreshold(limits.PauseThreshold) && limits.AlertWebhookUrl is null or { Length: > 0 }
             ? limits
             : new TenantLimits(
                 limits.RequestsPerMinute is > 0 ? limits.RequestsPerMinute : null, limits.TokensPerMinute is > 0 ? limits.TokensPerMinute : null,
-                limits.MaxConcurrent is > 0 ? limits.MaxConcurrent : null, limits.MonthlyBudgetNanos is < 0 ? 0 : limits.MonthlyBudgetNanos);
+                limits.MaxConcurrent is > 0 ? limits.MaxConcurrent : null, limits.MonthlyBudgetNanos is < 0 ? 0 : limits.MonthlyBudgetNanos,
+                TenantLimits.IsThreshold(limits.AlertThreshold) ? limits.AlertThreshold : null,
+                TenantLimits.IsThreshold(limits.PauseThreshold) ? limits.PauseThreshold : null,
+                string.IsNullOrEmpty(limits.AlertWebhookUrl) ? null : limits.AlertWebhookUrl);
 
+    /// <summary>An admin's pause or resume. A pause is the admin's (a new month does not lift it); a resume also lifts a threshold pause.</summary>
     public void SetPaused(bool paused)
     {
         _paused = paused;
+        _pausedByThreshold = false;
         MarkState();
     }
 
@@ -274,6 +290,12 @@ public sealed class TenantBook
         _reservedNanos = 0;
         _limits = TenantLimits.Unlimited;
         _paused = false;
+        _pausedByThreshold = false;
+        if (_crossings.Count > 0)
+        {
+            SetCrossings([]); // the old incarnation's alerts and their undelivered webhooks go with it
+        }
+
         _month = Money.MonthOf(DateTimeOffset.FromUnixTimeMilliseconds(nowMs));
         _spentNanos = spentNanos;
         _incarnation = incarnation;
@@ -283,7 +305,7 @@ public sealed class TenantBook
     /// <summary>The state as a journal would load it back (the embedded journal's first copy; tests compare reloads with it).</summary>
     public TenantImage ToImage(long nowMs)
     {
-        var image = new TenantImage { State = Scalars };
+        var image = new TenantImage { State = Scalars, Crossings = _crossings };
         foreach (var (second, amount) in _requests.Buckets(nowMs / 1000))
         {
             image.Requests[second] = amount;
@@ -307,7 +329,7 @@ public sealed class TenantBook
         return image;
     }
 
-    private TenantScalars Scalars => new(_limits, _paused, _month, _spentNanos, _incarnation);
+    private TenantScalars Scalars => new(_limits, _paused, _month, _spentNanos, _incarnation, _pausedByThreshold);
 
     private void MarkState() => _changes.State = Scalars;
 
@@ -321,6 +343,7 @@ public sealed class TenantBook
             _month = month;
             _spentNanos = 0;
             MarkState();
+            RollThresholds();
         }
 
         while (_deadlines.TryPeek(out var requestId, out var deadline) && deadline <= nowMs)
@@ -366,7 +389,7 @@ public sealed class TenantBook
 
         if (_paused)
         {
-            return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero);
+            return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero) with { Pause = PauseCause() };
         }
 
         if (_limits.MaxConcurrent is { } maxConcurrent && _reservations.Count >= request.Share(maxConcurrent))

@@ -9,8 +9,10 @@ public readonly record struct ReservationEntry(long Second, long EstimatedTokens
 public readonly record struct ReclaimedEntry(long Second, long EstimatedTokens, long ReservedNanos, long ReclaimedAtMs);
 
 /// <summary>A tenant's single values: limits, pause, the budget month (<c>YYYY-MM</c>, UTC) with its spend in
-/// nano-dollars, and the incarnation of the tenant id the state belongs to ("" for tenants older than incarnations).</summary>
-public readonly record struct TenantScalars(TenantLimits Limits, bool Paused, string Month, long SpentNanos, string Incarnation);
+/// nano-dollars, the incarnation of the tenant id the state belongs to ("" for tenants older than incarnations), and
+/// whether the pause is the pause threshold's (false for an admin's pause, and for state stored before thresholds).</summary>
+public readonly record struct TenantScalars(
+    TenantLimits Limits, bool Paused, string Month, long SpentNanos, string Incarnation, bool PausedByThreshold = false);
 
 /// <summary>A usage record with the budget month whose usage totals it adds to.</summary>
 public readonly record struct LedgerEntry(string Month, Metering.UsageRecord Record);
@@ -35,10 +37,13 @@ public sealed class TenantImage
 
     public Dictionary<string, ReclaimedEntry> Reclaimed { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The budget thresholds crossed, with their webhook deliveries (see <see cref="BudgetCrossing"/>).</summary>
+    public IReadOnlyList<BudgetCrossing> Crossings { get; set; } = [];
+
     /// <summary>A copy that later <see cref="Apply"/> calls on this image leave alone.</summary>
     public TenantImage Copy()
     {
-        var copy = new TenantImage { State = State };
+        var copy = new TenantImage { State = State, Crossings = Crossings };
         foreach (var (second, amount) in Requests)
         {
             copy.Requests[second] = amount;
@@ -68,6 +73,11 @@ public sealed class TenantImage
         if (changes.State is { } state)
         {
             State = state;
+        }
+
+        if (changes.Crossings is { } crossings)
+        {
+            Crossings = crossings;
         }
 
         Replay(Requests, changes.Requests, changes.RequestsDropped);
@@ -130,6 +140,9 @@ public sealed class TenantChanges
 
     public List<LedgerEntry> Ledger { get; } = [];
 
-    public bool IsEmpty => State is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
+    /// <summary>The whole new list of budget crossings when a turn changed it (rare), else null.</summary>
+    public IReadOnlyList<BudgetCrossing>? Crossings { get; set; }
+
+    public bool IsEmpty => State is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
         && TokensDropped.Count == 0 && Reservations.Count == 0 && Reclaimed.Count == 0 && Ledger.Count == 0;
 }

@@ -20,4 +20,6 @@ public readonly record struct Change<T>([property: Id(0)] bool IsSet, [property:
 [GenerateSerializer, Immutable, Alias("relay.tenant-limits-patch")]
 public sealed record TenantLimitsPatch(
     [property: Id(0)] Change<int?> RequestsPerMinute, [property: Id(1)] Change<int?> TokensPerMinute,
-    [property: Id(2)] Change<int?> MaxConcurrent, [property: Id(3)] Change<long?> MonthlyBudgetNanos);
+    [property: Id(2)] Change<int?> MaxConcurrent, [property: Id(3)] Change<long?> MonthlyBudgetNanos,
+    [property: Id(4)] Change<double?> AlertThreshold = default, [property: Id(5)] Change<double?> PauseThreshold = default,
+    [property: Id(6)] Change<string?> AlertWebhookUrl = default);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Core.Wire;
+using RelayCluster.Silo.Alerts;
 using RelayCluster.Silo.Http;
 
 namespace RelayCluster.Silo.Api;
@@ -22,6 +23,7 @@ internal static class AdminTenantsApi
         admin.MapDelete("/tenants/{id}", DeleteAsync);
         admin.MapPost("/tenants/{id}/pause", (string id, HttpContext context, TenantAdmin ops) => ops.SetPausedAsync(context, id, true));
         admin.MapPost("/tenants/{id}/resume", (string id, HttpContext context, TenantAdmin ops) => ops.SetPausedAsync(context, id, false));
+        admin.MapGet("/tenants/{id}/alerts", GetAlertsAsync);
         admin.MapPost("/tenants/{id}/keys", AddKeyAsync);
         admin.MapDelete("/tenants/{id}/keys/{keyId}", RevokeKeyAsync);
         admin.MapPost("/tenants/{id}/keys/{keyId}/rotate", RotateKeyAsync);
@@ -68,6 +70,9 @@ internal static class AdminTenantsApi
 
     private static async Task<IResult> GetAsync(string id, HttpContext context, TenantAdmin ops) =>
         await ops.ViewAsync(id, withKeys: true) is { } view ? Results.Json(view) : await ops.NotFoundAsync(context, id);
+
+    private static async Task<IResult> GetAlertsAsync(string id, HttpContext context, TenantAdmin ops) =>
+        await ops.Directory.GetAsync(id) is null ? await ops.NotFoundAsync(context, id) : Results.Json(await ops.AlertsAsync(id));
 
     private static async Task<IResult> UpdateAsync(string id, HttpContext context, TenantAdmin ops)
     {
@@ -138,7 +143,7 @@ internal static class AdminTenantsApi
 }
 
 /// <summary>What the admin handlers share: the stores, the clock, and the tenant view.</summary>
-internal sealed class TenantAdmin(ITenantDirectory directory, ITenantGrainFactory grains, TimeProvider time)
+internal sealed class TenantAdmin(ITenantDirectory directory, ITenantGrainFactory grains, TimeProvider time, Core.Configuration.AlertOptions alerts)
 {
     public ITenantDirectory Directory => directory;
 
@@ -153,15 +158,16 @@ internal sealed class TenantAdmin(ITenantDirectory directory, ITenantGrainFactor
             return null;
         }
 
-        var quota = QuotaView.From(await grains.GetTenant(id).GetQuotaAsync());
+        var snapshot = await grains.GetTenant(id).GetQuotaAsync();
         var view = new JsonObject
         {
             ["id"] = id,
             ["object"] = "tenant",
             ["created_at"] = tenant.CreatedAt,
             ["models"] = new JsonArray([.. tenant.Models.Select(m => (JsonNode)m)]),
-            ["paused"] = (await grains.GetTenant(id).GetQuotaAsync()).Paused,
-            ["quota"] = System.Text.Json.JsonSerializer.SerializeToNode(quota, SiloJsonContext.Default.QuotaView),
+            ["paused"] = snapshot.Paused,
+            ["quota"] = System.Text.Json.JsonSerializer.SerializeToNode(QuotaView.From(snapshot), SiloJsonContext.Default.QuotaView),
+            ["alerts"] = await AlertsAsync(id),
         };
         if (withKeys)
         {
@@ -174,6 +180,10 @@ internal sealed class TenantAdmin(ITenantDirectory directory, ITenantGrainFactor
         return view;
     }
 
+    /// <summary>The tenant's thresholds, pause cause, crossings and deliveries (see <see cref="AlertsView"/>).</summary>
+    public async Task<JsonObject> AlertsAsync(string id) => AlertsView.From(id, await grains.GetTenant(id).GetAlertsAsync(), alerts);
+
+    /// <summary>Pause (an admin's) or resume (lifting an admin's pause and a pause threshold's alike).</summary>
     public async Task<IResult> SetPausedAsync(HttpContext context, string id, bool paused)
     {
         if (await directory.GetAsync(id) is null)

@@ -8,7 +8,9 @@ namespace RelayCluster.Silo.Api;
 
 /// <summary>
 /// A tenant create or update body: <c>id</c> (create only), <c>requests_per_minute</c>, <c>tokens_per_minute</c>,
-/// <c>max_concurrent</c>, <c>monthly_budget_usd</c> (null = unlimited; absent = unchanged), <c>models</c>.
+/// <c>max_concurrent</c>, <c>monthly_budget_usd</c> (null = unlimited; absent = unchanged), <c>models</c>;
+/// <c>alert_threshold</c> and <c>pause_threshold</c> (fractions of the budget in [0, 1]; 0 = off; null = the relay's
+/// default) and <c>alert_webhook_url</c> (an absolute http(s) URL; null = the relay's webhook).
 /// </summary>
 internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch Limits, IReadOnlyList<string>? Models)
 {
@@ -43,7 +45,10 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
             Count(fields, "requests_per_minute", errors),
             Count(fields, "tokens_per_minute", errors),
             Count(fields, "max_concurrent", errors),
-            Budget(fields, errors));
+            Budget(fields, errors),
+            Threshold(fields, "alert_threshold", errors),
+            Threshold(fields, "pause_threshold", errors),
+            Webhook(fields, errors));
 
         IReadOnlyList<string>? models = null;
         if (fields.TryGetPropertyValue("models", out var modelsNode))
@@ -103,8 +108,55 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         return Change<long?>.Keep;
     }
 
-    private static readonly HashSet<string> Known =
-        new(StringComparer.Ordinal) { "id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "monthly_budget_usd", "models" };
+    private static Change<double?> Threshold(JsonObject fields, string name, List<RelayError> errors)
+    {
+        if (!fields.TryGetPropertyValue(name, out var node))
+        {
+            return Change<double?>.Keep;
+        }
+
+        if (node is null)
+        {
+            return Change<double?>.To(null);
+        }
+
+        if (node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number && v.TryGetValue<double>(out var fraction)
+            && TenantLimits.IsThreshold(fraction))
+        {
+            return Change<double?>.To(fraction);
+        }
+
+        errors.Add(RelayError.InvalidValue(name, "expected a fraction of the monthly budget from 0 to 1 (0 turns it off), or null for the relay's default."));
+        return Change<double?>.Keep;
+    }
+
+    private static Change<string?> Webhook(JsonObject fields, List<RelayError> errors)
+    {
+        if (!fields.TryGetPropertyValue("alert_webhook_url", out var node))
+        {
+            return Change<string?>.Keep;
+        }
+
+        if (node is null)
+        {
+            return Change<string?>.To(null);
+        }
+
+        if (JsonKinds.IsString(node) && node.GetValue<string>() is { Length: > 0 and <= 2048 } url
+            && Core.Configuration.AlertOptions.WebhookProblem(url) is null)
+        {
+            return Change<string?>.To(url);
+        }
+
+        errors.Add(RelayError.InvalidValue("alert_webhook_url", "expected an absolute http or https URL of at most 2048 characters, or null for the relay's webhook."));
+        return Change<string?>.Keep;
+    }
+
+    private static readonly HashSet<string> Known = new(StringComparer.Ordinal)
+    {
+        "id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "monthly_budget_usd", "models", "alert_threshold", "pause_threshold",
+        "alert_webhook_url",
+    };
 
     private static string Shorten(string name) => name.Length <= 64 ? name : name[..64] + "…";
 }

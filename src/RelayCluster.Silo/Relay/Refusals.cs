@@ -6,7 +6,7 @@ using RelayCluster.Silo.Http;
 
 namespace RelayCluster.Silo.Relay;
 
-/// <summary>The 429 a refused admission becomes, worded and typed as OpenAI words its own.</summary>
+/// <summary>The 429 (403 for a paused tenant) a refused admission becomes, worded and typed as OpenAI words its own.</summary>
 internal static class Refusals
 {
     public static RelayError For(Admission admission, string tenantId, long requestedTokens)
@@ -30,7 +30,12 @@ internal static class Refusals
                 $"You exceeded your current quota: tenant {tenantId}'s monthly budget is spent or held by requests in flight (this request may cost up to its max_tokens).",
                 "insufficient_quota", null, "insufficient_quota"), ShouldRetry: false),
             AdmissionOutcome.Paused => new RelayError(403, new OpenAiError(
-                $"Tenant {tenantId} is paused by an administrator.", "invalid_request_error", null, "tenant_paused"), ShouldRetry: false),
+                admission.Pause is { } cause
+                    ? $"Tenant {tenantId} is paused by its budget's pause threshold ({cause.Threshold.ToString("0.##%", CultureInfo.InvariantCulture)}): it has spent "
+                        + $"{Alerts.AlertPayload.Usd(cause.SpentNanos)} of its {Alerts.AlertPayload.Usd(cause.BudgetNanos)} budget this month. "
+                        + "An administrator must resume it or raise its budget."
+                    : $"Tenant {tenantId} is paused by an administrator.",
+                "invalid_request_error", null, "tenant_paused"), ShouldRetry: false),
             AdmissionOutcome.ReservationOutOfRange => RelayError.BadRequest(
                 $"The request's worst case ({requestedTokens} tokens) is outside what the relay admits. Lower max_tokens, n or the prompt.",
                 null, "invalid_value"),

@@ -77,5 +77,7 @@ public sealed class OrleansTenantGrainFactory(IGrainFactory grains, ILocalSiloDe
         public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => Guard(actor.UpdateLimitsAsync(patch));
 
         public ValueTask SetPausedAsync(bool paused) => Guard(actor.SetPausedAsync(paused));
+
+        public ValueTask<BudgetAlerts> GetAlertsAsync() => Guard(actor.GetAlertsAsync());
     }
 }

@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Alerts;
 
 namespace RelayCluster.Silo.Tenants;
 
@@ -41,6 +42,9 @@ public interface ITenantActor : IGrainWithStringKey
     [Alias("pause")]
     ValueTask SetPausedAsync(bool paused);
 
+    [Alias("alerts")]
+    ValueTask<BudgetAlerts> GetAlertsAsync();
+
     /// <summary>Makes the state that of this incarnation of the id (a tenant created again after a delete starts afresh).</summary>
     [Alias("incarnation")]
     ValueTask BeginIncarnationAsync(string incarnation);
@@ -62,12 +66,13 @@ public interface ITenantActor : IGrainWithStringKey
 /// a refusal can only err on the safe side. If a commit fails (the store is down, or a newer activation fenced this
 /// one), every turn waiting on it or queued behind it fails, the activation takes no more turns and deactivates, and the
 /// next call loads the committed state afresh: nothing unacknowledged is ever presented as done, and nothing committed is
-/// lost. Reservations of a silo the cluster declares dead are reclaimed as soon as the grain hears of it.
+/// lost. Reservations of a silo the cluster declares dead are reclaimed as soon as the grain hears of it. Budget
+/// thresholds are crossed in the turns of the book; their webhooks are delivered after the commit (TenantGrain.Alerts.cs).
 /// </summary>
 [Reentrant]
 internal sealed partial class TenantGrain(
     ITenantJournal journal, TenantStoreOptions options, [FromKeyedServices(TenantGrain.ClockKey)] TimeProvider time,
-    IClusterMembershipService membership, ILocalSiloDetails local, ILogger<TenantGrain> logger) : Grain, ITenantActor
+    IClusterMembershipService membership, ILocalSiloDetails local, AlertWebhook webhook, ILogger<TenantGrain> logger) : Grain, ITenantActor
 {
     /// <summary>
     /// The clock of the tenants' windows, deadlines and budget months: the relay's own (a keyed service, so a test can move
@@ -96,8 +101,9 @@ internal sealed partial class TenantGrain(
 
         var (epoch, image) = loaded;
         _epoch = epoch;
-        _book = new TenantBook(this.GetPrimaryKeyString(), image, options, NowMs());
+        _book = new TenantBook(this.GetPrimaryKeyString(), image, BookOptions, NowMs());
         ReclaimDeadSilos(membership.CurrentSnapshot);
+        DispatchAlerts(); // pending webhooks of an earlier activation (a crash, a restart) resume here
         _ = WatchMembershipAsync(_deactivating.Token);
     }
 
@@ -125,6 +131,7 @@ internal sealed partial class TenantGrain(
         ThrowIfFailed();
         var booked = _book.Settle(settlement, NowMs());
         await DurableAsync();
+        DispatchAlerts();
         return booked;
     }
 
@@ -159,15 +166,17 @@ internal sealed partial class TenantGrain(
     public async ValueTask SetLimitsAsync(TenantLimits limits)
     {
         ThrowIfFailed();
-        _book.SetLimits(limits);
+        _book.SetLimits(limits, NowMs());
         await DurableAsync();
+        DispatchAlerts();
     }
 
     public async ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch)
     {
         ThrowIfFailed();
-        var limits = _book.UpdateLimits(patch);
+        var limits = _book.UpdateLimits(patch, NowMs());
         await DurableAsync();
+        DispatchAlerts();
         return limits;
     }
 
@@ -204,12 +213,15 @@ internal sealed partial class TenantGrain(
         ThrowIfFailed();
         await _flushing;
         _epoch = await journal.ForgetAsync(this.GetPrimaryKeyString());
-        _book = new TenantBook(this.GetPrimaryKeyString(), new TenantImage(), options, NowMs());
+        _book = new TenantBook(this.GetPrimaryKeyString(), new TenantImage(), BookOptions, NowMs());
     }
 
     public ValueTask<string> HostAsync() => ValueTask.FromResult(local.SiloAddress.ToParsableString());
 
     private long NowMs() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The store's options with the relay's default thresholds (<c>Relay:Alerts</c>).</summary>
+    private TenantStoreOptions BookOptions => options with { AlertThreshold = webhook.Options.AlertThreshold, PauseThreshold = webhook.Options.PauseThreshold };
 
     private void ThrowIfFailed()
     {

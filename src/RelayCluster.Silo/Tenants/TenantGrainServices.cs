@@ -1,4 +1,5 @@
 using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Alerts;
 
 namespace RelayCluster.Silo.Tenants;
 
@@ -13,6 +14,8 @@ public static class TenantGrainServices
     public static IServiceCollection AddTenantGrains(this IServiceCollection services, Func<IServiceProvider, ITenantJournal> journal)
     {
         services.AddSingleton(journal);
+        services.AddBudgetAlerts();
+        services.AddHostedService<PendingAlertsWake>();
         services.AddKeyedSingleton(TenantGrain.ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<OrleansTenantGrainFactory>();
         services.AddSingleton<ITenantGrainFactory>(sp => sp.GetRequiredService<OrleansTenantGrainFactory>());

@@ -9,6 +9,7 @@ using RelayCluster.Core.Metering;
 using RelayCluster.Core.Streams;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
+using RelayCluster.Silo.Alerts;
 using RelayCluster.Silo.Batches;
 using RelayCluster.Silo.Hosting;
 using RelayCluster.Silo.Streams;
@@ -113,6 +114,7 @@ public abstract class BatchGrainCluster : IAsyncLifetime
             services.AddSingleton(TimeProvider.System);
             services.AddSingleton(Options);
             services.AddSingleton(new TenantStoreOptions(60_000));
+            services.AddBudgetAlerts();
             services.AddTenantGrains(_ => Journal);
             services.AddSingleton<ITenantGrainFactory>(sp => Settles.Wrap(sp.GetRequiredService<OrleansTenantGrainFactory>()));
             services.AddSingleton<ITenantDirectory>(directory);

@@ -66,6 +66,9 @@ public sealed class UnhandledErrorTests
             public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => ValueTask.FromResult(TenantLimits.Unlimited);
 
             public ValueTask SetPausedAsync(bool paused) => ValueTask.CompletedTask;
+
+            public ValueTask<BudgetAlerts> GetAlertsAsync() =>
+                ValueTask.FromResult(new BudgetAlerts(0.8, 0.95, true, true, null, false, false, "2026-11", 0, null, []));
         }
     }
 

@@ -22,4 +22,6 @@ public abstract class DelegatingTenantGrain(ITenantGrain inner) : ITenantGrain
     public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => inner.UpdateLimitsAsync(patch);
 
     public ValueTask SetPausedAsync(bool paused) => inner.SetPausedAsync(paused);
+
+    public ValueTask<BudgetAlerts> GetAlertsAsync() => inner.GetAlertsAsync();
 }

@@ -62,11 +62,13 @@ public sealed class JournaledTenantGrains(ITenantJournal journal, TenantStoreOpt
 
         public ValueTask<Admission?> PrecheckAsync(double capacityShare) => TurnAsync(book => Task.FromResult(book.Precheck(capacityShare, owner.Now())));
 
-        public ValueTask SetLimitsAsync(TenantLimits limits) => TurnAsync(book => { book.SetLimits(limits); return Task.FromResult(true); }).AsValueTaskVoid();
+        public ValueTask SetLimitsAsync(TenantLimits limits) => TurnAsync(book => { book.SetLimits(limits, owner.Now()); return Task.FromResult(true); }).AsValueTaskVoid();
 
-        public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => TurnAsync(book => Task.FromResult(book.UpdateLimits(patch)));
+        public ValueTask<TenantLimits> UpdateLimitsAsync(TenantLimitsPatch patch) => TurnAsync(book => Task.FromResult(book.UpdateLimits(patch, owner.Now())));
 
         public ValueTask SetPausedAsync(bool paused) => TurnAsync(book => { book.SetPaused(paused); return Task.FromResult(true); }).AsValueTaskVoid();
+
+        public ValueTask<BudgetAlerts> GetAlertsAsync() => TurnAsync(book => Task.FromResult(book.Alerts(owner.Now())));
 
         public async ValueTask<T> TurnAsync<T>(Func<TenantBook, Task<T>> turn)
         {

@@ -24,7 +24,8 @@ public sealed class ImageBudgetTests
         ("Relay:Models:vision-mini:InputPerMTok", "0.15"),
         ("Relay:Models:vision-mini:OutputPerMTok", "0.60"),
         ("Relay:Tenants:t1:Keys:0", Key),
-        ("Relay:Tenants:t1:MonthlyBudgetUsd", budgetUsd)));
+        ("Relay:Tenants:t1:MonthlyBudgetUsd", budgetUsd),
+        ("Relay:Tenants:t1:PauseThreshold", "0"))); // the budget's own refusal is the subject, not the auto-pause before it
 
     private static string Body(string imageUrl, string detail = "high") => new JsonObject
     {

@@ -18,7 +18,7 @@ public sealed class EmbeddedTenantGrainTests(EmbeddedTenantGrainCluster cluster)
         var id = "acme-" + Guid.NewGuid().ToString("N");
         Cluster.Ledger.Spent[id] = 950;
         var grain = Cluster.Factory().GetTenant(id);
-        await grain.SetLimitsAsync(new TenantLimits(null, null, null, 1000));
+        await grain.SetLimitsAsync(new TenantLimits(null, null, null, 1000, PauseThreshold: 0)); // the budget refuses, not the auto-pause
         Assert.Equal(AdmissionOutcome.BudgetExceeded, (await grain.AdmitAsync(new AdmissionRequest("a", 1, 100))).Outcome);
         Assert.Equal(950, (await grain.GetQuotaAsync()).SpentNanos);
     }

@@ -20,7 +20,7 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var id = "big-" + Guid.NewGuid().ToString("N");
         var (epoch, image) = await journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, _now);
-        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000));
+        book.SetLimits(new TenantLimits(null, null, admissions, 1_000_000_000), _now);
         for (var i = 0; i < admissions; i++)
         {
             Assert.True(book.Admit(new AdmissionRequest($"r{i}", 1, 1), "silo-a", _now).IsAdmitted);
@@ -68,7 +68,7 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var id = "limits-" + Guid.NewGuid().ToString("N");
         var (epoch, image) = await journal.LoadAsync(id);
         var book = new TenantBook(id, image, Options, _now);
-        book.SetLimits(new TenantLimits(0, -1, -3, -5)); // no caller's validation in between
+        book.SetLimits(new TenantLimits(0, -1, -3, -5), _now); // no caller's validation in between
         var probe = new AdmissionRequest("probe", 1, 1);
         var admitted = book.Admit(probe, "", _now);
         book.Release("probe", _now);
@@ -79,6 +79,43 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Equal(book.Quota(_now).Limits, reloaded.Quota(_now).Limits);
         Assert.Equal(admitted.Outcome, reloaded.Admit(probe, "", _now).Outcome);
         Assert.Equal(AdmissionOutcome.BudgetExceeded, admitted.Outcome); // a negative budget never means "unlimited"
+    }
+
+    [Fact]
+    public async Task Thresholds_the_pause_cause_and_crossings_with_their_deliveries_come_back_from_a_reload()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "alerts-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(null, null, null, 1_000_000, 0.5, 0.9, "https://hooks.example/T000/B000/secret"), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "big", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 950_000, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }, Unreserved: true), _now);
+        Assert.True(book.RecordDelivery(book.Crossings[0], new AlertDelivery(AlertDelivery.Pending, 2, _now, "HTTP 503", _now + 2_000)));
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(book.ToImage(_now).State, loaded.State);
+        Assert.True(loaded.State!.Value.PausedByThreshold);
+        Assert.Equal(book.Crossings, loaded.Crossings);
+        Assert.Equal(AdmissionOutcome.Paused, new TenantBook(id, loaded, Options, _now).Admit(new AdmissionRequest("p", 1, 1), "", _now).Outcome);
+    }
+
+    [Fact]
+    public async Task A_state_hash_written_before_thresholds_existed_loads_with_the_defaults()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "old-" + Guid.NewGuid().ToString("N");
+        await redis.Connection.ExecuteAsync("HSET", "{t:" + id + "}:state", "month", "2026-11", "spent", "5", "rpm", "0", "tpm", "0", "maxc", "0",
+            "budget", "1000", "paused", "1", "incarnation", "");
+
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(new TenantScalars(new TenantLimits(null, null, null, 1000), true, "2026-11", 5, ""), loaded.State);
+        Assert.Empty(loaded.Crossings);
     }
 
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)

@@ -14,7 +14,7 @@ public sealed class TenantBookTests
     {
         var image = new TenantImage();
         var book = new TenantBook("acme", image, Options, _now);
-        book.SetLimits(new TenantLimits(5, 1000, 3, 10_000));
+        book.SetLimits(new TenantLimits(5, 1000, 3, 10_000), _now);
         image.Apply(book.TakeChanges());
         for (var i = 0; i < 40; i++)
         {
@@ -67,7 +67,7 @@ public sealed class TenantBookTests
     public void Admitting_a_request_id_already_held_counts_it_once()
     {
         var book = new TenantBook("acme", new TenantImage(), Options, _now);
-        book.SetLimits(new TenantLimits(2, null, null, 1000));
+        book.SetLimits(new TenantLimits(2, null, null, 1000), _now);
         Assert.True(book.Admit(new AdmissionRequest("a", 1, 400), "", _now).IsAdmitted);
         Assert.True(book.Admit(new AdmissionRequest("a", 1, 400), "", _now).IsAdmitted); // a retry after an unknown outcome
 
@@ -79,7 +79,7 @@ public sealed class TenantBookTests
     public void A_precheck_gives_the_refusal_an_admission_would_get_with_its_exact_wait_and_changes_nothing()
     {
         var book = new TenantBook("acme", new TenantImage(), Options, _now);
-        book.SetLimits(new TenantLimits(2, null, null, 1000));
+        book.SetLimits(new TenantLimits(2, null, null, 1000), _now);
         book.TakeChanges();
         Assert.Null(book.Precheck(1.0, _now));
         book.Admit(new AdmissionRequest("a", 1, 10), "", _now);
@@ -99,7 +99,7 @@ public sealed class TenantBookTests
     public void A_dead_silos_reservations_are_freed_and_a_late_settle_is_still_booked_once()
     {
         var book = new TenantBook("acme", new TenantImage(), Options, _now);
-        book.SetLimits(new TenantLimits(null, null, 2, 1000));
+        book.SetLimits(new TenantLimits(null, null, 2, 1000), _now);
         book.Admit(new AdmissionRequest("on-dead", 1, 400), "silo-dead", _now);
         book.Admit(new AdmissionRequest("on-live", 1, 400), "silo-live", _now);
         Assert.Equal(AdmissionOutcome.ConcurrencyExceeded, book.Admit(new AdmissionRequest("x", 1, 1), "silo-live", _now).Outcome);
@@ -119,7 +119,7 @@ public sealed class TenantBookTests
     {
         var image = new TenantImage();
         var book = new TenantBook("acme", image, Options, _now);
-        book.SetLimits(new TenantLimits(1, null, null, 1000));
+        book.SetLimits(new TenantLimits(1, null, null, 1000), _now);
         book.SetPaused(true);
         book.Admit(new AdmissionRequest("a", 1, 10), "", _now);
         image.Apply(book.TakeChanges());

@@ -3,6 +3,7 @@ using Orleans.TestingHost;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Redis;
+using RelayCluster.Silo.Alerts;
 using RelayCluster.Silo.Tenants;
 using RelayCluster.Tests.Infrastructure;
 
@@ -45,6 +46,7 @@ public abstract class TenantGrainCluster : IAsyncLifetime
             silo.Services.AddSingleton(TimeProvider.System);
             silo.Services.AddKeyedSingleton<TimeProvider>(TenantGrain.ClockKey, Clock);
             silo.Services.AddSingleton(Options);
+            silo.Services.AddBudgetAlerts();
             silo.Services.AddSingleton(Journal);
             silo.Configure<global::Orleans.Configuration.ClusterMembershipOptions>(o => { o.ProbeTimeout = TimeSpan.FromSeconds(1); o.NumMissedProbesLimit = 2; });
         });

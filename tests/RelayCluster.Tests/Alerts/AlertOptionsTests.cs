@@ -1,0 +1,65 @@
+using RelayCluster.Core.Configuration;
+using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Alerts;
+
+namespace RelayCluster.Tests.Alerts;
+
+/// <summary>The alert settings checked at start, the retry schedule, the webhook body, and the redaction of its URL.</summary>
+public sealed class AlertOptionsTests
+{
+    private static IEnumerable<string> Failures(Action<RelayOptions> change)
+    {
+        var options = new RelayOptions();
+        RelayOptionsDefaults.Apply(options);
+        change(options);
+        return new RelayOptionsValidator().Validate(null, options).Failures ?? [];
+    }
+
+    [Fact]
+    public void Thresholds_retries_and_webhooks_out_of_range_are_refused_at_start_without_repeating_the_url()
+    {
+        Assert.Empty(Failures(o => o.Tenants["t"] = new TenantOptions { Keys = ["k"], AlertThreshold = 0, PauseThreshold = 1, AlertWebhookUrl = "https://hooks.example/x" }));
+        Assert.Contains(Failures(o => o.Alerts.PauseThreshold = 1.2), f => f.StartsWith("Relay:Alerts", StringComparison.Ordinal));
+        Assert.Contains(Failures(o => o.Alerts.MaxAttempts = 0), f => f.StartsWith("Relay:Alerts", StringComparison.Ordinal));
+        Assert.Contains(Failures(o => o.Alerts.FirstRetrySeconds = 0), f => f.StartsWith("Relay:Alerts", StringComparison.Ordinal));
+        Assert.Contains(Failures(o => o.Tenants["t"] = new TenantOptions { Keys = ["k"], AlertThreshold = -0.5 }), f => f.StartsWith("Relay:Tenants:t", StringComparison.Ordinal));
+        var bad = Failures(o => o.Alerts.WebhookUrl = "hooks.example/T000/secret");
+        Assert.Contains(bad, f => f.Contains("WebhookUrl", StringComparison.Ordinal));
+        Assert.DoesNotContain(bad, f => f.Contains("secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Retries_back_off_exponentially_up_to_the_cap_then_fail_for_good()
+    {
+        var options = new AlertOptions { FirstRetrySeconds = 1, MaxRetrySeconds = 5, MaxAttempts = 4 };
+        Assert.Equal([1, 2, 4, 5, 5], new[] { 1, 2, 3, 4, 10 }.Select(n => AlertSchedule.Delay(n, options).TotalSeconds));
+
+        var delivery = AlertDelivery.New;
+        for (var attempt = 1; attempt < 4; attempt++)
+        {
+            delivery = AlertSchedule.After(delivery, "HTTP 503", 1_000 * attempt, options);
+            Assert.Equal((AlertDelivery.Pending, attempt, "HTTP 503"), (delivery.Status, delivery.Attempts, delivery.LastError));
+            Assert.Equal(1_000 * attempt + (long)AlertSchedule.Delay(attempt, options).TotalMilliseconds, delivery.NextAttemptAtMs);
+        }
+
+        Assert.Equal((AlertDelivery.Failed, 4, (long?)null), ((delivery = AlertSchedule.After(delivery, "HTTP 503", 9_000, options)).Status, delivery.Attempts, delivery.NextAttemptAtMs));
+        var delivered = AlertSchedule.After(AlertDelivery.New with { Attempts = 2 }, null, 7_000, options);
+        Assert.Equal((AlertDelivery.Delivered, 3, (long?)7_000), (delivered.Status, delivered.Attempts, delivered.DeliveredAtMs));
+    }
+
+    [Fact]
+    public void The_body_carries_the_crossing_and_a_slack_text_and_the_admin_view_redacts_the_url()
+    {
+        var crossing = new BudgetCrossing(BudgetCrossing.Pause, 1, 0.95, "2026-11", 1_796_040_000_000, 95_120_000_000, 100_000_000_000, false, AlertDelivery.New);
+        var body = System.Text.Json.Nodes.JsonNode.Parse(AlertPayload.Json("acme", crossing))!;
+        Assert.Equal(("acme:2026-11:pause", "budget.pause", "acme", "2026-11", 0.95, 95.12m, 100m, "2026-11-30T12:00:00.000Z"),
+            ((string)body["id"]!, (string)body["type"]!, (string)body["tenant"]!, (string)body["month"]!, (double)body["threshold"]!,
+             (decimal)body["spent_usd"]!, (decimal)body["budget_usd"]!, (string)body["time"]!));
+        Assert.Equal(
+            ":no_entry: Budget pause: tenant `acme` was paused after spending $95.12 of its $100.00 budget for 2026-11 (pause threshold 95%). Its requests are refused until an admin resumes it or raises the budget.",
+            (string)body["text"]!);
+
+        Assert.Equal("https://hooks.slack.com/…", AlertsView.Redact("https://hooks.slack.com/services/T000/B000/XXXX"));
+        Assert.Equal("http://127.0.0.1:8080/…", AlertsView.Redact("http://user:pw@127.0.0.1:8080/hook?token=x"));
+    }
+}
