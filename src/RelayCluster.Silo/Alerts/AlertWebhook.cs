@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Tenants;
+using RelayCluster.Silo.Telemetry;
 
 namespace RelayCluster.Silo.Alerts;
 
@@ -8,11 +9,21 @@ namespace RelayCluster.Silo.Alerts;
 /// Sends one budget webhook: a POST of <see cref="AlertPayload"/> with an <c>Idempotency-Key</c> header (the event id),
 /// bounded by <c>Relay:Alerts:TimeoutSeconds</c>, redirects not followed. Any 2xx is delivered; anything else is a failure
 /// described without the URL (which carries the receiver's secret, as a Slack webhook's path does): the status code, a
-/// timeout, or the kind of connection error. Never throws for the receiver's faults.
+/// timeout, or the kind of connection error. Never throws for the receiver's faults. Each attempt is counted in
+/// <c>relay.alerts.webhook.attempts</c> when the host has metrics (a test silo may not).
 /// </summary>
-internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOptions options, ILogger<AlertWebhook> logger)
+internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOptions options, ILogger<AlertWebhook> logger, RelayMetrics? metrics = null)
 {
     public const string ClientName = "relay.alerts";
+
+    /// <summary>
+    /// Marks a webhook request so tracing leaves it out: HttpClient spans carry <c>url.full</c>, and a webhook's path is
+    /// its receiver's secret.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<bool> SecretUrl = new("relay.secret-url");
+
+    /// <summary>True for a request <see cref="SendAsync"/> made (for the HttpClient trace filter).</summary>
+    public static bool CarriesSecretUrl(HttpRequestMessage request) => request.Options.TryGetValue(SecretUrl, out var secret) && secret;
 
     public AlertOptions Options => options;
 
@@ -32,6 +43,7 @@ internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOpti
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
             using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
             request.Headers.TryAddWithoutValidation("Idempotency-Key", crossing.EventId(tenantId));
+            request.Options.Set(SecretUrl, true);
             using var response = await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             error = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
         }
@@ -49,6 +61,7 @@ internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOpti
             error = "the webhook URL is not a valid URL";
         }
 
+        metrics?.AlertAttempt(tenantId, crossing.Kind, error is null);
         if (error is not null)
         {
             LogFailed(logger, tenantId, crossing.Kind, crossing.Delivery.Attempts + 1, error);

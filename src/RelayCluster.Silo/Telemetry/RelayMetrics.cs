@@ -43,6 +43,7 @@ internal sealed class RelayMetrics
     private readonly Counter<long> _batchItems;
     private readonly UpDownCounter<long> _subscribers;
     private readonly Counter<long> _messages;
+    private readonly Counter<long> _alertAttempts;
 
     /// <summary>
     /// Registers the one instance (once, whoever asks first: the host, or a test silo that hosts only the batch grains, which
@@ -77,6 +78,8 @@ internal sealed class RelayMetrics
         _batchItems = meter.CreateCounter<long>("relay.batch.items", "{item}", "Batch items ended, by tenant and outcome (succeeded, failed, expired).");
         _subscribers = meter.CreateUpDownCounter<long>("relay.fanout.subscribers", "{subscriber}", "Stream subscriptions open on this silo's /hubs/streams, by tenant.");
         _messages = meter.CreateCounter<long>("relay.fanout.messages", "{message}", "Stream entries sent to subscribers by this silo, by tenant.");
+        _alertAttempts = meter.CreateCounter<long>("relay.alerts.webhook.attempts", "{attempt}",
+            "Budget webhook POSTs made by this silo, by tenant, kind (alert, pause) and result (delivered, failed: retried or given up).");
 
         // Upstream resilience, read from the providers' own counters at collection: nothing on the request path.
         if (health is null)
@@ -151,6 +154,10 @@ internal sealed class RelayMetrics
     /// <summary>A subscription of the tenant's stream opened (+1) or ended (-1).</summary>
     public void Subscribers(string tenantId, int delta) => _subscribers.Add(delta, new KeyValuePair<string, object?>(Tag.Tenant, tenantId));
 
+    /// <summary>One budget webhook attempt: delivered (a 2xx) or failed (any other answer, a timeout, no connection).</summary>
+    public void AlertAttempt(string tenantId, string kind, bool delivered) =>
+        _alertAttempts.Add(1, new TagList { { Tag.Tenant, tenantId }, { Tag.AlertKind, kind }, { Tag.Result, delivered ? "delivered" : "failed" } });
+
     /// <summary>A stream entry sent to one subscriber.</summary>
     public void MessageSent(string tenantId) => _messages.Add(1, new KeyValuePair<string, object?>(Tag.Tenant, tenantId));
 
@@ -199,5 +206,7 @@ internal sealed class RelayMetrics
         public const string Reason = "relay.refusal.reason";
         public const string BatchOutcome = "relay.batch.outcome";
         public const string CircuitState = "relay.circuit.state";
+        public const string AlertKind = "relay.alert.kind";
+        public const string Result = "relay.result";
     }
 }

@@ -50,7 +50,7 @@ public static class TelemetryHosting
             telemetry.WithTracing(tracing => tracing
                 .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
                 .AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = IsTraced)
-                .AddHttpClientInstrumentation()
+                .AddHttpClientInstrumentation(http => http.FilterHttpRequestMessage = request => !Alerts.AlertWebhook.CarriesSecretUrl(request))
                 .AddOtlpExporter(exporter => plan.Configure(exporter, "traces")));
         }
 
