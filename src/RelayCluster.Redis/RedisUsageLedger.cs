@@ -1,4 +1,5 @@
 using RelayCluster.Core.Metering;
+using RelayCluster.Core.Metering.Reports;
 
 namespace RelayCluster.Redis;
 
@@ -25,5 +26,45 @@ public sealed class RedisUsageLedger(RedisConnection redis) : IUsageReader
             CachedTokens = fields.GetValueOrDefault("cached"),
             ReasoningTokens = fields.GetValueOrDefault("reasoning"),
         };
+    }
+
+    /// <summary>
+    /// One HGETALL of the month's hash, read into slices (the <c>s:lane:counter:model</c> fields). The purge renames a
+    /// deleted tenant's hash away, so the id's hash is the current tenant's and the incarnation is not needed.
+    /// </summary>
+    public async Task<IReadOnlyList<UsageSlice>> GetSlicesAsync(string tenantId, string incarnation, string month)
+    {
+        var slices = new Dictionary<(string Model, string Lane), UsageCounts>();
+        foreach (var entry in await redis.HashGetAllAsync(RedisTenantKeys.Usage(tenantId, month)))
+        {
+            if (!RedisUsageFields.TryParse(entry.Name!, out var lane, out var counter, out var model) || !entry.Value.TryParse(out long amount))
+            {
+                continue;
+            }
+
+            if (!slices.TryGetValue((model, lane), out var counts))
+            {
+                slices[(model, lane)] = counts = new UsageCounts();
+            }
+
+            switch (counter)
+            {
+                case RedisUsageFields.Requests: counts.Requests = amount; break;
+                case RedisUsageFields.Streamed: counts.StreamedRequests = amount; break;
+                case RedisUsageFields.Prompt: counts.PromptTokens = amount; break;
+                case RedisUsageFields.Completion: counts.CompletionTokens = amount; break;
+                case RedisUsageFields.Cached: counts.CachedTokens = amount; break;
+                case RedisUsageFields.Cost: counts.CostNanos = amount; break;
+                default:
+                    if (counter.StartsWith(RedisUsageFields.EndingPrefix, StringComparison.Ordinal))
+                    {
+                        counts.AddEnding(counter[RedisUsageFields.EndingPrefix.Length..], amount);
+                    }
+
+                    break;
+            }
+        }
+
+        return [.. slices.Select(s => new UsageSlice(s.Key.Model, s.Key.Lane, s.Value))];
     }
 }

@@ -43,6 +43,9 @@ internal sealed class AdmittedRequest(
     /// <summary>The routed model name and its alternative, when a route chose the targets.</summary>
     public (string? Model, string? Alternative) Route { get; init; }
 
+    /// <summary>The usage lane (<see cref="UsageLanes"/>) the record is booked under: batch for <c>/v1/batches</c> items.</summary>
+    public string Lane { get; init; } = UsageLanes.Interactive;
+
     /// <summary>The shadow copy of this call, if it was sampled; it is told the call's content and ending.</summary>
     public Routing.ShadowRun? Shadow { get; init; }
 
@@ -149,6 +152,7 @@ internal sealed class AdmittedRequest(
             RouteAlternative = Route.Alternative,
             Attempts = Attempts,
             Fallbacks = Fallbacks,
+            Lane = Lane,
         });
     }
 

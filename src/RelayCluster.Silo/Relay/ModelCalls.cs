@@ -96,6 +96,7 @@ internal sealed partial class ModelCalls(
         {
             Route = (plan.RouteModel, plan.Alternative),
             Shadow = shadow,
+            Lane = lane.Name == CallLane.BatchName ? UsageLanes.Batch : UsageLanes.Interactive,
         };
         return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger), null, admission);
     }
