@@ -191,10 +191,10 @@ public abstract class UsageReportContract : IAsyncLifetime
     /// <summary>Every usage record the store's ledger holds for these tenants (the log's lines, or the ledger stream).</summary>
     protected abstract Task<List<UsageRecord>> LedgerAsync(string[] tenants);
 
-    protected async Task<JsonObject> ReportAsync(string query)
+    protected async Task<JsonObject> ReportAsync(string query, string? month = null)
     {
         using var admin = Host.ClientFor(RelayHost.AdminKey);
-        using var response = await admin.GetAsync("/admin/usage/report?month=" + Money.MonthOf(DateTimeOffset.UtcNow) + query);
+        using var response = await admin.GetAsync("/admin/usage/report?month=" + (month ?? Money.MonthOf(DateTimeOffset.UtcNow)) + query);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (JsonObject)JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
     }

@@ -52,8 +52,8 @@ public sealed class UsageCounts
         }
     }
 
-    /// <summary>Requests that ended other than <see cref="Metering.Endings.Completed"/>.</summary>
-    public long Errors => Math.Max(0, Requests - Ending(Metering.Endings.Completed));
+    /// <summary>Requests that ended other than <see cref="Metering.Endings.Completed"/> (requests whose ending was not kept are not counted).</summary>
+    public long Errors => Endings.Where(e => e.Key != Metering.Endings.Completed).Aggregate(0L, (sum, e) => Saturating.Add(sum, e.Value));
 
     public long Ending(string ending) => IndexOf(ending) is var i and >= 0 ? _endings[i] : _otherEndings?.GetValueOrDefault(ending) ?? 0;
 
