@@ -141,9 +141,31 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
             Add(totals, $"m:{record.Model}:completion", completion);
             Add(totals, $"m:{record.Model}:cost", cost);
             Add(totals, $"e:{record.Ending}", 1);
+            AddSlice(totals, record, prompt, completion, cost);
         }
 
         return months;
+    }
+
+    /// <summary>The report's counters of the record's model and lane (see <see cref="RedisUsageFields"/>), clamped as the summary's are.</summary>
+    private static void AddSlice(Dictionary<string, long> totals, UsageRecord record, long prompt, long completion, long cost)
+    {
+        var fields = RedisUsageFields.For(record.Model, UsageLanes.Of(record));
+        Add(totals, fields.RequestsField, 1);
+        if (record.Stream)
+        {
+            Add(totals, fields.StreamedField, 1);
+        }
+
+        Add(totals, fields.PromptField, prompt);
+        Add(totals, fields.CompletionField, completion);
+        if (Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt) is > 0 and var cached)
+        {
+            Add(totals, fields.CachedField, cached);
+        }
+
+        Add(totals, fields.CostField, cost);
+        Add(totals, fields.EndingField(record.Ending), 1);
     }
 
     private static void Add(Dictionary<string, long> totals, string field, long amount) =>

@@ -1,3 +1,5 @@
+using RelayCluster.Core.Metering.Reports;
+
 namespace RelayCluster.Core.Metering;
 
 /// <summary>Reads a tenant's usage totals for a month, whichever store keeps them.</summary>
@@ -11,6 +13,13 @@ public interface IUsageReader
     /// no incarnation and answers for the id.
     /// </summary>
     Task<UsageSummary> GetSummaryAsync(string tenantId, string incarnation, string month) => GetSummaryAsync(tenantId, month);
+
+    /// <summary>
+    /// The tenant's month per model × lane (<see cref="UsageSlice"/>), from the totals kept as usage is booked: a read of
+    /// one aggregate (embedded) or one hash (Redis), whatever the number of records. Empty when the month has no usage.
+    /// Incarnations as in <see cref="GetSummaryAsync(string, string, string)"/>.
+    /// </summary>
+    Task<IReadOnlyList<UsageSlice>> GetSlicesAsync(string tenantId, string incarnation, string month);
 }
 
 /// <summary>

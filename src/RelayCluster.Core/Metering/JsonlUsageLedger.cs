@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using RelayCluster.Core.Metering.Reports;
 
 namespace RelayCluster.Core.Metering;
 
@@ -54,6 +55,12 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
     public Task<UsageSummary> GetSummaryAsync(string tenantId, string month) => Task.FromResult(GetSummary(tenantId, month));
 
     public Task<UsageSummary> GetSummaryAsync(string tenantId, string incarnation, string month) => Task.FromResult(GetSummary(tenantId, incarnation, month));
+
+    public Task<IReadOnlyList<UsageSlice>> GetSlicesAsync(string tenantId, string incarnation, string month)
+    {
+        EnsureLoaded(month);
+        return Task.FromResult(_totals.TryGetValue((tenantId, incarnation, month), out var totals) ? totals.Slices() : (IReadOnlyList<UsageSlice>)[]);
+    }
 
     /// <summary>Each tenant's spend in the month from records without an incarnation.</summary>
     public IReadOnlyDictionary<string, long> SpentByTenant(string month) =>

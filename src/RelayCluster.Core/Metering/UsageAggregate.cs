@@ -1,3 +1,5 @@
+using RelayCluster.Core.Metering.Reports;
+
 namespace RelayCluster.Core.Metering;
 
 /// <summary>Running totals of one tenant's month, built from the same records the log holds.</summary>
@@ -6,6 +8,8 @@ internal sealed class UsageAggregate(string tenant, string month)
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ModelUsage> _byModel = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _byEnding = new(StringComparer.Ordinal);
+    // The report's counters per model × lane: bounded by the configured models (records name only those) times two lanes.
+    private readonly Dictionary<(string Model, string Lane), UsageCounts> _slices = [];
     private long _requests;
     private long _prompt;
     private long _completion;
@@ -42,6 +46,22 @@ internal sealed class UsageAggregate(string tenant, string month)
                 model.Requests + 1, Saturating.Add(model.PromptTokens, record.PromptTokens),
                 Saturating.Add(model.CompletionTokens, record.CompletionTokens), Saturating.Add(model.CostNanos, record.CostNanos));
             _byEnding[record.Ending] = _byEnding.GetValueOrDefault(record.Ending) + 1;
+            var slice = (record.Model, UsageLanes.Of(record));
+            if (!_slices.TryGetValue(slice, out var counts))
+            {
+                _slices[slice] = counts = new UsageCounts();
+            }
+
+            counts.Add(record);
+        }
+    }
+
+    /// <summary>A copy of the month's counters per model and lane, for reports.</summary>
+    public IReadOnlyList<UsageSlice> Slices()
+    {
+        lock (_gate)
+        {
+            return [.. _slices.Select(s => new UsageSlice(s.Key.Model, s.Key.Lane, s.Value.Clone()))];
         }
     }
 

@@ -12,6 +12,9 @@ public static class Endings
     public const string UpstreamTruncated = "upstream_truncated";
     /// <summary>The relay itself failed (a bug): the request is settled with what it had consumed.</summary>
     public const string RelayError = "relay_error";
+
+    /// <summary>Every ending, in the order reports show them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Completed, ClientDisconnected, UpstreamError, UpstreamErrorMidStream, UpstreamTruncated, RelayError];
 }
 
 /// <summary>One line of the usage log: one settled request. Crosses grain boundaries (a settle), hence the Orleans ids.</summary>
@@ -59,6 +62,24 @@ public sealed record UsageRecord
     [Id(24), JsonPropertyName("completion_audio_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? CompletionAudioTokens { get; init; }
     [Id(25), JsonPropertyName("accepted_prediction_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? AcceptedPredictionTokens { get; init; }
     [Id(26), JsonPropertyName("rejected_prediction_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RejectedPredictionTokens { get; init; }
+
+    /// <summary>
+    /// The call lane: <see cref="UsageLanes.Batch"/> for an item of a <c>/v1/batches</c> job (billed at the batch price),
+    /// else <see cref="UsageLanes.Interactive"/>. Absent on records written before lanes were kept: those read as interactive.
+    /// </summary>
+    [Id(27), JsonPropertyName("lane"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Lane { get; init; }
+}
+
+/// <summary>The lanes a usage record can come from; a fixed set, so they are safe as hash fields and report columns.</summary>
+public static class UsageLanes
+{
+    public const string Interactive = "interactive";
+
+    /// <summary>Items of <c>/v1/batches</c> jobs. A synchronous <c>/v1/batch</c> runs on the interactive lane at the interactive price.</summary>
+    public const string Batch = "batch";
+
+    /// <summary>The lane of a record: anything but <see cref="Batch"/> (old records have none) is interactive.</summary>
+    public static string Of(UsageRecord record) => record.Lane == Batch ? Batch : Interactive;
 }
 
 /// <summary>A tenant's usage over one month, as the admin API shows it.</summary>

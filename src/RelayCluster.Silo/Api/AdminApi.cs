@@ -26,6 +26,7 @@ public static class AdminApi
         admin.MapAdminRoutesApi();
         admin.MapAdminStreamTokensApi();
         admin.MapAdminClusterApi();
+        admin.MapAdminUsageReportApi();
         return app;
     }
 

@@ -43,11 +43,11 @@ internal sealed class AdmittedRequest(
     /// <summary>The routed model name and its alternative, when a route chose the targets.</summary>
     public (string? Model, string? Alternative) Route { get; init; }
 
+    /// <summary>The usage lane (<see cref="UsageLanes"/>) the record is booked and counted under: batch for <c>/v1/batches</c> items.</summary>
+    public string Lane { get; init; } = UsageLanes.Interactive;
+
     /// <summary>The shadow copy of this call, if it was sampled; it is told the call's content and ending.</summary>
     public Routing.ShadowRun? Shadow { get; init; }
-
-    /// <summary>The lane the call was admitted in (<c>interactive</c> or <c>batch</c>), for the metrics.</summary>
-    public string Lane { get; init; } = CallLane.Interactive.Name;
 
     /// <summary>Where the settlement is counted (requests, tokens, cost, latency); set by <see cref="ModelCalls"/>.</summary>
     public Telemetry.RelayMetrics? Metrics { get; init; }
@@ -155,6 +155,7 @@ internal sealed class AdmittedRequest(
             RouteAlternative = Route.Alternative,
             Attempts = Attempts,
             Fallbacks = Fallbacks,
+            Lane = Lane,
         };
 
         // Here, where the one settlement is taken, so the counters move exactly as the ledger does.

@@ -97,7 +97,7 @@ internal sealed partial class ModelCalls(
         {
             Route = (plan.RouteModel, plan.Alternative),
             Shadow = shadow,
-            Lane = lane.Name,
+            Lane = lane.Name == CallLane.BatchName ? UsageLanes.Batch : UsageLanes.Interactive,
             Metrics = metrics,
         };
         return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger, metrics), null, admission);
