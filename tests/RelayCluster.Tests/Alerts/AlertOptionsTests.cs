@@ -29,6 +29,34 @@ public sealed class AlertOptionsTests
     }
 
     [Fact]
+    public void Retry_and_timeout_settings_that_are_not_finite_or_too_long_for_a_timer_are_refused_at_start()
+    {
+        // Each would otherwise pass the start and throw only in the first delivery (CancelAfter, TimeSpan.FromSeconds,
+        // a grain timer's due time), leaving the crossing pending with no attempt ever recorded.
+        foreach (var change in new Action<AlertOptions>[]
+        {
+            a => a.TimeoutSeconds = double.NaN,
+            a => a.TimeoutSeconds = double.PositiveInfinity,
+            a => a.TimeoutSeconds = 1e10,
+            a => a.FirstRetrySeconds = double.NaN,
+            a => a.MaxRetrySeconds = double.NaN,
+            a => a.MaxRetrySeconds = double.PositiveInfinity,
+            a => (a.FirstRetrySeconds, a.MaxRetrySeconds) = (1e12, 1e12),
+        })
+        {
+            var alerts = new AlertOptions();
+            change(alerts);
+            Assert.NotNull(alerts.Problem());
+            Assert.Contains(Failures(o => change(o.Alerts)), f => f.StartsWith("Relay:Alerts", StringComparison.Ordinal));
+        }
+
+        const double Day = 86_400; // the longest wait or timeout allowed
+        var longest = new AlertOptions { TimeoutSeconds = Day, FirstRetrySeconds = Day, MaxRetrySeconds = Day };
+        Assert.Null(longest.Problem());
+        Assert.Equal(TimeSpan.FromSeconds(Day), AlertSchedule.Delay(int.MaxValue, longest));
+    }
+
+    [Fact]
     public void Retries_back_off_exponentially_up_to_the_cap_then_fail_for_good()
     {
         var options = new AlertOptions { FirstRetrySeconds = 1, MaxRetrySeconds = 5, MaxAttempts = 4 };
