@@ -69,6 +69,18 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void A_threshold_too_small_to_be_a_whole_nano_dollar_is_crossed_by_the_first_spend_not_by_none()
+    {
+        // 1e-30 is above zero (a valid threshold) but below what a decimal holds: crossed once anything is spent, never at zero.
+        var book = NewBook(new TenantLimits(null, null, null, Budget, AlertThreshold: 1e-30, PauseThreshold: 0));
+        Assert.Empty(book.Crossings);
+        Spend(book, 0);
+        Assert.Empty(book.Crossings);
+        Spend(book, 1);
+        Assert.Equal((BudgetCrossing.Alert, 1L), (Assert.Single(book.Crossings).Kind, book.Crossings[0].SpentNanos));
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
