@@ -16,6 +16,7 @@ namespace RelayCluster.Core.Tenants;
 /// <param name="BudgetNanos">The monthly budget then (nano-dollars).</param>
 /// <param name="Rearmed">An admin change put spend below the threshold again: this crossing no longer counts, the next one alerts.</param>
 /// <param name="Delivery">Where its webhook delivery stands.</param>
+/// <param name="Incarnation">The incarnation of the tenant id that crossed it ("" for tenants older than incarnations, and crossings stored before this field).</param>
 [GenerateSerializer, Immutable, Alias("relay.budget-crossing")]
 public sealed record BudgetCrossing(
     [property: Id(0), JsonPropertyName("kind")] string Kind,
@@ -26,7 +27,8 @@ public sealed record BudgetCrossing(
     [property: Id(5), JsonPropertyName("spent_nanos")] long SpentNanos,
     [property: Id(6), JsonPropertyName("budget_nanos")] long BudgetNanos,
     [property: Id(7), JsonPropertyName("rearmed")] bool Rearmed,
-    [property: Id(8), JsonPropertyName("delivery")] AlertDelivery Delivery)
+    [property: Id(8), JsonPropertyName("delivery")] AlertDelivery Delivery,
+    [property: Id(9), JsonPropertyName("incarnation")] string Incarnation = "")
 {
     /// <summary>The alert threshold's kind (webhook type <c>budget.alert</c>).</summary>
     public const string Alert = "alert";
@@ -35,10 +37,16 @@ public sealed record BudgetCrossing(
     public const string Pause = "pause";
 
     /// <summary>
-    /// The webhook's idempotency key: <c>{tenant}:{month}:{kind}</c>, with <c>:{sequence}</c> after a re-arm, so a receiver
-    /// drops a redelivery (delivery is at least once) but not a new crossing.
+    /// The webhook's idempotency key: <c>{tenant}@{incarnation}:{month}:{kind}</c> (the incarnation's first 8 characters;
+    /// <c>{tenant}</c> alone without one), with <c>:{sequence}</c> after a re-arm, so a receiver drops a redelivery (delivery
+    /// is at least once) but not a new crossing, nor the crossing of a tenant deleted and created again under the same id
+    /// in the same month (tenant ids hold no <c>@</c>).
     /// </summary>
-    public string EventId(string tenantId) => Sequence <= 1 ? $"{tenantId}:{Month}:{Kind}" : $"{tenantId}:{Month}:{Kind}:{Sequence}";
+    public string EventId(string tenantId)
+    {
+        var tenant = Incarnation.Length == 0 ? tenantId : $"{tenantId}@{Incarnation[..Math.Min(8, Incarnation.Length)]}";
+        return Sequence <= 1 ? $"{tenant}:{Month}:{Kind}" : $"{tenant}:{Month}:{Kind}:{Sequence}";
+    }
 
     /// <summary>Whether this is the same crossing as <paramref name="other"/> (its delivery may differ).</summary>
     public bool SameAs(BudgetCrossing other) => Kind == other.Kind && Month == other.Month && Sequence == other.Sequence;

@@ -100,7 +100,7 @@ public sealed partial class TenantBook
 
         if (crossed && active < 0)
         {
-            var crossing = new BudgetCrossing(kind, sequence + 1, threshold, _month, nowMs, _spentNanos, budget, false, AlertDelivery.New);
+            var crossing = new BudgetCrossing(kind, sequence + 1, threshold, _month, nowMs, _spentNanos, budget, false, AlertDelivery.New, _incarnation);
             SetCrossings([.. _crossings, crossing]);
             if (kind == BudgetCrossing.Pause && !_paused)
             {

@@ -54,8 +54,14 @@ public abstract class BudgetAlertsContract : IAsyncLifetime
         var month = (string)alerts["month"]!;
         var alert = Assert.Single(Receiver.DeliveredOf("budget.alert"));
         var pause = Assert.Single(Receiver.DeliveredOf("budget.pause"));
-        Assert.Equal(($"{tenant}:{month}:alert", tenant, month, 0.3, BudgetUsd), ((string)alert["id"]!, (string)alert["tenant"]!, (string)alert["month"]!, (double)alert["threshold"]!, (decimal)alert["budget_usd"]!));
-        Assert.Equal(($"{tenant}:{month}:pause", 0.5), ((string)pause["id"]!, (double)pause["threshold"]!));
+        Assert.Equal((tenant, month, 0.3, BudgetUsd), ((string)alert["tenant"]!, (string)alert["month"]!, (double)alert["threshold"]!, (decimal)alert["budget_usd"]!));
+        Assert.Equal(0.5, (double)pause["threshold"]!);
+        // The id names this incarnation of the tenant id (8 hex digits of it), so a tenant created again is not taken for a redelivery.
+        var id = System.Text.RegularExpressions.Regex.Match((string)alert["id"]!, $"^{tenant}@([0-9a-f]{{8}}):{month}:alert$");
+        Assert.True(id.Success, (string)alert["id"]!);
+        var incarnation = id.Groups[1].Value;
+        Assert.Equal($"{tenant}@{incarnation}:{month}:pause", (string)pause["id"]!);
+        Assert.Equal([(string)alert["id"]!, (string)pause["id"]!], alerts["crossings"]!.AsArray().Select(c => (string)c!["id"]!));
         Assert.InRange((decimal)alert["spent_usd"]!, 0.3m * BudgetUsd, 0.5m * BudgetUsd);
         Assert.InRange((decimal)pause["spent_usd"]!, 0.5m * BudgetUsd, BudgetUsd);
         Assert.Contains($"tenant `{tenant}`", (string)pause["text"]!);

@@ -81,6 +81,25 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void A_tenant_created_again_under_its_id_in_the_same_month_alerts_with_an_event_id_a_receiver_has_not_seen()
+    {
+        // Receivers drop a repeated event id (delivery is at least once): the new tenant's first alert must not repeat the old one's.
+        var book = NewBook();
+        book.BeginIncarnation("0123456789abcdef01234567", 0, _now);
+        book.SetLimits(new TenantLimits(null, null, null, Budget), _now);
+        Spend(book, 800_000);
+        var first = Assert.Single(book.Crossings).EventId("acme");
+
+        book.BeginIncarnation("fedcba9876543210fedcba98", 0, _now); // deleted and created again
+        book.SetLimits(new TenantLimits(null, null, null, Budget), _now);
+        Spend(book, 800_000);
+        var second = Assert.Single(book.Crossings).EventId("acme");
+
+        Assert.NotEqual(first, second);
+        Assert.Equal(("acme@01234567:2026-11:alert", "acme@fedcba98:2026-11:alert"), (first, second));
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
