@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Serialization;
 
 namespace RelayCluster.Core.Tenants;
@@ -98,7 +99,16 @@ public sealed record BudgetAlerts(
     [property: Id(7)] string Month,
     [property: Id(8)] long SpentNanos,
     [property: Id(9)] long? BudgetNanos,
-    [property: Id(10)] IReadOnlyList<BudgetCrossing> Crossings);
+    [property: Id(10)] IReadOnlyList<BudgetCrossing> Crossings)
+{
+    /// <summary>What <c>ToString()</c> prints: everything but the webhook's URL (a secret).</summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(CultureInfo.InvariantCulture,
+            $"AlertThreshold = {AlertThreshold}, PauseThreshold = {PauseThreshold}, AlertThresholdIsDefault = {AlertThresholdIsDefault}, PauseThresholdIsDefault = {PauseThresholdIsDefault}, WebhookUrl = {TenantLimits.Redacted(WebhookUrl)}, Paused = {Paused}, PausedByThreshold = {PausedByThreshold}, Month = {Month}, SpentNanos = {SpentNanos}, BudgetNanos = {BudgetNanos}, Crossings = {Crossings.Count}");
+        return true;
+    }
+}
 
 [JsonSerializable(typeof(List<BudgetCrossing>))]
 internal sealed partial class BudgetCrossingJsonContext : JsonSerializerContext;

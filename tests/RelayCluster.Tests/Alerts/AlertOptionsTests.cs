@@ -57,6 +57,26 @@ public sealed class AlertOptionsTests
     }
 
     [Fact]
+    public void Limits_patches_and_alert_states_print_without_the_webhook_url()
+    {
+        // A record prints every property: one logged or put in an exception message (a quota snapshot, a grain call's
+        // arguments) would carry the receiver's secret.
+        const string Url = "https://hooks.example/services/T000/B000/s3cr3t-token";
+        var limits = new TenantLimits(5, null, null, 1_000, 0.5, null, Url);
+        var patch = new TenantLimitsPatch(default, default, default, default, AlertWebhookUrl: Change<string?>.To(Url));
+        var alerts = new BudgetAlerts(0.8, 0.95, true, true, Url, false, false, "2026-11", 0, null, []);
+        var quota = new QuotaSnapshot("acme", limits, 0, 0, 0, 0, 0, "2026-11", default, false);
+        foreach (var printed in new[] { limits.ToString(), patch.ToString(), alerts.ToString(), quota.ToString(), new TenantScalars(limits, false, "2026-11", 0, "").ToString() })
+        {
+            Assert.DoesNotContain("s3cr3t", printed, StringComparison.Ordinal);
+            Assert.DoesNotContain("hooks.example", printed, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("RequestsPerMinute = 5", limits.ToString(), StringComparison.Ordinal);
+        Assert.Contains("AlertThreshold = 0.5", limits.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Retries_back_off_exponentially_up_to_the_cap_then_fail_for_good()
     {
         var options = new AlertOptions { FirstRetrySeconds = 1, MaxRetrySeconds = 5, MaxAttempts = 4 };
