@@ -387,7 +387,9 @@ public sealed partial class TenantBook
             return Refuse(AdmissionOutcome.ReservationOutOfRange, nowMs, TimeSpan.Zero);
         }
 
-        if (_paused)
+        // A pause threshold's pause protects the budget, so (as a spent budget below) it lets a call that costs nothing
+        // through: reading a batch's output or cancelling it. An administrator's pause stops everything.
+        if (_paused && (!_pausedByThreshold || request.ReservedNanos > 0))
         {
             return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero) with { Pause = PauseCause() };
         }

@@ -48,6 +48,10 @@ public abstract class BudgetAlertsContract : IAsyncLifetime
         Assert.Contains("pause threshold (50%)", refused);
         Assert.Contains($"of its ${BudgetUsd:0.00} budget this month", refused);
         Assert.Contains("must resume it or raise its budget", refused);
+        using (var files = await client.GetAsync("/v1/files"))
+        {
+            Assert.Equal(HttpStatusCode.OK, files.StatusCode); // costs nothing: a pause that protects the budget lets it through
+        }
 
         var alerts = await DeliveredAsync(admin, tenant, 2);
         Assert.Equal("threshold", (string?)alerts["paused_by"]);

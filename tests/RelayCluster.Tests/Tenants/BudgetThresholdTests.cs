@@ -100,6 +100,21 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void A_threshold_pause_like_a_spent_budget_leaves_calls_that_cost_nothing_through_and_an_admins_pause_does_not()
+    {
+        // Reading a batch's output, cancelling it or taking a stream token puts no money at risk: a pause that protects
+        // the budget must not lock the tenant out of what it already paid for.
+        var book = NewBook();
+        Spend(book, 960_000);
+        Assert.Equal(AdmissionOutcome.Paused, book.Admit(Request(), "", _now).Outcome);
+        Assert.True(book.Admit(new AdmissionRequest("read-output", 0, 0), "", _now).IsAdmitted);
+
+        book.SetPaused(true); // the admin's own pause stops everything
+        var refused = book.Admit(new AdmissionRequest("read-again", 0, 0), "", _now);
+        Assert.Equal((AdmissionOutcome.Paused, (BudgetPause?)null), (refused.Outcome, refused.Pause));
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
