@@ -45,7 +45,8 @@ public sealed record BudgetCrossing(
     /// </summary>
     public string EventId(string tenantId)
     {
-        var tenant = Incarnation.Length == 0 ? tenantId : $"{tenantId}@{Incarnation[..Math.Min(8, Incarnation.Length)]}";
+        // Null when JSON stored before this field says "incarnation": null (a missing one reads as "").
+        var tenant = string.IsNullOrEmpty(Incarnation) ? tenantId : $"{tenantId}@{Incarnation[..Math.Min(8, Incarnation.Length)]}";
         return Sequence <= 1 ? $"{tenant}:{Month}:{Kind}" : $"{tenant}:{Month}:{Kind}:{Sequence}";
     }
 

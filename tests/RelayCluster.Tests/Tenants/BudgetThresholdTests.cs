@@ -115,6 +115,16 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void Crossings_stored_before_they_named_an_incarnation_load_and_keep_their_event_id()
+    {
+        const string Stored = """[{"kind":"pause","sequence":1,"threshold":0.95,"month":"2026-11","crossed_at":1,"spent_nanos":2,"budget_nanos":3,"rearmed":false,"delivery":{"status":"pending","attempts":1}}]""";
+        var crossing = Assert.Single(BudgetCrossingJson.Read(Stored));
+        Assert.Equal(("", "acme:2026-11:pause", 1), (crossing.Incarnation, crossing.EventId("acme"), crossing.Delivery.Attempts));
+        var nulled = Assert.Single(BudgetCrossingJson.Read(Stored.Replace("\"rearmed\"", "\"incarnation\":null,\"rearmed\"", StringComparison.Ordinal)));
+        Assert.Equal("acme:2026-11:pause", nulled.EventId("acme"));
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
