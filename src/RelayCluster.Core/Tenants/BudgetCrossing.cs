@@ -129,11 +129,18 @@ public static class BudgetCrossingJson
 
         try
         {
-            return System.Text.Json.JsonSerializer.Deserialize(json, BudgetCrossingJsonContext.Default.ListBudgetCrossing) ?? [];
+            return Readable(System.Text.Json.JsonSerializer.Deserialize(json, BudgetCrossingJsonContext.Default.ListBudgetCrossing) ?? []);
         }
         catch (System.Text.Json.JsonException)
         {
             return []; // written by this code only; an unreadable value loses the outbox, never the tenant
         }
     }
+
+    /// <summary>
+    /// The crossings that have what every reader needs (a JSON value missing a field reads it as null): one without is
+    /// dropped, as an unreadable value is, so it never fails the tenant's activation.
+    /// </summary>
+    public static List<BudgetCrossing> Readable(IEnumerable<BudgetCrossing?> crossings) =>
+        [.. crossings.Where(c => c is { Kind: not null, Month: not null, Delivery.Status: not null }).Select(c => c!)];
 }

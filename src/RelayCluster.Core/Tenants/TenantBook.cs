@@ -41,7 +41,7 @@ public sealed partial class TenantBook
             (_limits, _paused, _month, _spentNanos, _incarnation, _pausedByThreshold) = state;
         }
 
-        _crossings = image.Crossings;
+        _crossings = image.Crossings.Count == 0 ? image.Crossings : BudgetCrossingJson.Readable(image.Crossings);
         _pendingDeliveries = _crossings.Count(c => c.Delivery.IsPending);
         RollThresholds(); // the embedded journal loads a restarted tenant in the current month: a threshold pause of an older one ends
 

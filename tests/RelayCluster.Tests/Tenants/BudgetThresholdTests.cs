@@ -125,6 +125,17 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void A_stored_crossing_missing_its_fields_is_dropped_and_never_keeps_the_tenant_from_loading()
+    {
+        // "An unreadable value loses the outbox, never the tenant": a crossing without kind, month or delivery is unreadable too.
+        const string Stored = """[{"kind":"alert","sequence":1},{"kind":"pause","sequence":1,"threshold":0.95,"month":"2026-11","delivery":{"status":"pending"}}]""";
+        var crossing = Assert.Single(BudgetCrossingJson.Read(Stored));
+        Assert.Equal(BudgetCrossing.Pause, crossing.Kind);
+        var book = new TenantBook("acme", new TenantImage { Crossings = [new BudgetCrossing(null!, 1, 0.8, null!, 0, 0, 0, false, null!), crossing] }, Options, _now);
+        Assert.Equal(1, book.PendingDeliveries);
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
