@@ -76,6 +76,25 @@ public sealed class AlertOptionsTests
         Assert.Contains("AlertThreshold = 0.5", limits.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("hooks.example/T000/s3cr3t")] // relative: what a hand-edited store or an older version might hold
+    [InlineData("ftp://hooks.example/s3cr3t")]
+    [InlineData("file:///etc/s3cr3t")]
+    public async Task A_stored_webhook_url_no_request_can_use_is_a_failed_attempt_not_an_exception(string url)
+    {
+        // An exception would leave the crossing pending with no attempt recorded, retried by every reminder tick for ever.
+        var webhook = new AlertWebhook(new OneClient(), new AlertOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<AlertWebhook>.Instance);
+        var crossing = new BudgetCrossing(BudgetCrossing.Alert, 1, 0.8, "2026-11", 0, 0, 1, false, AlertDelivery.New);
+        var error = await webhook.SendAsync(url, "acme", crossing, CancellationToken.None);
+        Assert.NotNull(error);
+        Assert.DoesNotContain("s3cr3t", error, StringComparison.Ordinal);
+    }
+
+    private sealed class OneClient : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new(new SocketsHttpHandler { AllowAutoRedirect = false });
+    }
+
     [Fact]
     public void Retries_back_off_exponentially_up_to_the_cap_then_fail_for_good()
     {
