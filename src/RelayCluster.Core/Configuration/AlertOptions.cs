@@ -32,13 +32,23 @@ public sealed class AlertOptions
             return "AlertThreshold and PauseThreshold must be fractions of the budget in [0, 1] (0 turns one off).";
         }
 
-        if (MaxAttempts < 1 || FirstRetrySeconds <= 0 || MaxRetrySeconds < FirstRetrySeconds || TimeoutSeconds <= 0)
+        // NaN fails every comparison, so each bound is written as what must hold.
+        if (MaxAttempts < 1 || !IsSeconds(FirstRetrySeconds) || !IsSeconds(MaxRetrySeconds) || !IsSeconds(TimeoutSeconds)
+            || !(MaxRetrySeconds >= FirstRetrySeconds))
         {
-            return "MaxAttempts must be at least 1, FirstRetrySeconds and TimeoutSeconds above zero, and MaxRetrySeconds at least FirstRetrySeconds.";
+            return $"MaxAttempts must be at least 1; FirstRetrySeconds, MaxRetrySeconds and TimeoutSeconds numbers above zero and at most {MaxSeconds:0}; and MaxRetrySeconds at least FirstRetrySeconds.";
         }
 
         return WebhookProblem(WebhookUrl) is { } webhook ? "WebhookUrl " + webhook : null;
     }
+
+    /// <summary>
+    /// The longest wait or timeout these settings may ask for (a day, in seconds): a timer or a cancellation cannot be
+    /// set much beyond 49 days, and a NaN or a larger value would only fail at the first delivery, leaving it pending.
+    /// </summary>
+    public const double MaxSeconds = 86_400;
+
+    private static bool IsSeconds(double seconds) => seconds is > 0 and <= MaxSeconds;
 
     /// <summary>Why a webhook URL is unusable (not an absolute http or https URL), or null; the URL itself is never repeated (a secret).</summary>
     public static string? WebhookProblem(string? url) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Serialization;
 
 namespace RelayCluster.Core.Tenants;
@@ -16,6 +17,7 @@ namespace RelayCluster.Core.Tenants;
 /// <param name="BudgetNanos">The monthly budget then (nano-dollars).</param>
 /// <param name="Rearmed">An admin change put spend below the threshold again: this crossing no longer counts, the next one alerts.</param>
 /// <param name="Delivery">Where its webhook delivery stands.</param>
+/// <param name="Incarnation">The incarnation of the tenant id that crossed it ("" for tenants older than incarnations, and crossings stored before this field).</param>
 [GenerateSerializer, Immutable, Alias("relay.budget-crossing")]
 public sealed record BudgetCrossing(
     [property: Id(0), JsonPropertyName("kind")] string Kind,
@@ -26,7 +28,8 @@ public sealed record BudgetCrossing(
     [property: Id(5), JsonPropertyName("spent_nanos")] long SpentNanos,
     [property: Id(6), JsonPropertyName("budget_nanos")] long BudgetNanos,
     [property: Id(7), JsonPropertyName("rearmed")] bool Rearmed,
-    [property: Id(8), JsonPropertyName("delivery")] AlertDelivery Delivery)
+    [property: Id(8), JsonPropertyName("delivery")] AlertDelivery Delivery,
+    [property: Id(9), JsonPropertyName("incarnation")] string Incarnation = "")
 {
     /// <summary>The alert threshold's kind (webhook type <c>budget.alert</c>).</summary>
     public const string Alert = "alert";
@@ -35,10 +38,17 @@ public sealed record BudgetCrossing(
     public const string Pause = "pause";
 
     /// <summary>
-    /// The webhook's idempotency key: <c>{tenant}:{month}:{kind}</c>, with <c>:{sequence}</c> after a re-arm, so a receiver
-    /// drops a redelivery (delivery is at least once) but not a new crossing.
+    /// The webhook's idempotency key: <c>{tenant}@{incarnation}:{month}:{kind}</c> (the incarnation's first 8 characters;
+    /// <c>{tenant}</c> alone without one), with <c>:{sequence}</c> after a re-arm, so a receiver drops a redelivery (delivery
+    /// is at least once) but not a new crossing, nor the crossing of a tenant deleted and created again under the same id
+    /// in the same month (tenant ids hold no <c>@</c>).
     /// </summary>
-    public string EventId(string tenantId) => Sequence <= 1 ? $"{tenantId}:{Month}:{Kind}" : $"{tenantId}:{Month}:{Kind}:{Sequence}";
+    public string EventId(string tenantId)
+    {
+        // Null when JSON stored before this field says "incarnation": null (a missing one reads as "").
+        var tenant = string.IsNullOrEmpty(Incarnation) ? tenantId : $"{tenantId}@{Incarnation[..Math.Min(8, Incarnation.Length)]}";
+        return Sequence <= 1 ? $"{tenant}:{Month}:{Kind}" : $"{tenant}:{Month}:{Kind}:{Sequence}";
+    }
 
     /// <summary>Whether this is the same crossing as <paramref name="other"/> (its delivery may differ).</summary>
     public bool SameAs(BudgetCrossing other) => Kind == other.Kind && Month == other.Month && Sequence == other.Sequence;
@@ -90,7 +100,16 @@ public sealed record BudgetAlerts(
     [property: Id(7)] string Month,
     [property: Id(8)] long SpentNanos,
     [property: Id(9)] long? BudgetNanos,
-    [property: Id(10)] IReadOnlyList<BudgetCrossing> Crossings);
+    [property: Id(10)] IReadOnlyList<BudgetCrossing> Crossings)
+{
+    /// <summary>What <c>ToString()</c> prints: everything but the webhook's URL (a secret).</summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(CultureInfo.InvariantCulture,
+            $"AlertThreshold = {AlertThreshold}, PauseThreshold = {PauseThreshold}, AlertThresholdIsDefault = {AlertThresholdIsDefault}, PauseThresholdIsDefault = {PauseThresholdIsDefault}, WebhookUrl = {TenantLimits.Redacted(WebhookUrl)}, Paused = {Paused}, PausedByThreshold = {PausedByThreshold}, Month = {Month}, SpentNanos = {SpentNanos}, BudgetNanos = {BudgetNanos}, Crossings = {Crossings.Count}");
+        return true;
+    }
+}
 
 [JsonSerializable(typeof(List<BudgetCrossing>))]
 internal sealed partial class BudgetCrossingJsonContext : JsonSerializerContext;
@@ -110,11 +129,18 @@ public static class BudgetCrossingJson
 
         try
         {
-            return System.Text.Json.JsonSerializer.Deserialize(json, BudgetCrossingJsonContext.Default.ListBudgetCrossing) ?? [];
+            return Readable(System.Text.Json.JsonSerializer.Deserialize(json, BudgetCrossingJsonContext.Default.ListBudgetCrossing) ?? []);
         }
         catch (System.Text.Json.JsonException)
         {
             return []; // written by this code only; an unreadable value loses the outbox, never the tenant
         }
     }
+
+    /// <summary>
+    /// The crossings that have what every reader needs (a JSON value missing a field reads it as null): one without is
+    /// dropped, as an unreadable value is, so it never fails the tenant's activation.
+    /// </summary>
+    public static List<BudgetCrossing> Readable(IEnumerable<BudgetCrossing?> crossings) =>
+        [.. crossings.Where(c => c is { Kind: not null, Month: not null, Delivery.Status: not null }).Select(c => c!)];
 }

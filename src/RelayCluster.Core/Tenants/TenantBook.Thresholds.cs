@@ -100,7 +100,7 @@ public sealed partial class TenantBook
 
         if (crossed && active < 0)
         {
-            var crossing = new BudgetCrossing(kind, sequence + 1, threshold, _month, nowMs, _spentNanos, budget, false, AlertDelivery.New);
+            var crossing = new BudgetCrossing(kind, sequence + 1, threshold, _month, nowMs, _spentNanos, budget, false, AlertDelivery.New, _incarnation);
             SetCrossings([.. _crossings, crossing]);
             if (kind == BudgetCrossing.Pause && !_paused)
             {
@@ -121,11 +121,12 @@ public sealed partial class TenantBook
     }
 
     /// <summary>
-    /// The spend at which a threshold is crossed (nano-dollars, rounded up: reaching it exactly crosses); never
-    /// (<see cref="long.MaxValue"/>) without a budget above zero or with the threshold off.
+    /// The spend at which a threshold is crossed (nano-dollars, rounded up: reaching it exactly crosses; at least one, as
+    /// a threshold above zero is never reached by spending nothing); never (<see cref="long.MaxValue"/>) without a budget
+    /// above zero or with the threshold off.
     /// </summary>
     private static long CrossedAt(double threshold, long budget) =>
-        budget > 0 && threshold > 0 ? (long)Math.Ceiling((decimal)threshold * budget) : long.MaxValue;
+        budget > 0 && threshold > 0 ? Math.Max(1, (long)Math.Ceiling((decimal)threshold * budget)) : long.MaxValue;
 
     /// <summary>A new month: the old month's crossings stop counting (kept only while their webhook is pending); a threshold pause ends.</summary>
     private void RollThresholds()

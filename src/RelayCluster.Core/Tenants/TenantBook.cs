@@ -41,7 +41,7 @@ public sealed partial class TenantBook
             (_limits, _paused, _month, _spentNanos, _incarnation, _pausedByThreshold) = state;
         }
 
-        _crossings = image.Crossings;
+        _crossings = image.Crossings.Count == 0 ? image.Crossings : BudgetCrossingJson.Readable(image.Crossings);
         _pendingDeliveries = _crossings.Count(c => c.Delivery.IsPending);
         RollThresholds(); // the embedded journal loads a restarted tenant in the current month: a threshold pause of an older one ends
 
@@ -387,7 +387,9 @@ public sealed partial class TenantBook
             return Refuse(AdmissionOutcome.ReservationOutOfRange, nowMs, TimeSpan.Zero);
         }
 
-        if (_paused)
+        // A pause threshold's pause protects the budget, so (as a spent budget below) it lets a call that costs nothing
+        // through: reading a batch's output or cancelling it. An administrator's pause stops everything.
+        if (_paused && (!_pausedByThreshold || request.ReservedNanos > 0))
         {
             return Refuse(AdmissionOutcome.Paused, nowMs, TimeSpan.Zero) with { Pause = PauseCause() };
         }

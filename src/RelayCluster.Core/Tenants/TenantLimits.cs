@@ -32,6 +32,17 @@ public sealed record TenantLimits(
     /// <summary>Whether a threshold value is one a tenant may have: null (the default) or a fraction in [0, 1].</summary>
     public static bool IsThreshold(double? value) => value is null || (double.IsFinite(value.Value) && value.Value is >= 0 and <= 1);
 
+    /// <summary>What <c>ToString()</c> prints: every limit, and whether a webhook is set, never its URL (a secret).</summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"RequestsPerMinute = {RequestsPerMinute}, TokensPerMinute = {TokensPerMinute}, MaxConcurrent = {MaxConcurrent}, MonthlyBudgetNanos = {MonthlyBudgetNanos}, AlertThreshold = {AlertThreshold}, PauseThreshold = {PauseThreshold}, AlertWebhookUrl = {Redacted(AlertWebhookUrl)}");
+        return true;
+    }
+
+    /// <summary>A secret as records print it: "(redacted)", or nothing when there is none.</summary>
+    internal static string Redacted(string? secret) => secret is null ? "" : "(redacted)";
+
     // 0 in a config file is read as "no limit" rather than "refuse everything": a tenant that should get
     // nothing is paused or deleted, not given a zero limit.
     private static int? NullIfZeroOrLess(int? value) => value is > 0 ? value : null;

@@ -22,4 +22,13 @@ public sealed record TenantLimitsPatch(
     [property: Id(0)] Change<int?> RequestsPerMinute, [property: Id(1)] Change<int?> TokensPerMinute,
     [property: Id(2)] Change<int?> MaxConcurrent, [property: Id(3)] Change<long?> MonthlyBudgetNanos,
     [property: Id(4)] Change<double?> AlertThreshold = default, [property: Id(5)] Change<double?> PauseThreshold = default,
-    [property: Id(6)] Change<string?> AlertWebhookUrl = default);
+    [property: Id(6)] Change<string?> AlertWebhookUrl = default)
+{
+    /// <summary>What <c>ToString()</c> prints: each change, the webhook's without its URL (a secret).</summary>
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"RequestsPerMinute = {RequestsPerMinute}, TokensPerMinute = {TokensPerMinute}, MaxConcurrent = {MaxConcurrent}, MonthlyBudgetNanos = {MonthlyBudgetNanos}, AlertThreshold = {AlertThreshold}, PauseThreshold = {PauseThreshold}, AlertWebhookUrl = {(AlertWebhookUrl.IsSet ? "set " + TenantLimits.Redacted(AlertWebhookUrl.Value) : "kept")}");
+        return true;
+    }
+}

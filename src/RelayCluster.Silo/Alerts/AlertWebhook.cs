@@ -34,9 +34,23 @@ internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOpti
     /// <summary>Null when the receiver took it (2xx); else the reason, for <see cref="AlertDelivery.LastError"/>.</summary>
     public async Task<string?> SendAsync(string url, string tenantId, BudgetCrossing crossing, CancellationToken cancellationToken)
     {
+        // Checked where it is set, but a stored value may predate that check: HttpClient would throw rather than fail the attempt.
+        var error = string.IsNullOrWhiteSpace(url) || AlertOptions.WebhookProblem(url) is not null
+            ? "the webhook URL is not an absolute http or https URL"
+            : await PostAsync(url, tenantId, crossing, cancellationToken);
+        metrics?.AlertAttempt(tenantId, crossing.Kind, error is null);
+        if (error is not null)
+        {
+            LogFailed(logger, tenantId, crossing.Kind, crossing.Delivery.Attempts + 1, error);
+        }
+
+        return error;
+    }
+
+    private async Task<string?> PostAsync(string url, string tenantId, BudgetCrossing crossing, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
-        string? error;
         try
         {
             using var content = new ByteArrayContent(AlertPayload.Json(tenantId, crossing));
@@ -45,29 +59,21 @@ internal sealed partial class AlertWebhook(IHttpClientFactory clients, AlertOpti
             request.Headers.TryAddWithoutValidation("Idempotency-Key", crossing.EventId(tenantId));
             request.Options.Set(SecretUrl, true);
             using var response = await clients.CreateClient(ClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            error = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+            return response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            error = $"no answer within {options.TimeoutSeconds:0.###} s";
+            return $"no answer within {options.TimeoutSeconds:0.###} s";
         }
         catch (HttpRequestException ex)
         {
             // Not ex.Message: it may name the host and port; the kind of error is what an admin acts on.
-            error = $"request failed ({ex.HttpRequestError})";
+            return $"request failed ({ex.HttpRequestError})";
         }
         catch (UriFormatException)
         {
-            error = "the webhook URL is not a valid URL";
+            return "the webhook URL is not a valid URL";
         }
-
-        metrics?.AlertAttempt(tenantId, crossing.Kind, error is null);
-        if (error is not null)
-        {
-            LogFailed(logger, tenantId, crossing.Kind, crossing.Delivery.Attempts + 1, error);
-        }
-
-        return error;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Tenant {TenantId}: budget {Kind} webhook attempt {Attempt} failed: {Error}.")]

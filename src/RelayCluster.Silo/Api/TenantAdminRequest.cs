@@ -142,7 +142,8 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
             return Change<string?>.To(null);
         }
 
-        if (JsonKinds.IsString(node) && node.GetValue<string>() is { Length: > 0 and <= 2048 } url
+        // Blank is "unset" in the configuration file (WebhookProblem accepts it), but here it would be stored as a URL.
+        if (JsonKinds.IsString(node) && node.GetValue<string>() is { Length: > 0 and <= 2048 } url && !string.IsNullOrWhiteSpace(url)
             && Core.Configuration.AlertOptions.WebhookProblem(url) is null)
         {
             return Change<string?>.To(url);

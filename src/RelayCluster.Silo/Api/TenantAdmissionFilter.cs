@@ -8,8 +8,9 @@ namespace RelayCluster.Silo.Api;
 /// <summary>
 /// Admits every call of an endpoint group (files, batches, stream tokens) through the tenant grain as a request
 /// with no tokens and no cost: it counts against the tenant's RPM, takes a concurrency slot for as long as the
-/// call runs (its result included, so a download holds its slot until the last byte), and is refused while the
-/// tenant is paused, with the same 429/403 and x-ratelimit-* headers as a model call. The slot is released when
+/// call runs (its result included, so a download holds its slot until the last byte), and is refused while an
+/// administrator paused the tenant (not while its pause threshold did: these calls cost nothing), with the same 429/403
+/// and x-ratelimit-* headers as a model call. The slot is released when
 /// the call ends; the release frees only the slot, so the request stays counted in the RPM window.
 /// </summary>
 internal static class TenantAdmissionFilter

@@ -29,6 +29,73 @@ public sealed class AlertOptionsTests
     }
 
     [Fact]
+    public void Retry_and_timeout_settings_that_are_not_finite_or_too_long_for_a_timer_are_refused_at_start()
+    {
+        // Each would otherwise pass the start and throw only in the first delivery (CancelAfter, TimeSpan.FromSeconds,
+        // a grain timer's due time), leaving the crossing pending with no attempt ever recorded.
+        foreach (var change in new Action<AlertOptions>[]
+        {
+            a => a.TimeoutSeconds = double.NaN,
+            a => a.TimeoutSeconds = double.PositiveInfinity,
+            a => a.TimeoutSeconds = 1e10,
+            a => a.FirstRetrySeconds = double.NaN,
+            a => a.MaxRetrySeconds = double.NaN,
+            a => a.MaxRetrySeconds = double.PositiveInfinity,
+            a => (a.FirstRetrySeconds, a.MaxRetrySeconds) = (1e12, 1e12),
+        })
+        {
+            var alerts = new AlertOptions();
+            change(alerts);
+            Assert.NotNull(alerts.Problem());
+            Assert.Contains(Failures(o => change(o.Alerts)), f => f.StartsWith("Relay:Alerts", StringComparison.Ordinal));
+        }
+
+        const double Day = 86_400; // the longest wait or timeout allowed
+        var longest = new AlertOptions { TimeoutSeconds = Day, FirstRetrySeconds = Day, MaxRetrySeconds = Day };
+        Assert.Null(longest.Problem());
+        Assert.Equal(TimeSpan.FromSeconds(Day), AlertSchedule.Delay(int.MaxValue, longest));
+    }
+
+    [Fact]
+    public void Limits_patches_and_alert_states_print_without_the_webhook_url()
+    {
+        // A record prints every property: one logged or put in an exception message (a quota snapshot, a grain call's
+        // arguments) would carry the receiver's secret.
+        const string Url = "https://hooks.example/services/T000/B000/s3cr3t-token";
+        var limits = new TenantLimits(5, null, null, 1_000, 0.5, null, Url);
+        var patch = new TenantLimitsPatch(default, default, default, default, AlertWebhookUrl: Change<string?>.To(Url));
+        var alerts = new BudgetAlerts(0.8, 0.95, true, true, Url, false, false, "2026-11", 0, null, []);
+        var quota = new QuotaSnapshot("acme", limits, 0, 0, 0, 0, 0, "2026-11", default, false);
+        foreach (var printed in new[] { limits.ToString(), patch.ToString(), alerts.ToString(), quota.ToString(), new TenantScalars(limits, false, "2026-11", 0, "").ToString() })
+        {
+            Assert.DoesNotContain("s3cr3t", printed, StringComparison.Ordinal);
+            Assert.DoesNotContain("hooks.example", printed, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("RequestsPerMinute = 5", limits.ToString(), StringComparison.Ordinal);
+        Assert.Contains("AlertThreshold = 0.5", limits.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("hooks.example/T000/s3cr3t")] // relative: what a hand-edited store or an older version might hold
+    [InlineData("ftp://hooks.example/s3cr3t")]
+    [InlineData("file:///etc/s3cr3t")]
+    public async Task A_stored_webhook_url_no_request_can_use_is_a_failed_attempt_not_an_exception(string url)
+    {
+        // An exception would leave the crossing pending with no attempt recorded, retried by every reminder tick for ever.
+        var webhook = new AlertWebhook(new OneClient(), new AlertOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger<AlertWebhook>.Instance);
+        var crossing = new BudgetCrossing(BudgetCrossing.Alert, 1, 0.8, "2026-11", 0, 0, 1, false, AlertDelivery.New);
+        var error = await webhook.SendAsync(url, "acme", crossing, CancellationToken.None);
+        Assert.NotNull(error);
+        Assert.DoesNotContain("s3cr3t", error, StringComparison.Ordinal);
+    }
+
+    private sealed class OneClient : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new(new SocketsHttpHandler { AllowAutoRedirect = false });
+    }
+
+    [Fact]
     public void Retries_back_off_exponentially_up_to_the_cap_then_fail_for_good()
     {
         var options = new AlertOptions { FirstRetrySeconds = 1, MaxRetrySeconds = 5, MaxAttempts = 4 };

@@ -48,14 +48,24 @@ public abstract class BudgetAlertsContract : IAsyncLifetime
         Assert.Contains("pause threshold (50%)", refused);
         Assert.Contains($"of its ${BudgetUsd:0.00} budget this month", refused);
         Assert.Contains("must resume it or raise its budget", refused);
+        using (var files = await client.GetAsync("/v1/files"))
+        {
+            Assert.Equal(HttpStatusCode.OK, files.StatusCode); // costs nothing: a pause that protects the budget lets it through
+        }
 
         var alerts = await DeliveredAsync(admin, tenant, 2);
         Assert.Equal("threshold", (string?)alerts["paused_by"]);
         var month = (string)alerts["month"]!;
         var alert = Assert.Single(Receiver.DeliveredOf("budget.alert"));
         var pause = Assert.Single(Receiver.DeliveredOf("budget.pause"));
-        Assert.Equal(($"{tenant}:{month}:alert", tenant, month, 0.3, BudgetUsd), ((string)alert["id"]!, (string)alert["tenant"]!, (string)alert["month"]!, (double)alert["threshold"]!, (decimal)alert["budget_usd"]!));
-        Assert.Equal(($"{tenant}:{month}:pause", 0.5), ((string)pause["id"]!, (double)pause["threshold"]!));
+        Assert.Equal((tenant, month, 0.3, BudgetUsd), ((string)alert["tenant"]!, (string)alert["month"]!, (double)alert["threshold"]!, (decimal)alert["budget_usd"]!));
+        Assert.Equal(0.5, (double)pause["threshold"]!);
+        // The id names this incarnation of the tenant id (8 hex digits of it), so a tenant created again is not taken for a redelivery.
+        var id = System.Text.RegularExpressions.Regex.Match((string)alert["id"]!, $"^{tenant}@([0-9a-f]{{8}}):{month}:alert$");
+        Assert.True(id.Success, (string)alert["id"]!);
+        var incarnation = id.Groups[1].Value;
+        Assert.Equal($"{tenant}@{incarnation}:{month}:pause", (string)pause["id"]!);
+        Assert.Equal([(string)alert["id"]!, (string)pause["id"]!], alerts["crossings"]!.AsArray().Select(c => (string)c!["id"]!));
         Assert.InRange((decimal)alert["spent_usd"]!, 0.3m * BudgetUsd, 0.5m * BudgetUsd);
         Assert.InRange((decimal)pause["spent_usd"]!, 0.5m * BudgetUsd, BudgetUsd);
         Assert.Contains($"tenant `{tenant}`", (string)pause["text"]!);

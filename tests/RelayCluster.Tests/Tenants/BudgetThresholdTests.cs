@@ -69,6 +69,73 @@ public sealed class BudgetThresholdTests
     }
 
     [Fact]
+    public void A_threshold_too_small_to_be_a_whole_nano_dollar_is_crossed_by_the_first_spend_not_by_none()
+    {
+        // 1e-30 is above zero (a valid threshold) but below what a decimal holds: crossed once anything is spent, never at zero.
+        var book = NewBook(new TenantLimits(null, null, null, Budget, AlertThreshold: 1e-30, PauseThreshold: 0));
+        Assert.Empty(book.Crossings);
+        Spend(book, 0);
+        Assert.Empty(book.Crossings);
+        Spend(book, 1);
+        Assert.Equal((BudgetCrossing.Alert, 1L), (Assert.Single(book.Crossings).Kind, book.Crossings[0].SpentNanos));
+    }
+
+    [Fact]
+    public void A_tenant_created_again_under_its_id_in_the_same_month_alerts_with_an_event_id_a_receiver_has_not_seen()
+    {
+        // Receivers drop a repeated event id (delivery is at least once): the new tenant's first alert must not repeat the old one's.
+        var book = NewBook();
+        book.BeginIncarnation("0123456789abcdef01234567", 0, _now);
+        book.SetLimits(new TenantLimits(null, null, null, Budget), _now);
+        Spend(book, 800_000);
+        var first = Assert.Single(book.Crossings).EventId("acme");
+
+        book.BeginIncarnation("fedcba9876543210fedcba98", 0, _now); // deleted and created again
+        book.SetLimits(new TenantLimits(null, null, null, Budget), _now);
+        Spend(book, 800_000);
+        var second = Assert.Single(book.Crossings).EventId("acme");
+
+        Assert.NotEqual(first, second);
+        Assert.Equal(("acme@01234567:2026-11:alert", "acme@fedcba98:2026-11:alert"), (first, second));
+    }
+
+    [Fact]
+    public void A_threshold_pause_like_a_spent_budget_leaves_calls_that_cost_nothing_through_and_an_admins_pause_does_not()
+    {
+        // Reading a batch's output, cancelling it or taking a stream token puts no money at risk: a pause that protects
+        // the budget must not lock the tenant out of what it already paid for.
+        var book = NewBook();
+        Spend(book, 960_000);
+        Assert.Equal(AdmissionOutcome.Paused, book.Admit(Request(), "", _now).Outcome);
+        Assert.True(book.Admit(new AdmissionRequest("read-output", 0, 0), "", _now).IsAdmitted);
+
+        book.SetPaused(true); // the admin's own pause stops everything
+        var refused = book.Admit(new AdmissionRequest("read-again", 0, 0), "", _now);
+        Assert.Equal((AdmissionOutcome.Paused, (BudgetPause?)null), (refused.Outcome, refused.Pause));
+    }
+
+    [Fact]
+    public void Crossings_stored_before_they_named_an_incarnation_load_and_keep_their_event_id()
+    {
+        const string Stored = """[{"kind":"pause","sequence":1,"threshold":0.95,"month":"2026-11","crossed_at":1,"spent_nanos":2,"budget_nanos":3,"rearmed":false,"delivery":{"status":"pending","attempts":1}}]""";
+        var crossing = Assert.Single(BudgetCrossingJson.Read(Stored));
+        Assert.Equal(("", "acme:2026-11:pause", 1), (crossing.Incarnation, crossing.EventId("acme"), crossing.Delivery.Attempts));
+        var nulled = Assert.Single(BudgetCrossingJson.Read(Stored.Replace("\"rearmed\"", "\"incarnation\":null,\"rearmed\"", StringComparison.Ordinal)));
+        Assert.Equal("acme:2026-11:pause", nulled.EventId("acme"));
+    }
+
+    [Fact]
+    public void A_stored_crossing_missing_its_fields_is_dropped_and_never_keeps_the_tenant_from_loading()
+    {
+        // "An unreadable value loses the outbox, never the tenant": a crossing without kind, month or delivery is unreadable too.
+        const string Stored = """[{"kind":"alert","sequence":1},{"kind":"pause","sequence":1,"threshold":0.95,"month":"2026-11","delivery":{"status":"pending"}}]""";
+        var crossing = Assert.Single(BudgetCrossingJson.Read(Stored));
+        Assert.Equal(BudgetCrossing.Pause, crossing.Kind);
+        var book = new TenantBook("acme", new TenantImage { Crossings = [new BudgetCrossing(null!, 1, 0.8, null!, 0, 0, 0, false, null!), crossing] }, Options, _now);
+        Assert.Equal(1, book.PendingDeliveries);
+    }
+
+    [Fact]
     public void Requests_in_flight_at_the_pause_still_settle_and_nothing_crosses_twice()
     {
         var book = NewBook();
