@@ -52,6 +52,28 @@ public sealed class UsageReportTests : UsageReportContract
         Assert.Equal(param, (string?)error["param"]);
     }
 
+    [Theory]
+    [InlineData("text/csv", "text/csv")]
+    [InlineData("text/csv; charset=utf-8", "text/csv")]
+    [InlineData("TEXT/CSV", "text/csv")]
+    [InlineData("application/json;q=0.5, text/csv", "text/csv")]
+    [InlineData("*/*", "application/json")]
+    [InlineData("text/*", "application/json")]
+    [InlineData("text/csv;q=0", "application/json")]
+    [InlineData("application/json, text/csv;q=0.1", "application/json")]
+    [InlineData("text/csv;q=0.2, application/json;q=0.9", "application/json")]
+    public async Task The_accept_headers_preference_picks_csv_or_json(string accept, string expected)
+    {
+        using var admin = Host.ClientFor(RelayHost.AdminKey);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/admin/usage/report");
+        Assert.True(request.Headers.TryAddWithoutValidation("Accept", accept));
+        using var response = await admin.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, response.Content.Headers.ContentType!.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(expected == "text/csv", body.StartsWith("tenant,model,", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_month_without_usage_is_an_empty_report_and_the_current_month_is_the_default()
     {
