@@ -28,8 +28,15 @@ public interface IUsageReader
 /// </summary>
 public interface IUsageLedger
 {
-    /// <summary>Queues a record for the log and counts it in the month's totals at once.</summary>
+    /// <summary>Queues a record for the log and counts it in the month's totals at once (the month of its timestamp).</summary>
     void Append(UsageRecord record);
+
+    /// <summary>
+    /// As <see cref="Append(UsageRecord)"/>, into <paramref name="month"/> (YYYY-MM): the month the settle turn booked it
+    /// into, the tenant's budget month. A record the silo stamped just before midnight UTC and the grain booked just after
+    /// belongs to the new month, as on the Redis store, so a month's report, its budget and a restart agree.
+    /// </summary>
+    void Append(string month, UsageRecord record) => Append(record);
 
     /// <summary>Each tenant's spend in <paramref name="month"/> as the log holds it (used to restore budgets).</summary>
     IReadOnlyDictionary<string, long> SpentByTenant(string month);

@@ -34,12 +34,17 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    public void Append(UsageRecord record)
+    public void Append(UsageRecord record) => Append(MonthOf(record), record);
+
+    /// <summary>
+    /// Counts the record in <paramref name="month"/> and queues it for that month's file (the month's totals are rebuilt
+    /// from its file, so the file decides). Only a record booked across midnight is queued with its month (one allocation).
+    /// </summary>
+    public void Append(string month, UsageRecord record)
     {
-        var month = MonthOf(record);
         EnsureLoaded(month);
         Totals(record.Tenant, record.Incarnation ?? "", month).Add(record);
-        _queue.Writer.TryWrite(record);
+        _queue.Writer.TryWrite(month == MonthOf(record) ? record : new BookedRecord(month, record));
     }
 
     /// <summary>The month's usage of the tenant's records without an incarnation (tenants older than incarnations).</summary>
@@ -146,8 +151,7 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
                         continue;
                     }
 
-                    var record = (UsageRecord)item;
-                    var month = MonthOf(record);
+                    var (month, record) = item is BookedRecord booked ? (booked.Month, booked.Record) : (MonthOf((UsageRecord)item), (UsageRecord)item);
                     if (!files.TryGetValue(month, out var stream))
                     {
                         stream = new FileStream(FileOf(month), FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024);
@@ -185,6 +189,9 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
             }
         }
     }
+
+    /// <summary>A record booked into another month than its timestamp's.</summary>
+    private sealed record BookedRecord(string Month, UsageRecord Record);
 
     private static partial class Log
     {

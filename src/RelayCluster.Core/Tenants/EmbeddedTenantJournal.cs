@@ -57,7 +57,7 @@ public sealed class EmbeddedTenantJournal(
 
             foreach (var entry in changes.Ledger)
             {
-                ledger.Append(entry.Record);
+                ledger.Append(entry.Month, entry.Record);
             }
         }
 

@@ -93,8 +93,28 @@ internal static class AdminUsageReportApi
     private static async Task<IReadOnlyList<TenantUsage>> ReadAsync(Selection selection, IUsageReader usage) =>
         await Task.WhenAll(selection.Tenants.Select(async t => new TenantUsage(t.Id, await usage.GetSlicesAsync(t.Id, t.Incarnation, selection.Month))));
 
-    private static bool WantsCsv(HttpRequest request) =>
-        request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) && a.Quality is not 0);
+    /// <summary>
+    /// CSV when the Accept header rates <c>text/csv</c> above zero and at least as high as <c>application/json</c> (a
+    /// client that prefers JSON, <c>application/json, text/csv;q=0.1</c>, gets JSON); wildcards leave the default, JSON.
+    /// </summary>
+    private static bool WantsCsv(HttpRequest request)
+    {
+        double csv = 0, json = 0;
+        foreach (var accept in request.GetTypedHeaders().Accept)
+        {
+            var quality = accept.Quality ?? 1;
+            if (accept.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase))
+            {
+                csv = Math.Max(csv, quality);
+            }
+            else if (accept.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            {
+                json = Math.Max(json, quality);
+            }
+        }
+
+        return csv > 0 && csv >= json;
+    }
 
     private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
     {

@@ -151,6 +151,17 @@ public sealed class TenantDeletionTests : IDisposable
         var usage = await host.UsageAsync("t1");
         Assert.Equal(expectedSpend, (long)usage["cost_nanos"]!);
         Assert.Equal(expectedSpend == 0 ? 0 : 1, (long)usage["requests"]!);
+
+        // The usage report shows only the new tenant's month too, alone and among all tenants.
+        using var admin = host.ClientFor(RelayHost.AdminKey);
+        var alone = (await admin.GetFromJsonAsync<JsonObject>("/admin/usage/report?tenant=t1"))!;
+        var all = (await admin.GetFromJsonAsync<JsonObject>("/admin/usage/report"))!;
+        foreach (var report in new[] { alone, all })
+        {
+            var t1 = report["data"]!.AsArray().SingleOrDefault(t => (string?)t!["tenant"] == "t1");
+            Assert.Equal((expectedSpend, expectedSpend == 0 ? 0 : 1),
+                ((long?)t1?["totals"]!["cost_nanos"] ?? 0, (long?)t1?["totals"]!["requests"] ?? 0));
+        }
     }
 
     internal static async Task<JsonObject> CreateAsync(HttpClient admin, string id)

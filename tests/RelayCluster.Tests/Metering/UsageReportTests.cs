@@ -41,6 +41,16 @@ public sealed class UsageReportTests : UsageReportContract
     [InlineData("month=26-11", 400, "month")]
     [InlineData("month=november", 400, "month")]
     [InlineData("month=", 400, "month")]
+    [InlineData("month=%202026-11", 400, "month")]
+    [InlineData("month=2026-11%20", 400, "month")]
+    [InlineData("month=%2B2026-11", 400, "month")]
+    [InlineData("month=2026-11-01", 400, "month")]
+    [InlineData("month=0000-01", 400, "month")]
+    [InlineData("month=10000-01", 400, "month")]
+    [InlineData("month=02026-11", 400, "month")]
+    [InlineData("month=%D9%A2%D9%A0%D9%A2%D9%A6-%D9%A1%D9%A1", 400, "month")]
+    [InlineData("month=2026-11&month=2026-10", 400, "month")]
+    [InlineData("tenant=", 404, null)]
     [InlineData("tenant=nobody", 404, null)]
     [InlineData("tenant=..%2Ft1", 404, null)]
     public async Task A_bad_month_is_a_400_and_an_unknown_tenant_a_404(string query, int status, string? param)
@@ -50,6 +60,28 @@ public sealed class UsageReportTests : UsageReportContract
         Assert.Equal(status, (int)response.StatusCode);
         var error = (await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!;
         Assert.Equal(param, (string?)error["param"]);
+    }
+
+    [Theory]
+    [InlineData("text/csv", "text/csv")]
+    [InlineData("text/csv; charset=utf-8", "text/csv")]
+    [InlineData("TEXT/CSV", "text/csv")]
+    [InlineData("application/json;q=0.5, text/csv", "text/csv")]
+    [InlineData("*/*", "application/json")]
+    [InlineData("text/*", "application/json")]
+    [InlineData("text/csv;q=0", "application/json")]
+    [InlineData("application/json, text/csv;q=0.1", "application/json")]
+    [InlineData("text/csv;q=0.2, application/json;q=0.9", "application/json")]
+    public async Task The_accept_headers_preference_picks_csv_or_json(string accept, string expected)
+    {
+        using var admin = Host.ClientFor(RelayHost.AdminKey);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/admin/usage/report");
+        Assert.True(request.Headers.TryAddWithoutValidation("Accept", accept));
+        using var response = await admin.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, response.Content.Headers.ContentType!.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(expected == "text/csv", body.StartsWith("tenant,model,", StringComparison.Ordinal));
     }
 
     [Fact]

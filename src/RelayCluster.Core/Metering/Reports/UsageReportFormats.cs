@@ -8,6 +8,9 @@ namespace RelayCluster.Core.Metering.Reports;
 /// <summary>
 /// A usage report as JSON (snake_case, in OpenAI's list shape) or as CSV (RFC 4180: a header row, then one row per
 /// tenant × model, CRLF line ends, a field quoted when it holds a comma, a quote or a line break, quotes doubled).
+/// The CSV's text cells (tenant, model) that begin with <c>= + - @</c>, a tab or a carriage return get a leading <c>'</c>
+/// (OWASP's advice against CSV injection): a spreadsheet would otherwise open them as formulas, and model names do begin
+/// so (Cloudflare's <c>@cf/meta/…</c>; ids like <c>-ops</c>). The JSON keeps every name as it is.
 /// </summary>
 /// <remarks>
 /// JSON: <c>{"object":"usage.report","month":"2026-11","tenant":null|id,"data":[{"object":"usage.report.tenant",
@@ -72,7 +75,7 @@ public static class UsageReportFormats
             var c = line.Counts;
             AppendRow(csv,
             [
-                line.Tenant ?? "", line.Model ?? "", Number(c.Requests), Number(c.StreamedRequests), Number(line.StreamedShare),
+                Text(line.Tenant ?? ""), Text(line.Model ?? ""), Number(c.Requests), Number(c.StreamedRequests), Number(line.StreamedShare),
                 Number(line.BatchRequests), Number(line.BatchShare), Number(c.PromptTokens), Number(c.CompletionTokens),
                 Number(c.CachedTokens), Number(line.TotalTokens), Number(line.Average(c.PromptTokens)),
                 Number(line.Average(c.CompletionTokens)), Number(line.Average(line.TotalTokens)), Number(Money.ToUsd(c.CostNanos)),
@@ -86,6 +89,9 @@ public static class UsageReportFormats
     /// <summary>One RFC 4180 field: quoted only when it must be.</summary>
     public static string CsvField(string value) =>
         value.AsSpan().IndexOfAny(",\"\r\n") < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>A text cell a spreadsheet will not read as a formula: a leading <c>'</c> before <c>= + - @</c>, tab or CR.</summary>
+    public static string Text(string value) => value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
 
     private static void AppendRow(StringBuilder csv, IEnumerable<string> fields)
     {
