@@ -188,7 +188,8 @@ internal sealed class RelayMetrics
         }
     }
 
-    private static readonly string[] CircuitStateNames = ["closed", "open", "half_open", "isolated"];
+    /// <summary>The <c>relay.circuit.state</c> values: every name a provider's health may give its breaker.</summary>
+    internal static readonly string[] CircuitStateNames = ["closed", "open", "half_open", "isolated"];
 
     /// <summary>Attribute names: OpenTelemetry's where one exists, else <c>relay.*</c>.</summary>
     internal static class Tag
