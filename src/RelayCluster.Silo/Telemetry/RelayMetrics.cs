@@ -11,8 +11,9 @@ namespace RelayCluster.Silo.Telemetry;
 /// served (a scrape of <c>/metrics</c> is one silo's view; Prometheus sums over silos).
 /// <para>
 /// Requests, tokens and cost are recorded in one place, <see cref="Settled"/>, called where a request's settlement is
-/// taken (<c>AdmittedRequest.TakeSettlement</c>), which happens exactly once per usage-ledger record: so the counters
-/// move by exactly what the ledger books. Every label value is a configured name (tenant id, model, provider) or one of a
+/// handed to the tenant grain to book (<c>AdmittedRequest.BookAsync</c>; for a batch item's end, the chunk grain once
+/// the end is committed), which happens exactly once per usage-ledger record: so the counters move by exactly what the
+/// ledger books. Not where it is taken: a batch item's end that fails to commit is never booked, and the item runs again. Every label value is a configured name (tenant id, model, provider) or one of a
 /// fixed set (lane, status code, ending, reason): never a request id, a key, a prompt or a model name a caller made up
 /// (an unknown model is refused before admission, so it never reaches a label).
 /// </para>
@@ -99,10 +100,12 @@ internal sealed class RelayMetrics
 
     /// <summary>
     /// Records one settled request: its count, its billed tokens and cost, its duration and (streamed, with output) its
-    /// time to first token. <paramref name="lane"/> is <c>interactive</c> or <c>batch</c>.
+    /// time to first token. <paramref name="lane"/> is <c>interactive</c> or <c>batch</c>; the operation is the record's
+    /// endpoint's (<c>chat</c> or <c>embeddings</c>).
     /// </summary>
-    public void Settled(UsageRecord record, string lane, string operation)
+    public void Settled(UsageRecord record, string lane)
     {
+        var operation = record.Endpoint == "/v1/embeddings" ? "embeddings" : "chat";
         var status = record.Status is >= 0 and < 600 ? BoxedStatus[record.Status] : record.Status;
         var stream = record.Stream ? "true" : "false";
         _requests.Add(1, new TagList
