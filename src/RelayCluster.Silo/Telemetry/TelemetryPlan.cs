@@ -10,9 +10,10 @@ namespace RelayCluster.Silo.Telemetry;
 /// <item><c>Relay:Metrics:ScrapeToken</c> (a secret held to the admin key's rules, <see cref="AdminKeyPolicy"/>): a bearer
 /// token that opens <c>/metrics</c> and nothing else, so a scraper need not hold the admin key (which always works too).</item>
 /// <item><c>Relay:Metrics:MaxSeriesPerMetric</c> (integer, 2,000 to 1,000,000, default 20,000): how many label sets each
-/// of the relay's own metrics keeps (per tenant, model, provider, ...). OpenTelemetry's default of 2,000 is reached by
-/// ~150 tenants with a few models; past the limit, new label sets are folded into one <c>otel_metric_overflow</c> series
-/// and per-tenant counts stop matching the ledger. Each kept series costs about 100 bytes (a histogram's, its buckets).</item>
+/// of the relay's metrics labelled by tenant keeps. OpenTelemetry's default of 2,000 is reached by ~150 tenants with a
+/// few models; past the limit, new label sets are folded into one <c>otel_metric_overflow</c> series and per-tenant
+/// counts stop matching the ledger. The slots are allocated at start, ~85 bytes each: 8 instruments x 20,000 is ~14 MB
+/// per exporter (Prometheus, and OTLP when on).</item>
 /// <item><c>Relay:Telemetry:OtlpEndpoint</c> (absolute URL) with <c>Relay:Telemetry:OtlpProtocol</c> (<c>grpc</c>, the
 /// default, or <c>http/protobuf</c>), or OpenTelemetry's own <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (and its
 /// <c>_TRACES_</c>/<c>_METRICS_</c> variants and <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>): traces and metrics are pushed
