@@ -79,8 +79,10 @@ public sealed class OtlpExportTests
         await Eventually.WaitAsync(() => Task.FromResult(webhook.Delivered.Count), n => n > 0);
 
         // A request made after the webhook's POST ended: once its span is exported, the webhook's would have been too.
+        // It carries a token in its query, as a SignalR connection does (access_token): the value must not be exported.
         var marker = "/v1/models/marker-" + Guid.NewGuid().ToString("N");
-        using (await client.GetAsync(marker))
+        var queryToken = "qt" + Guid.NewGuid().ToString("N");
+        using (await client.GetAsync(marker + "?access_token=" + queryToken))
         {
         }
 
@@ -89,6 +91,7 @@ public sealed class OtlpExportTests
         // The receiver runs in this process, so the host's ASP.NET Core instrumentation traces its side (route and all):
         // what must be missing is the silo's client span, whose url.full is the webhook's URL.
         Assert.DoesNotContain(webhook.Url, traces, StringComparison.Ordinal);
+        Assert.DoesNotContain(queryToken, traces, StringComparison.Ordinal);
 
         // Likewise the receiver's own http.server.* series name its route; no other series may carry the secret.
         var leaking = (await MetricsTests.ScrapeAsync(admin)).Samples
