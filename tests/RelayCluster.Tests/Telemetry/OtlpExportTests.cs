@@ -46,6 +46,36 @@ public sealed class OtlpExportTests
     }
 
     /// <summary>
+    /// A collector that accepts connections and never answers (the worst case: no quick refusal): exports run off the
+    /// request path, so calls are served as fast as ever and none fails.
+    /// </summary>
+    [Fact]
+    public async Task A_collector_that_never_answers_neither_fails_nor_slows_requests()
+    {
+        using var blackHole = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        blackHole.Start(); // the kernel completes the handshakes; nobody reads
+        var endpoint = $"http://127.0.0.1:{((IPEndPoint)blackHole.LocalEndpoint).Port}";
+        using var host = new RelayHost(RelayHost.SimulatorSettings(
+            ("Relay:Tenants:t:Keys:0", "sk-otlp-blackhole-key"), ("Relay:Telemetry:OtlpEndpoint", endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100"), ("OTEL_BSP_SCHEDULE_DELAY", "50")));
+        using var client = host.ClientFor("sk-otlp-blackhole-key");
+
+        var slowest = TimeSpan.Zero;
+        for (var i = 0; i < 40; i++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var response = await client.PostAsync("/v1/chat/completions", RelayHost.Json(RelayHost.Chat($"unexported {i}", stream: i % 2 == 0)));
+            await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            slowest = took > slowest ? took : slowest;
+        }
+
+        // An export waiting on the collector would hold a call for its timeout (10 s); the simulator answers in milliseconds.
+        Assert.True(slowest < TimeSpan.FromSeconds(2), $"slowest call {slowest.TotalMilliseconds} ms");
+    }
+
+    /// <summary>
     /// A budget webhook's URL is its receiver's secret (a Slack webhook's path): with traces exported, its POST must leave
     /// no <c>url.full</c> in any span, and <c>/metrics</c> must not name it either.
     /// </summary>
