@@ -42,6 +42,13 @@ internal sealed record TelemetryPlan(bool AllowAnonymous, string? ScrapeToken, b
                 $"Relay:Metrics:ScrapeToken is too weak because {weakness}. It must be a random secret of at least {AdminKeyPolicy.MinLength} characters, for example from `openssl rand -hex 24`.");
         }
 
+        if (token is not null && TenantHolding(configuration, token) is { } tenant)
+        {
+            // That tenant's key would open every tenant's metrics (never echoed, as the admin key's own check does).
+            throw new InvalidOperationException(
+                $"Relay:Metrics:ScrapeToken equals a key of tenant {tenant}; the scrape token must be a secret of its own.");
+        }
+
         Uri? endpoint = null;
         if (configuration["Relay:Telemetry:OtlpEndpoint"] is { Length: > 0 } url
             && (!Uri.TryCreate(url, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https")))
@@ -82,6 +89,11 @@ internal sealed record TelemetryPlan(bool AllowAnonymous, string? ScrapeToken, b
             ? new Uri(endpoint.AbsoluteUri.TrimEnd('/') + "/v1/" + signal)
             : endpoint;
     }
+
+    /// <summary>The configured tenant (<c>Relay:Tenants:{id}:Keys</c>) holding <paramref name="token"/> as a key, or null.</summary>
+    private static string? TenantHolding(IConfiguration configuration, string token) =>
+        configuration.GetSection("Relay:Tenants").GetChildren()
+            .FirstOrDefault(t => t.GetSection("Keys").GetChildren().Any(k => string.Equals(k.Value, token, StringComparison.Ordinal)))?.Key;
 
     private static InvalidOperationException Invalid(string key, string expected) => new($"{key} must be {expected}.");
 }
