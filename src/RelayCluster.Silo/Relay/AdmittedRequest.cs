@@ -102,7 +102,6 @@ internal sealed class AdmittedRequest(
     /// </summary>
     public async ValueTask BookAsync(Settlement settlement)
     {
-        Metrics?.Settled(settlement.Record, Lane);
         try
         {
             await grain.SettleAsync(settlement);
@@ -113,6 +112,8 @@ internal sealed class AdmittedRequest(
             // idempotent and books a reclaimed reservation too, so a late retry counts exactly once.
             renewer.SettleLater(grain, settlement);
         }
+
+        Metrics?.Settled(settlement.Record, Lane); // booked, or sure to be: any other failure books nothing and counts nothing
     }
 
     /// <summary>
