@@ -323,9 +323,14 @@ internal sealed partial class BatchChunkGrain(
         await CommitAsync();
         foreach (var item in recorded)
         {
-            // Counted once committed: a commit that throws leaves the items unended, to be run again.
+            // Counted once committed: a commit that throws leaves the items unended, to be run again. The usage too: a
+            // committed end's settlement is booked exactly once (now, or from the outbox by a later activation).
             var end = state.State.Ends[item];
             metrics.BatchItemEnded(_work!.TenantId, end.Expired ? "expired" : end.Outcome == ItemOutcome.Succeeded ? "succeeded" : "failed");
+            if (end.Unbooked is { } settlement)
+            {
+                metrics.Settled(settlement.Record, Relay.CallLane.BatchName);
+            }
         }
 
         foreach (var item in recorded)

@@ -49,7 +49,7 @@ internal sealed class AdmittedRequest(
     /// <summary>The shadow copy of this call, if it was sampled; it is told the call's content and ending.</summary>
     public Routing.ShadowRun? Shadow { get; init; }
 
-    /// <summary>Where the settlement is counted (requests, tokens, cost, latency); set by <see cref="ModelCalls"/>.</summary>
+    /// <summary>Where a booked settlement is counted (requests, tokens, cost, latency); set by <see cref="ModelCalls"/>.</summary>
     public Telemetry.RelayMetrics? Metrics { get; init; }
 
     /// <summary>Records the target the call went to (from then on the one billed) and the attempts so far.</summary>
@@ -96,7 +96,10 @@ internal sealed class AdmittedRequest(
         }
     }
 
-    /// <summary>Books a settlement taken with <see cref="TakeSettlement"/> on the tenant grain.</summary>
+    /// <summary>
+    /// Books a settlement taken with <see cref="TakeSettlement"/> on the tenant grain, and counts it in the metrics: a
+    /// settlement handed here is booked exactly once (now, or later by the renewer), so the counters move as the ledger does.
+    /// </summary>
     public async ValueTask BookAsync(Settlement settlement)
     {
         try
@@ -109,11 +112,15 @@ internal sealed class AdmittedRequest(
             // idempotent and books a reclaimed reservation too, so a late retry counts exactly once.
             renewer.SettleLater(grain, settlement);
         }
+
+        Metrics?.Settled(settlement.Record, Lane); // booked, or sure to be: any other failure books nothing and counts nothing
     }
 
     /// <summary>
     /// Ends the request and hands its settlement to the caller to book (a batch item books it in the same turn
-    /// that records the item's end). Null if it was ended already.
+    /// that records the item's end). Null if it was ended already. Not counted in the metrics yet: a batch item's
+    /// settlement may never be booked (its end fails to commit and the item runs again), so it is counted where it is
+    /// booked (<see cref="BookAsync"/>, or the chunk grain once the end is committed).
     /// </summary>
     public Settlement? TakeSettlement(string ending, int status)
     {
@@ -158,8 +165,6 @@ internal sealed class AdmittedRequest(
             Lane = Lane,
         };
 
-        // Here, where the one settlement is taken, so the counters move exactly as the ledger does.
-        Metrics?.Settled(record, Lane, request.Operation == RelayOperation.Embeddings ? "embeddings" : "chat");
         return new Settlement(Unreserved: unreserved, Record: record);
     }
 

@@ -37,6 +37,7 @@ public static class TelemetryHosting
             metrics.AddMeter(RelayMetrics.MeterName, "Microsoft.Orleans", "System.Runtime",
                     "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections",
                     "Microsoft.AspNetCore.Diagnostics", "System.Net.Http", "System.Net.NameResolution")
+                .AddView(instrument => RelayMetrics.Stream(instrument, plan.MaxSeriesPerMetric))
                 .AddPrometheusExporter();
             if (plan.Otlp)
             {

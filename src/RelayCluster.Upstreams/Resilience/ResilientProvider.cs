@@ -62,13 +62,19 @@ public sealed class ResilientProvider : IUpstreamProvider, IDisposable
 
     public CircuitState Circuit => _circuit.CircuitState;
 
-    public ProviderHealthSnapshot GetHealth() => _health.Snapshot(Circuit switch
+    public ProviderHealthSnapshot GetHealth() => _health.Snapshot(CircuitName(Circuit));
+
+    /// <summary>
+    /// A breaker state as the admin API and the <c>relay.upstream.circuit.state</c> metric name it: <c>closed</c>, <c>open</c>,
+    /// <c>half_open</c> or <c>isolated</c> (see <see cref="ProviderHealthSnapshot.Circuit"/>).
+    /// </summary>
+    internal static string CircuitName(CircuitState state) => state switch
     {
         CircuitState.Closed => "closed",
         CircuitState.Open => "open",
-        CircuitState.HalfOpen => "half-open",
+        CircuitState.HalfOpen => "half_open",
         _ => "isolated",
-    });
+    };
 
     public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {

@@ -203,6 +203,21 @@ public sealed class MetricsTests
         Assert.DoesNotContain(token, message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_scrape_token_that_is_also_a_tenants_key_stops_the_silo_at_start()
+    {
+        // Else that tenant's key would open /metrics, every tenant's traffic and spend.
+        const string shared = "shared-scrape-and-tenant-key-9d41c7a2e0";
+        var error = Assert.ThrowsAny<Exception>(() =>
+        {
+            using var host = new RelayHost(RelayHost.SimulatorSettings(("Relay:Tenants:t:Keys:0", shared), ("Relay:Metrics:ScrapeToken", shared)));
+            using var client = host.CreateClient();
+        });
+        var message = Flatten(error);
+        Assert.Contains("Relay:Metrics:ScrapeToken equals a key of tenant t", message, StringComparison.Ordinal);
+        Assert.DoesNotContain(shared, message, StringComparison.Ordinal);
+    }
+
     private static string Flatten(Exception error) => error.InnerException is { } inner ? error.Message + " " + Flatten(inner) : error.Message;
 
     internal static async Task<PrometheusText> ScrapeAsync(HttpClient admin) => PrometheusText.Parse(await ScrapeTextAsync(admin));
