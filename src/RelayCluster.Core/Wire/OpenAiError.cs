@@ -33,6 +33,13 @@ public sealed record RelayError(int Status, OpenAiError Error, TimeSpan? RetryAf
     public static RelayError InvalidType(string param, string expected, string got) =>
         BadRequest($"Invalid type for '{param}': expected {expected}, but got {got} instead.", param, "invalid_type");
 
+    /// <summary>
+    /// A field the endpoint does not know, refused as OpenAI refuses one (400 <c>unknown_parameter</c>), so a misspelt
+    /// field is never a silent no-op. The message shows at most 64 characters of <paramref name="name"/>.
+    /// </summary>
+    public static RelayError UnknownParameter(string name, string? param) =>
+        BadRequest($"Unrecognized request argument supplied: {(name.Length <= 64 ? name : name[..64] + "…")}", param, "unknown_parameter");
+
     public static RelayError InvalidValue(string param, string message) =>
         BadRequest($"Invalid '{param}': {message}", param, "invalid_value");
 

@@ -90,8 +90,8 @@ internal static class AdminRoutesApi
         }
 
         var route = current.Normalize(); // a copy: the table's own is never changed in place
-        var (name, nameError) = OptionalString(body, "alternative", route.Active!);
-        var (lane, laneError) = OptionalString(body, "lane", "targets");
+        var (name, nameError) = JsonBody.OptionalString(body, "alternative", route.Active!);
+        var (lane, laneError) = JsonBody.OptionalString(body, "lane", "targets");
         if ((nameError ?? laneError) is { } stringError)
         {
             return await FailAsync(context, stringError);
@@ -134,7 +134,7 @@ internal static class AdminRoutesApi
         }
 
         var route = current.Normalize();
-        var (alternative, alternativeError) = OptionalString(body, "alternative", null);
+        var (alternative, alternativeError) = JsonBody.OptionalString(body, "alternative", null);
         if (alternativeError is not null)
         {
             return await FailAsync(context, alternativeError);
@@ -187,13 +187,6 @@ internal static class AdminRoutesApi
         view["object"] = "route";
         return view;
     }
-
-    private static (string? Value, RelayError? Error) OptionalString(JsonObject body, string name, string? absent) => body[name] switch
-    {
-        null => (absent, null),
-        var node when JsonKinds.IsString(node) => (node.GetValue<string>(), null),
-        var node => (null, RelayError.InvalidType(name, "a string", JsonKinds.Describe(node))),
-    };
 
     private static RelayError NotFound(string model) => RelayError.NotFound($"route '{model}'");
 

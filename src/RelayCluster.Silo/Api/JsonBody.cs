@@ -50,4 +50,12 @@ internal static class JsonBody
 
     private static Task<(ReadOnlyMemory<byte> Body, RelayError? Error)> ReadAsync(HttpContext context) =>
         BodyReader.ReadAsync(context.Request, context.RequestServices.GetRequiredService<RelayOptions>().Requests.MaxBodyBytes);
+
+    /// <summary>An optional string field: <paramref name="absent"/> when the field is missing, else its string, or a 400 naming it when it is not a string.</summary>
+    public static (string? Value, RelayError? Error) OptionalString(JsonObject body, string name, string? absent = null) => body[name] switch
+    {
+        null => (absent, null),
+        var node when JsonKinds.IsString(node) => (node.GetValue<string>(), null),
+        var node => (null, RelayError.InvalidType(name, "a string", JsonKinds.Describe(node))),
+    };
 }

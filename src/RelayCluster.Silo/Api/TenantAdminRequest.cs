@@ -25,8 +25,7 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         // Unknown fields are refused as OpenAI refuses them: a misspelt limit must not be a silent no-op.
         if (fields.Select(f => f.Key).FirstOrDefault(name => !Known.Contains(name) || (name == "id" && !requireId)) is { } unknown)
         {
-            return (null, RelayError.BadRequest($"Unrecognized request argument supplied: {Shorten(unknown)}", unknown.Length <= 64 ? unknown : null,
-                "unknown_parameter"));
+            return (null, RelayError.UnknownParameter(unknown, unknown.Length <= 64 ? unknown : null));
         }
 
         string? id = null;
@@ -158,6 +157,4 @@ internal sealed partial record TenantAdminRequest(string? Id, TenantLimitsPatch 
         "id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "monthly_budget_usd", "models", "alert_threshold", "pause_threshold",
         "alert_webhook_url",
     };
-
-    private static string Shorten(string name) => name.Length <= 64 ? name : name[..64] + "…";
 }

@@ -27,8 +27,8 @@ internal sealed record UsageCompareRequest(string? Month, string? Tenant, IReadO
             return (null, unknown);
         }
 
-        var (month, monthError) = OptionalString(body, "month");
-        var (tenant, tenantError) = OptionalString(body, "tenant");
+        var (month, monthError) = JsonBody.OptionalString(body, "month");
+        var (tenant, tenantError) = JsonBody.OptionalString(body, "tenant");
         if ((monthError ?? tenantError) is { } stringError)
         {
             return (null, stringError);
@@ -124,16 +124,8 @@ internal sealed record UsageCompareRequest(string? Month, string? Tenant, IReadO
             : (0m, RelayError.InvalidValue(param, $"expected a number from 0 to {max}."));
     }
 
-    private static (string? Value, RelayError? Error) OptionalString(JsonObject body, string name) => body[name] switch
-    {
-        null => (null, null),
-        var node when JsonKinds.IsString(node) => (node.GetValue<string>(), null),
-        var node => (null, RelayError.InvalidType(name, "a string", JsonKinds.Describe(node))),
-    };
-
     private static RelayError? Unknown(JsonObject fields, HashSet<string> known, string prefix) =>
         fields.Select(f => f.Key).FirstOrDefault(name => !known.Contains(name)) is { } unknown
-            ? RelayError.BadRequest($"Unrecognized request argument supplied: {(unknown.Length <= 64 ? unknown : unknown[..64] + "…")}",
-                prefix.Length + unknown.Length <= 128 ? prefix + unknown : null, "unknown_parameter")
+            ? RelayError.UnknownParameter(unknown, prefix.Length + unknown.Length <= 128 ? prefix + unknown : null)
             : null;
 }

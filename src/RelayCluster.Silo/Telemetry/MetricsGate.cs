@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
@@ -13,8 +11,6 @@ namespace RelayCluster.Silo.Telemetry;
 /// </summary>
 internal sealed class MetricsGate(RequestDelegate next, RelayOptions options, TelemetryPlan plan)
 {
-    private readonly byte[]? _scrapeToken = plan.ScrapeToken is { } token ? Encoding.UTF8.GetBytes(token) : null;
-
     public Task InvokeAsync(HttpContext context)
     {
         if (plan.AllowAnonymous || !context.Request.Path.StartsWithSegments(TelemetryHosting.MetricsPath))
@@ -23,14 +19,11 @@ internal sealed class MetricsGate(RequestDelegate next, RelayOptions options, Te
         }
 
         var key = TenantAuthenticationMiddleware.BearerToken(context.Request);
-        if (AdminKeys.Matches(options, key) || IsScrapeToken(key))
+        if (AdminKeys.Matches(options, key) || AdminKeys.SameSecret(key, plan.ScrapeToken))
         {
             return next(context);
         }
 
         return ErrorResponses.WriteAsync(context, key is null ? RelayError.MissingApiKey() : RelayError.InvalidAdminKey());
     }
-
-    private bool IsScrapeToken(string? key) =>
-        key is not null && _scrapeToken is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), _scrapeToken);
 }
