@@ -27,14 +27,16 @@ public sealed class TenantGrainFailoverTests : IAsyncLifetime
         var doomed = _cluster.Factory(1);
         var doomedAddress = _cluster.Cluster.Silos[1].SiloAddress.ToParsableString();
 
-        // A tenant whose grain runs on the silo about to die (placement is random: pick an id that lands there).
+        // A tenant whose grain runs on the silo about to die (placement is random: pick an id that lands there). Tried for up
+        // to 30 s, not a fixed number of ids: on a loaded machine a silo just started may not yet be offered for placement.
         string id;
         var n = 0;
+        var trying = System.Diagnostics.Stopwatch.StartNew();
         do
         {
             id = $"failover-{n++}-" + Guid.NewGuid().ToString("N");
         }
-        while (await doomed.HostOfAsync(id) != doomedAddress && n < 64);
+        while (await doomed.HostOfAsync(id) != doomedAddress && trying.Elapsed < TimeSpan.FromSeconds(30));
         Assert.Equal(doomedAddress, await doomed.HostOfAsync(id));
 
         var tenant = survivor.GetTenant(id);
