@@ -27,6 +27,7 @@ public static class AdminApi
         admin.MapAdminStreamTokensApi();
         admin.MapAdminClusterApi();
         admin.MapAdminUsageReportApi();
+        Console.Live.AdminTokenApi.MapAdminConsoleTokenApi(admin);
         return app;
     }
 

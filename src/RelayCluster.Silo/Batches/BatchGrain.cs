@@ -22,7 +22,8 @@ namespace RelayCluster.Silo.Batches;
 internal sealed partial class BatchGrain(
     [PersistentState("batch", OrleansHosting.GrainStorage)] IPersistentState<BatchRecord> state,
     BatchJobs jobs, PartFiles parts, BatchProgress progress, RelayOptions options, TimeProvider time,
-    IClusterMembershipService membership, ILocalSiloDetails local, ILogger<BatchGrain> logger) : Grain, IBatchActor, IRemindable
+    IClusterMembershipService membership, ILocalSiloDetails local, Console.Live.LiveFeed live, ILogger<BatchGrain> logger)
+    : Grain, IBatchActor, IRemindable
 {
     private const string Watchdog = "watchdog";
 
@@ -604,6 +605,11 @@ internal sealed partial class BatchGrain(
         _visible = Record.Batch;
         _dirty = false;
         _lastFlush = time.GetTimestamp();
+        if (_visible is { } committed && live.Watched)
+        {
+            live.Batch(committed); // the admin hub's batches feed: every committed change, only while a console watches
+        }
+
         if ((publish || statusBefore != _visible?.Status) && _visible is { } batch)
         {
             await progress.PublishAsync(batch, force: statusBefore != batch.Status);

@@ -60,6 +60,7 @@ public static class RelayServices
         services.AddSingleton<ReservationRenewer>();
         services.AddHostedService(sp => sp.GetRequiredService<ReservationRenewer>());
         services.AddHostedService<RelayStartup>();
+        Console.Live.LiveServices.AddAdminLive(services); // the admin hub's live feed (after the silo: it joins the feed grain)
 
         // Kestrel's body limit is the relay's (raised only for authenticated uploads, see RequestBodyLimits).
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<RelayOptions>(RequestBodyLimits.Configure);
@@ -79,6 +80,7 @@ public static class RelayServices
         app.UseMiddleware<Telemetry.MetricsGate>();
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         app.UseMiddleware<StreamsHubGate>();
+        app.UseMiddleware<Console.Live.AdminHubGate>();
         return app;
     }
 
@@ -95,6 +97,7 @@ public static class RelayServices
         app.MapDemoApi();
         app.MapHub<StreamsHub>(StreamsHubGate.Path);
         app.MapHub<CompletionsHub>("/hubs/completions");
+        Console.Live.LiveServices.MapAdminHub(app);
         app.MapGet("/healthz", () => Results.Text("ok"));
         Telemetry.TelemetryHosting.MapRelayMetrics(app); // behind the admin key or the scrape token: see MetricsGate
         // Ready once this process's Orleans silo is active (not while it starts or stops) and the store answers.

@@ -56,6 +56,10 @@ public interface ITenantActor : IGrainWithStringKey
     /// <summary>The address of the silo this activation runs on (for operators and failure tests).</summary>
     [Alias("host")]
     ValueTask<string> HostAsync();
+
+    /// <summary>The tenant as the admin hub shows it, read in one turn (the live feed's snapshot).</summary>
+    [Alias("live-row")]
+    ValueTask<Console.Live.TenantRow> LiveRowAsync();
 }
 
 /// <summary>
@@ -72,7 +76,8 @@ public interface ITenantActor : IGrainWithStringKey
 [Reentrant]
 internal sealed partial class TenantGrain(
     ITenantJournal journal, TenantStoreOptions options, [FromKeyedServices(TenantGrain.ClockKey)] TimeProvider time,
-    IClusterMembershipService membership, ILocalSiloDetails local, AlertWebhook webhook, ILogger<TenantGrain> logger) : Grain, ITenantActor
+    IClusterMembershipService membership, ILocalSiloDetails local, AlertWebhook webhook, Console.Live.LiveFeed live, ILogger<TenantGrain> logger)
+    : Grain, ITenantActor
 {
     /// <summary>
     /// The clock of the tenants' windows, deadlines and budget months: the relay's own (a keyed service, so a test can move
@@ -214,6 +219,23 @@ internal sealed partial class TenantGrain(
         await _flushing;
         _epoch = await journal.ForgetAsync(this.GetPrimaryKeyString());
         _book = new TenantBook(this.GetPrimaryKeyString(), new TenantImage(), BookOptions, NowMs());
+        if (live.Watched)
+        {
+            live.TenantRemoved(this.GetPrimaryKeyString());
+        }
+    }
+
+    public ValueTask<Console.Live.TenantRow> LiveRowAsync()
+    {
+        ThrowIfFailed();
+        return ValueTask.FromResult(LiveRow());
+    }
+
+    /// <summary>The row the admin hub shows, from the book as it is in this turn.</summary>
+    private Console.Live.TenantRow LiveRow()
+    {
+        var nowMs = NowMs();
+        return Console.Live.TenantRow.From(_book.Quota(nowMs), _book.Alerts(nowMs), nowMs);
     }
 
     public ValueTask<string> HostAsync() => ValueTask.FromResult(local.SiloAddress.ToParsableString());
@@ -262,6 +284,12 @@ internal sealed partial class TenantGrain(
             {
                 await journal.CommitAsync(this.GetPrimaryKeyString(), _epoch, changes);
                 waiting.SetResult();
+                if (live.Watched)
+                {
+                    // Only when a console watches: one volatile read otherwise. The row is the committed state plus
+                    // whatever turns queued meanwhile (committed next, or the activation fails and reloads).
+                    live.Tenant(LiveRow());
+                }
             }
             catch (Exception ex)
             {

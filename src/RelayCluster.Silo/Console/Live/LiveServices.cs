@@ -1,0 +1,21 @@
+namespace RelayCluster.Silo.Console.Live;
+
+/// <summary>The admin hub and the live feed behind it: services, the token endpoint's signer, the gate, the hub's route.</summary>
+internal static class LiveServices
+{
+    public static IServiceCollection AddAdminLive(this IServiceCollection services)
+    {
+        services.AddSingleton<AdminTokens>();
+        services.AddSingleton<LiveFeed>();
+        services.AddSingleton<AdminWatchers>();
+        services.AddSingleton<LiveFeedSiloHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<LiveFeedSiloHost>());
+        return services;
+    }
+
+    public static WebApplication MapAdminHub(this WebApplication app)
+    {
+        app.MapHub<AdminHub>(AdminHubGate.Path);
+        return app;
+    }
+}
