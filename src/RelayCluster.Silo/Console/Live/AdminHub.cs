@@ -71,11 +71,10 @@ internal sealed class AdminHub(
     {
         await StartAsync(tenants: false);
         var perTenant = await Task.WhenAll((await directory.ListAsync()).Select(LatestBatchesAsync));
-        var all = perTenant.SelectMany(b => b).OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal).ToList();
-        var snapshot = all.Where(b => !BatchStatus.IsFinal(b.Status))
-            .Concat(all.Where(b => BatchStatus.IsFinal(b.Status)).Take(FinishedBatches))
-            .OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id, StringComparer.Ordinal)
-            .Select(AdminWatchers.BatchRow).ToArray();
+        // Newest first; a stable sort, so batches of one tenant created in the same second keep their creation order.
+        var all = perTenant.SelectMany(b => b).OrderByDescending(b => b.CreatedAt).ToList();
+        var finished = all.Where(b => BatchStatus.IsFinal(b.Status)).Take(FinishedBatches).ToHashSet();
+        var snapshot = all.Where(b => !BatchStatus.IsFinal(b.Status) || finished.Contains(b)).Select(AdminWatchers.BatchRow).ToArray();
         watchers.BatchesPrimed(Context.ConnectionId);
         return snapshot;
     }
