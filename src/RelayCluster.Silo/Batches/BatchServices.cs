@@ -10,6 +10,7 @@ internal static class BatchServices
     {
         services.AddSingleton(sp => new PartFiles(sp.GetRequiredService<RelayOptions>().Batches.WorkPath));
         services.AddSingleton<BatchProgress>();
+        Console.Live.LiveServices.AddLiveFeed(services); // the grains publish to the admin hub's feed while a console watches
         services.AddSingleton<BatchItemRunner>();
         services.AddSingleton<IBatchItemExecutor>(sp => sp.GetRequiredService<BatchItemRunner>());
         services.AddSingleton<BatchCapacity>();

@@ -15,6 +15,7 @@ public static class TenantGrainServices
     {
         services.AddSingleton(journal);
         services.AddBudgetAlerts();
+        Console.Live.LiveServices.AddLiveFeed(services); // the grains publish to the admin hub's feed while a console watches
         services.AddHostedService<PendingAlertsWake>();
         services.AddKeyedSingleton(TenantGrain.ClockKey, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<OrleansTenantGrainFactory>();

@@ -41,7 +41,15 @@ internal sealed class AdminHub(
     {
         if (watchers.Stop(Context.ConnectionId, tenants: null))
         {
-            await silo.JoinAsync(); // this silo's last watcher: the cluster may stop publishing
+            try
+            {
+                await silo.JoinAsync(); // this silo's last watcher: the cluster may stop publishing
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The feed grain is unreachable (this silo stops, say): the next refresh tells it, and until then the
+                // other silos publish to a silo that drops what nobody here watches.
+            }
         }
 
         await base.OnDisconnectedAsync(exception);
