@@ -47,6 +47,7 @@ public abstract class TenantGrainCluster : IAsyncLifetime
             silo.Services.AddKeyedSingleton<TimeProvider>(TenantGrain.ClockKey, Clock);
             silo.Services.AddSingleton(Options);
             silo.Services.AddBudgetAlerts();
+            RelayCluster.Silo.Console.Live.LiveServices.AddLiveFeed(silo.Services); // the tenant grain's hook to the admin hub's feed
             silo.Services.AddSingleton(Journal);
             silo.Configure<global::Orleans.Configuration.ClusterMembershipOptions>(o => { o.ProbeTimeout = TimeSpan.FromSeconds(1); o.NumMissedProbesLimit = 2; });
         });
