@@ -49,7 +49,10 @@ internal sealed partial class LiveFeedGrain(TimeProvider time, ILogger<LiveFeedG
 
     private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
     private ILiveFeedSilo[] _watchers = [];
-    private long _version;
+
+    // From the clock (µs), so an activation that replaces a lost one announces newer versions than it did: silos drop
+    // announcements older than the last they applied.
+    private long _version = time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     public async Task<(ILiveFeedSilo[] Watchers, long Version)> JoinAsync(string silo, ILiveFeedSilo observer, bool watching)
     {
