@@ -27,18 +27,35 @@ internal sealed class TenantFileIndex
     private bool _trusted;
     private long _reservedBytes;
     private long _visibleBytes;
+    private long _membershipVersion; // moved by every change of _files, under _sync
     private long _visibleValidUntil = long.MinValue; // unix seconds: membership change or the next expiry invalidates it
+
+    /// <summary>Whether a directory exists; a seam so a test can put a commit between the check and what follows it.</summary>
+    private readonly Func<string, bool> _directoryExists;
+
+    /// <param name="directoryExists">Defaults to <see cref="Directory.Exists(string?)"/>.</param>
+    public TenantFileIndex(Func<string, bool>? directoryExists = null) => _directoryExists = directoryExists ?? Directory.Exists;
 
     /// <summary>Brings membership up to date with the directory (see the class remarks for when that reads anything).</summary>
     public async ValueTask RefreshAsync(string directory, Func<string, CancellationToken, ValueTask<StoredFile?>> readMetadata, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(directory))
+        // Read before the existence check: a membership change after it (a commit on this silo creates the directory
+        // and writes its file into it) proves the check stale, and then nothing is cleared; the next call checks again.
+        // Clearing on a stale "no directory" dropped a just-committed file from the count, so concurrent first uploads
+        // of a tenant could pass its storage limit (the likely cause of a CI run accepting 5 uploads where 3 fit).
+        long versionBeforeCheck;
+        lock (_sync)
+        {
+            versionBeforeCheck = _membershipVersion;
+        }
+
+        if (!_directoryExists(directory))
         {
             // No directory, no files (a purged tenant's was deleted). Its "write time" reads as the same placeholder
             // before it was created and after it was deleted, so the time alone would call stale entries current.
             lock (_sync)
             {
-                if (_files.Count > 0)
+                if (_files.Count > 0 && _membershipVersion == versionBeforeCheck)
                 {
                     _files.Clear();
                     MembershipChanged();
@@ -230,6 +247,7 @@ internal sealed class TenantFileIndex
 
     private void MembershipChanged()
     {
+        _membershipVersion++;
         _ordered = null;
         _visibleValidUntil = long.MinValue;
     }

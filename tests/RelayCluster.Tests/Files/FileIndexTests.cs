@@ -191,4 +191,33 @@ public sealed class FileIndexTests : IDisposable
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+
+    [Fact]
+    public async Task A_file_committed_after_a_stale_no_directory_check_stays_counted()
+    {
+        // Upload X checks the tenant's directory before upload Y creates it; Y then stores a file and commits it to the
+        // index before X goes on. X's stale "no directory" must not clear Y's file, or the limit no longer holds.
+        var directory = Path.Combine(_directory.Path, "race");
+        var committed = new StoredFile("file-race", "race", "f.bin", "user_data", 60, 1, null);
+        TenantFileIndex? index = null;
+        var checks = 0;
+        index = new TenantFileIndex(path =>
+        {
+            var existed = Directory.Exists(path);
+            if (Interlocked.Increment(ref checks) == 1)
+            {
+                Directory.CreateDirectory(path); // Y, between X's check and what X does with it
+                Assert.True(index!.TryReserve(60, 100, 0));
+                index.Add(committed, 60);
+            }
+
+            return existed;
+        });
+
+        await index.RefreshAsync(directory, (_, _) => ValueTask.FromResult<StoredFile?>(null), CancellationToken.None);
+
+        Assert.Equal((1, 60L, 0L), index.Usage(now: 0));
+        Assert.False(index.TryReserve(41, 100, 0)); // 60 stored + 41 passes 100
+        Assert.True(index.TryReserve(40, 100, 0));
+    }
 }
