@@ -27,6 +27,10 @@ public static class AdminApi
         admin.MapAdminStreamTokensApi();
         admin.MapAdminClusterApi();
         admin.MapAdminUsageReportApi();
+        admin.MapAdminUsageDailyApi();
+        admin.MapAdminRecentRequestsApi();
+        admin.MapAdminAllBatchesApi();
+        admin.MapAdminRouteStatsApi();
         return app;
     }
 
