@@ -1,0 +1,45 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using RelayCluster.Core.Metering;
+using RelayCluster.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RelayCluster.Tests.AdminData;
+
+/// <summary>The console's read endpoints on the embedded store: its ledger is the usage log.</summary>
+public sealed class AdminDataTests : AdminDataContract
+{
+    protected override (string Key, string? Value)[] StoreSettings() => [];
+
+    protected override async Task<List<UsageRecord>> LedgerAsync(string tenant)
+    {
+        await Host.Services.GetRequiredService<IUsageLedger>().FlushAsync();
+        return [.. Directory.GetFiles(Host.UsageDirectory, "usage-*.jsonl").SelectMany(File.ReadAllLines).Where(l => l.Length > 0)
+            .Select(l => JsonSerializer.Deserialize(l, UsageJsonContext.Default.UsageRecord)!).Where(r => r.Tenant == tenant)];
+    }
+}
+
+/// <summary>The console's read endpoints on the Redis store: its ledger is the tenant's ledger stream.</summary>
+public sealed class RedisAdminDataTests : AdminDataContract
+{
+    private readonly RedisServer _redis = new();
+
+    protected override (string Key, string? Value)[] StoreSettings() => [("Relay:Store", "redis"), ("Relay:Redis", _redis.ConnectionString)];
+
+    protected override Task StartStoreAsync() => _redis.InitializeAsync();
+
+    protected override Task StopStoreAsync() => _redis.DisposeAsync();
+
+    protected override async Task<List<UsageRecord>> LedgerAsync(string tenant)
+    {
+        var records = new List<UsageRecord>();
+        var entries = (RedisResult[])(await _redis.Connection.ExecuteAsync("XRANGE", "{t:" + tenant + "}:ledger", "-", "+"))!;
+        foreach (var entry in entries)
+        {
+            var fields = (RedisResult[])((RedisResult[])entry!)[1]!;
+            records.Add(JsonSerializer.Deserialize((string)fields[1]!, UsageJsonContext.Default.UsageRecord)!);
+        }
+
+        return records;
+    }
+}
