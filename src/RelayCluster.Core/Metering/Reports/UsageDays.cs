@@ -25,12 +25,19 @@ public static class UsageDays
     public const int MaxDays = 31;
 
     /// <summary>The day of <paramref name="record"/> in <paramref name="month"/> (YYYY-MM), 1-based.</summary>
+    /// <remarks>Allocates nothing: it runs in every settle's booking on both stores.</remarks>
     public static int DayOf(string month, UsageRecord record)
     {
         var stamped = DateTimeOffset.FromUnixTimeMilliseconds(record.TimestampMs).UtcDateTime;
-        var stampedMonth = stamped.ToString("yyyy-MM", CultureInfo.InvariantCulture);
-        var order = string.CompareOrdinal(stampedMonth, month);
-        return order == 0 ? stamped.Day : order < 0 ? 1 : DaysIn(month);
+        if (month.Length != 7
+            || !int.TryParse(month.AsSpan(0, 4), NumberStyles.None, CultureInfo.InvariantCulture, out var year)
+            || !int.TryParse(month.AsSpan(5, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var monthNumber))
+        {
+            return Math.Min(stamped.Day, MaxDays);
+        }
+
+        var order = (stamped.Year * 12 + stamped.Month).CompareTo(year * 12 + monthNumber);
+        return order == 0 ? stamped.Day : order < 0 ? 1 : monthNumber is >= 1 and <= 12 && year is >= 1 and <= 9999 ? DateTime.DaysInMonth(year, monthNumber) : MaxDays;
     }
 
     /// <summary>The days of a well-formed month (YYYY-MM); 31 for anything else, so a counter array always fits.</summary>
