@@ -32,7 +32,7 @@ internal static class AdminAllBatchesApi
 
     public static RouteGroupBuilder MapAdminAllBatchesApi(this RouteGroupBuilder admin)
     {
-        admin.MapGet("/batches", ListAsync);
+        admin.MapGet("/batches", ListAsync).RequireIdFormats(IdRule.Cursor(BatchIds.IsValid)); // a malformed after: 400, as the tenant-side list
         return admin;
     }
 
@@ -42,11 +42,6 @@ internal static class AdminAllBatchesApi
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
         {
             return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{Shown(limit)}' instead."));
-        }
-
-        if (after is not null && !BatchIds.IsValid(after))
-        {
-            return await FailAsync(context, RelayError.InvalidValue("after", $"expected a batch id, but got '{Shown(after)}' instead."));
         }
 
         if (status is not null && !Statuses.Contains(status, StringComparer.Ordinal))
