@@ -73,6 +73,10 @@ public sealed class RedisConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>XREVRANGE key + - COUNT count: the newest entries of a stream first, at most <paramref name="count"/>.</summary>
+    public Task<StreamEntry[]> StreamNewestAsync(RedisKey key, int count) =>
+        Guard(db => db.StreamRangeAsync(key, "-", "+", count, Order.Descending));
+
     public Task<RedisValue> HashGetAsync(RedisKey key, RedisValue field) => Guard(db => db.HashGetAsync(key, field));
 
     public Task<RedisValue[]> SetMembersAsync(RedisKey key) => Guard(db => db.SetMembersAsync(key));

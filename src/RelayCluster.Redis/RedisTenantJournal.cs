@@ -142,6 +142,7 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
             Add(totals, $"m:{record.Model}:cost", cost);
             Add(totals, $"e:{record.Ending}", 1);
             AddSlice(totals, record, prompt, completion, cost);
+            AddDay(totals, month, record, prompt, completion, cost);
         }
 
         return months;
@@ -166,6 +167,30 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
 
         Add(totals, fields.CostField, cost);
         Add(totals, fields.EndingField(record.Ending), 1);
+    }
+
+    /// <summary>
+    /// The day's counters (<see cref="RedisDayFields"/>), clamped as the summary's are. Zero amounts add no field: a commit
+    /// carries at most six more HINCRBY per day its records fall on (four for a commit of completed requests without
+    /// cached tokens), however many records it holds, since the fields are summed here first.
+    /// </summary>
+    private static void AddDay(Dictionary<string, long> totals, string month, UsageRecord record, long prompt, long completion, long cost)
+    {
+        var day = RedisDayFields.Of(Core.Metering.Reports.UsageDays.DayOf(month, record));
+        Add(totals, day[RedisDayFields.Requests], 1);
+        AddSome(totals, day[RedisDayFields.Errors], Core.Metering.Reports.UsageDays.IsError(record) ? 1 : 0);
+        AddSome(totals, day[RedisDayFields.Prompt], prompt);
+        AddSome(totals, day[RedisDayFields.Completion], completion);
+        AddSome(totals, day[RedisDayFields.Cached], Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt));
+        AddSome(totals, day[RedisDayFields.Cost], cost);
+    }
+
+    private static void AddSome(Dictionary<string, long> totals, string field, long amount)
+    {
+        if (amount != 0)
+        {
+            Add(totals, field, amount);
+        }
     }
 
     private static void Add(Dictionary<string, long> totals, string field, long amount) =>

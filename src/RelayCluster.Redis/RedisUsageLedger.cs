@@ -71,6 +71,44 @@ public sealed class RedisUsageLedger(RedisConnection redis) : IUsageReader
     }
 
     /// <summary>
+    /// One HGETALL of the month's hash, its <c>d:DD:counter</c> fields (<see cref="RedisDayFields"/>) read into days. Days
+    /// of a month begun before the hash kept days read as zeros (the month's totals stay whole in <c>/usage</c>).
+    /// </summary>
+    public async Task<IReadOnlyList<UsageDay>> GetDaysAsync(string tenantId, string incarnation, string month)
+    {
+        var counters = new long[UsageDays.MaxDays * UsageDays.Counters];
+        foreach (var entry in await redis.HashGetAllAsync(RedisTenantKeys.Usage(tenantId, month)))
+        {
+            if (RedisDayFields.TryParse(entry.Name!, out var day, out var counter) && entry.Value.TryParse(out long amount))
+            {
+                counters[(day - 1) * UsageDays.Counters + counter] = amount;
+            }
+        }
+
+        return UsageDays.Read(month, counters);
+    }
+
+    /// <summary>
+    /// One XREVRANGE of the tenant's ledger stream (<c>{t:id}:ledger</c>, written by the same commit that books the usage,
+    /// capped at about <see cref="RedisTenantJournal.LedgerLength"/> entries): <paramref name="limit"/> + 1 entries, so the
+    /// work is bounded by the page, and the key is the tenant's own (the purge renames a deleted tenant's stream away).
+    /// </summary>
+    public async Task<RecentUsage> GetRecentAsync(string tenantId, string incarnation, int limit)
+    {
+        var entries = await redis.StreamNewestAsync(RedisTenantKeys.Of(tenantId).Ledger, limit + 1);
+        var records = new List<string>(Math.Min(limit, entries.Length));
+        foreach (var entry in entries.Take(limit))
+        {
+            if (entry["r"] is { IsNull: false } json)
+            {
+                records.Add(json!);
+            }
+        }
+
+        return new RecentUsage(records, entries.Length > limit);
+    }
+
+    /// <summary>
     /// Usage booked before the hash kept slices (a month that began before the upgrade) is only in the summary's
     /// per-model fields (<c>m:model:requests|prompt|completion|cost</c>): what those hold beyond the slices is counted as
     /// interactive, so requests, tokens and cost stay whole; its streaming, cached tokens and endings were never kept.

@@ -20,7 +20,23 @@ public interface IUsageReader
     /// Incarnations as in <see cref="GetSummaryAsync(string, string, string)"/>.
     /// </summary>
     Task<IReadOnlyList<UsageSlice>> GetSlicesAsync(string tenantId, string incarnation, string month);
+
+    /// <summary>
+    /// Every day of the month (<see cref="UsageDays"/>), zeros included, from the per-day counters kept as usage is booked
+    /// (never a scan of the records). Incarnations as in <see cref="GetSummaryAsync(string, string, string)"/>.
+    /// </summary>
+    Task<IReadOnlyList<UsageDay>> GetDaysAsync(string tenantId, string incarnation, string month);
+
+    /// <summary>
+    /// The tenant's latest usage records, newest first, each as the ledger's own JSON (a <see cref="UsageRecord"/> as
+    /// <see cref="UsageJsonContext"/> writes it), at most <paramref name="limit"/>, and whether older ones exist. Bounded
+    /// work whatever the ledger's size. Incarnations as in <see cref="GetSummaryAsync(string, string, string)"/>.
+    /// </summary>
+    Task<RecentUsage> GetRecentAsync(string tenantId, string incarnation, int limit);
 }
+
+/// <summary>A page of a tenant's latest usage records (JSON, newest first) and whether older ones exist.</summary>
+public sealed record RecentUsage(IReadOnlyList<string> Records, bool HasMore);
 
 /// <summary>
 /// The embedded store's usage log: one record per settled request, never lost, never counted twice. The

@@ -23,6 +23,8 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
     // A month's file is read into the totals once, before the first record of that month is counted,
     // so records this process appends are never counted a second time by a later load.
     private readonly ConcurrentDictionary<string, Lazy<bool>> _loadedMonths = new(StringComparer.Ordinal);
+    private readonly RecentRecords _recent = new();
+    private readonly string _startMonth;
     private readonly Task _writer;
 
     public JsonlUsageLedger(string directory, TimeProvider time, ILogger<JsonlUsageLedger> logger)
@@ -30,7 +32,8 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
         _directory = directory;
         _logger = logger;
         Directory.CreateDirectory(directory);
-        EnsureLoaded(Money.MonthOf(time.GetUtcNow()));
+        _startMonth = Money.MonthOf(time.GetUtcNow());
+        EnsureLoaded(_startMonth);
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -44,6 +47,7 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
     {
         EnsureLoaded(month);
         Totals(record.Tenant, record.Incarnation ?? "", month).Add(record);
+        _recent.Add(record);
         _queue.Writer.TryWrite(month == MonthOf(record) ? record : new BookedRecord(month, record));
     }
 
@@ -66,6 +70,19 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
         EnsureLoaded(month);
         return Task.FromResult(_totals.TryGetValue((tenantId, incarnation, month), out var totals) ? totals.Slices() : (IReadOnlyList<UsageSlice>)[]);
     }
+
+    public Task<IReadOnlyList<UsageDay>> GetDaysAsync(string tenantId, string incarnation, string month)
+    {
+        EnsureLoaded(month);
+        return Task.FromResult(_totals.TryGetValue((tenantId, incarnation, month), out var totals) ? totals.Days() : UsageDays.Read(month, []));
+    }
+
+    /// <summary>
+    /// From the tenant's ring of its latest records (<see cref="RecentRecords"/>): those appended since start and, before
+    /// them, the current month's as read back at start (a restart early in a month shows none of the previous month's).
+    /// </summary>
+    public Task<RecentUsage> GetRecentAsync(string tenantId, string incarnation, int limit) =>
+        Task.FromResult(_recent.Latest(tenantId, incarnation, limit));
 
     /// <summary>Each tenant's spend in the month from records without an incarnation.</summary>
     public IReadOnlyDictionary<string, long> SpentByTenant(string month) =>
@@ -123,6 +140,10 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
                 if (record is not null)
                 {
                     Totals(record.Tenant, record.Incarnation ?? "", month).Add(record);
+                    if (month == _startMonth)
+                    {
+                        _recent.Add(record); // loaded in the constructor, before any append: the ring stays in log order
+                    }
                 }
             }
             catch (JsonException)

@@ -10,6 +10,8 @@ internal sealed class UsageAggregate(string tenant, string month)
     private readonly Dictionary<string, long> _byEnding = new(StringComparer.Ordinal);
     // The report's counters per model × lane: bounded by the configured models (records name only those) times two lanes.
     private readonly Dictionary<(string Model, string Lane), UsageCounts> _slices = [];
+    // The month's days (UsageDays' layout): fixed size, so a booking adds to six longs and allocates nothing.
+    private readonly long[] _days = new long[UsageDays.MaxDays * UsageDays.Counters];
     private long _requests;
     private long _prompt;
     private long _completion;
@@ -53,6 +55,16 @@ internal sealed class UsageAggregate(string tenant, string month)
             }
 
             counts.Add(record);
+            UsageDays.Add(_days, UsageDays.DayOf(month, record), record);
+        }
+    }
+
+    /// <summary>Every day of the month (zeros included), for the daily view.</summary>
+    public IReadOnlyList<UsageDay> Days()
+    {
+        lock (_gate)
+        {
+            return UsageDays.Read(month, _days);
         }
     }
 

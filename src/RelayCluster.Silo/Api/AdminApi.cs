@@ -28,6 +28,10 @@ public static class AdminApi
         admin.MapAdminClusterApi();
         admin.MapAdminUsageReportApi();
         Console.Live.AdminTokenApi.MapAdminConsoleTokenApi(admin);
+        admin.MapAdminUsageDailyApi();
+        admin.MapAdminRecentRequestsApi();
+        admin.MapAdminAllBatchesApi();
+        admin.MapAdminRouteStatsApi();
         return app;
     }
 

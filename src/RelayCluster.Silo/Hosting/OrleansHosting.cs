@@ -8,6 +8,7 @@ using Orleans.Storage;
 using StackExchange.Redis;
 using Orleans.Dashboard;
 using RelayCluster.Silo.Batches;
+using RelayCluster.Silo.Routing;
 
 namespace RelayCluster.Silo.Hosting;
 
@@ -51,6 +52,7 @@ public static class OrleansHosting
             }
 
             silo.AddBatchPlacement();
+            silo.AddRouteStats();
             silo.UseBinaryGrainState();
             if (tracing)
             {

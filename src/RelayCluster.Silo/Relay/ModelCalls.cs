@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
@@ -17,7 +18,8 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal sealed partial class ModelCalls(
     RelayOptions options, ModelRouter router, RouteTable routes, ShadowTraffic shadows, ITenantGrainFactory grains, UpstreamProviders providers,
-    ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, Telemetry.RelayMetrics metrics, ILogger<ModelCalls> logger)
+    ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, Telemetry.RelayMetrics metrics, RouteTargetStats targetStats,
+    ILogger<ModelCalls> logger)
 {
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
@@ -100,7 +102,10 @@ internal sealed partial class ModelCalls(
             Lane = lane.Name == CallLane.BatchName ? UsageLanes.Batch : UsageLanes.Interactive,
             Metrics = metrics,
         };
-        return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger, metrics), null, admission);
+        return new CallStart(new ModelCall(admitted, operation, targets, providers, renewer, logger, metrics)
+        {
+            TargetStats = plan.RouteModel is null ? null : targetStats,
+        }, null, admission);
     }
 
     /// <summary>
@@ -179,6 +184,9 @@ internal sealed class ModelCall(
     /// <summary>The targets in the order they are tried; the first is the route's choice for this call.</summary>
     public IReadOnlyList<ModelRoute> Targets => targets;
 
+    /// <summary>Where each try of a routed call's targets is counted (null for a model without a route).</summary>
+    public RouteTargetStats? TargetStats { get; init; }
+
     /// <summary>The call's SignalR fan-out, when the caller asked for one.</summary>
     public Silo.Streams.FanOutWriter? FanOut { get; set; }
 
@@ -209,6 +217,7 @@ internal sealed class ModelCall(
                 Check = check.RunAsync,
             };
             UpstreamResponse response;
+            var started = TargetStats is null ? 0 : Stopwatch.GetTimestamp();
             try
             {
                 response = await providers.Get(target.ProviderId).SendAsync(request, cancellationToken);
@@ -216,6 +225,7 @@ internal sealed class ModelCall(
             catch (UpstreamUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // An open breaker made no call (Attempts 0): the next target is tried at once.
+                RecordTry(target, error: true, latencyMs: null);
                 attempts += ex.Attempts;
                 admitted.Routed(target, attempts, i);
                 if (isLast)
@@ -233,6 +243,11 @@ internal sealed class ModelCall(
                 response = await check.RunAsync(response, cancellationToken); // a provider without the resilience layer
             }
 
+            if (TargetStats is not null)
+            {
+                RecordTry(target, !response.IsSuccess && UpstreamFailure.IsFailover(response.StatusCode), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+
             attempts += response.Attempts;
             admitted.Routed(target, attempts, i);
             if (response.IsSuccess || isLast || (!UpstreamFailure.IsFailover(response.StatusCode) && !response.RefusedByProvider))
@@ -247,6 +262,14 @@ internal sealed class ModelCall(
     }
 
     public void Dispose() => _renewal.Dispose();
+
+    private void RecordTry(ModelRoute target, bool error, double? latencyMs)
+    {
+        if (TargetStats is not null && admitted.Route is ({ } route, { } alternative))
+        {
+            TargetStats.Record(route, alternative, target, error, latencyMs);
+        }
+    }
 }
 
 /// <summary>
