@@ -22,7 +22,7 @@ async function connectHub() {
     try {
       await api('POST', '/admin/console/token'); // 404: this silo has no admin hub
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) { setStatus('Live updates unavailable on this silo: polling every 2 s'); return false; }
+      if (err instanceof ApiError && (err.status === 404 || err.status === 405)) { setStatus('Live updates unavailable on this silo: polling every 2 s'); return false; }
       throw err;
     }
     if (!connection) return false;

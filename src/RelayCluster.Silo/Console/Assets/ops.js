@@ -4,11 +4,18 @@ import { pollBatches, watch } from './live.js';
 
 const STATS_MS = 2000;
 
-/** Weights giving `target` `percent` % and the others the rest in equal parts (integers summing to 100). */
+// Weights out of this scale, so a preset is exact to 0.001 % while every weight stays positive (the route validator
+// refuses 0: "100 %" leaves each other target weight 1, a share of 0.001 %; an alternative holding only the new target,
+// activated, is the exact 100 %).
+const SCALE = 100_000;
+
+/** Weights giving `target` `percent` % and the others the rest in equal parts (positive integers). */
 function split(targets, target, percent) {
   const others = targets.filter((t) => t.model !== target);
-  const weights = { [target]: percent };
-  others.forEach((t, i) => { weights[t.model] = Math.floor((100 - percent) / others.length) + (i < (100 - percent) % others.length ? 1 : 0); });
+  const rest = Math.max(SCALE - Math.round((percent / 100) * SCALE), others.length);
+  const weights = { [target]: SCALE - (percent === 100 ? 0 : rest) };
+  others.forEach((t, i) => { weights[t.model] = Math.max(1, Math.floor(rest / others.length) + (i < rest % others.length ? 1 : 0)); });
+  if (percent === 100) others.forEach((t) => { weights[t.model] = 1; });
   return weights;
 }
 
@@ -68,7 +75,8 @@ export function mountRoutes(view) {
     const inputs = new Map();
     const total = targets.reduce((n, t) => n + (t.weight ?? 0), 0);
     const apply = async (weights) => {
-      const text = Object.entries(weights).map(([m, w]) => `${m} ${w}`).join(', ');
+      const sum = Object.values(weights).reduce((n, w) => n + w, 0);
+      const text = Object.entries(weights).map(([m, w]) => `${m} ${w} (${Number(((w / sum) * 100).toFixed(3))} %)`).join(', ');
       if (await confirmAction(`Set the weights of ${route.model} ${name}.${lane} to ${text}?`, 'Apply weights')
         && await attempt(() => api('PATCH', `/admin/routes/${encodeURIComponent(route.model)}/weights`, { alternative: name, lane, weights }))) await load();
     };
@@ -78,7 +86,7 @@ export function mountRoutes(view) {
       const stats = h('td', { class: 'stats' }, '—');
       statCells.set(`${route.model}|${name}|${t.model}`, stats);
       return h('tr', { 'data-target': t.model }, h('th', { scope: 'row' }, t.model), h('td', {}, input),
-        h('td', { class: 'num' }, total ? `${(((t.weight ?? 0) / total) * 100).toFixed(0)} %` : 'fallback'),
+        h('td', { class: 'num' }, total ? `${Number((((t.weight ?? 0) / total) * 100).toFixed(3))} %` : 'fallback'),
         h('td', { class: 'row' }, targets.length > 1 && [5, 50, 100].map((p) =>
           h('button', { type: 'button', class: 'secondary', 'aria-label': `${p} % to ${t.model}`, onclick: () => apply(split(targets, t.model, p)) }, `${p} %`))),
         stats);

@@ -77,9 +77,8 @@ export function mount(view, id) {
   };
 
   const renderLimits = (t) => {
-    const field = (name, label, value, placeholder, step) => [
-      h('div', {}, h('label', { for: `f-${name}` }, label),
-        h('input', { id: `f-${name}`, name, type: 'number', min: '0', step, value: value ?? '', placeholder }))];
+    const field = (name, label, value, placeholder, step) => h('div', {}, h('label', { for: `f-${name}` }, label),
+      h('input', { id: `f-${name}`, name, type: 'number', min: '0', step, value: value ?? '', placeholder }));
     const pct = (v) => (v === null || v === undefined ? '' : String(Math.round(v * 1000) / 10));
     limits.replaceChildren(
       h('div', { class: 'fields' },
