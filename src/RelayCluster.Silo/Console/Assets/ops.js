@@ -87,15 +87,15 @@ export function mountRoutes(view) {
       statCells.set(`${route.model}|${name}|${t.model}`, stats);
       return h('tr', { 'data-target': t.model }, h('th', { scope: 'row' }, t.model), h('td', {}, input),
         h('td', { class: 'num' }, total ? `${Number((((t.weight ?? 0) / total) * 100).toFixed(3))} %` : 'fallback'),
-        h('td', { class: 'row' }, targets.length > 1 && [5, 50, 100].map((p) =>
-          h('button', { type: 'button', class: 'secondary', 'aria-label': `${p} % to ${t.model}`, onclick: () => apply(split(targets, t.model, p)) }, `${p} %`))),
+        h('td', {}, targets.length > 1 && h('div', { class: 'row' }, [5, 50, 100].map((p) =>
+          h('button', { type: 'button', class: 'secondary', 'aria-label': `${p} % to ${t.model}`, onclick: () => apply(split(targets, t.model, p)) }, `${p} %`)))),
         stats);
     });
     return h('div', { class: 'scroll' }, h('table', { 'data-lane': lane },
       h('caption', { class: 'muted' }, `${lane === 'targets' ? 'Targets' : `${lane} lane`}`),
       h('thead', {}, h('tr', {}, ['Target', 'Weight', 'Share', 'Roll out', 'Last 60 s'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, rows)),
-    h('p', {}, h('button', { type: 'button', onclick: () => apply(Object.fromEntries([...inputs].map(([m, i]) => [m, Number(i.value || 0)]))) }, 'Apply weights')));
+    targets.length > 1 && h('p', {}, h('button', { type: 'button', onclick: () => apply(Object.fromEntries([...inputs].map(([m, i]) => [m, Number(i.value || 0)]))) }, 'Apply weights')));
   };
 
   const shadow = (route) => {

@@ -44,9 +44,9 @@ export function mount(view, id) {
     keys.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'keys' },
       h('thead', {}, h('tr', {}, ['Key', 'Prefix', 'Created', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, t.keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, k.id), h('td', {}, k.prefix), h('td', {}, fmt.time(k.created_at)),
-        h('td', { class: 'row' },
-          h('button', { type: 'button', class: 'secondary', onclick: () => keyAction('rotate', k.id) }, 'Rotate'),
-          h('button', { type: 'button', class: 'danger', onclick: () => keyAction('revoke', k.id) }, 'Revoke')))))),
+        h('td', {}, h('div', { class: 'row' },
+          h('button', { type: 'button', class: 'secondary', 'aria-label': `Rotate ${k.id}`, onclick: () => keyAction('rotate', k.id) }, 'Rotate'),
+          h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.id}`, onclick: () => keyAction('revoke', k.id) }, 'Revoke'))))))),
     ), h('p', {}, h('button', { type: 'button', id: 'add-key', onclick: () => keyAction('add') }, 'Create key')));
     renderLimits(t);
   };
