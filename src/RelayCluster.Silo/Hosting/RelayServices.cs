@@ -9,6 +9,7 @@ using RelayCluster.Core.Routing;
 using RelayCluster.Core.Tenants;
 using RelayCluster.Silo.Api;
 using RelayCluster.Silo.Batches;
+using RelayCluster.Silo.Console;
 using RelayCluster.Silo.Http;
 using RelayCluster.Silo.Relay;
 using RelayCluster.Silo.Streams;
@@ -95,6 +96,7 @@ public static class RelayServices
         app.MapBatchesApi();
         app.MapSyncBatchApi();
         app.MapDemoApi();
+        app.MapConsoleApi(); // /admin/ and its assets: public, they hold no data
         app.MapHub<StreamsHub>(StreamsHubGate.Path);
         app.MapHub<CompletionsHub>("/hubs/completions");
         Console.Live.LiveServices.MapAdminHub(app);
