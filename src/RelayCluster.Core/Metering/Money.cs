@@ -42,4 +42,8 @@ public static class Money
 
     /// <summary>The budget month a moment belongs to, e.g. <c>2026-11</c>.</summary>
     public static string MonthOf(DateTimeOffset moment) => moment.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Reads a budget month as <see cref="MonthOf"/> writes it (<c>YYYY-MM</c>); <paramref name="first"/> is its first day.</summary>
+    public static bool TryParseMonth(string? month, out DateTime first) =>
+        DateTime.TryParseExact(month, "yyyy-MM", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out first);
 }

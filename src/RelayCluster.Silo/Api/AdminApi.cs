@@ -57,7 +57,7 @@ public static class AdminApi
         }
 
         month ??= Money.MonthOf(time.GetUtcNow());
-        if (!DateTime.TryParseExact(month, "yyyy-MM", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+        if (!Money.TryParseMonth(month, out _))
         {
             await ErrorResponses.WriteAsync(context, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
             return TypedResults.Empty;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text.Json;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Metering;
@@ -29,7 +28,7 @@ internal static class AdminUsageDailyApi
     {
         var today = time.GetUtcNow().UtcDateTime.Date;
         month ??= Money.MonthOf(today);
-        if (!DateTime.TryParseExact(month, "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out var first))
+        if (!Money.TryParseMonth(month, out var first))
         {
             return await FailAsync(context, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
         }

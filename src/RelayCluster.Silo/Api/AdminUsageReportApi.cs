@@ -1,4 +1,3 @@
-using System.Globalization;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
@@ -74,7 +73,7 @@ internal static class AdminUsageReportApi
     private static async Task<(Selection? Selection, RelayError? Error)> SelectAsync(string? month, string? tenant, ITenantDirectory tenants, TimeProvider time)
     {
         month ??= Money.MonthOf(time.GetUtcNow());
-        if (!DateTime.TryParseExact(month, "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+        if (!Money.TryParseMonth(month, out _))
         {
             return (null, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
         }

@@ -42,7 +42,7 @@ public static class UsageDays
 
     /// <summary>The days of a well-formed month (YYYY-MM); 31 for anything else, so a counter array always fits.</summary>
     public static int DaysIn(string month) =>
-        DateTime.TryParseExact(month, "yyyy-MM", CultureInfo.InvariantCulture, DateTimeStyles.None, out var first)
+        Money.TryParseMonth(month, out var first)
             ? DateTime.DaysInMonth(first.Year, first.Month)
             : MaxDays;
 
