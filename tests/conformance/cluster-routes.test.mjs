@@ -65,20 +65,20 @@ describe('routes across silos', () => {
         blue: { targets: [{ model: 'blue' }] },
       },
     });
-    // Make the split decisive so every request shows the change: green gets all but one part in a million.
-    await admin(cluster.silos[0], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1_000_000, blue: 1 } });
+    // Make the split decisive so every request shows the change: blue drained (weight 0, still green's fallback).
+    await admin(cluster.silos[0], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1, blue: 0 } });
     await everySiloServes('green', since, 'PUT + PATCH on silo1');
   });
 
   test('weights changed on silo2 apply on every silo within 1 s', async () => {
     const since = Date.now();
-    await admin(cluster.silos[1], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1, blue: 1_000_000 } });
+    await admin(cluster.silos[1], 'PATCH', '/admin/routes/app/weights', { weights: { green: 0, blue: 1 } });
     await everySiloServes('blue', since, 'PATCH on silo2');
   });
 
   test('a flag switch (rollback) on silo3 applies on every silo within 1 s, and back again', async () => {
     let since = Date.now();
-    await admin(cluster.silos[2], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1_000_000, blue: 1 } });
+    await admin(cluster.silos[2], 'PATCH', '/admin/routes/app/weights', { weights: { green: 1, blue: 0 } });
     await everySiloServes('green', since, 'PATCH on silo3');
     since = Date.now();
     await admin(cluster.silos[2], 'POST', '/admin/routes/app/activate', { alternative: 'blue' });

@@ -22,12 +22,12 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   mkdirSync(SHOTS, { recursive: true });
   relay = await startRelay({ env: {
-    // A route before its rollout: canary sends all but one part in 100,001 to mock-fast (weights must be positive).
+    // A route before its rollout: canary sends everything to mock-fast; remote-fast is drained (weight 0).
     Relay__Routes__app__Active: 'canary',
     Relay__Routes__app__Alternatives__canary__Targets__0__Model: 'mock-fast',
-    Relay__Routes__app__Alternatives__canary__Targets__0__Weight: '100000',
+    Relay__Routes__app__Alternatives__canary__Targets__0__Weight: '100',
     Relay__Routes__app__Alternatives__canary__Targets__1__Model: 'remote-fast',
-    Relay__Routes__app__Alternatives__canary__Targets__1__Weight: '1',
+    Relay__Routes__app__Alternatives__canary__Targets__1__Weight: '0',
     Relay__Routes__app__Alternatives__stable__Targets__0__Model: 'mock-fast',
   } });
   profile = mkdtempSync(path.join(tmpdir(), 'relay-chromium-'));
@@ -146,12 +146,12 @@ test('route weights and a rollback changed from the page steer the next requests
   await page.waitForSelector(remote);
   for (let i = 0; i < 5; i += 1) assert.equal(await servedBy(), 'mock-fast');
   await page.click(`${remote} button[aria-label="100 % to remote-fast"]`);
-  assert.match(await page.textContent('#confirm-text'), /remote-fast 100000 \(99\.999 %\), mock-fast 1 \(0\.001 %\)/);
+  assert.match(await page.textContent('#confirm-text'), /remote-fast 100 \(100 %\), mock-fast 0 \(0 %\)/);
   await page.click('#confirm-ok');
-  await waitFor(async () => (await relay.admin('/admin/routes/app')).body.alternatives.canary.targets.find((t) => t.model === 'remote-fast').weight === 100_000,
+  await waitFor(async () => (await relay.admin('/admin/routes/app')).body.alternatives.canary.targets.find((t) => t.model === 'remote-fast').weight === 100,
     { what: 'weights from the page' });
   for (let i = 0; i < 10; i += 1) assert.equal(await servedBy(), 'remote-fast');
-  await page.waitForSelector(`${remote} td.num >> text=99.999 %`);
+  await page.waitForSelector(`${remote} td.num >> text=100 %`);
   await shot(page, 'routes');
   // Roll back: activate stable (mock-fast only).
   await page.click('section[data-route="app"] [data-alternative="stable"] button');

@@ -66,7 +66,7 @@ public sealed class CompiledRoute
         public ModelRoute[] Routes => routes;
 
         public static TargetList? From(List<RouteTarget>? targets, Func<string, ModelRoute> models) => targets is { Count: > 0 }
-            ? new TargetList([.. targets.Select(t => models(t.Model))], targets.All(t => t.Weight is > 0) ? [.. targets.Select(t => t.Weight!.Value)] : null)
+            ? new TargetList([.. targets.Select(t => models(t.Model))], targets.All(t => t.Weight is not null) ? [.. targets.Select(t => t.Weight!.Value)] : null)
             : null;
 
         public ModelRoute[] Order(string requestId)
@@ -76,6 +76,8 @@ public sealed class CompiledRoute
                 return routes;
             }
 
+            // A weight of 0 is never picked (the point is below the total, so a positive weight ends the walk)
+            // but stays in the list as a fallback.
             var point = (long)(StickyHash.Of(requestId, "split") % (ulong)_total);
             var picked = 0;
             for (; picked < weights.Length - 1 && point >= weights[picked]; picked++)

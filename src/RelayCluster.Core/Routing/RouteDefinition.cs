@@ -87,7 +87,11 @@ public sealed class RouteTarget
 {
     [JsonPropertyName("model")] public string Model { get; set; } = "";
 
-    /// <summary>Relative share of traffic; null on every target of a list means a plain fallback chain.</summary>
+    /// <summary>
+    /// Relative share of traffic (0 or more; at least one target of the list positive). 0 drains a target: it is
+    /// never picked first but stays a fallback, so a rollout's 100 % is exact. Null on every target of a list
+    /// means a plain fallback chain.
+    /// </summary>
     [JsonPropertyName("weight")] public int? Weight { get; set; }
 }
 

@@ -89,9 +89,14 @@ public static class RouteValidator
         {
             problems.Add((field, "either every target has a weight or none does."));
         }
-        else if (targets.Any(t => t.Weight is <= 0))
+        else if (targets.Any(t => t.Weight is < 0))
         {
-            problems.Add((field, "weights must be positive."));
+            problems.Add((field, "weights may not be negative."));
+        }
+        else if (weighted != 0 && targets.All(t => t.Weight == 0))
+        {
+            // A weight of 0 drains a target (it stays a fallback); the list still needs one target to pick.
+            problems.Add((field, "at least one weight must be positive."));
         }
     }
 }

@@ -75,6 +75,33 @@ public sealed class RouteSelectionTests
     }
 
     [Fact]
+    public void A_target_at_weight_zero_is_never_picked_first_but_stays_every_plans_fallback()
+    {
+        var models = new Dictionary<string, ModelRoute>
+        {
+            ["old"] = new("old", "sim", "old", 1, 1, 16, 0, "x"), ["new"] = new("new", "sim", "new", 2, 2, 16, 0, "x"),
+            ["fast"] = new("fast", "sim", "fast", 1, 1, 16, 0, "x"),
+        };
+        // Drained first, in the middle and last: the walk over the weights must skip each of them.
+        foreach (var weights in new[] { new[] { 0, 1, 1 }, new[] { 1, 0, 1 }, new[] { 1, 1, 0 }, new[] { 0, 0, 7 }, new[] { 7, 0, 0 } })
+        {
+            var names = new[] { "old", "new", "fast" };
+            var route = new RouteDefinition { Targets = [.. names.Select((n, i) => new RouteTarget { Model = n, Weight = weights[i] })] }.Normalize();
+            Assert.Empty(RouteValidator.Problems(route, models.ContainsKey));
+            var compiled = CompiledRoute.Compile("m", route, n => models[n]);
+            var firsts = new HashSet<string>();
+            for (var i = 0; i < 2000; i++)
+            {
+                var plan = compiled.Plan(false, false, "req_" + i.ToString("x32")).Targets;
+                firsts.Add(plan[0].Model);
+                Assert.Equal(3, plan.Count); // drained targets still back the pick up
+            }
+
+            Assert.Equal(names.Where((_, i) => weights[i] > 0).Order(), firsts.Order());
+        }
+    }
+
+    [Fact]
     public async Task Lanes_pick_different_targets_for_stream_non_stream_and_batch()
     {
         using var host = Host(("Relay:Routes:m:Stream:0:Model", "fast"), ("Relay:Routes:m:NonStream:0:Model", "old"),
@@ -115,18 +142,18 @@ public sealed class RouteSelectionTests
             active = "next",
             alternatives = new Dictionary<string, object>
             {
-                ["next"] = new { targets = new[] { new { model = "new", weight = 100 }, new { model = "old", weight = 1 } } },
+                ["next"] = new { targets = new[] { new { model = "new", weight = 1 }, new { model = "old", weight = 0 } } },
                 ["old"] = new { targets = new[] { new { model = "old" } } },
             },
         }));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        Assert.Equal("new", await ServedByAsync()); // in force when the PUT answered (weights 100:1, so nearly always)
+        Assert.Equal("new", await ServedByAsync()); // in force when the PUT answered (old drained at weight 0)
 
-        var patch = await admin.PatchAsync("/admin/routes/m/weights", RelayHost.Json(new { weights = new { @new = 1, old = 1_000_000 } }));
+        var patch = await admin.PatchAsync("/admin/routes/m/weights", RelayHost.Json(new { weights = new { @new = 0, old = 1 } }));
         Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
         Assert.Equal("old", await ServedByAsync());
 
-        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsync("/admin/routes/m/weights", RelayHost.Json(new { weights = new { @new = 1_000_000, old = 1 } }))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsync("/admin/routes/m/weights", RelayHost.Json(new { weights = new { @new = 1, old = 0 } }))).StatusCode);
         Assert.Equal("new", await ServedByAsync());
         Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/admin/routes/m/activate", RelayHost.Json(new { alternative = "old" }))).StatusCode);
         Assert.Equal("old", await ServedByAsync()); // rollback by flag
@@ -141,7 +168,9 @@ public sealed class RouteSelectionTests
 
     [Theory]
     [InlineData("""{"targets":[{"model":"nope"}]}""", "targets")]
-    [InlineData("""{"targets":[{"model":"old","weight":0},{"model":"new","weight":5}]}""", "targets")]
+    [InlineData("""{"targets":[{"model":"old","weight":0},{"model":"new","weight":0}]}""", "targets")]
+    [InlineData("""{"targets":[{"model":"old","weight":-1},{"model":"new","weight":5}]}""", "targets")]
+    [InlineData("""{"targets":[{"model":"old","weight":3},{"model":"new"}]}""", "targets")]
     [InlineData("""{"targets":[{"model":"old"}],"shadow":{"model":"new","percent":150}}""", "shadow.percent")]
     [InlineData("""{"active":"missing","alternatives":{"a":{"targets":[{"model":"old"}]}}}""", "active")]
     [InlineData("""{"targets":[]}""", "targets")]

@@ -4,18 +4,16 @@ import { pollBatches, watch } from './live.js';
 
 const STATS_MS = 2000;
 
-// Weights out of this scale, so a preset is exact to 0.001 % while every weight stays positive (the route validator
-// refuses 0: "100 %" leaves each other target weight 1, a share of 0.001 %; an alternative holding only the new target,
-// activated, is the exact 100 %).
-const SCALE = 100_000;
+// Preset weights are percentages: the target gets `percent`, the others share the rest. A weight of 0 drains a target
+// (never picked first, still a fallback), so "100 %" is exact.
+const SCALE = 100;
 
-/** Weights giving `target` `percent` % and the others the rest in equal parts (positive integers). */
+/** Weights giving `target` `percent` % and the others the rest in equal whole parts (0 or more). */
 function split(targets, target, percent) {
   const others = targets.filter((t) => t.model !== target);
-  const rest = Math.max(SCALE - Math.round((percent / 100) * SCALE), others.length);
-  const weights = { [target]: SCALE - (percent === 100 ? 0 : rest) };
-  others.forEach((t, i) => { weights[t.model] = Math.max(1, Math.floor(rest / others.length) + (i < rest % others.length ? 1 : 0)); });
-  if (percent === 100) others.forEach((t) => { weights[t.model] = 1; });
+  const rest = SCALE - percent;
+  const weights = { [target]: percent };
+  others.forEach((t, i) => { weights[t.model] = Math.floor(rest / others.length) + (i < rest % others.length ? 1 : 0); });
   return weights;
 }
 
