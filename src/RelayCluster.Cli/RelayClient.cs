@@ -25,7 +25,7 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
     /// <summary>GET, POST, PATCH or DELETE <paramref name="path"/> (with its query) and the body as text.</summary>
     public async Task<string> SendAsync(HttpMethod method, string path, KeyKind key, JsonNode? body = null, string? accept = null, CancellationToken cancellation = default)
     {
-        using var request = new HttpRequestMessage(method, new Uri(baseUrl, path));
+        using var request = new HttpRequestMessage(method, Resolve(path));
         if (body is not null)
         {
             request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
@@ -47,7 +47,7 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
     /// <summary>GET <paramref name="path"/> into <paramref name="target"/> as bytes (a file's content: JSONL is not re-encoded).</summary>
     public async Task DownloadAsync(string path, KeyKind key, Stream target, CancellationToken cancellation = default)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUrl, path));
+        using var request = new HttpRequestMessage(HttpMethod.Get, Resolve(path));
         using var response = await SendAsync(request, key, cancellation);
         await response.Content.CopyToAsync(target, cancellation);
     }
@@ -60,10 +60,16 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
         var file = new StreamContent(content);
         file.Headers.ContentType = new MediaTypeHeaderValue("application/jsonl");
         form.Add(file, "file", fileName);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUrl, "/v1/files")) { Content = form };
+        using var request = new HttpRequestMessage(HttpMethod.Post, Resolve("/v1/files")) { Content = form };
         using var response = await SendAsync(request, KeyKind.Tenant, cancellation);
         return ParseObject(await response.Content.ReadAsStringAsync(cancellation));
     }
+
+    /// <summary>
+    /// <paramref name="path"/> (absolute, with its query) under the base URL's own path: a relay behind a proxy at
+    /// <c>https://host/relay/</c> is called at <c>/relay/admin/…</c>, where <c>new Uri(base, "/admin/…")</c> would drop the prefix.
+    /// </summary>
+    private Uri Resolve(string path) => new(baseUrl.GetLeftPart(UriPartial.Authority) + baseUrl.AbsolutePath.TrimEnd('/') + path);
 
     public static JsonObject ParseObject(string json) =>
         JsonNode.Parse(json) as JsonObject ?? throw new RelayApiException(200, "the relay answered something other than a JSON object");

@@ -1,0 +1,34 @@
+namespace RelayCluster.Tests.Cli;
+
+/// <summary>
+/// What relayctl sends for the <c>--url</c> and keys it is given, and how it ends when the URL is not a relay: a base path
+/// is kept (a relay behind a proxy under a prefix), a URL or key it cannot use is a usage error (exit 2), and an answer
+/// that is not the relay's JSON is one error line (exit 1), never a stack trace.
+/// </summary>
+[Collection(CliCollection.Name)]
+public sealed class RelayCtlUrlAndKeyTests(CliRelay relay)
+{
+    [Theory]
+    [InlineData("/relay")]
+    [InlineData("/relay/")]
+    [InlineData("/")]
+    public async Task A_base_path_in_the_url_is_kept(string basePath)
+    {
+        await using var fake = await FakeRelay.StartAsync();
+        var run = await relay.RunAsync("batch", "list", "--limit", "5", "--url", fake.Url + basePath);
+        Assert.Equal((0, ""), (run.Exit, run.Err));
+        Assert.Equal(basePath.TrimEnd('/') + "/admin/batches?limit=5", Assert.Single(fake.Requested));
+    }
+
+    [Theory]
+    [InlineData("?tenant=x")]
+    [InlineData("/relay#top")]
+    public async Task A_url_with_a_query_or_fragment_is_a_usage_error(string tail)
+    {
+        await using var fake = await FakeRelay.StartAsync();
+        var run = await relay.RunAsync("tenants", "list", "--url", fake.Url + tail);
+        Assert.Equal(2, run.Exit);
+        Assert.StartsWith("error: --url:", run.Err, StringComparison.Ordinal);
+        Assert.Empty(fake.Requested);
+    }
+}
