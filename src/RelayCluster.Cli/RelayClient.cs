@@ -37,7 +37,9 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
         }
 
         using var response = await SendAsync(request, key, cancellation);
-        return await response.Content.ReadAsStringAsync(cancellation);
+        var text = await response.Content.ReadAsStringAsync(cancellation);
+        var csv = accept == "text/csv" && response.Content.Headers.ContentType?.MediaType == "text/csv";
+        return csv ? text : RequireJson(request.RequestUri!, (int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text);
     }
 
     /// <summary>GET <paramref name="path"/> and parse the JSON object it answers.</summary>
@@ -62,7 +64,8 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
         form.Add(file, "file", fileName);
         using var request = new HttpRequestMessage(HttpMethod.Post, Resolve("/v1/files")) { Content = form };
         using var response = await SendAsync(request, KeyKind.Tenant, cancellation);
-        return ParseObject(await response.Content.ReadAsStringAsync(cancellation));
+        return ParseObject(RequireJson(request.RequestUri!, (int)response.StatusCode, response.Content.Headers.ContentType?.MediaType,
+            await response.Content.ReadAsStringAsync(cancellation)));
     }
 
     /// <summary>
@@ -73,6 +76,25 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
 
     public static JsonObject ParseObject(string json) =>
         JsonNode.Parse(json) as JsonObject ?? throw new RelayApiException(200, "the relay answered something other than a JSON object");
+
+    /// <summary>
+    /// <paramref name="body"/> when it is JSON; else a <see cref="RelayApiException"/> naming the URL and what came back: a
+    /// 2xx that is not JSON is not the relay (a proxy's or a web server's page at a wrong <c>--url</c>), and printing it
+    /// with exit 0 (<c>--json</c>) or failing on it with a parser's stack trace would both mislead.
+    /// </summary>
+    private static string RequireJson(Uri url, int status, string? mediaType, string body)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(body);
+            return body;
+        }
+        catch (JsonException)
+        {
+            var start = OneLine(body.Length <= 40 ? body : body[..40] + "…");
+            throw new RelayApiException(status, $"{status} from {url}: the answer is not JSON ({mediaType ?? "no content type"}: '{start}'); is --url the relay?");
+        }
+    }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, KeyKind kind, CancellationToken cancellation)
     {

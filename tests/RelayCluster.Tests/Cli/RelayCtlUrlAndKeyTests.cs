@@ -31,4 +31,21 @@ public sealed class RelayCtlUrlAndKeyTests(CliRelay relay)
         Assert.StartsWith("error: --url:", run.Err, StringComparison.Ordinal);
         Assert.Empty(fake.Requested);
     }
+
+    [Theory]
+    [InlineData("tenants", "list")]
+    [InlineData("tenants", "show", "t1")]
+    [InlineData("usage", "report")]
+    [InlineData("routes", "show")]
+    public async Task A_url_that_answers_html_is_one_error_line_and_exit_1(params string[] command)
+    {
+        await using var fake = await FakeRelay.StartAsync();
+        var run = await relay.RunAsync([.. command, "--url", fake.Url + "/html"]);
+        Assert.Equal(1, run.Exit);
+        var line = Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line, StringComparison.Ordinal);
+        Assert.Contains("not JSON", line, StringComparison.Ordinal);
+        Assert.Contains(fake.Url + "/html", line, StringComparison.Ordinal);
+        Assert.NotEmpty(fake.Requested);
+    }
 }
