@@ -99,8 +99,8 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, KeyKind kind, CancellationToken cancellation)
     {
         var key = kind == KeyKind.Admin
-            ? adminKey ?? throw new UsageException("no admin key: pass --admin-key or set RELAY_ADMIN_KEY")
-            : apiKey ?? throw new UsageException("no API key: pass --api-key or set RELAY_API_KEY (or OPENAI_API_KEY)");
+            ? Usable(adminKey, "admin key", "pass --admin-key or set RELAY_ADMIN_KEY")
+            : Usable(apiKey, "API key", "pass --api-key or set RELAY_API_KEY (or OPENAI_API_KEY)");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         HttpResponseMessage response;
         try
@@ -126,6 +126,19 @@ public sealed class RelayClient(HttpClient http, Uri baseUrl, string? adminKey, 
             throw new RelayApiException((int)response.StatusCode, ErrorLine((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellation)));
         }
     }
+
+    /// <summary>
+    /// The key as a header can carry it, else a usage error (exit 2) before anything is sent: an empty flag
+    /// (<c>--admin-key "$UNSET"</c>) is no key, as an empty variable is, and a key with a control character (a line break
+    /// read from a file) would otherwise fail inside HttpClient as an unhandled FormatException. The key is never shown.
+    /// </summary>
+    private static string Usable(string? key, string name, string hint) => key switch
+    {
+        null or "" => throw new UsageException($"no {name}: {hint}"),
+        _ when key.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || key.Contains('\u007f') =>
+            throw new UsageException($"the {name} holds a control character (a line break?), which no header can carry"),
+        _ => key,
+    };
 
     /// <summary><c>STATUS CODE: MESSAGE</c> from an OpenAI envelope (the code, else the type); else the status and its reason.</summary>
     private static string ErrorLine(int status, string body)

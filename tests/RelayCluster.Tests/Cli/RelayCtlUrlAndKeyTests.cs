@@ -48,4 +48,28 @@ public sealed class RelayCtlUrlAndKeyTests(CliRelay relay)
         Assert.Contains(fake.Url + "/html", line, StringComparison.Ordinal);
         Assert.NotEmpty(fake.Requested);
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("admin-key-with-a-line-break\n")]
+    [InlineData("admin\u0000key")]
+    public async Task An_empty_or_unsendable_admin_key_is_a_usage_error_and_nothing_is_sent(string key)
+    {
+        await using var fake = await FakeRelay.StartAsync();
+        var run = await relay.RunAsync("tenants", "list", "--url", fake.Url, "--admin-key", key);
+        Assert.Equal(2, run.Exit);
+        Assert.StartsWith("error: ", Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.Contains("admin key", run.Err, StringComparison.Ordinal);
+        Assert.Empty(fake.Requested);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("sk-with-a-line-break\r\n")]
+    public async Task An_empty_or_unsendable_api_key_is_a_usage_error(string key)
+    {
+        var run = await relay.RunAsync("batch", "show", "batch_0123456789abcdef0123456789abcdef", "--api-key", key);
+        Assert.Equal(2, run.Exit);
+        Assert.Contains("API key", run.Err, StringComparison.Ordinal);
+    }
 }
