@@ -92,9 +92,25 @@ internal static class BatchCommands
             }
 
             var status = Output.Cell(batch["status"]);
-            return status == "completed" ? 0 : throw new CommandFailedException($"batch {id} ended {status}");
+            return status == "completed" ? 0 : throw new CommandFailedException($"batch {id} ended {status}{Reason(batch)}");
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why a batch failed, from its <c>errors</c> list (validation: a malformed line, a wrong url or model), as
+    /// <c>: CODE at line N: MESSAGE (and K more)</c>; empty when the batch has none (expired or cancelled).
+    /// </summary>
+    private static string Reason(JsonObject batch)
+    {
+        if (batch["errors"]?["data"] is not JsonArray { Count: > 0 } errors || errors[0] is not JsonObject first)
+        {
+            return "";
+        }
+
+        var at = first["line"] is JsonValue line ? $" at line {Output.Cell(line)}" : "";
+        var more = errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "";
+        return $": {Output.Cell(first["code"])}{at}: {Output.Cell(first["message"]).ReplaceLineEndings(" ")}{more}";
     }
 
     /// <summary>Polls <c>GET /v1/batches/{id}</c> until the batch ends: a progress bar in a terminal, a line per change on stderr otherwise.</summary>
