@@ -14,7 +14,7 @@ namespace RelayCluster.Tests.AdminData;
 /// through route <c>r</c> (target mock-fast; alternative <c>next</c> with target mock-idle, never called), with some calls
 /// made to fail by the simulator's <c>[[sim error=503]]</c> directive.
 /// </summary>
-public abstract class AdminDataContract : IAsyncLifetime
+public abstract class AdminDataContract(TestStore store) : IAsyncLifetime
 {
     protected const string Key1 = "sk-admindata-key-one-4f2a9c";
     protected const string Key2 = "sk-admindata-key-two-8e1b7d";
@@ -26,21 +26,21 @@ public abstract class AdminDataContract : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await StartStoreAsync();
+        await store.StartAsync();
         Host = new RelayHost(RelayHost.SimulatorSettings(
         [
             ("Relay:Models:mock-idle:Provider", "sim"), ("Relay:Models:mock-idle:InputPerMTok", "1"), ("Relay:Models:mock-idle:OutputPerMTok", "2"),
             ("Relay:Routes:r:Targets:0:Model", "mock-fast"), ("Relay:Routes:r:Alternatives:next:Targets:0:Model", "mock-idle"),
             ("Relay:Tenants:t1:Keys:0", Key1), ("Relay:Tenants:t2:Keys:0", Key2),
             ("Relay:Files:Path", _files.Path), ("Relay:Batches:WorkPath", _work.Path),
-            .. StoreSettings(),
+            .. store.Settings(),
         ]));
     }
 
     public async Task DisposeAsync()
     {
         Host.Dispose();
-        await StopStoreAsync();
+        await store.StopAsync();
         _files.Dispose();
         _work.Dispose();
     }
@@ -54,7 +54,7 @@ public abstract class AdminDataContract : IAsyncLifetime
         await SendAsync(Key2, 1, 0);
         await Host.WaitForIdleAsync("t1");
         await Host.WaitForIdleAsync("t2");
-        var ledger = (await Eventually.WaitAsync(() => LedgerAsync("t1"), l => l.Count == ok + failed))!;
+        var ledger = (await Eventually.WaitAsync(() => store.LedgerAsync(Host, "t1"), l => l.Count == ok + failed))!;
         using var admin = Host.ClientFor(RelayHost.AdminKey);
 
         // Daily: every day of this month up to today; today holds the ledger's sums, the other days zeros.
@@ -158,15 +158,6 @@ public abstract class AdminDataContract : IAsyncLifetime
         Assert.Equal(3, (await GetAsync(admin, "/admin/batches?status=completed"))["data"]!.AsArray().Count);
         Assert.Empty((await GetAsync(admin, "/admin/batches?status=in_progress"))["data"]!.AsArray());
     }
-
-    protected virtual Task StartStoreAsync() => Task.CompletedTask;
-
-    protected virtual Task StopStoreAsync() => Task.CompletedTask;
-
-    protected abstract (string Key, string? Value)[] StoreSettings();
-
-    /// <summary>The tenant's usage records as the store's ledger holds them, in the order they were booked.</summary>
-    protected abstract Task<List<UsageRecord>> LedgerAsync(string tenant);
 
     private async Task SendAsync(string key, int ok, int failed)
     {
