@@ -41,6 +41,21 @@ internal static class BatchCommands
                 throw new UsageException($"batch submit: no file '{input.FullName}'");
             }
 
+            // The output directory is made before anything is sent: found unwritable only after the batch ran, its files
+            // would be lost to this command (and a batch created for nothing).
+            var directory = parse.GetValue(outDir) ?? new DirectoryInfo(Directory.GetCurrentDirectory());
+            if (parse.GetValue(wait))
+            {
+                try
+                {
+                    directory.Create();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new UsageException($"batch submit: --out '{directory.FullName}' cannot be made: {ex.Message}");
+                }
+            }
+
             var client = cli.Client(parse);
             JsonObject uploaded;
             await using (var stream = input.OpenRead())
@@ -63,8 +78,6 @@ internal static class BatchCommands
             var batch = RelayClient.ParseObject(created);
             var id = Output.Cell(batch["id"]);
             batch = await FollowAsync(cli, client, id, batch, cancellation);
-            var directory = parse.GetValue(outDir) ?? new DirectoryInfo(Directory.GetCurrentDirectory());
-            directory.Create();
             var saved = new List<(string, string)>();
             foreach (var (field, suffix) in new[] { ("output_file_id", "output"), ("error_file_id", "error") })
             {
