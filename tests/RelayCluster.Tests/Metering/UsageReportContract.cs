@@ -94,6 +94,23 @@ public abstract class UsageReportContract(TestStore store) : IAsyncLifetime
 
         AssertLine(ledger, report["totals"]!);
 
+        // The console's daily view of each tenant sums to the report's totals and to /usage for the same traffic.
+        foreach (var tenant in report["data"]!.AsArray())
+        {
+            var id = (string)tenant!["tenant"]!;
+            var totals = tenant["totals"]!;
+            var usage = await Host.UsageAsync(id);
+            using var reader = Host.ClientFor(RelayHost.AdminKey);
+            var days = JsonNode.Parse(await reader.GetStringAsync($"/admin/tenants/{id}/usage/daily"))!["data"]!.AsArray();
+            long Sum(string field) => days.Sum(d => (long)d![field]!);
+            Assert.Equal(
+                ((long)totals["requests"]!, (long)totals["errors"]!, (long)totals["prompt_tokens"]!, (long)totals["completion_tokens"]!, (long)totals["cached_tokens"]!, (long)totals["cost_nanos"]!),
+                (Sum("requests"), Sum("errors"), Sum("prompt_tokens"), Sum("completion_tokens"), Sum("cached_tokens"), Sum("cost_nanos")));
+            Assert.Equal(
+                ((long)usage["requests"]!, (long)usage["prompt_tokens"]!, (long)usage["completion_tokens"]!, (long)usage["cached_tokens"]!, (long)usage["cost_nanos"]!),
+                (Sum("requests"), Sum("prompt_tokens"), Sum("completion_tokens"), Sum("cached_tokens"), Sum("cost_nanos")));
+        }
+
         // One tenant alone: the same lines as in the whole report.
         var t2 = await ReportAsync("&tenant=t2");
         Assert.Equal("t2", (string?)Assert.Single(t2["data"]!.AsArray())!["tenant"]);
