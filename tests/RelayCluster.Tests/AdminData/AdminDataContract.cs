@@ -159,6 +159,57 @@ public abstract class AdminDataContract(TestStore store) : IAsyncLifetime
         Assert.Empty((await GetAsync(admin, "/admin/batches?status=in_progress"))["data"]!.AsArray());
     }
 
+    [Fact]
+    public async Task Paging_every_tenants_batches_while_batches_are_created_skips_and_repeats_none()
+    {
+        // Six batches from two tenants made at once (same seconds: the tenant and creation-order ties decide their order).
+        var before = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => CreateBatchAsync(i % 2 == 0 ? Key1 : Key2)));
+        using var admin = Host.ClientFor(RelayHost.AdminKey);
+        var snapshot = (await GetAsync(admin, "/admin/batches?limit=100"))["data"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
+        Assert.Equal(before.Order(), snapshot.Order());
+
+        // Pages of two while more batches are created between the pages.
+        var paged = new List<string>();
+        string? after = null;
+        var creating = new List<Task<string>>();
+        while (true)
+        {
+            creating.Add(CreateBatchAsync(creating.Count % 2 == 0 ? Key2 : Key1));
+            var page = await GetAsync(admin, "/admin/batches?limit=2" + (after is null ? "" : "&after=" + after));
+            var ids = page["data"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
+            Assert.Equal((ids.FirstOrDefault(), ids.LastOrDefault()), ((string?)page["first_id"], (string?)page["last_id"]));
+            paged.AddRange(ids);
+            if (!(bool)page["has_more"]!)
+            {
+                break;
+            }
+
+            after = (string?)page["last_id"];
+        }
+
+        var made = await Task.WhenAll(creating);
+        Assert.Equal(paged.Distinct().Count(), paged.Count); // none twice
+        Assert.Equal(snapshot, paged.Where(snapshot.Contains)); // every earlier one, in the same order
+        Assert.All(paged.Where(id => !snapshot.Contains(id)), id => Assert.Contains(id, made)); // anything else was made meanwhile
+    }
+
+    private async Task<string> CreateBatchAsync(string key)
+    {
+        using var client = Host.ClientFor(key);
+        var line = new JsonObject
+        {
+            ["custom_id"] = "a", ["method"] = "POST", ["url"] = "/v1/chat/completions",
+            ["body"] = new JsonObject { ["model"] = "mock-fast", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hi" }) },
+        }.ToJsonString() + "\n";
+        using var upload = await client.PostAsync("/v1/files", FilesHost.Upload(Encoding.UTF8.GetBytes(line), "in.jsonl", "batch"));
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        var fileId = (string)JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!;
+        using var created = await client.PostAsync("/v1/batches", RelayHost.Json(new { input_file_id = fileId, endpoint = "/v1/chat/completions", completion_window = "24h" }));
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.OK, body);
+        return (string)JsonNode.Parse(body)!["id"]!;
+    }
+
     private async Task SendAsync(string key, int ok, int failed)
     {
         using var client = Host.ClientFor(key);
