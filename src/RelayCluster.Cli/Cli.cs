@@ -14,7 +14,7 @@ public sealed class Cli(CliSession session)
 
     public Option<string?> Url { get; } = new("--url")
     {
-        Description = $"The relay's base URL (default: $RELAY_URL, else {RelayCtl.DefaultUrl}).",
+        Description = $"The relay's base URL, with its path prefix if it has one (default: $RELAY_URL, else {RelayCtl.DefaultUrl}).",
         Recursive = true,
     };
 
@@ -40,6 +40,12 @@ public sealed class Cli(CliSession session)
         if (!Uri.TryCreate(url, UriKind.Absolute, out var baseUrl) || baseUrl.Scheme is not ("http" or "https"))
         {
             throw new UsageException($"--url: '{url}' is not an http or https URL");
+        }
+
+        if (baseUrl.Query.Length > 0 || baseUrl.Fragment.Length > 0)
+        {
+            // Every call brings its own path and query: one in the base URL would be dropped without a word.
+            throw new UsageException($"--url: '{url}' has a query or fragment; give the relay's base URL (a path prefix is kept)");
         }
 
         return new RelayClient(session.Http, baseUrl, parse.GetValue(AdminKey) ?? Env("RELAY_ADMIN_KEY"),

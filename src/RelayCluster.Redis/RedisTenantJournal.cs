@@ -134,7 +134,7 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
             Add(totals, "completion", completion);
             Add(totals, "cost", cost);
             Add(totals, "estimated", record.Estimated ? 1 : 0);
-            Add(totals, "cached", Math.Clamp(record.CachedTokens ?? 0, 0, ReservationLimits.MaxTokens));
+            Add(totals, "cached", Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt)); // as the slices and days: never above the prompt
             Add(totals, "reasoning", Math.Clamp(record.ReasoningTokens ?? 0, 0, ReservationLimits.MaxTokens));
             Add(totals, $"m:{record.Model}:requests", 1);
             Add(totals, $"m:{record.Model}:prompt", prompt);

@@ -41,6 +41,21 @@ internal static class BatchCommands
                 throw new UsageException($"batch submit: no file '{input.FullName}'");
             }
 
+            // The output directory is made before anything is sent: found unwritable only after the batch ran, its files
+            // would be lost to this command (and a batch created for nothing).
+            var directory = parse.GetValue(outDir) ?? new DirectoryInfo(Directory.GetCurrentDirectory());
+            if (parse.GetValue(wait))
+            {
+                try
+                {
+                    directory.Create();
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new UsageException($"batch submit: --out '{directory.FullName}' cannot be made: {ex.Message}");
+                }
+            }
+
             var client = cli.Client(parse);
             JsonObject uploaded;
             await using (var stream = input.OpenRead())
@@ -63,8 +78,6 @@ internal static class BatchCommands
             var batch = RelayClient.ParseObject(created);
             var id = Output.Cell(batch["id"]);
             batch = await FollowAsync(cli, client, id, batch, cancellation);
-            var directory = parse.GetValue(outDir) ?? new DirectoryInfo(Directory.GetCurrentDirectory());
-            directory.Create();
             var saved = new List<(string, string)>();
             foreach (var (field, suffix) in new[] { ("output_file_id", "output"), ("error_file_id", "error") })
             {
@@ -92,9 +105,25 @@ internal static class BatchCommands
             }
 
             var status = Output.Cell(batch["status"]);
-            return status == "completed" ? 0 : throw new CommandFailedException($"batch {id} ended {status}");
+            return status == "completed" ? 0 : throw new CommandFailedException($"batch {id} ended {status}{Reason(batch)}");
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why a batch failed, from its <c>errors</c> list (validation: a malformed line, a wrong url or model), as
+    /// <c>: CODE at line N: MESSAGE (and K more)</c>; empty when the batch has none (expired or cancelled).
+    /// </summary>
+    private static string Reason(JsonObject batch)
+    {
+        if (batch["errors"]?["data"] is not JsonArray { Count: > 0 } errors || errors[0] is not JsonObject first)
+        {
+            return "";
+        }
+
+        var at = first["line"] is JsonValue line ? $" at line {Output.Cell(line)}" : "";
+        var more = errors.Count > 1 ? $" (and {errors.Count - 1} more)" : "";
+        return $": {Output.Cell(first["code"])}{at}: {Output.Cell(first["message"]).ReplaceLineEndings(" ")}{more}";
     }
 
     /// <summary>Polls <c>GET /v1/batches/{id}</c> until the batch ends: a progress bar in a terminal, a line per change on stderr otherwise.</summary>

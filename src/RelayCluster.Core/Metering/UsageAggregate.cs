@@ -41,7 +41,7 @@ internal sealed class UsageAggregate(string tenant, string month)
             _completion = Saturating.Add(_completion, record.CompletionTokens);
             _cost = Saturating.Add(_cost, record.CostNanos);
             _estimated += record.Estimated ? 1 : 0;
-            _cached = Saturating.Add(_cached, Math.Max(0, record.CachedTokens ?? 0));
+            _cached = Saturating.Add(_cached, UsageCounts.BilledCached(record)); // as the report and the days count it: never above the prompt
             _reasoning = Saturating.Add(_reasoning, Math.Max(0, record.ReasoningTokens ?? 0));
             var model = _byModel.GetValueOrDefault(record.Model) ?? new ModelUsage(0, 0, 0, 0);
             _byModel[record.Model] = new ModelUsage(

@@ -96,7 +96,7 @@ public sealed record UsageSummary(
 {
     [JsonPropertyName("cost_usd")] public decimal CostUsd => Money.ToUsd(CostNanos);
 
-    /// <summary>Cached prompt tokens over the month (a part of <see cref="PromptTokens"/>).</summary>
+    /// <summary>Cached prompt tokens over the month, a part of <see cref="PromptTokens"/>: each record's as billed (at most its prompt, as the report and the daily view count them).</summary>
     [JsonPropertyName("cached_tokens")] public long CachedTokens { get; init; }
 
     /// <summary>Reasoning tokens over the month, as the upstreams reported them (a part of the billed output).</summary>

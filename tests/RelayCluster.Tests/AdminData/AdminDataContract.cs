@@ -14,7 +14,7 @@ namespace RelayCluster.Tests.AdminData;
 /// through route <c>r</c> (target mock-fast; alternative <c>next</c> with target mock-idle, never called), with some calls
 /// made to fail by the simulator's <c>[[sim error=503]]</c> directive.
 /// </summary>
-public abstract class AdminDataContract : IAsyncLifetime
+public abstract class AdminDataContract(TestStore store) : IAsyncLifetime
 {
     protected const string Key1 = "sk-admindata-key-one-4f2a9c";
     protected const string Key2 = "sk-admindata-key-two-8e1b7d";
@@ -26,21 +26,21 @@ public abstract class AdminDataContract : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await StartStoreAsync();
+        await store.StartAsync();
         Host = new RelayHost(RelayHost.SimulatorSettings(
         [
             ("Relay:Models:mock-idle:Provider", "sim"), ("Relay:Models:mock-idle:InputPerMTok", "1"), ("Relay:Models:mock-idle:OutputPerMTok", "2"),
             ("Relay:Routes:r:Targets:0:Model", "mock-fast"), ("Relay:Routes:r:Alternatives:next:Targets:0:Model", "mock-idle"),
             ("Relay:Tenants:t1:Keys:0", Key1), ("Relay:Tenants:t2:Keys:0", Key2),
             ("Relay:Files:Path", _files.Path), ("Relay:Batches:WorkPath", _work.Path),
-            .. StoreSettings(),
+            .. store.Settings(),
         ]));
     }
 
     public async Task DisposeAsync()
     {
         Host.Dispose();
-        await StopStoreAsync();
+        await store.StopAsync();
         _files.Dispose();
         _work.Dispose();
     }
@@ -54,7 +54,7 @@ public abstract class AdminDataContract : IAsyncLifetime
         await SendAsync(Key2, 1, 0);
         await Host.WaitForIdleAsync("t1");
         await Host.WaitForIdleAsync("t2");
-        var ledger = (await Eventually.WaitAsync(() => LedgerAsync("t1"), l => l.Count == ok + failed))!;
+        var ledger = (await Eventually.WaitAsync(() => store.LedgerAsync(Host, "t1"), l => l.Count == ok + failed))!;
         using var admin = Host.ClientFor(RelayHost.AdminKey);
 
         // Daily: every day of this month up to today; today holds the ledger's sums, the other days zeros.
@@ -159,14 +159,56 @@ public abstract class AdminDataContract : IAsyncLifetime
         Assert.Empty((await GetAsync(admin, "/admin/batches?status=in_progress"))["data"]!.AsArray());
     }
 
-    protected virtual Task StartStoreAsync() => Task.CompletedTask;
+    [Fact]
+    public async Task Paging_every_tenants_batches_while_batches_are_created_skips_and_repeats_none()
+    {
+        // Six batches from two tenants made at once (same seconds: the tenant and creation-order ties decide their order).
+        var before = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => CreateBatchAsync(i % 2 == 0 ? Key1 : Key2)));
+        using var admin = Host.ClientFor(RelayHost.AdminKey);
+        var snapshot = (await GetAsync(admin, "/admin/batches?limit=100"))["data"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
+        Assert.Equal(before.Order(), snapshot.Order());
 
-    protected virtual Task StopStoreAsync() => Task.CompletedTask;
+        // Pages of two while more batches are created between the pages.
+        var paged = new List<string>();
+        string? after = null;
+        var creating = new List<Task<string>>();
+        while (true)
+        {
+            creating.Add(CreateBatchAsync(creating.Count % 2 == 0 ? Key2 : Key1));
+            var page = await GetAsync(admin, "/admin/batches?limit=2" + (after is null ? "" : "&after=" + after));
+            var ids = page["data"]!.AsArray().Select(b => (string)b!["id"]!).ToList();
+            Assert.Equal((ids.FirstOrDefault(), ids.LastOrDefault()), ((string?)page["first_id"], (string?)page["last_id"]));
+            paged.AddRange(ids);
+            if (!(bool)page["has_more"]!)
+            {
+                break;
+            }
 
-    protected abstract (string Key, string? Value)[] StoreSettings();
+            after = (string?)page["last_id"];
+        }
 
-    /// <summary>The tenant's usage records as the store's ledger holds them, in the order they were booked.</summary>
-    protected abstract Task<List<UsageRecord>> LedgerAsync(string tenant);
+        var made = await Task.WhenAll(creating);
+        Assert.Equal(paged.Distinct().Count(), paged.Count); // none twice
+        Assert.Equal(snapshot, paged.Where(snapshot.Contains)); // every earlier one, in the same order
+        Assert.All(paged.Where(id => !snapshot.Contains(id)), id => Assert.Contains(id, made)); // anything else was made meanwhile
+    }
+
+    private async Task<string> CreateBatchAsync(string key)
+    {
+        using var client = Host.ClientFor(key);
+        var line = new JsonObject
+        {
+            ["custom_id"] = "a", ["method"] = "POST", ["url"] = "/v1/chat/completions",
+            ["body"] = new JsonObject { ["model"] = "mock-fast", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hi" }) },
+        }.ToJsonString() + "\n";
+        using var upload = await client.PostAsync("/v1/files", FilesHost.Upload(Encoding.UTF8.GetBytes(line), "in.jsonl", "batch"));
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        var fileId = (string)JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!;
+        using var created = await client.PostAsync("/v1/batches", RelayHost.Json(new { input_file_id = fileId, endpoint = "/v1/chat/completions", completion_window = "24h" }));
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.OK, body);
+        return (string)JsonNode.Parse(body)!["id"]!;
+    }
 
     private async Task SendAsync(string key, int ok, int failed)
     {

@@ -148,6 +148,46 @@ public sealed class RelayCtlReportsTests(CliRelay relay)
     }
 
     [Fact]
+    public async Task Batch_submit_wait_of_a_batch_that_fails_validation_says_why_on_its_one_error_line()
+    {
+        var id = NewId("cf");
+        var key = await relay.CreateTenantAsync(id);
+        using var dir = new TempDirectory();
+        var input = Path.Combine(dir.Path, "bad.jsonl");
+        await File.WriteAllTextAsync(input, "not json at all\n");
+
+        var run = await relay.RunAsync(key, plain: true, "batch", "submit", input, "--endpoint", "/v1/chat/completions", "--wait", "--out", dir.Path);
+        Assert.Equal(1, run.Exit);
+        var batch = (await relay.Admin.GetFromJsonAsync<JsonObject>($"/admin/tenants/{id}/batches/{run.Fields()["id"]}"))!;
+        Assert.Equal("failed", (string?)batch["status"]);
+        var first = batch["errors"]!["data"]![0]!;
+        var line = run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.StartsWith($"error: batch {batch["id"]} ended failed: ", line, StringComparison.Ordinal);
+        Assert.Contains((string)first["message"]!, line, StringComparison.Ordinal);
+        Assert.Contains((string)first["code"]!, line, StringComparison.Ordinal);
+        Assert.Equal(["bad.jsonl"], Directory.GetFiles(dir.Path).Select(Path.GetFileName)); // no output or error file to save
+    }
+
+    [Fact]
+    public async Task Batch_submit_wait_with_an_out_dir_it_cannot_create_is_a_usage_error_before_any_batch_is_made()
+    {
+        var id = NewId("co");
+        var key = await relay.CreateTenantAsync(id);
+        using var dir = new TempDirectory();
+        var input = Path.Combine(dir.Path, "in.jsonl");
+        await File.WriteAllTextAsync(input, new JsonObject
+        {
+            ["custom_id"] = "a", ["method"] = "POST", ["url"] = "/v1/chat/completions", ["body"] = JsonNode.Parse((string)RelayHost.Chat("hi")),
+        }.ToJsonString() + "\n");
+        var outDir = Path.Combine(input, "out"); // under a file: never a directory
+
+        var run = await relay.RunAsync(key, plain: true, "batch", "submit", input, "--endpoint", "/v1/chat/completions", "--wait", "--out", outDir);
+        Assert.Equal(2, run.Exit);
+        Assert.StartsWith("error: batch submit: --out", run.Err, StringComparison.Ordinal);
+        Assert.Empty((await relay.Admin.GetFromJsonAsync<JsonObject>($"/admin/tenants/{id}/batches"))!["data"]!.AsArray());
+    }
+
+    [Fact]
     public async Task Batch_cancel_cancels_a_running_batch()
     {
         var id = NewId("cc");

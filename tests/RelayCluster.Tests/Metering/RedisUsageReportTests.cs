@@ -1,20 +1,19 @@
-using System.Text.Json;
-using RelayCluster.Core.Metering;
 using RelayCluster.Tests.Infrastructure;
-using StackExchange.Redis;
 
 namespace RelayCluster.Tests.Metering;
 
 /// <summary>The usage report on the Redis store: its ledger is each tenant's ledger stream, its totals the monthly hash.</summary>
 public sealed class RedisUsageReportTests : UsageReportContract
 {
-    private readonly RedisServer _redis = new();
+    private readonly RedisServer _redis;
 
-    protected override (string Key, string? Value)[] StoreSettings() => [("Relay:Store", "redis"), ("Relay:Redis", _redis.ConnectionString)];
+    public RedisUsageReportTests()
+        : this(new RedisTestStore())
+    {
+    }
 
-    protected override Task StartStoreAsync() => _redis.InitializeAsync();
-
-    protected override Task StopStoreAsync() => _redis.DisposeAsync();
+    private RedisUsageReportTests(RedisTestStore store)
+        : base(store) => _redis = store.Redis;
 
     [Fact]
     public async Task A_month_booked_before_the_hash_kept_slices_still_reports_its_requests_tokens_and_cost()
@@ -36,21 +35,5 @@ public sealed class RedisUsageReportTests : UsageReportContract
         Assert.Equal((5L, 2L, 500L, 50L, 9000L, 0L), ((long)line["requests"]!, (long)line["batch_requests"]!, (long)line["prompt_tokens"]!,
             (long)line["completion_tokens"]!, (long)line["cost_nanos"]!, (long)line["errors"]!));
         Assert.Equal(2L, (long)line["by_ending"]!["completed"]!);
-    }
-
-    protected override async Task<List<UsageRecord>> LedgerAsync(string[] tenants)
-    {
-        var records = new List<UsageRecord>();
-        foreach (var tenant in tenants)
-        {
-            var entries = (RedisResult[])(await _redis.Connection.ExecuteAsync("XRANGE", "{t:" + tenant + "}:ledger", "-", "+"))!;
-            foreach (var entry in entries)
-            {
-                var fields = (RedisResult[])((RedisResult[])entry!)[1]!;
-                records.Add(JsonSerializer.Deserialize((string)fields[1]!, UsageJsonContext.Default.UsageRecord)!);
-            }
-        }
-
-        return records;
     }
 }

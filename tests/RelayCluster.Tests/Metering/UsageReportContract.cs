@@ -14,7 +14,7 @@ namespace RelayCluster.Tests.Metering;
 /// stream, a client that leaves) over real HTTP, then the report's lines and totals must equal, field by field, the sums
 /// of the usage records the store's ledger holds (the embedded log's lines, or the Redis ledger stream).
 /// </summary>
-public abstract class UsageReportContract : IAsyncLifetime
+public abstract class UsageReportContract(TestStore store) : IAsyncLifetime
 {
     protected const string Key1 = "sk-report-key-one-5c1e9a";
     protected const string Key2 = "sk-report-key-two-7b3d2f";
@@ -27,7 +27,7 @@ public abstract class UsageReportContract : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await StartStoreAsync();
+        await store.StartAsync();
 
         // The "priced" model's fake upstream reports the usage written in the user message, so each call picks its own.
         _upstream = await ScriptedUpstream.ReportingUsageAsync(body => (JsonObject)JsonNode.Parse((string)body["messages"]![0]!["content"]!)!);
@@ -40,7 +40,7 @@ public abstract class UsageReportContract : IAsyncLifetime
             ("Relay:Tenants:t2:Keys:0", Key2), ("Relay:Tenants:t2:MonthlyBudgetUsd", "100"),
             ("Relay:Requests:HeartbeatSeconds", "0.1"),
             ("Relay:Files:Path", _files.Path), ("Relay:Batches:WorkPath", _work.Path),
-            .. StoreSettings(),
+            .. store.Settings(),
         ]));
     }
 
@@ -48,7 +48,7 @@ public abstract class UsageReportContract : IAsyncLifetime
     {
         Host.Dispose();
         await _upstream.DisposeAsync();
-        await StopStoreAsync();
+        await store.StopAsync();
         _files.Dispose();
         _work.Dispose();
     }
@@ -59,7 +59,7 @@ public abstract class UsageReportContract : IAsyncLifetime
         var sent = await MixedTrafficAsync(Key1, full: true) + await MixedTrafficAsync(Key2, full: false);
         await Host.WaitForIdleAsync("t1");
         await Host.WaitForIdleAsync("t2");
-        var ledger = (await Eventually.WaitAsync(() => LedgerAsync(["t1", "t2"]), l => l.Count == sent))!;
+        var ledger = (await Eventually.WaitAsync(() => store.LedgerAsync(Host, "t1", "t2"), l => l.Count == sent))!;
         Assert.Equal(sent, ledger.Count);
 
         // The traffic really was mixed: every lane, streaming and ending under test is in the ledger.
@@ -93,6 +93,23 @@ public abstract class UsageReportContract : IAsyncLifetime
         }
 
         AssertLine(ledger, report["totals"]!);
+
+        // The console's daily view of each tenant sums to the report's totals and to /usage for the same traffic.
+        foreach (var tenant in report["data"]!.AsArray())
+        {
+            var id = (string)tenant!["tenant"]!;
+            var totals = tenant["totals"]!;
+            var usage = await Host.UsageAsync(id);
+            using var reader = Host.ClientFor(RelayHost.AdminKey);
+            var days = JsonNode.Parse(await reader.GetStringAsync($"/admin/tenants/{id}/usage/daily"))!["data"]!.AsArray();
+            long Sum(string field) => days.Sum(d => (long)d![field]!);
+            Assert.Equal(
+                ((long)totals["requests"]!, (long)totals["errors"]!, (long)totals["prompt_tokens"]!, (long)totals["completion_tokens"]!, (long)totals["cached_tokens"]!, (long)totals["cost_nanos"]!),
+                (Sum("requests"), Sum("errors"), Sum("prompt_tokens"), Sum("completion_tokens"), Sum("cached_tokens"), Sum("cost_nanos")));
+            Assert.Equal(
+                ((long)usage["requests"]!, (long)usage["prompt_tokens"]!, (long)usage["completion_tokens"]!, (long)usage["cached_tokens"]!, (long)usage["cost_nanos"]!),
+                (Sum("requests"), Sum("prompt_tokens"), Sum("completion_tokens"), Sum("cached_tokens"), Sum("cost_nanos")));
+        }
 
         // One tenant alone: the same lines as in the whole report.
         var t2 = await ReportAsync("&tenant=t2");
@@ -147,7 +164,7 @@ public abstract class UsageReportContract : IAsyncLifetime
         }
 
         await Host.WaitForIdleAsync("t1");
-        var ledger = (await Eventually.WaitAsync(() => LedgerAsync(["t1"]), l => l.Count == 3))!;
+        var ledger = (await Eventually.WaitAsync(() => store.LedgerAsync(Host, "t1"), l => l.Count == 3))!;
         Assert.Equal(1_168_000, ledger.Where(r => r.Model == "priced").Sum(r => r.CostNanos));
         var mockFast = ledger.Single(r => r.Model == "mock-fast").CostNanos;
 
@@ -180,16 +197,6 @@ public abstract class UsageReportContract : IAsyncLifetime
                 (decimal)totals["saving_percent"]!, (decimal)totals["unpriced_current_usd"]!));
         Assert.Equal("mock-fast", (string?)Assert.Single(totals["unpriced_models"]!.AsArray()));
     }
-
-    /// <summary>The store's own settings (Relay:Store and its connection).</summary>
-    protected abstract (string Key, string? Value)[] StoreSettings();
-
-    protected virtual Task StartStoreAsync() => Task.CompletedTask;
-
-    protected virtual Task StopStoreAsync() => Task.CompletedTask;
-
-    /// <summary>Every usage record the store's ledger holds for these tenants (the log's lines, or the ledger stream).</summary>
-    protected abstract Task<List<UsageRecord>> LedgerAsync(string[] tenants);
 
     protected async Task<JsonObject> ReportAsync(string query, string? month = null)
     {

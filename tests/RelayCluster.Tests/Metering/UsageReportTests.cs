@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using RelayCluster.Core.Metering;
 using RelayCluster.Tests.Infrastructure;
@@ -10,17 +8,8 @@ using RelayCluster.Tests.Infrastructure;
 namespace RelayCluster.Tests.Metering;
 
 /// <summary>The usage report on the embedded store (its ledger: the usage log's lines), and the report API's refusals.</summary>
-public sealed class UsageReportTests : UsageReportContract
+public sealed class UsageReportTests() : UsageReportContract(new EmbeddedTestStore())
 {
-    protected override (string Key, string? Value)[] StoreSettings() => [];
-
-    protected override async Task<List<UsageRecord>> LedgerAsync(string[] tenants)
-    {
-        await Host.Services.GetRequiredService<IUsageLedger>().FlushAsync();
-        return [.. Directory.GetFiles(Host.UsageDirectory, "usage-*.jsonl").SelectMany(File.ReadAllLines).Where(l => l.Length > 0)
-            .Select(l => JsonSerializer.Deserialize(l, UsageJsonContext.Default.UsageRecord)!).Where(r => tenants.Contains(r.Tenant))];
-    }
-
     [Fact]
     public async Task Without_the_admin_key_the_report_is_refused()
     {
