@@ -18,6 +18,10 @@ public sealed class StreamsHubGateTests
     [InlineData("/hubs/streams/negotiate?negotiateVersion=1&access_token=forged.token", "POST")]
     [InlineData("/hubs/streams/negotiate?negotiateVersion=1", "POST")]
     [InlineData("/hubs/streams?access_token=forged.token", "GET")]
+    // Routing ignores a trailing slash and case, and negotiate ignores an id: each of these reached negotiate ungated.
+    [InlineData("/hubs/streams/negotiate/?negotiateVersion=1", "POST")]
+    [InlineData("/hubs/streams/NEGOTIATE?negotiateVersion=1", "POST")]
+    [InlineData("/hubs/streams/negotiate?negotiateVersion=1&id=x", "POST")]
     public async Task A_connection_without_a_valid_token_is_a_401_envelope_and_logs_no_error(string url, string method)
     {
         var logs = new LogCapture();
