@@ -9,7 +9,8 @@ namespace RelayCluster.Tests.Routing;
 
 /// <summary>
 /// Every route an admin can list can also be read and changed by its name in a path: <c>stats</c> (any case) is no
-/// route name, since <c>GET /admin/routes/stats</c> is the per-target statistics.
+/// route name, since <c>GET /admin/routes/stats</c> is the per-target statistics; a name with a slash
+/// (<c>org/model</c>) is addressed escaped (<c>org%2Fmodel</c>), as the console and relayctl send it.
 /// </summary>
 public sealed class RouteNamesInPathsTests
 {
@@ -47,5 +48,22 @@ public sealed class RouteNamesInPathsTests
         options.Models["stats"] = new(); // a model may be called so: only a route's name is a path under /admin/routes
 
         Assert.Equal([true], ConfiguredNames.Problems(options).Select(p => p.Contains("Relay:Routes:STATS", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_route_with_a_slash_in_its_name_is_read_and_changed_by_its_escaped_name()
+    {
+        using var host = Host();
+        using var admin = host.ClientFor(RelayHost.AdminKey);
+        var escaped = Uri.EscapeDataString("org/model");
+
+        Assert.Equal("org/model", (string?)(await admin.GetFromJsonAsync<JsonObject>($"/admin/routes/{escaped}"))!["model"]);
+        using var patch = await admin.PatchAsync($"/admin/routes/{escaped}/weights", RelayHost.Json("""{"weights":{"old":0,"new":1}}"""));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        var targets = (await admin.GetFromJsonAsync<JsonObject>($"/admin/routes/{escaped}"))!["alternatives"]!["default"]!["targets"]!.AsArray();
+        Assert.Equal([0, 1], targets.Select(t => (int)t!["weight"]!));
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"/admin/routes/{escaped}/shadow")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync("/admin/routes/org%2Fnothing")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync($"/admin/routes/{escaped}")).StatusCode);
     }
 }

@@ -1,0 +1,23 @@
+namespace RelayCluster.Silo.Http;
+
+/// <summary>
+/// A model or route name may hold a slash (<c>org/model</c>), so a client puts it in a path segment escaped,
+/// <c>org%2Fmodel</c> (<c>encodeURIComponent</c>, <c>Uri.EscapeDataString</c>: the console and relayctl). Kestrel decodes
+/// every escape of a path but <c>%2F</c>, so the <c>{model}</c> route value would be <c>org%2Fmodel</c>, not a valid
+/// name (404 for a route the list shows). This turns it back into a slash, after routing and before the endpoint binds
+/// its parameters. A name can hold no <c>%</c>, so nothing else is read differently.
+/// </summary>
+internal sealed class EscapedSlashInModel(RequestDelegate next)
+{
+    public const string RouteValue = "model";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Request.RouteValues.TryGetValue(RouteValue, out var value) && value is string name && name.Contains("%2F", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Request.RouteValues[RouteValue] = name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        }
+
+        return next(context);
+    }
+}
