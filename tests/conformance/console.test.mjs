@@ -29,6 +29,10 @@ before(async () => {
     Relay__Routes__app__Alternatives__canary__Targets__1__Model: 'remote-fast',
     Relay__Routes__app__Alternatives__canary__Targets__1__Weight: '0',
     Relay__Routes__app__Alternatives__stable__Targets__0__Model: 'mock-fast',
+    // A route with a slash in its name, as provider-style names have (org/model): the page addresses it escaped.
+    'Relay__Routes__org/app__Active': 'a',
+    'Relay__Routes__org/app__Alternatives__a__Targets__0__Model': 'mock-fast',
+    'Relay__Routes__org/app__Alternatives__b__Targets__0__Model': 'remote-fast',
   } });
   profile = mkdtempSync(path.join(tmpdir(), 'relay-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -159,6 +163,37 @@ test('route weights and a rollback changed from the page steer the next requests
   await waitFor(async () => (await relay.admin('/admin/routes/app')).body.active === 'stable', { what: 'activate from the page' });
   for (let i = 0; i < 10; i += 1) assert.equal(await servedBy(), 'mock-fast');
   assert.deepEqual(page.violations, []);
+  await page.close();
+});
+
+test('a route with a slash in its name is activated from the page', async () => {
+  const page = await openConsole();
+  await page.click('a[href="#/routes"]');
+  await page.click('section[data-route="org/app"] [data-alternative="b"] button');
+  await page.click('#confirm-ok');
+  await waitFor(async () => (await relay.admin(`/admin/routes/${encodeURIComponent('org/app')}`)).body.active === 'b', { what: 'activate org/app from the page' });
+  await page.waitForSelector('section[data-route="org/app"] [data-alternative="b"] .badge.active');
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  await page.close();
+});
+
+test('a tenant created, paused and deleted while the table is open comes, changes and goes without a reload', async () => {
+  const page = await openConsole();
+  await page.waitForSelector('#tenants tr[data-tenant="t1"]');
+  await page.evaluate(() => { window.notReloaded = true; });
+  const ids = Array.from({ length: 12 }, (_, i) => `live-${String(i).padStart(2, '0')}`);
+  const call = (method, p, body) => fetch(relay.origin + p, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  for (const id of ids) assert.equal((await call('POST', '/admin/tenants', { id })).status, 201);
+  await page.waitForFunction((n) => document.querySelectorAll('#tenants tr[data-tenant^="live-"]').length === n, ids.length);
+  assert.deepEqual(await page.$$eval('#tenants tbody tr', (trs) => trs.map((tr) => tr.dataset.tenant).filter((id) => id.startsWith('live-'))), ids, 'kept in id order');
+  assert.equal((await call('POST', `/admin/tenants/${ids[0]}/pause`)).status, 200);
+  await page.waitForSelector(`#tenants tr[data-tenant="${ids[0]}"] .badge.paused`);
+  // Deleted at once (a cleanup script): every row leaves.
+  await Promise.all(ids.map(async (id) => assert.equal((await call('DELETE', `/admin/tenants/${id}`)).status, 200)));
+  await page.waitForFunction(() => document.querySelectorAll('#tenants tr[data-tenant^="live-"]').length === 0);
+  assert.match(await page.textContent('#view p.muted'), /^\d+ tenants$/);
+  assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
+  assert.equal(await page.textContent('#live-status'), 'Live', 'through the admin hub, not the polling fallback');
   await page.close();
 });
 

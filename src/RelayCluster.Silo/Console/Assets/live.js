@@ -1,4 +1,4 @@
-// Live feeds: the admin hub /hubs/admin when this silo has it (WatchTenants/"tenants"/"tenantRemoved",
+// Live feeds: the admin hub /hubs/admin when this silo has it (WatchTenants/"tenants"/"tenantsRemoved",
 // WatchBatches/"batches"), with a token from POST /admin/console/token fetched again on every (re)connect. A silo
 // without the hub (404 on the token) gets a clearly labelled fallback: polling every 2 s, only while a view watches.
 import { api, ApiError } from './core.js';
@@ -44,7 +44,8 @@ export async function stopLive() {
 
 /**
  * Watches one feed. `hubMethod`/`event` for the hub; `poll()` returns the full list for the fallback; `key(row)`
- * identifies a row. `onRows(rows, full)` receives changed rows (full = a complete snapshot), `onRemoved(id)` gone ones.
+ * identifies a row. `onRows(rows, full)` receives changed rows (full = a complete snapshot), `onRemoved(id)` each gone
+ * one (the hub's `removedEvent` carries an array of ids).
  * Returns stop().
  */
 export function watch({ hubMethod, unwatchMethod, event, removedEvent, poll, key, onRows, onRemoved }) {
@@ -53,7 +54,7 @@ export function watch({ hubMethod, unwatchMethod, event, removedEvent, poll, key
   const seen = new Map(); // id -> JSON of the last row shown, so polling hands on only what changed
   const subscribe = async () => onRows(await hub.connection.invoke(hubMethod), true);
   const handleRows = (rows) => onRows(rows, false);
-  const handleRemoved = (id) => onRemoved?.(id);
+  const handleRemoved = (ids) => ids.forEach((id) => onRemoved?.(id));
 
   (async () => {
     if (await connectHub().catch(() => false)) {

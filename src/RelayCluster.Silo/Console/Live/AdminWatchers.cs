@@ -8,9 +8,9 @@ namespace RelayCluster.Silo.Console.Live;
 /// <summary>
 /// This silo's watching admin connections and what each is owed. Updates from every silo merge into each watching
 /// connection's pending rows (the latest per tenant and per batch), and a connection is sent what is pending at most
-/// every <see cref="SendInterval"/>: <c>"tenants"</c> (<see cref="TenantRow"/>[]), <c>"tenantRemoved"</c> (an id, one
-/// message per deleted tenant) and <c>"batches"</c> (BatchRow[]: the batch object plus <c>"tenant"</c>). So however fast
-/// tenants change, a connection gets at most about four <c>"tenants"</c> messages a second. Between a watch's start and
+/// every <see cref="SendInterval"/>: <c>"tenants"</c> (<see cref="TenantRow"/>[]), <c>"tenantsRemoved"</c> (string[], the
+/// ids deleted since the last send) and <c>"batches"</c> (BatchRow[]: the batch object plus <c>"tenant"</c>). So however
+/// fast tenants change or go, a connection gets at most about four messages of each kind a second. Between a watch's start and
 /// its snapshot, updates wait; the ones older than the snapshot's row of the same tenant are dropped.
 /// </summary>
 internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvider time, ILogger<AdminWatchers> logger)
@@ -215,9 +215,9 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
                 await client.SendAsync("tenants", rows);
             }
 
-            foreach (var id in removed)
+            if (removed.Length > 0)
             {
-                await client.SendAsync("tenantRemoved", id);
+                await client.SendAsync("tenantsRemoved", removed); // one message however many went (a cleanup script deletes hundreds)
             }
 
             if (batches.Length > 0)
