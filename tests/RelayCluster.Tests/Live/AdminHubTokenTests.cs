@@ -47,19 +47,19 @@ public sealed class AdminHubTokenTests : IDisposable
         Assert.Equal((HttpStatusCode.Unauthorized, "invalid_admin_token"), await NegotiateAsync("sk-admin-hub-token-key", inQuery: false));
     }
 
-    [Theory]
-    [InlineData("/hubs/admin/negotiate/?negotiateVersion=1")]
-    [InlineData("/hubs/admin/NEGOTIATE?negotiateVersion=1")]
-    [InlineData("/hubs/admin/Negotiate/")]
-    [InlineData("/hubs/admin/negotiate?negotiateVersion=1&id=x")]
-    public async Task Negotiate_spelled_another_way_still_needs_an_admin_token(string url)
+    [Fact]
+    public async Task Negotiate_spelled_another_way_still_needs_an_admin_token()
     {
-        // Routing ignores a trailing slash and case, and negotiate ignores an id: each of these was handed a connection.
+        // Routing ignores a trailing slash and case, and negotiate ignores an id: the first three were handed a connection.
         using var client = _host.CreateClient();
-        using var response = await client.PostAsync(url, null);
+        foreach (var url in (string[])["/hubs/admin/negotiate/?negotiateVersion=1", "/hubs/admin/NEGOTIATE?negotiateVersion=1",
+            "/hubs/admin/Negotiate/", "/hubs/admin/negotiate?negotiateVersion=1&id=x"])
+        {
+            using var response = await client.PostAsync(url, null);
 
-        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        Assert.Equal("invalid_admin_token", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("invalid_admin_token", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]);
+        }
     }
 
     [Fact]

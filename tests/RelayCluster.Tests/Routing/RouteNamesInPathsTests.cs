@@ -21,23 +21,24 @@ public sealed class RouteNamesInPathsTests
         ("Relay:Routes:org/model:Targets:1:Model", "new"), ("Relay:Routes:org/model:Targets:1:Weight", "1"),
     ]));
 
-    [Theory]
-    [InlineData("stats")]
-    [InlineData("Stats")]
-    public async Task A_route_cannot_be_named_stats_whose_path_is_the_statistics(string name)
+    [Fact]
+    public async Task A_route_cannot_be_named_stats_whose_path_is_the_statistics()
     {
         using var host = Host();
         using var admin = host.ClientFor(RelayHost.AdminKey);
 
-        using var put = await admin.PutAsync($"/admin/routes/{name}", RelayHost.Json("""{"targets":[{"model":"old"}]}"""));
-        var error = (await put.Content.ReadFromJsonAsync<JsonObject>())!["error"]!;
+        foreach (var name in (string[])["stats", "Stats"])
+        {
+            using var put = await admin.PutAsync($"/admin/routes/{name}", RelayHost.Json("""{"targets":[{"model":"old"}]}"""));
+            var error = (await put.Content.ReadFromJsonAsync<JsonObject>())!["error"]!;
 
-        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
-        Assert.Equal("model", (string?)error["param"]);
-        Assert.Contains("/admin/routes/stats", (string?)error["message"], StringComparison.Ordinal);
-        var routes = (await admin.GetFromJsonAsync<JsonObject>("/admin/routes"))!["data"]!.AsArray();
-        Assert.DoesNotContain(routes, r => string.Equals((string?)r!["model"], name, StringComparison.OrdinalIgnoreCase));
-        Assert.Equal("list", (string?)(await admin.GetFromJsonAsync<JsonObject>($"/admin/routes/{name}"))!["object"]); // still the statistics
+            Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+            Assert.Equal("model", (string?)error["param"]);
+            Assert.Contains("/admin/routes/stats", (string?)error["message"], StringComparison.Ordinal);
+            var routes = (await admin.GetFromJsonAsync<JsonObject>("/admin/routes"))!["data"]!.AsArray();
+            Assert.DoesNotContain(routes, r => string.Equals((string?)r!["model"], name, StringComparison.OrdinalIgnoreCase));
+            Assert.Equal("list", (string?)(await admin.GetFromJsonAsync<JsonObject>($"/admin/routes/{name}"))!["object"]); // still the statistics
+        }
     }
 
     [Fact]
