@@ -249,12 +249,37 @@ test('keyboard only: sign in, reach a tenant and pause it', async () => {
   await page.close();
 });
 
-test('a phone-width viewport fits without sideways scrolling', async () => {
+test('a phone-width viewport fits without sideways scrolling, on every view and in every table', async () => {
+  // A batch still running, so the batches table has a row with its Cancel button.
+  const input = await uploadLines(relay.client(), [chatLine('phone-0', 'remote-fast', 'phone [[sim ttft=20000 tokens=2]]')], 'phone.jsonl');
+  const batch = await relay.client().batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
   const page = await openConsole(ADMIN_KEY, { width: 375, height: 740 });
   await page.waitForSelector('#tenants tr[data-tenant="t1"]');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone`);
   assert.ok(await page.isVisible('nav a[href="#/routes"]'));
-  await shot(page, 'phone-tenants');
+  // The routes tables held their stats column and the tenant page its key buttons out of view (scrolled inside).
+  for (const [hash, ready] of [['#/tenants', '#tenants'], ['#/routes', 'section[data-route="app"] td.stats .badge'], [`#/batches`, `#batches tr[data-batch="${batch.id}"] button`],
+    ['#/cluster', '#silos'], ['#/tenants/t1', '#keys button']]) {
+    await page.evaluate((h) => { location.hash = h; }, hash);
+    await page.waitForSelector(ready);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${hash}: the page is ${overflow} px wider than the phone`);
+    const inner = await page.$$eval('.scroll', (boxes) => boxes.map((b) => b.scrollWidth - b.clientWidth));
+    assert.ok(inner.every((px) => px <= 0), `${hash}: tables wider than the phone by ${inner} px`);
+    await shot(page, `phone-${hash.replace(/\W+/g, '-').replace(/^-|-$/g, '')}`);
+  }
+  await relay.client().batches.cancel(batch.id);
+  await page.close();
+});
+
+test('a hand-edited link with a malformed escape shows the error, not a blank page', async () => {
+  const page = await openConsole();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.waitForSelector('#tenants');
+  await page.evaluate(() => { location.hash = '#/tenants/%E0%A4%A'; });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /HTTP 404/);
+  assert.match(await page.textContent('#view h1'), /Tenant %E0%A4%A/);
+  assert.deepEqual(errors, []);
   await page.close();
 });
