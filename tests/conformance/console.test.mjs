@@ -215,6 +215,23 @@ test('a batch is cancelled from the page', async () => {
   await page.close();
 });
 
+test('a deleted tenant\'s batches leave the batches table without a reload', async () => {
+  const call = (method, p, body) => fetch(relay.origin + p, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  const created = await (await call('POST', '/admin/tenants', { id: 'doomed' })).json();
+  const client = relay.client(created.key.key ?? created.key);
+  const input = await uploadLines(client, [chatLine('doomed-0', 'remote-fast', 'doomed [[sim ttft=20000 tokens=2]]')], 'doomed.jsonl');
+  const batch = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  const page = await openConsole();
+  await page.click('a[href="#/batches"]');
+  await page.waitForSelector(`#batches tr[data-batch="${batch.id}"] button`);
+  await page.evaluate(() => { window.notReloaded = true; });
+  assert.equal((await call('DELETE', '/admin/tenants/doomed')).status, 200);
+  // It stayed "in_progress" with a Cancel button that could only answer 404.
+  await page.waitForSelector(`#batches tr[data-batch="${batch.id}"]`, { state: 'detached' });
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
+  await page.close();
+});
+
 test('keyboard only: sign in, reach a tenant and pause it', async () => {
   const page = await browser.newPage();
   await page.goto(`${relay.origin}/admin/`);

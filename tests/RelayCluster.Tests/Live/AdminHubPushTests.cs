@@ -41,7 +41,7 @@ public sealed class AdminHubPushTests
     }
 
     [Fact]
-    public async Task Tenants_deleted_at_once_are_pushed_in_a_few_messages()
+    public async Task Tenants_deleted_at_once_are_pushed_in_a_few_messages_to_both_feeds()
     {
         using var host = new RelayHost(RelayHost.SimulatorSettings(("Relay:Tenants:keep:Keys:0", Key)));
         using var admin = host.ClientFor(RelayHost.AdminKey);
@@ -55,9 +55,15 @@ public sealed class AdminHubPushTests
 
         await using var hub = await AdminHubClient.ConnectAsync(host.Address);
         Assert.Equal(Deleted + 1, (await hub.WatchTenantsAsync()).Count);
+        // A console on the batches view alone must hear of it too: the gone tenants' batches leave its table.
+        await using var batchesOnly = await AdminHubClient.ConnectAsync(host.Address);
+        await batchesOnly.WatchBatchesAsync();
 
         await Task.WhenAll(ids.Select(async id => (await admin.DeleteAsync($"/admin/tenants/{id}")).EnsureSuccessStatusCode()));
         await Eventually.WaitAsync(() => Task.FromResult(hub.Removed.ToArray()), removed => ids.All(removed.Contains));
+        await Eventually.WaitAsync(() => Task.FromResult(batchesOnly.Removed.ToArray()), removed => ids.All(removed.Contains));
+        Assert.Equal(ids.Order(), batchesOnly.Removed.Order());
+        Assert.Empty(batchesOnly.Tenants); // no rows: it does not watch tenants
 
         Assert.Equal(["keep"], hub.Tenants.Keys);
         var removals = hub.Messages.Where(m => m.Name == "tenantsRemoved").ToArray();

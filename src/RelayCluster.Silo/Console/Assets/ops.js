@@ -137,6 +137,7 @@ export function mountBatches(view) {
       tbody.insertBefore(tr, newer ? newer[1] : null);
     }
     tr.dataset.created = b.created_at;
+    tr.dataset.tenant = b.tenant;
     const c = b.request_counts ?? { total: 0, completed: 0, failed: 0 };
     const done = c.completed + c.failed;
     tr.replaceChildren(h('th', { scope: 'row', class: 'break' }, b.id), h('td', { class: 'break' }, b.tenant), h('td', { class: 'status break' }, b.status),
@@ -153,6 +154,10 @@ export function mountBatches(view) {
     hubMethod: 'WatchBatches', unwatchMethod: 'UnwatchBatches', event: 'batches', poll: pollBatches, key: (b) => b.id,
     onRows: (list) => list.forEach(upsert),
     onRemoved: (id) => { rows.get(id)?.remove(); rows.delete(id); },
+    // A deleted tenant's batches are gone with it: no further update would ever come for them.
+    onTenantRemoved: (tenant) => {
+      for (const [id, tr] of rows) if (tr.dataset.tenant === tenant) { tr.remove(); rows.delete(id); }
+    },
   });
 }
 
