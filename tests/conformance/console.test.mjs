@@ -208,7 +208,7 @@ test('a batch is cancelled from the page', async () => {
   await page.waitForSelector(`${row} button`);
   assert.equal(await page.textContent(`${row} td:nth-child(2)`), 't1');
   await shot(page, 'batches');
-  await page.click(`${row} button`);
+  await page.getByRole('button', { name: `Cancel ${batch.id}`, exact: true }).click();
   await page.click('#confirm-ok');
   await waitFor(async () => ['cancelling', 'cancelled'].includes((await client.batches.retrieve(batch.id)).status), { what: 'the batch to be cancelled' });
   await page.waitForFunction((sel) => /cancel/.test(document.querySelector(sel)?.textContent ?? ''), `${row} td.status`);

@@ -143,9 +143,10 @@ export function mountBatches(view) {
     tr.replaceChildren(h('th', { scope: 'row', class: 'break' }, b.id), h('td', { class: 'break' }, b.tenant), h('td', { class: 'status break' }, b.status),
       h('td', {}, h('progress', { max: Math.max(c.total, 1), value: done, 'aria-label': `${b.id} progress` }), ` ${done} / ${c.total}`, c.failed ? ` (${c.failed} failed)` : ''),
       h('td', { class: 'wide' }, fmt.time(b.created_at)),
-      h('td', {}, CANCELLABLE.has(b.status) && h('button', { type: 'button', class: 'danger', onclick: async () => {
+      // Named by its batch, as Rotate/Revoke are by their key: a screen reader's list of buttons is not twenty "Cancel"s.
+      h('td', {}, CANCELLABLE.has(b.status) && h('button', { type: 'button', class: 'danger', 'aria-label': `Cancel ${b.id}`, onclick: async () => {
         if (await confirmAction(`Cancel batch ${b.id} of ${b.tenant}? Items not yet started will not run.`, 'Cancel batch')) {
-          const r = await attempt(() => api('POST', `/admin/tenants/${encodeURIComponent(b.tenant)}/batches/${b.id}/cancel`));
+          const r = await attempt(() => api('POST', `/admin/tenants/${encodeURIComponent(b.tenant)}/batches/${encodeURIComponent(b.id)}/cancel`));
           if (r) upsert({ ...r, tenant: b.tenant });
         }
       } }, 'Cancel')));

@@ -67,11 +67,11 @@ export function mount(view, id) {
       if (created) showNewKey(created);
     } else if (kind === 'rotate') {
       if (!await confirmAction(`Rotate ${keyId}? The old key stops working at once.`, 'Rotate')) return;
-      const created = await attempt(() => api('POST', `${base}/keys/${keyId}/rotate`));
+      const created = await attempt(() => api('POST', `${base}/keys/${encodeURIComponent(keyId)}/rotate`));
       if (created) showNewKey(created);
     } else {
       if (!await confirmAction(`Revoke ${keyId}? It stops working at once.`, 'Revoke')) return;
-      if (!await attempt(() => api('DELETE', `${base}/keys/${keyId}`))) return;
+      if (!await attempt(() => api('DELETE', `${base}/keys/${encodeURIComponent(keyId)}`))) return;
       newKey.replaceChildren();
     }
     await load();
