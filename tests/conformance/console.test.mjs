@@ -29,6 +29,10 @@ before(async () => {
     Relay__Routes__app__Alternatives__canary__Targets__1__Model: 'remote-fast',
     Relay__Routes__app__Alternatives__canary__Targets__1__Weight: '0',
     Relay__Routes__app__Alternatives__stable__Targets__0__Model: 'mock-fast',
+    // A route with a slash in its name, as provider-style names have (org/model): the page addresses it escaped.
+    'Relay__Routes__org/app__Active': 'a',
+    'Relay__Routes__org/app__Alternatives__a__Targets__0__Model': 'mock-fast',
+    'Relay__Routes__org/app__Alternatives__b__Targets__0__Model': 'remote-fast',
   } });
   profile = mkdtempSync(path.join(tmpdir(), 'relay-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -162,6 +166,37 @@ test('route weights and a rollback changed from the page steer the next requests
   await page.close();
 });
 
+test('a route with a slash in its name is activated from the page', async () => {
+  const page = await openConsole();
+  await page.click('a[href="#/routes"]');
+  await page.click('section[data-route="org/app"] [data-alternative="b"] button');
+  await page.click('#confirm-ok');
+  await waitFor(async () => (await relay.admin(`/admin/routes/${encodeURIComponent('org/app')}`)).body.active === 'b', { what: 'activate org/app from the page' });
+  await page.waitForSelector('section[data-route="org/app"] [data-alternative="b"] .badge.active');
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  await page.close();
+});
+
+test('a tenant created, paused and deleted while the table is open comes, changes and goes without a reload', async () => {
+  const page = await openConsole();
+  await page.waitForSelector('#tenants tr[data-tenant="t1"]');
+  await page.evaluate(() => { window.notReloaded = true; });
+  const ids = Array.from({ length: 12 }, (_, i) => `live-${String(i).padStart(2, '0')}`);
+  const call = (method, p, body) => fetch(relay.origin + p, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  for (const id of ids) assert.equal((await call('POST', '/admin/tenants', { id })).status, 201);
+  await page.waitForFunction((n) => document.querySelectorAll('#tenants tr[data-tenant^="live-"]').length === n, ids.length);
+  assert.deepEqual(await page.$$eval('#tenants tbody tr', (trs) => trs.map((tr) => tr.dataset.tenant).filter((id) => id.startsWith('live-'))), ids, 'kept in id order');
+  assert.equal((await call('POST', `/admin/tenants/${ids[0]}/pause`)).status, 200);
+  await page.waitForSelector(`#tenants tr[data-tenant="${ids[0]}"] .badge.paused`);
+  // Deleted at once (a cleanup script): every row leaves.
+  await Promise.all(ids.map(async (id) => assert.equal((await call('DELETE', `/admin/tenants/${id}`)).status, 200)));
+  await page.waitForFunction(() => document.querySelectorAll('#tenants tr[data-tenant^="live-"]').length === 0);
+  assert.match(await page.textContent('#view p.muted'), /^\d+ tenants$/);
+  assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was not reloaded');
+  assert.equal(await page.textContent('#live-status'), 'Live', 'through the admin hub, not the polling fallback');
+  await page.close();
+});
+
 test('a batch is cancelled from the page', async () => {
   const client = relay.client();
   const lines = Array.from({ length: 40 }, (_, i) => chatLine(`slow-${i}`, 'remote-fast', `slow ${i} [[sim ttft=3000 tokens=2]]`));
@@ -173,10 +208,27 @@ test('a batch is cancelled from the page', async () => {
   await page.waitForSelector(`${row} button`);
   assert.equal(await page.textContent(`${row} td:nth-child(2)`), 't1');
   await shot(page, 'batches');
-  await page.click(`${row} button`);
+  await page.getByRole('button', { name: `Cancel ${batch.id}`, exact: true }).click();
   await page.click('#confirm-ok');
   await waitFor(async () => ['cancelling', 'cancelled'].includes((await client.batches.retrieve(batch.id)).status), { what: 'the batch to be cancelled' });
   await page.waitForFunction((sel) => /cancel/.test(document.querySelector(sel)?.textContent ?? ''), `${row} td.status`);
+  await page.close();
+});
+
+test('a deleted tenant\'s batches leave the batches table without a reload', async () => {
+  const call = (method, p, body) => fetch(relay.origin + p, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+  const created = await (await call('POST', '/admin/tenants', { id: 'doomed' })).json();
+  const client = relay.client(created.key.key ?? created.key);
+  const input = await uploadLines(client, [chatLine('doomed-0', 'remote-fast', 'doomed [[sim ttft=20000 tokens=2]]')], 'doomed.jsonl');
+  const batch = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  const page = await openConsole();
+  await page.click('a[href="#/batches"]');
+  await page.waitForSelector(`#batches tr[data-batch="${batch.id}"] button`);
+  await page.evaluate(() => { window.notReloaded = true; });
+  assert.equal((await call('DELETE', '/admin/tenants/doomed')).status, 200);
+  // It stayed "in_progress" with a Cancel button that could only answer 404.
+  await page.waitForSelector(`#batches tr[data-batch="${batch.id}"]`, { state: 'detached' });
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
   await page.close();
 });
 
@@ -214,12 +266,37 @@ test('keyboard only: sign in, reach a tenant and pause it', async () => {
   await page.close();
 });
 
-test('a phone-width viewport fits without sideways scrolling', async () => {
+test('a phone-width viewport fits without sideways scrolling, on every view and in every table', async () => {
+  // A batch still running, so the batches table has a row with its Cancel button.
+  const input = await uploadLines(relay.client(), [chatLine('phone-0', 'remote-fast', 'phone [[sim ttft=20000 tokens=2]]')], 'phone.jsonl');
+  const batch = await relay.client().batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
   const page = await openConsole(ADMIN_KEY, { width: 375, height: 740 });
   await page.waitForSelector('#tenants tr[data-tenant="t1"]');
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the phone`);
   assert.ok(await page.isVisible('nav a[href="#/routes"]'));
-  await shot(page, 'phone-tenants');
+  // The routes tables held their stats column and the tenant page its key buttons out of view (scrolled inside).
+  for (const [hash, ready] of [['#/tenants', '#tenants'], ['#/routes', 'section[data-route="app"] td.stats .badge'], [`#/batches`, `#batches tr[data-batch="${batch.id}"] button`],
+    ['#/cluster', '#silos'], ['#/tenants/t1', '#keys button']]) {
+    await page.evaluate((h) => { location.hash = h; }, hash);
+    await page.waitForSelector(ready);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${hash}: the page is ${overflow} px wider than the phone`);
+    const inner = await page.$$eval('.scroll', (boxes) => boxes.map((b) => b.scrollWidth - b.clientWidth));
+    assert.ok(inner.every((px) => px <= 0), `${hash}: tables wider than the phone by ${inner} px`);
+    await shot(page, `phone-${hash.replace(/\W+/g, '-').replace(/^-|-$/g, '')}`);
+  }
+  await relay.client().batches.cancel(batch.id);
+  await page.close();
+});
+
+test('a hand-edited link with a malformed escape shows the error, not a blank page', async () => {
+  const page = await openConsole();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.waitForSelector('#tenants');
+  await page.evaluate(() => { location.hash = '#/tenants/%E0%A4%A'; });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /HTTP 404/);
+  assert.match(await page.textContent('#view h1'), /Tenant %E0%A4%A/);
+  assert.deepEqual(errors, []);
   await page.close();
 });

@@ -18,8 +18,10 @@ internal static class AdminRoutesApi
 {
     // A malformed name cannot name an existing route (404), and cannot become one (400).
     private static readonly IdRule ExistingRoute = IdRule.Path("model", ModelNames.IsValid, NotFound);
-    private static readonly IdRule NewRoute = IdRule.Path("model", ModelNames.IsValid,
-        model => RelayError.InvalidValue("model", $"'{model}' is not a model name: 1 to {ModelNames.MaxLength} letters, digits and - . _ : / @ +."));
+    private static readonly IdRule NewRoute = IdRule.Path("model", m => ModelNames.IsValid(m) && !ModelNames.IsReservedRoute(m!),
+        model => RelayError.InvalidValue("model", ModelNames.IsReservedRoute(model)
+            ? $"'{model}' is no route name: GET /admin/routes/{ModelNames.ReservedRouteName} is the route statistics."
+            : $"'{model}' is not a model name: 1 to {ModelNames.MaxLength} letters, digits and - . _ : / @ +."));
 
     public static RouteGroupBuilder MapAdminRoutesApi(this RouteGroupBuilder admin)
     {

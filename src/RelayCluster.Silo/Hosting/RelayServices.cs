@@ -82,6 +82,7 @@ public static class RelayServices
         app.UseMiddleware<TenantAuthenticationMiddleware>();
         app.UseMiddleware<StreamsHubGate>();
         app.UseMiddleware<Console.Live.AdminHubGate>();
+        app.UseMiddleware<EscapedSlashInModel>();
         return app;
     }
 

@@ -33,4 +33,21 @@ public sealed class StreamsHubGateTests
         Assert.Equal("invalid_subscribe_token", (string?)error["code"]);
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
     }
+
+    [Fact]
+    public async Task Negotiate_spelled_another_way_still_needs_a_subscribe_token()
+    {
+        using var host = new RelayHost(RelayHost.SimulatorSettings(("Relay:Tenants:t1:Keys:0", "sk-hub-gate-key")));
+        using var client = host.CreateClient();
+
+        // Routing ignores a trailing slash and case, and negotiate ignores an id: the first two reached negotiate ungated.
+        foreach (var url in (string[])["/hubs/streams/negotiate/?negotiateVersion=1", "/hubs/streams/NEGOTIATE?negotiateVersion=1",
+            "/hubs/streams/negotiate?negotiateVersion=1&id=x"])
+        {
+            using var response = await client.PostAsync(url, null);
+
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("invalid_subscribe_token", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]);
+        }
+    }
 }

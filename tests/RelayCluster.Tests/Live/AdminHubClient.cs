@@ -22,11 +22,14 @@ internal sealed class AdminHubClient : IAsyncDisposable
         _connection = connection;
         connection.On<JsonElement>("tenants", rows => Received("tenants", rows, Tenants));
         connection.On<JsonElement>("batches", rows => Received("batches", rows, Batches));
-        connection.On<string>("tenantRemoved", id =>
+        connection.On<string[]>("tenantsRemoved", ids =>
         {
-            Messages.Enqueue(("tenantRemoved", _clock.Elapsed, 1));
-            Removed.Enqueue(id);
-            Tenants.TryRemove(id, out _);
+            Messages.Enqueue(("tenantsRemoved", _clock.Elapsed, ids.Length));
+            foreach (var id in ids)
+            {
+                Removed.Enqueue(id);
+                Tenants.TryRemove(id, out _);
+            }
         });
     }
 

@@ -41,6 +41,42 @@ public sealed class AdminHubPushTests
     }
 
     [Fact]
+    public async Task Tenants_deleted_at_once_are_pushed_in_a_few_messages_to_both_feeds()
+    {
+        using var host = new RelayHost(RelayHost.SimulatorSettings(("Relay:Tenants:keep:Keys:0", Key)));
+        using var admin = host.ClientFor(RelayHost.AdminKey);
+        const int Deleted = 30;
+        var ids = Enumerable.Range(0, Deleted).Select(i => $"gone{i}").ToArray();
+        foreach (var id in ids)
+        {
+            using var created = await admin.PostAsync("/admin/tenants", RelayHost.Json(new { id }));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await using var hub = await AdminHubClient.ConnectAsync(host.Address);
+        Assert.Equal(Deleted + 1, (await hub.WatchTenantsAsync()).Count);
+        // A console on the batches view alone must hear of it too: the gone tenants' batches leave its table.
+        await using var batchesOnly = await AdminHubClient.ConnectAsync(host.Address);
+        await batchesOnly.WatchBatchesAsync();
+
+        await Task.WhenAll(ids.Select(async id => (await admin.DeleteAsync($"/admin/tenants/{id}")).EnsureSuccessStatusCode()));
+        await Eventually.WaitAsync(() => Task.FromResult(hub.Removed.ToArray()), removed => ids.All(removed.Contains));
+        await Eventually.WaitAsync(() => Task.FromResult(batchesOnly.Removed.ToArray()), removed => ids.All(removed.Contains));
+        Assert.Equal(ids.Order(), batchesOnly.Removed.Order());
+        Assert.Empty(batchesOnly.Tenants); // no rows: it does not watch tenants
+
+        Assert.Equal(["keep"], hub.Tenants.Keys);
+        var removals = hub.Messages.Where(m => m.Name == "tenantsRemoved").ToArray();
+        Assert.Equal(Deleted, removals.Sum(m => m.Rows)); // each id once
+        foreach (var (_, at, _) in removals)
+        {
+            // One message per send, however many tenants went (it was one per tenant: 30 in half a second).
+            Assert.True(removals.Count(m => m.At >= at && m.At < at + TimeSpan.FromSeconds(1)) <= 5,
+                $"{removals.Length} removal messages at {string.Join(", ", removals.Select(m => (int)m.At.TotalMilliseconds))} ms");
+        }
+    }
+
+    [Fact]
     public async Task The_batches_feed_shows_a_batch_complete_and_another_cancelled()
     {
         using var files = new TempDirectory();

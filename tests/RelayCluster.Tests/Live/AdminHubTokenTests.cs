@@ -48,6 +48,31 @@ public sealed class AdminHubTokenTests : IDisposable
     }
 
     [Fact]
+    public async Task Negotiate_spelled_another_way_still_needs_an_admin_token()
+    {
+        // Routing ignores a trailing slash and case, and negotiate ignores an id: the first three were handed a connection.
+        using var client = _host.CreateClient();
+        foreach (var url in (string[])["/hubs/admin/negotiate/?negotiateVersion=1", "/hubs/admin/NEGOTIATE?negotiateVersion=1",
+            "/hubs/admin/Negotiate/", "/hubs/admin/negotiate?negotiateVersion=1&id=x"])
+        {
+            using var response = await client.PostAsync(url, null);
+
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("invalid_admin_token", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["error"]!["code"]);
+        }
+    }
+
+    [Fact]
+    public async Task An_admin_token_is_not_the_admin_key()
+    {
+        var token = await AdminHubClient.TokenAsync(_host.Address);
+        using var admin = _host.ClientFor(token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await admin.GetAsync("/admin/tenants")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await admin.PostAsync("/admin/console/token", null)).StatusCode);
+    }
+
+    [Fact]
     public async Task The_token_endpoint_needs_the_admin_key()
     {
         using var anonymous = _host.CreateClient();

@@ -10,8 +10,13 @@ import { mountBatches, mountCluster, mountRoutes } from './ops.js';
 const $ = (id) => document.getElementById(id);
 let stopView = () => {};
 
+/** A path segment of a link, decoded; a malformed escape (a hand-edited link) is kept as typed, so the API answers 404. */
+function segment(text) {
+  try { return decodeURIComponent(text); } catch { return text; }
+}
+
 const ROUTES = [
-  [/^#\/tenants\/([^/]+)$/, (view, m) => mountTenant(view, decodeURIComponent(m[1])), 'Tenant', '#/tenants'],
+  [/^#\/tenants\/([^/]+)$/, (view, m) => mountTenant(view, segment(m[1])), 'Tenant', '#/tenants'],
   [/^#\/routes$/, mountRoutes, 'Routes', '#/routes'],
   [/^#\/batches$/, mountBatches, 'Batches', '#/batches'],
   [/^#\/cluster$/, mountCluster, 'Cluster', '#/cluster'],

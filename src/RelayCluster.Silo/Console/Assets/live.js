@@ -1,5 +1,5 @@
-// Live feeds: the admin hub /hubs/admin when this silo has it (WatchTenants/"tenants"/"tenantRemoved",
-// WatchBatches/"batches"), with a token from POST /admin/console/token fetched again on every (re)connect. A silo
+// Live feeds: the admin hub /hubs/admin when this silo has it (WatchTenants/"tenants", WatchBatches/"batches", and
+// "tenantsRemoved" for both), with a token from POST /admin/console/token fetched again on every (re)connect. A silo
 // without the hub (404 on the token) gets a clearly labelled fallback: polling every 2 s, only while a view watches.
 import { api, ApiError } from './core.js';
 
@@ -44,22 +44,23 @@ export async function stopLive() {
 
 /**
  * Watches one feed. `hubMethod`/`event` for the hub; `poll()` returns the full list for the fallback; `key(row)`
- * identifies a row. `onRows(rows, full)` receives changed rows (full = a complete snapshot), `onRemoved(id)` gone ones.
+ * identifies a row. `onRows(rows, full)` receives changed rows (full = a complete snapshot), `onRemoved(key)` a row
+ * gone from the poll, `onTenantRemoved(id)` each tenant the hub says was deleted (its rows are gone with it).
  * Returns stop().
  */
-export function watch({ hubMethod, unwatchMethod, event, removedEvent, poll, key, onRows, onRemoved }) {
+export function watch({ hubMethod, unwatchMethod, event, poll, key, onRows, onRemoved, onTenantRemoved }) {
   let stopped = false;
   let timer = null;
   const seen = new Map(); // id -> JSON of the last row shown, so polling hands on only what changed
   const subscribe = async () => onRows(await hub.connection.invoke(hubMethod), true);
   const handleRows = (rows) => onRows(rows, false);
-  const handleRemoved = (id) => onRemoved?.(id);
+  const handleRemoved = (ids) => ids.forEach((id) => onTenantRemoved(id));
 
   (async () => {
     if (await connectHub().catch(() => false)) {
       if (stopped) return;
       hub.connection.on(event, handleRows);
-      if (removedEvent) hub.connection.on(removedEvent, handleRemoved);
+      hub.connection.on('tenantsRemoved', handleRemoved);
       hub.watchers.add(subscribe);
       await subscribe();
       return;
@@ -84,7 +85,7 @@ export function watch({ hubMethod, unwatchMethod, event, removedEvent, poll, key
     clearTimeout(timer);
     if (hub?.connection && hub.watchers.delete(subscribe)) {
       hub.connection.off(event, handleRows);
-      if (removedEvent) hub.connection.off(removedEvent, handleRemoved);
+      hub.connection.off('tenantsRemoved', handleRemoved);
       hub.connection.invoke(unwatchMethod).catch(() => {});
     }
   };

@@ -137,14 +137,16 @@ export function mountBatches(view) {
       tbody.insertBefore(tr, newer ? newer[1] : null);
     }
     tr.dataset.created = b.created_at;
+    tr.dataset.tenant = b.tenant;
     const c = b.request_counts ?? { total: 0, completed: 0, failed: 0 };
     const done = c.completed + c.failed;
-    tr.replaceChildren(h('th', { scope: 'row' }, b.id), h('td', {}, b.tenant), h('td', { class: 'status' }, b.status),
+    tr.replaceChildren(h('th', { scope: 'row', class: 'break' }, b.id), h('td', { class: 'break' }, b.tenant), h('td', { class: 'status break' }, b.status),
       h('td', {}, h('progress', { max: Math.max(c.total, 1), value: done, 'aria-label': `${b.id} progress` }), ` ${done} / ${c.total}`, c.failed ? ` (${c.failed} failed)` : ''),
       h('td', { class: 'wide' }, fmt.time(b.created_at)),
-      h('td', {}, CANCELLABLE.has(b.status) && h('button', { type: 'button', class: 'danger', onclick: async () => {
+      // Named by its batch, as Rotate/Revoke are by their key: a screen reader's list of buttons is not twenty "Cancel"s.
+      h('td', {}, CANCELLABLE.has(b.status) && h('button', { type: 'button', class: 'danger', 'aria-label': `Cancel ${b.id}`, onclick: async () => {
         if (await confirmAction(`Cancel batch ${b.id} of ${b.tenant}? Items not yet started will not run.`, 'Cancel batch')) {
-          const r = await attempt(() => api('POST', `/admin/tenants/${encodeURIComponent(b.tenant)}/batches/${b.id}/cancel`));
+          const r = await attempt(() => api('POST', `/admin/tenants/${encodeURIComponent(b.tenant)}/batches/${encodeURIComponent(b.id)}/cancel`));
           if (r) upsert({ ...r, tenant: b.tenant });
         }
       } }, 'Cancel')));
@@ -153,6 +155,10 @@ export function mountBatches(view) {
     hubMethod: 'WatchBatches', unwatchMethod: 'UnwatchBatches', event: 'batches', poll: pollBatches, key: (b) => b.id,
     onRows: (list) => list.forEach(upsert),
     onRemoved: (id) => { rows.get(id)?.remove(); rows.delete(id); },
+    // A deleted tenant's batches are gone with it: no further update would ever come for them.
+    onTenantRemoved: (tenant) => {
+      for (const [id, tr] of rows) if (tr.dataset.tenant === tenant) { tr.remove(); rows.delete(id); }
+    },
   });
 }
 
@@ -165,10 +171,10 @@ export function mountCluster(view) {
     if (c) {
       body.replaceChildren(h('p', {}, `Service ${c.service_id}, cluster ${c.cluster_id}`),
         h('div', { class: 'scroll' }, h('table', { id: 'silos' },
-          h('thead', {}, h('tr', {}, ['Silo', 'Status', 'Host', 'Started', 'Last alive'].map((x) => h('th', { scope: 'col' }, x)))),
-          h('tbody', {}, c.silos.map((s) => h('tr', {}, h('th', { scope: 'row' }, `${s.endpoint}${s.this_silo ? ' (this silo)' : ''}`),
+          h('thead', {}, h('tr', {}, [['Silo'], ['Status'], ['Host'], ['Started', 'wide'], ['Last alive', 'wide']].map(([x, cls]) => h('th', { scope: 'col', class: cls }, x)))),
+          h('tbody', {}, c.silos.map((s) => h('tr', {}, h('th', { scope: 'row', class: 'break' }, `${s.endpoint}${s.this_silo ? ' (this silo)' : ''}`),
             h('td', {}, h('span', { class: `badge ${s.status === 'active' ? 'ok' : 'paused'}` }, s.status)),
-            h('td', {}, s.host_name), h('td', {}, fmt.time(s.started_at)), h('td', {}, fmt.time(s.alive_at))))))));
+            h('td', { class: 'break' }, s.host_name), h('td', { class: 'wide' }, fmt.time(s.started_at)), h('td', { class: 'wide' }, fmt.time(s.alive_at))))))));
     }
     const res = await fetch('/admin/orleans/', { headers: { authorization: `Bearer ${sessionStorage.getItem('relaycluster.adminKey')}` } }).catch(() => null);
     dashboard.replaceChildren(res?.ok

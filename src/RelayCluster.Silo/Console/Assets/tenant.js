@@ -41,9 +41,10 @@ export function mount(view, id) {
         } }, t.paused ? 'Resume' : 'Pause')),
       h('p', {}, `Requests in window ${fmt.num(row.requests_in_window)} · tokens ${fmt.num(row.tokens_in_window)} · in flight ${fmt.num(row.in_flight)}`),
       budgetCell(row));
-    keys.replaceChildren(h('div', { class: 'scroll' }, h('table', { id: 'keys' },
-      h('thead', {}, h('tr', {}, ['Key', 'Prefix', 'Created', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, t.keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, k.id), h('td', {}, k.prefix), h('td', {}, fmt.time(k.created_at)),
+    // On a phone the creation time gives way (.wide) and a key id may break anywhere, so the buttons stay in view.
+    keys.replaceChildren(h('div', { class: 'scroll', role: 'region', 'aria-label': 'Keys', tabindex: '0' }, h('table', { id: 'keys' },
+      h('thead', {}, h('tr', {}, ['Key', 'Prefix', 'Created', 'Actions'].map((c) => h('th', { scope: 'col', class: c === 'Created' ? 'wide' : '' }, c)))),
+      h('tbody', {}, t.keys.map((k) => h('tr', {}, h('th', { scope: 'row', class: 'break' }, k.id), h('td', { class: 'break' }, k.prefix), h('td', { class: 'wide' }, fmt.time(k.created_at)),
         h('td', {}, h('div', { class: 'row' },
           h('button', { type: 'button', class: 'secondary', 'aria-label': `Rotate ${k.id}`, onclick: () => keyAction('rotate', k.id) }, 'Rotate'),
           h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.id}`, onclick: () => keyAction('revoke', k.id) }, 'Revoke'))))))),
@@ -66,11 +67,11 @@ export function mount(view, id) {
       if (created) showNewKey(created);
     } else if (kind === 'rotate') {
       if (!await confirmAction(`Rotate ${keyId}? The old key stops working at once.`, 'Rotate')) return;
-      const created = await attempt(() => api('POST', `${base}/keys/${keyId}/rotate`));
+      const created = await attempt(() => api('POST', `${base}/keys/${encodeURIComponent(keyId)}/rotate`));
       if (created) showNewKey(created);
     } else {
       if (!await confirmAction(`Revoke ${keyId}? It stops working at once.`, 'Revoke')) return;
-      if (!await attempt(() => api('DELETE', `${base}/keys/${keyId}`))) return;
+      if (!await attempt(() => api('DELETE', `${base}/keys/${encodeURIComponent(keyId)}`))) return;
       newKey.replaceChildren();
     }
     await load();
@@ -119,11 +120,13 @@ export function mount(view, id) {
     try {
       const recent = await api('GET', `${base}/requests?limit=50`);
       requests.replaceChildren(h('div', { class: 'scroll', role: 'region', 'aria-label': 'Recent requests', tabindex: '0' }, h('table', {},
-        h('thead', {}, h('tr', {}, ['Time', 'Model', 'Status', 'Tokens in/out', 'Cost', 'Latency', 'Ending'].map((c) => h('th', { scope: 'col' }, c)))),
+        // On a phone: time, model, status and cost (.wide columns give way).
+        h('thead', {}, h('tr', {}, [['Time'], ['Model'], ['Status'], ['Tokens in/out', 'wide'], ['Cost'], ['Latency', 'wide'], ['Ending', 'wide']]
+          .map(([c, cls]) => h('th', { scope: 'col', class: cls }, c)))),
         h('tbody', {}, recent.data.map((r) => h('tr', {},
-          h('td', {}, fmt.time(Math.floor(r.ts / 1000))), h('td', {}, r.model), h('td', {}, r.status),
-          h('td', { class: 'num' }, `${fmt.num(r.prompt_tokens)} / ${fmt.num(r.completion_tokens)}`),
-          h('td', { class: 'num' }, fmt.usd(r.cost_usd)), h('td', { class: 'num' }, fmt.ms(r.latency_ms)), h('td', {}, r.ending)))))));
+          h('td', {}, fmt.time(Math.floor(r.ts / 1000))), h('td', { class: 'break' }, r.model), h('td', {}, r.status),
+          h('td', { class: 'num wide' }, `${fmt.num(r.prompt_tokens)} / ${fmt.num(r.completion_tokens)}`),
+          h('td', { class: 'num' }, fmt.usd(r.cost_usd)), h('td', { class: 'num wide' }, fmt.ms(r.latency_ms)), h('td', { class: 'wide' }, r.ending)))))));
     } catch (err) {
       requests.replaceChildren(h('p', { class: 'notice' }, err instanceof ApiError && err.status === 404 ? 'Recent requests are unavailable on this silo.' : err.message));
     }

@@ -72,7 +72,7 @@ export function mount(view) {
   const remove = (id) => { rows.get(id)?.tr.remove(); rows.delete(id); count.textContent = `${rows.size} tenants`; };
 
   return watch({
-    hubMethod: 'WatchTenants', unwatchMethod: 'UnwatchTenants', event: 'tenants', removedEvent: 'tenantRemoved',
+    hubMethod: 'WatchTenants', unwatchMethod: 'UnwatchTenants', event: 'tenants',
     poll: pollTenants, key: (r) => r.id,
     onRows: (list, full) => {
       if (full) for (const id of [...rows.keys()]) if (!list.some((r) => r.id === id)) remove(id);
@@ -80,5 +80,6 @@ export function mount(view) {
       count.textContent = `${rows.size} tenants`;
     },
     onRemoved: remove,
+    onTenantRemoved: remove,
   });
 }

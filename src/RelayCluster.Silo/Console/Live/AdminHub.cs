@@ -11,10 +11,11 @@ namespace RelayCluster.Silo.Console.Live;
 /// <c>/hubs/admin</c>: the admin console's live view, behind an admin token (<see cref="AdminHubGate"/>).
 /// <list type="bullet">
 /// <item><c>WatchTenants()</c> → <see cref="TenantRow"/>[] (every tenant), then <c>"tenants"</c> (the changed rows,
-/// at most about four messages a second) and <c>"tenantRemoved"</c> (an id); <c>UnwatchTenants()</c>.</item>
+/// at most about four messages a second) and <c>"tenantsRemoved"</c> (string[]: the ids deleted, as often);
+/// <c>UnwatchTenants()</c>.</item>
 /// <item><c>WatchBatches()</c> → BatchRow[] (every tenant's unfinished batches and the latest 100 finished, newest
-/// first; a BatchRow is OpenAI's Batch object plus <c>"tenant"</c>), then <c>"batches"</c> (changed ones);
-/// <c>UnwatchBatches()</c>.</item>
+/// first; a BatchRow is OpenAI's Batch object plus <c>"tenant"</c>), then <c>"batches"</c> (changed ones) and
+/// <c>"tenantsRemoved"</c> (a deleted tenant's batches are gone with it); <c>UnwatchBatches()</c>.</item>
 /// </list>
 /// Rows come from the grains, whichever silo runs them (<see cref="LiveFeed"/>); a watch starts only once every silo
 /// publishes, and its snapshot is read after that, so no change after the snapshot is missed.

@@ -7,7 +7,7 @@ namespace RelayCluster.Silo.Console.Live;
 
 /// <summary>
 /// Refuses a <c>/hubs/admin</c> connection without a valid admin token (<see cref="AdminTokens"/>) at the HTTP layer
-/// with a 401 envelope, before SignalR sees it: at negotiate, and at a connect that skipped negotiation (no connection
+/// with a 401 envelope, before SignalR sees it: at negotiate (however spelled), and at a connect that skipped negotiation (no connection
 /// <c>id</c>), as <see cref="StreamsHubGate"/> does for subscribe tokens (refusing in the hub would log an error per
 /// attempt). The admin key is not a token: sent as <c>access_token</c> it is refused with its own message, since a key
 /// in a URL ends up in access logs and should be rotated.
@@ -19,13 +19,7 @@ internal sealed class AdminHubGate(RequestDelegate next, AdminTokens tokens, Rel
     public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        if (!request.Path.StartsWithSegments(Path, out var rest))
-        {
-            return next(context);
-        }
-
-        var gated = rest.Equals("/negotiate", StringComparison.Ordinal) || (!rest.HasValue && !request.Query.ContainsKey("id"));
-        if (!gated || tokens.IsValid(StreamsHubGate.TokenOf(request)))
+        if (!StreamsHubGate.NeedsToken(request, Path) || tokens.IsValid(StreamsHubGate.TokenOf(request)))
         {
             return next(context);
         }

@@ -8,9 +8,9 @@ namespace RelayCluster.Silo.Console.Live;
 /// <summary>
 /// This silo's watching admin connections and what each is owed. Updates from every silo merge into each watching
 /// connection's pending rows (the latest per tenant and per batch), and a connection is sent what is pending at most
-/// every <see cref="SendInterval"/>: <c>"tenants"</c> (<see cref="TenantRow"/>[]), <c>"tenantRemoved"</c> (an id, one
-/// message per deleted tenant) and <c>"batches"</c> (BatchRow[]: the batch object plus <c>"tenant"</c>). So however fast
-/// tenants change, a connection gets at most about four <c>"tenants"</c> messages a second. Between a watch's start and
+/// every <see cref="SendInterval"/>: <c>"tenants"</c> (<see cref="TenantRow"/>[]), <c>"tenantsRemoved"</c> (string[], the
+/// ids deleted since the last send, to a watcher of either feed) and <c>"batches"</c> (BatchRow[]: the batch object plus <c>"tenant"</c>). So however
+/// fast tenants change or go, a connection gets at most about four messages of each kind a second. Between a watch's start and
 /// its snapshot, updates wait; the ones older than the snapshot's row of the same tenant are dropped.
 /// </summary>
 internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvider time, ILogger<AdminWatchers> logger)
@@ -104,13 +104,21 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
             if (tenants != false)
             {
                 watcher.Tenants = Feed.Off;
-                watcher.PendingTenants.Clear();
+                foreach (var row in watcher.PendingTenants.Where(t => t.Value is not null).ToList())
+                {
+                    watcher.PendingTenants.Remove(row.Key); // removals stay while the batches feed is on: it needs them too
+                }
             }
 
             if (tenants != true)
             {
                 watcher.Batches = Feed.Off;
                 watcher.PendingBatches.Clear();
+            }
+
+            if (watcher.Tenants == Feed.Off && watcher.Batches == Feed.Off)
+            {
+                watcher.PendingTenants.Clear();
             }
 
             if (watcher.Tenants == Feed.Off && watcher.Batches == Feed.Off)
@@ -139,7 +147,12 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
                             watcher.PendingTenants[row.Id] = row;
                         }
                     }
+                }
 
+                if (watcher.Tenants != Feed.Off || watcher.Batches != Feed.Off)
+                {
+                    // Both feeds hear of a deleted tenant: its batches leave a batches view (they are gone with it, and
+                    // nothing else would ever tell it).
                     foreach (var id in update.RemovedTenants)
                     {
                         watcher.PendingTenants[id] = null;
@@ -170,7 +183,8 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
     /// <summary>Under the lock: one send pending per connection, no sooner than <see cref="SendInterval"/> after the last.</summary>
     private void ScheduleSend(Watcher watcher)
     {
-        var due = (watcher.Tenants == Feed.Live && watcher.PendingTenants.Count > 0) || (watcher.Batches == Feed.Live && watcher.PendingBatches.Count > 0);
+        var due = (watcher.Tenants == Feed.Live && watcher.PendingTenants.Count > 0)
+            || (watcher.Batches == Feed.Live && (watcher.PendingBatches.Count > 0 || watcher.PendingTenants.ContainsValue(null)));
         if (due && !watcher.SendScheduled)
         {
             watcher.SendScheduled = true;
@@ -193,10 +207,18 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
         {
             watcher.SendScheduled = false;
             watcher.LastSentAt = time.GetTimestamp();
+            if (watcher.Tenants == Feed.Live || watcher.Batches == Feed.Live)
+            {
+                removed = [.. watcher.PendingTenants.Where(t => t.Value is null).Select(t => t.Key)];
+                foreach (var id in removed)
+                {
+                    watcher.PendingTenants.Remove(id);
+                }
+            }
+
             if (watcher.Tenants == Feed.Live)
             {
                 rows = [.. watcher.PendingTenants.Values.OfType<TenantRow>()];
-                removed = [.. watcher.PendingTenants.Where(t => t.Value is null).Select(t => t.Key)];
                 watcher.PendingTenants.Clear();
             }
 
@@ -215,9 +237,9 @@ internal sealed partial class AdminWatchers(IHubContext<AdminHub> hub, TimeProvi
                 await client.SendAsync("tenants", rows);
             }
 
-            foreach (var id in removed)
+            if (removed.Length > 0)
             {
-                await client.SendAsync("tenantRemoved", id);
+                await client.SendAsync("tenantsRemoved", removed); // one message however many went (a cleanup script deletes hundreds)
             }
 
             if (batches.Length > 0)
