@@ -37,8 +37,12 @@ internal static class HotpathVerdicts
             + "the server process's user + system CPU over the measured windows (/proc) ÷ requests completed, closed loop at "
             + $"c={settings.Concurrency} through MockUpstream; a cluster's silo figure adds up its silos. × = ÷ the bare proxy's CPU per request "
             + "in the same mode and run. Bytes allocated = the server's `dotnet.gc.heap.total_allocated` (GC.GetTotalAllocatedBytes) read "
-            + "from its /metrics before and after each window, less one scrape's own allocations, ÷ requests. Verdicts judge the new build; "
-            + "they are single measurements on a shared machine: read them beside the *other* column (noise) below.").AppendLine();
+            + "from its /metrics before and after each window, less one scrape's own allocations, ÷ requests: unlike CPU time it does not "
+            + "depend on the machine's load. At c=20 the bare proxy serves more requests per second than a relay, and a busier server spends "
+            + $"less per request (fewer idle wake-ups), so the rows at {settings.Rate} req/s give both at the same rate (no target). A p99 "
+            + $"where the relay beats direct by more than {NoiseMarginMs} ms is not judged: the relay's path includes direct's, so one of the "
+            + "two was disturbed. Verdicts judge the new build; they are single measurements on a shared machine: read them beside the "
+            + "*other* column (noise) below.").AppendLine();
         WriteClosedTable(md, settings, figures, closed);
         if (settings.Summary is { } summary)
         {
