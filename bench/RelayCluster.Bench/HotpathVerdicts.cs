@@ -135,7 +135,8 @@ internal static class HotpathVerdicts
             + $"per target after a {settings.ClosedWarmup.TotalSeconds:0.#} s warm-up each. *× proxy* = server µs/req ÷ the bare proxy's in the same mode. "
             + "*Other* = every process not part of the run (and kernel time charged to none), in % of one core and µs per request: the machine's "
             + "noise during that target's windows; a target whose *other* is high was measured on a disturbed machine. "
-            + $"Scrape cost subtracted from the allocation figures (bytes one /metrics read adds to a window): {ScrapeCosts(f)}.").AppendLine();
+            + "Subtracted from each window's allocations, per server: what one read of /metrics adds, measured idle after the load as the "
+            + $"mean difference between reads 0.4 s apart (one scrape plus the idle server's own background work): {ScrapeCosts(f)}.").AppendLine();
         md.AppendLine("| mode | target | req/s | p50 ms | p99 ms | server | server µs/req | × proxy | redis-server µs/req | bytes allocated/req | other % | other µs/req |");
         md.AppendLine("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var mode in closed.GroupBy(Mode))
