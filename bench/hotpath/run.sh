@@ -68,7 +68,7 @@ done
 if [ "$short" = 1 ]; then
   flags=(--closed-duration 8 --closed-rounds 2 --closed-warmup 3 --duration 6 --rounds 2 --warmup 2)
 else
-  flags=(--closed-duration 24 --closed-rounds 4 --closed-warmup 4 --duration 12 --rounds 2 --warmup 2)
+  flags=(--closed-duration 20 --closed-rounds 4 --closed-warmup 4 --duration 12 --rounds 2 --warmup 2)
 fi
 summary="$work/summary.md"
 touch "$summary"
