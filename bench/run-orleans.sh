@@ -24,7 +24,6 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 busy_before="$(busy)"
 seconds_before="$SECONDS"
-command -v redis-server >/dev/null || { echo "[run-orleans.sh] redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || true # 1,000 WebSockets per silo in the fan-out
 
 # --- builds: this checkout, then the base in its own worktree ---------------------------------------------------------
@@ -49,67 +48,32 @@ cp -r "$base_dir/src/RelayCluster.Silo/bin/Release/net10.0" "$work/RelayCluster.
 [ -z "$(git -C "$base_dir" status --porcelain)" ] || { echo "[run-orleans.sh] the base worktree is not clean:" >&2; git -C "$base_dir" status --short >&2; }
 
 # --- servers ----------------------------------------------------------------------------------------------------------
-port() { dotnet "$bench" free-port; }
-mock_port="$(port)"
-redis_port="$(port)"
-mock_flags="--ttft-ms 0 --interval-ms 0 --tokens 16"
-# shellcheck disable=SC2086 # mock_flags is a list of flags on purpose
-dotnet "$work/RelayCluster.MockUpstream/RelayCluster.MockUpstream.dll" --port "$mock_port" $mock_flags >"$work/mock.log" 2>&1 &
-pids+=("$!")
-mock_pid="$!"
-mkdir "$work/redis"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync everysec --dir "$work/redis" >"$work/redis.log" 2>&1 &
-pids+=("$!")
-redis_pid="$!"
-for _ in $(seq 1 50); do
-  [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-  sleep 0.1
-done
+start_mock
+start_redis
 
-# One configuration for every silo, old and new, but the store. The old build keeps its keys in Redis database 1, so its
-# tenant state never meets the new build's (the same tenant id on both). HeartbeatSeconds=0.5: the fan-out's stream header
-# comes during its long simulated first-token delay. `env` because model names with a dash are not shell variable names.
+# One configuration for every silo, old and new, but the store (silo_config in common.sh, plus what follows). The old build
+# keeps its keys in Redis database 1, so its tenant state never meets the new build's (the same tenant id on both).
+# HeartbeatSeconds=0.5: the fan-out's stream header comes during its long simulated first-token delay.
 key=sk-bench-3f9c1a7e5b2d8c4f6a0e9b1d # the cluster refuses keys shorter than 24 characters
-silo_env=(
-  Logging__LogLevel__Default=Warning
+silo_config "$key"
+silo_env+=(
   Logging__LogLevel__Microsoft.Hosting.Lifetime=Information
-  Relay__AdminKey=admin-bench-7e3a9c1f5d2b8e4a
   Relay__Requests__HeartbeatSeconds=0.5
-  Relay__Providers__sim__Type=simulator
-  Relay__Providers__mock__Type=openai
-  Relay__Providers__mock__BaseUrl="http://127.0.0.1:$mock_port/v1"
-  Relay__Models__mock-fast__Provider=sim
-  Relay__Models__remote-fast__Provider=mock
-  Relay__Models__remote-fast__UpstreamModel=mock-fast
-  Relay__Tenants__bench__Keys__0="$key"
 )
 new_redis="127.0.0.1:$redis_port"
 old_redis="127.0.0.1:$redis_port,defaultDatabase=1"
-declare -A url pid
-# start NAME DLL STORE [extra env…]: a silo on a free port, logging to $work/NAME.log.
-start() {
-  local name=$1 dll=$2 store=$3
-  shift 3
-  local http
-  http="$(port)"
-  env "${silo_env[@]}" Relay__Store="$store" Relay__UsageLog__Path="$work/usage-$name" "$@" \
-    dotnet "$dll" --urls "http://127.0.0.1:$http" >"$work/$name.log" 2>&1 &
-  pids+=("$!")
-  pid[$name]="$!"
-  url[$name]="http://127.0.0.1:$http"
-}
 new_dll="$work/RelayCluster.Silo/RelayCluster.Silo.dll"
 old_dll="$work/RelayCluster.Silo.base/RelayCluster.Silo.dll"
-start memory "$new_dll" memory
-start memory-base "$old_dll" memory
+start_silo memory "$new_dll" Relay__Store=memory
+start_silo memory-base "$old_dll" Relay__Store=memory
 for i in 1 2 3; do
-  start "cluster$i" "$new_dll" redis Relay__Redis="$new_redis" Relay__SiloPort="$(port)"
-  start "cluster-base$i" "$old_dll" redis Relay__Redis="$old_redis"
+  start_silo "cluster$i" "$new_dll" Relay__Store=redis Relay__Redis="$new_redis" Relay__SiloPort="$(port)"
+  start_silo "cluster-base$i" "$old_dll" Relay__Store=redis Relay__Redis="$old_redis"
 done
 for name in "${!url[@]}"; do
   wait_for "${url[$name]}/readyz"
 done
-wait_for "http://127.0.0.1:$mock_port/v1/models"
+wait_for "$mock_url/v1/models"
 
 if [ "$short" = 1 ]; then
   http_flags=(--duration 8 --rounds 2 --warmup 2 --closed-duration 12 --closed-rounds 2 --closed-warmup 4)
@@ -124,7 +88,7 @@ touch "$summary"
 # --- 1 and 2: HTTP through MockUpstream, every relay in the same rounds -------------------------------------------------
 dotnet "$bench" run \
   --relays "memory=${url[memory]},memory-base=${url[memory-base]},cluster=${url[cluster1]}+${url[cluster2]}+${url[cluster3]},cluster-base=${url[cluster-base1]}+${url[cluster-base2]}+${url[cluster-base3]}" \
-  --direct "http://127.0.0.1:$mock_port" \
+  --direct "$mock_url" \
   --redis "127.0.0.1:$redis_port" \
   --pids "silo-memory=${pid[memory]},silo-memory-base=${pid[memory-base]},silo-cluster=${pid[cluster1]}+${pid[cluster2]}+${pid[cluster3]},silo-cluster-base=${pid[cluster-base1]}+${pid[cluster-base2]}+${pid[cluster-base3]},upstream=$mock_pid,redis-server=$redis_pid" \
   --key "$key" --closed-first true --closed-model remote-fast --concurrency 20 --rate 500 --streaming false --trace-duration 0 \

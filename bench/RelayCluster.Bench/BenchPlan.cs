@@ -13,8 +13,11 @@ namespace RelayCluster.Bench;
 /// When a Redis is watched, its counters are taken around every measured window, and at the end each
 /// relay is traced command by command for a moment (outside the measured windows).
 /// </summary>
-internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMeter cpu, RedisStats? redis)
+internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMeter cpu, RedisStats? redis, AllocMeter? alloc = null)
 {
+    /// <summary>What a closed-loop target's name ends with when it streams (<c>--closed-streaming true</c>).</summary>
+    public const string StreamingSuffix = ", streaming";
+
     private readonly CpuDetail _detail = new(settings.Processes);
 
     /// <summary>How long the run may pause, in all, between rounds for other processes to quiet down.</summary>
@@ -49,7 +52,9 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
             await RunClosedAsync(results);
         }
 
-        return new BenchRun(floor, results, await TraceAsync(), ping, _paused);
+        var traces = await TraceAsync();
+        var scrapeCost = alloc is null ? [] : await alloc.ScrapeCostAsync();
+        return new BenchRun(floor, results, traces, ping, _paused, scrapeCost);
     }
 
     private async Task RunClosedAsync(List<PhaseResult> results)
@@ -72,7 +77,18 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
     {
         if (settings.ClosedModel is { } model)
         {
-            return [.. settings.Relays.Select(r => new Target($"{r.Name}, {ClosedTarget(model)}", r.Urls, settings.ApiKey, model, stream: false))];
+            // The bare proxy passes the body on untouched, so it is asked for the upstream's own model name.
+            bool[] modes = settings.ClosedStreaming ? [false, true] : [false];
+            return
+            [
+                .. from stream in modes
+                   let suffix = stream ? StreamingSuffix : ""
+                   from target in (settings.ClosedProxy && settings.ProxyUrl is { } proxy
+                       ? [new Target(Report.BareProxy + suffix, proxy, settings.ApiKey, settings.DirectModel, stream)]
+                       : Array.Empty<Target>())
+                       .Concat(settings.Relays.Select(r => new Target($"{r.Name}, {ClosedTarget(model)}{suffix}", r.Urls, settings.ApiKey, model, stream)))
+                   select target,
+            ];
         }
 
         var simulators = settings.Relays
@@ -185,7 +201,9 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
             targets.Add(new Target(Report.BareProxy, proxy, settings.ApiKey, settings.DirectModel, stream));
         }
 
-        targets.AddRange(settings.Relays.Select(r => new Target(r.Name, r.Urls, settings.ApiKey, settings.RelayModel, stream)));
+        targets.AddRange(settings.Relays
+            .Where(r => settings.OpenRelays is null || settings.OpenRelays.Contains(r.Name))
+            .Select(r => new Target(r.Name, r.Urls, settings.ApiKey, settings.RelayModel, stream)));
         var sinks = targets.ConvertAll(t => new SampleSink(phase, t));
         foreach (var sink in sinks)
         {
@@ -245,9 +263,14 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         return [.. sinks.Select(s => s.Summarize($"closed loop, concurrency {settings.Concurrency}, {settings.ClosedRounds} rounds"))];
     }
 
-    /// <summary>Runs one window of load and charges its wall time, every process's CPU and Redis's counters to the sink.</summary>
+    /// <summary>
+    /// Runs one window of load and charges its wall time, every process's CPU, Redis's counters and the bytes the target's own
+    /// server allocated to the sink. The allocation reads (HTTP scrapes) sit outside the CPU readings, so their CPU is not charged.
+    /// </summary>
     private async Task MeasureAsync(SampleSink sink, Func<Task> load)
     {
+        var allocProcess = AllocProcess(sink.Target);
+        var allocBefore = allocProcess is null ? null : await alloc!.ReadAsync(allocProcess);
         redis?.Reset();
         var detailBefore = _detail.Read();
         var cpuBefore = cpu.Read();
@@ -261,10 +284,26 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         {
             sink.AddRedis(redis.Read());
         }
+
+        if (allocProcess is not null)
+        {
+            var allocAfter = await alloc!.ReadAsync(allocProcess);
+            sink.AddAllocated(allocAfter - allocBefore);
+        }
+    }
+
+    /// <summary>The <c>--alloc</c> process serving a target (a relay's silos, the bare proxy), or null if none is watched.</summary>
+    private string? AllocProcess(Target target)
+    {
+        var process = Report.IsRelay(target.Name) ? Report.SiloProcess(settings, target.Name)
+            : target.Name.StartsWith(Report.BareProxy, StringComparison.Ordinal) ? "proxy" : null;
+        return alloc is not null && alloc.Watches(process) ? process : null;
     }
 
     private static void Progress(string message) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
 }
 
 /// <summary>Everything a run measured.</summary>
-internal sealed record BenchRun(NoiseFloor Floor, List<PhaseResult> Phases, List<RedisTrace> Traces, Latency? RedisPing, TimeSpan Paused);
+/// <param name="ScrapeCost">Bytes one <c>/metrics</c> read adds to a window, per <c>--alloc</c> process (see <see cref="AllocMeter"/>).</param>
+internal sealed record BenchRun(NoiseFloor Floor, List<PhaseResult> Phases, List<RedisTrace> Traces, Latency? RedisPing, TimeSpan Paused,
+    IReadOnlyDictionary<string, long> ScrapeCost);

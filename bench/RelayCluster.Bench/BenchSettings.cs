@@ -63,10 +63,34 @@ internal sealed record BenchSettings
     /// </summary>
     public bool ClosedFirst { get; init; }
 
+    /// <summary>Whether the closed loop also runs streaming requests (<c>--closed-streaming true</c>): each target twice.</summary>
+    public bool ClosedStreaming { get; init; }
+
+    /// <summary>Whether the bare proxy is a closed-loop target too (<c>--closed-proxy true</c>): the control for CPU per request.</summary>
+    public bool ClosedProxy { get; init; }
+
+    /// <summary>
+    /// The relays (by name, as in <c>--relays</c>) the fixed-rate phase measures (<c>--open-relays a,b</c>); null = all. The first
+    /// relay must be among them (the report compares the others to it).
+    /// </summary>
+    public IReadOnlySet<string>? OpenRelays { get; init; }
+
+    /// <summary>
+    /// Servers whose allocated bytes are read around every window of their own load (<c>--alloc name=URL+URL,…</c>, names as in
+    /// <c>--pids</c>), from <c>URL/metrics</c>; see <see cref="AllocMeter"/>.
+    /// </summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<Uri> Urls)> Alloc { get; init; } = [];
+
+    /// <summary>The bearer token for <c>/metrics</c> (<c>--alloc-key</c>: the silos' admin key).</summary>
+    public string? AllocKey { get; init; }
+
     /// <summary>Whether the fixed-rate phase also runs streaming requests (<c>--streaming false</c> skips them).</summary>
     public bool Streaming { get; init; } = true;
 
-    /// <summary>Which targets the report judges: the relay's own (default) or issue 11's (<c>--verdicts orleans</c>, see <see cref="OrleansVerdicts"/>).</summary>
+    /// <summary>
+    /// Which targets the report judges: the relay's own (default), issue 11's (<c>--verdicts orleans</c>, see <see cref="OrleansVerdicts"/>)
+    /// or issue 16's (<c>--verdicts hotpath</c>, see <see cref="HotpathVerdicts"/>).
+    /// </summary>
     public string Verdicts { get; init; } = "relay";
 
     /// <summary>A file the verdict rows are appended to as well (markdown table rows), for a script's summary.</summary>
@@ -145,6 +169,13 @@ internal sealed record BenchSettings
             ClosedRounds = Int("closed-rounds", defaults.ClosedRounds),
             Streaming = bool.Parse(Get("streaming", "true")),
             ClosedFirst = bool.Parse(Get("closed-first", "false")),
+            ClosedStreaming = bool.Parse(Get("closed-streaming", "false")),
+            ClosedProxy = bool.Parse(Get("closed-proxy", "false")),
+            OpenRelays = values.Remove("open-relays", out var open)
+                ? open.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => $"{Report.Relay} ({n})").ToHashSet(StringComparer.Ordinal)
+                : null,
+            Alloc = [.. ParsePairs(Get("alloc", "")).Select(p => (p.Name, (IReadOnlyList<Uri>)Urls(p.Value)))],
+            AllocKey = values.Remove("alloc-key", out var allocKey) ? allocKey : null,
             Verdicts = Get("verdicts", defaults.Verdicts),
             Summary = values.Remove("summary", out var summary) ? summary : null,
             Processes = ParseProcesses(Get("pids", "")),

@@ -22,9 +22,10 @@ switch (args.FirstOrDefault())
         var settings = BenchSettings.Parse(args[1..]);
         using (var probe = new HttpProbe())
         using (var redis = settings.Redis is { } endpoint ? new RedisStats(endpoint) : null)
+        using (var alloc = settings.Alloc.Count > 0 ? new AllocMeter(settings.Alloc, settings.AllocKey) : null)
         {
             var cpu = new CpuMeter(settings.Processes);
-            var run = await new BenchPlan(settings, probe, cpu, redis).RunAsync();
+            var run = await new BenchPlan(settings, probe, cpu, redis, alloc).RunAsync();
             var report = Report.Write(settings, cpu.Names, run);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.Output))!);
             await File.WriteAllTextAsync(settings.Output, report);
@@ -35,6 +36,8 @@ switch (args.FirstOrDefault())
 
     default:
         Console.Error.WriteLine("usage: RelayCluster.Bench free-port | run (--relay URL | --relays name=URL,name=URL) --direct URL [--proxy URL] [--redis HOST:PORT] [--redis-scripts DIR] [--trace-duration 1] [--rate 500] [--duration 15] [--warmup 3] "
-            + "[--rounds 5] [--concurrency 64] [--closed-duration 15] [--closed-warmup 10] [--key KEY] [--pids name=pid,…] [--note TEXT]… [--out FILE]");
+            + "[--rounds 5] [--concurrency 64] [--closed-duration 15] [--closed-warmup 10] [--key KEY] [--pids name=pid,…] [--note TEXT]… [--out FILE] "
+            + "[--closed-model MODEL] [--closed-rounds N] [--closed-first true] [--closed-streaming true] [--closed-proxy true] [--open-relays name,…] "
+            + "[--alloc name=URL+URL,…] [--alloc-key KEY] [--verdicts relay|orleans|hotpath] [--summary FILE]");
         return 2;
 }

@@ -52,6 +52,10 @@ internal static class Report
         {
             OrleansVerdicts.Write(md, settings, processNames, fixedRate, closed);
         }
+        else if (settings.Verdicts == HotpathVerdicts.Name)
+        {
+            HotpathVerdicts.Write(md, settings, processNames, run, fixedRate, closed);
+        }
         else
         {
             WriteVerdicts(md, settings, fixedRate, closed, traces);
@@ -177,7 +181,7 @@ internal static class Report
         }
 
         md.AppendLine($"## (b) Throughput, closed loop at concurrency {settings.Concurrency}").AppendLine();
-        md.AppendLine($"{settings.Concurrency} workers each send their next non-streaming request as soon as the last is answered, "
+        md.AppendLine($"{settings.Concurrency} workers each send their next {(settings.ClosedStreaming ? "request (non-streaming, and streaming for the targets named so)" : "non-streaming request")} as soon as the last is answered, "
             + $"{settings.ClosedDuration.TotalSeconds:0.#} s after a {settings.ClosedWarmup.TotalSeconds:0.#} s warm-up at the same concurrency. "
             + (settings.ClosedRounds > 1 ? $"Every target warmed up first, then {settings.ClosedRounds} rounds in alternating order share the measured time. " : "")
             + (settings.ClosedModel is { } model && model != settings.SimulatorModel

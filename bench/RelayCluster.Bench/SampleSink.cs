@@ -23,6 +23,9 @@ internal sealed class SampleSink(string phase, Target target)
     private readonly List<RedisLatency?> _redisRounds = [];
     private long _elapsedTicks;
     private int _sent;
+    private long? _allocated;
+    private int _allocWindows;
+    private bool _allocUnknown;
 
     public string Phase { get; } = phase;
 
@@ -79,6 +82,17 @@ internal sealed class SampleSink(string phase, Target target)
         }
     }
 
+    /// <summary>Adds the bytes the target's own server allocated over one window (null: unknown, which makes the whole phase unknown).</summary>
+    public void AddAllocated(long? bytes)
+    {
+        lock (_gate)
+        {
+            _allocUnknown |= bytes is null;
+            _allocated = (_allocated ?? 0) + (bytes ?? 0);
+            _allocWindows++;
+        }
+    }
+
     /// <summary>Adds one window's CPU by thread and by other process (see <see cref="CpuDetail"/>).</summary>
     public void AddDetail(Dictionary<string, TimeSpan> detail)
     {
@@ -111,7 +125,9 @@ internal sealed class SampleSink(string phase, Target target)
                 _cpu ?? [],
                 _redis,
                 [.. _redisRounds],
-                new Dictionary<string, TimeSpan>(_detail, StringComparer.Ordinal));
+                new Dictionary<string, TimeSpan>(_detail, StringComparer.Ordinal),
+                _allocUnknown ? null : _allocated,
+                _allocWindows);
         }
     }
 }
@@ -132,7 +148,9 @@ internal sealed record PhaseResult(
     TimeSpan[] Cpu,
     RedisWindow? Redis = null,
     IReadOnlyList<RedisLatency?>? RedisRounds = null,
-    IReadOnlyDictionary<string, TimeSpan>? Detail = null)
+    IReadOnlyDictionary<string, TimeSpan>? Detail = null,
+    long? Allocated = null,
+    int AllocWindows = 0)
 {
     public int ErrorCount => Errors.Values.Sum();
 
@@ -140,6 +158,13 @@ internal sealed record PhaseResult(
 
     /// <summary>CPU microseconds per completed request for one process.</summary>
     public double CpuMicrosPerRequest(int process) => Ok > 0 ? Cpu[process].TotalMicroseconds / Ok : 0;
+
+    /// <summary>
+    /// Bytes the target's own server allocated per completed request, less one scrape's own allocations per window
+    /// (<paramref name="scrapeCost"/>, see <see cref="AllocMeter"/>); null when not measured.
+    /// </summary>
+    public double? AllocatedPerRequest(long scrapeCost) =>
+        Allocated is { } bytes && Ok > 0 ? Math.Max(0, bytes - (AllocWindows * scrapeCost)) / (double)Ok : null;
 
     /// <summary>Share of one core a process used, in percent (200 % = both cores of this machine).</summary>
     public double CpuPercent(int process) => Seconds > 0 ? Cpu[process].TotalSeconds / Seconds * 100 : 0;
