@@ -195,7 +195,9 @@ public sealed partial class JsonlUsageLedger : IUsageLedger, IUsageReader, IAsyn
 
                 foreach (var stream in files.Values)
                 {
-                    await stream.FlushAsync();
+                    // Synchronously: this loop has its own thread-pool turn, and FlushAsync handed each batch's
+                    // write to another work item (4 % of a silo's CPU in the profile, mostly that hop).
+                    stream.Flush();
                 }
 
                 pendingFlushes.ForEach(f => f.TrySetResult());
