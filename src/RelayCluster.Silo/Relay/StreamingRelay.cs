@@ -75,7 +75,7 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             ReadOnlyMemory<byte>? next;
             try
             {
-                next = await WithHeartbeatsAsync(events.ReadEventAsync(_aborted));
+                next = await NextEventAsync(events);
             }
             catch (SseEventTooLargeException ex) when (!_aborted.IsCancellationRequested)
             {
@@ -139,6 +139,23 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
                 await sink.WriteChunkAsync(payload);
             }
         }
+    }
+
+    /// <summary>
+    /// The upstream's next event. Chunks written so far are flushed only when it is not already at hand, so a burst of
+    /// chunks costs one send to the client, and no chunk waits on the upstream: the CPU profile of 16-chunk streams had
+    /// the send system call of each chunk's flush at 8 % of a silo's CPU.
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>?> NextEventAsync(SseReader events)
+    {
+        var pending = events.ReadEventAsync(_aborted);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return pending.Result;
+        }
+
+        await sink.FlushAsync();
+        return await WaitWithHeartbeatsAsync(pending.AsTask());
     }
 
     private async Task FailAsync(RelayError error, string ending)
