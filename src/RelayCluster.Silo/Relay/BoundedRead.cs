@@ -1,9 +1,13 @@
+using System.Buffers;
+
 namespace RelayCluster.Silo.Relay;
 
 /// <summary>
 /// Reads an upstream body whole, never holding more than a <see cref="ResponseBudget"/> allows. The body is
-/// gathered in 64 KiB pieces (small-object heap, no doubling copies) and copied once into an array of its exact
-/// size, so a body of N bytes costs at most about 2N while it is read.
+/// gathered in 64 KiB pieces (no doubling copies) and copied once into an array of its exact size, so a body of N
+/// bytes costs at most about 2N while it is read. The pieces are rented from the shared pool and returned: a new
+/// 64 KiB piece per answer was 70 % of the bytes a silo allocated per non-streaming request (typical answers are
+/// well under 1 KiB).
 /// </summary>
 internal static class BoundedRead
 {
@@ -26,11 +30,11 @@ internal static class BoundedRead
             {
                 if (pieces.Count == 0 || lastLength == PieceBytes)
                 {
-                    pieces.Add(new byte[PieceBytes]);
+                    pieces.Add(ArrayPool<byte>.Shared.Rent(PieceBytes));
                     lastLength = 0;
                 }
 
-                var read = await stream.ReadAsync(pieces[^1].AsMemory(lastLength), cancellationToken);
+                var read = await stream.ReadAsync(pieces[^1].AsMemory(lastLength, PieceBytes - lastLength), cancellationToken);
                 if (read == 0)
                 {
                     break;
@@ -62,6 +66,11 @@ internal static class BoundedRead
             if (!complete)
             {
                 budget.Release(taken);
+            }
+
+            foreach (var piece in pieces)
+            {
+                ArrayPool<byte>.Shared.Return(piece);
             }
         }
     }

@@ -6,7 +6,8 @@ using RelayCluster.Upstreams.Sse;
 namespace RelayCluster.Silo.Relay;
 
 /// <summary>
-/// A call's HTTP response. Streams go out as SSE (chunks as <c>data:</c> events, flushed one by one); for a
+/// A call's HTTP response. Streams go out as SSE (chunks as <c>data:</c> events, flushed whenever the relay waits for
+/// the upstream, so chunks that arrived together share one send); for a
 /// buffered call only the failure path is used, as a status response while nothing has been sent. Every send has a
 /// deadline (<see cref="SendDeadline"/>): a client that stops reading is cut off and the call ends as disconnected.
 /// </summary>
@@ -15,8 +16,15 @@ internal sealed class HttpSink : IStreamSink
     private static readonly byte[] Heartbeat = ": keep-alive\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
+    /// <summary>
+    /// Chunks written but not flushed, at most, in bytes: a burst of chunks already read from the upstream goes out in
+    /// one send (one system call instead of one per chunk), but no more than this is held in memory for it.
+    /// </summary>
+    private const int MaxUnflushedBytes = 16 * 1024;
+
     private readonly HttpContext _context;
     private readonly SendDeadline _deadline;
+    private int _unflushed;
 
     public HttpSink(HttpContext context)
     {
@@ -62,12 +70,24 @@ internal sealed class HttpSink : IStreamSink
         await _deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(Heartbeat, Aborted));
     }
 
-    public async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload)
+    public ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload)
     {
         // One data line per line of the payload: valid SSE for any payload (the relay sends chunks on one line).
         var writer = _context.Response.BodyWriter;
         SseFrame.WriteData(writer, payload.Span);
-        await _deadline.WithinAsync(writer.FlushAsync(Aborted));
+        _unflushed += payload.Length;
+        return _unflushed >= MaxUnflushedBytes ? FlushAsync() : ValueTask.CompletedTask;
+    }
+
+    public ValueTask FlushAsync()
+    {
+        if (_unflushed == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _unflushed = 0;
+        return _deadline.WithinAsync(_context.Response.BodyWriter.FlushAsync(Aborted));
     }
 
     public async ValueTask CompleteAsync()

@@ -20,8 +20,14 @@ internal interface IStreamSink
     /// <summary>Called for every silent heartbeat interval while the upstream is quiet.</summary>
     ValueTask HeartbeatAsync();
 
-    /// <summary>One upstream chunk, unchanged (its JSON bytes).</summary>
+    /// <summary>
+    /// One upstream chunk, unchanged (its JSON bytes). A sink may hold it until <see cref="FlushAsync"/> (or the end of
+    /// the stream), so that chunks that arrived together leave together.
+    /// </summary>
     ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload);
+
+    /// <summary>Sends every chunk written so far: called before the relay waits for the upstream's next event.</summary>
+    ValueTask FlushAsync();
 
     /// <summary>The clean end of the stream (for SSE, <c>[DONE]</c>).</summary>
     ValueTask CompleteAsync();

@@ -39,7 +39,7 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             try
             {
                 // Fallbacks happen inside SendAsync, before the first chunk; heartbeats meanwhile carry no content.
-                upstream = await WithHeartbeatsAsync(call.SendAsync(_aborted).AsTask());
+                upstream = await WithHeartbeatsAsync(call.SendAsync(_aborted));
             }
             catch (UpstreamUnavailableException ex)
             {
@@ -75,7 +75,7 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
             ReadOnlyMemory<byte>? next;
             try
             {
-                next = await WithHeartbeatsAsync(events.ReadEventAsync(_aborted).AsTask());
+                next = await NextEventAsync(events);
             }
             catch (SseEventTooLargeException ex) when (!_aborted.IsCancellationRequested)
             {
@@ -141,14 +141,38 @@ internal sealed class StreamingRelay(IStreamSink sink, AdmittedRequest admitted,
         }
     }
 
+    /// <summary>
+    /// The upstream's next event. Chunks written so far are flushed only when it is not already at hand, so a burst of
+    /// chunks costs one send to the client, and no chunk waits on the upstream: the CPU profile of 16-chunk streams had
+    /// the send system call of each chunk's flush at 8 % of a silo's CPU.
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>?> NextEventAsync(SseReader events)
+    {
+        var pending = events.ReadEventAsync(_aborted);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return pending.Result;
+        }
+
+        await sink.FlushAsync();
+        return await WaitWithHeartbeatsAsync(pending.AsTask());
+    }
+
     private async Task FailAsync(RelayError error, string ending)
     {
         await admitted.SettleAsync(ending, sink.IsCommitted ? 200 : error.Status);
         await sink.FailAsync(error);
     }
 
-    /// <summary>Waits for <paramref name="pending"/>, sending a heartbeat for every silent interval.</summary>
-    private async Task<T> WithHeartbeatsAsync<T>(Task<T> pending)
+    /// <summary>
+    /// Waits for <paramref name="pending"/>, sending a heartbeat for every silent interval. An event already read
+    /// (chunks often arrive several to a packet) is returned at once: the timed wait costs a task, a timer and a
+    /// cancellation registration per event, which the CPU profile showed on every chunk of every stream.
+    /// </summary>
+    private ValueTask<T> WithHeartbeatsAsync<T>(ValueTask<T> pending) =>
+        pending.IsCompletedSuccessfully ? new ValueTask<T>(pending.Result) : new ValueTask<T>(WaitWithHeartbeatsAsync(pending.AsTask()));
+
+    private async Task<T> WaitWithHeartbeatsAsync<T>(Task<T> pending)
     {
         while (true)
         {

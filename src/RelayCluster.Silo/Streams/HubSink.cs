@@ -38,6 +38,9 @@ internal sealed class HubSink(SendDeadline deadline, CancellationToken aborted) 
         return deadline.WithinAsync(_items.Writer.WriteAsync(chunk.RootElement.Clone(), aborted));
     }
 
+    // Each chunk is queued as it is written.
+    public ValueTask FlushAsync() => ValueTask.CompletedTask;
+
     public ValueTask CompleteAsync()
     {
         _items.Writer.TryComplete();

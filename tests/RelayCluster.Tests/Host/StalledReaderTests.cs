@@ -15,7 +15,9 @@ namespace RelayCluster.Tests.Host;
 public sealed class StalledReaderTests : IDisposable
 {
     private const string Key = "sk-stalled-reader-key";
-    private const int Tokens = 20_000;
+    // Enough output to outlast the loopback socket buffers (several MiB once autotuned) before the client is cut off:
+    // chunks that arrive together share one send, so the kernel holds more of them than when each was its own send.
+    private const int Tokens = 100_000;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
 
     // Slack for filling the socket buffers before the first stalled send, plus polling; well under the 15 s after
