@@ -115,7 +115,7 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
 
     public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) => Task.FromResult(0L);
 
-    /// <summary>What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads).</summary>
+    /// <summary>What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads): non-zero increments only.</summary>
     private static Dictionary<string, Dictionary<string, long>> UsageTotals(List<LedgerEntry> ledger)
     {
         var months = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
@@ -143,6 +143,15 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
             Add(totals, $"e:{record.Ending}", 1);
             AddSlice(totals, record, prompt, completion, cost);
             AddDay(totals, month, record, prompt, completion, cost);
+        }
+
+        // An increment of 0 changes nothing a reader sees (an absent field reads as 0) but costs the script a field.
+        foreach (var totals in months.Values)
+        {
+            foreach (var field in totals.Where(t => t.Value == 0).Select(t => t.Key).ToList())
+            {
+                totals.Remove(field);
+            }
         }
 
         return months;

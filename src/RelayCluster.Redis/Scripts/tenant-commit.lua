@@ -5,7 +5,7 @@
 --   state field/value pairs; request buckets set (second/amount pairs); request buckets dropped (seconds);
 --   token buckets set; token buckets dropped; reservations set (id/value pairs); reservations removed (ids);
 --   reclaimed set (id/value pairs); reclaimed removed (ids); ledger records (JSON);
---   then for each usage key in order: field/increment pairs.
+--   then for each usage key in order: field/increment pairs (the caller leaves out increments of 0).
 -- Values are absolute (the grain's own), except usage totals, which only ever grow by what this commit books.
 -- Returns 0, or -1 when a newer activation raised the epoch: then nothing was written.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
