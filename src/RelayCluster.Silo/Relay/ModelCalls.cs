@@ -36,6 +36,8 @@ internal sealed partial class ModelCalls(
             return CallStart.Refused(parseError!);
         }
 
+        request.CallerBody = body; // every caller hands over a fresh array, so it can go upstream as it is
+
         // 2. Model resolution (see CallableModels), then the endpoint: a model serves chat or embeddings, not both.
         if (CallableModels.Resolve(router, routes, tenant, request.Model) is not { } callable)
         {
@@ -214,6 +216,7 @@ internal sealed class ModelCall(
             var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream)
             {
                 OutputCap = operation == RelayOperation.Embeddings ? null : admitted.Request.MaxOutputTokens ?? target.DefaultMaxOutputTokens,
+                CallerBody = admitted.Request.CallerBody,
                 Check = check.RunAsync,
             };
             UpstreamResponse response;
