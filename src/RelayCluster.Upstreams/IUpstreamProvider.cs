@@ -13,6 +13,12 @@ public sealed record UpstreamRequest(RelayOperation Operation, JsonObject Body, 
     public long? OutputCap { get; init; }
 
     /// <summary>
+    /// The caller's body as received, when known (see <see cref="RelayRequest.CallerBody"/>): a provider that sends the
+    /// OpenAI wire format rewrites these bytes (<see cref="UpstreamBody"/>) instead of serializing <see cref="Body"/>.
+    /// </summary>
+    public ReadOnlyMemory<byte> CallerBody { get; init; }
+
+    /// <summary>
     /// Vets a 2xx answer before it counts as one: returns it (its body may have been read, or re-wrapped to replay what
     /// was read), or another answer in its place, such as a 502 for a 2xx that is not the endpoint's answer. The
     /// resilience layer runs it inside each attempt, so such an answer is retried, counted against the upstream's

@@ -21,6 +21,13 @@ public sealed class RelayRequest
 
     public required JsonObject Body { get; init; }
 
+    /// <summary>
+    /// The caller's body as received (UTF-8 JSON, <see cref="Body"/> is its parse), kept by whoever parsed it so that an
+    /// OpenAI-compatible upstream is sent those bytes rewritten in place (<see cref="UpstreamBody"/>) rather than the
+    /// tree serialized again; empty when unknown. The owner must not reuse the memory while the call runs.
+    /// </summary>
+    public ReadOnlyMemory<byte> CallerBody { get; set; }
+
     public required string Model { get; init; }
 
     public bool Stream { get; init; }

@@ -8,7 +8,7 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
 {
     public Task InvokeAsync(HttpContext context)
     {
-        var id = "req_" + Guid.NewGuid().ToString("N");
+        var id = NewId();
         context.TraceIdentifier = id;
         context.Response.Headers["x-request-id"] = id;
         context.Response.Headers["access-control-expose-headers"] = "x-request-id";
@@ -17,4 +17,11 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
         context.Response.Headers.XContentTypeOptions = "nosniff";
         return next(context);
     }
+
+    /// <summary><c>req_</c> + a random GUID's 32 hex digits, written into one string (no intermediate string to concatenate).</summary>
+    internal static string NewId() => string.Create(36, Guid.NewGuid(), static (chars, guid) =>
+    {
+        "req_".CopyTo(chars);
+        guid.TryFormat(chars[4..], out _, "N");
+    });
 }

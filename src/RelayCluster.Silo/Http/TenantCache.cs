@@ -47,20 +47,29 @@ internal sealed class TenantCache
     internal int Count => _known.Count + _misses.Count;
 
     /// <summary>The key's tenant, or null for a key no tenant holds.</summary>
-    public async ValueTask<Tenant?> FindByKeyAsync(string key)
+    public ValueTask<Tenant?> FindByKeyAsync(string key)
     {
-        var hash = ApiKeyHash.Of(key);
+        // A cached key (every request but a tenant's first in a while) is found by its hash in a stack buffer:
+        // no hash string, no async state machine.
+        Span<char> hash = stackalloc char[ApiKeyHash.Length];
+        ApiKeyHash.Write(key, hash);
         var now = _time.GetTimestamp();
-        if (_known.TryGetValue(hash, out var cached) && cached.Expires > now)
+        if (_known.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out var cached) && cached.Expires > now)
         {
-            return cached.Tenant;
+            return ValueTask.FromResult<Tenant?>(cached.Tenant);
         }
 
-        if (_misses.TryGetValue(hash, out var missExpires) && missExpires > now)
+        if (_misses.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hash, out var missExpires) && missExpires > now)
         {
-            return null;
+            return ValueTask.FromResult<Tenant?>(null);
         }
 
+        return LookUpAsync(hash.ToString(), now);
+    }
+
+    /// <summary>A key not cached (or expired): read from the directory, and cached unless a change came meanwhile.</summary>
+    private async ValueTask<Tenant?> LookUpAsync(string hash, long now)
+    {
         var generation = Interlocked.Read(ref _generation);
         var tenantId = await _directory.FindTenantIdAsync(hash);
         var entry = tenantId is null ? null : await _directory.GetAsync(tenantId);

@@ -36,6 +36,8 @@ internal sealed partial class ModelCalls(
             return CallStart.Refused(parseError!);
         }
 
+        request.CallerBody = body; // every caller hands over a fresh array, so it can go upstream as it is
+
         // 2. Model resolution (see CallableModels), then the endpoint: a model serves chat or embeddings, not both.
         if (CallableModels.Resolve(router, routes, tenant, request.Model) is not { } callable)
         {
@@ -49,7 +51,12 @@ internal sealed partial class ModelCalls(
 
         var (route, resolved) = (callable.Route, callable.Resolved);
         var plan = route?.Plan(request.Stream, lane.Name == CallLane.BatchName, requestId) ?? RoutePlan.Single(resolved!);
-        var targets = plan.Targets.Select(lane.Price).ToArray();
+        var targets = new ModelRoute[plan.Targets.Count]; // a loop, not LINQ: this runs for every call
+        for (var i = 0; i < targets.Length; i++)
+        {
+            targets[i] = lane.Price(plan.Targets[i]);
+        }
+
         if (OutputCapRefusal(request, targets) is { } tooLarge)
         {
             return CallStart.Refused(tooLarge);
@@ -62,9 +69,19 @@ internal sealed partial class ModelCalls(
         long PromptBound(ModelRoute t) => request.Prompt.WorstCaseTokensOn(t.Prompt);
         long OutputCap(ModelRoute t) =>
             Saturating.Add(request.OutputBound(t.DefaultMaxOutputTokens), request.Prompt.Content?.PredictionTokens(t.Prompt.Tokenizer) ?? 0);
-        var bounds = targets.Select(t => (Target: t, Prompt: PromptBound(t), Output: OutputCap(t))).ToArray();
-        var worstTokens = bounds.Max(b => Saturating.Add(b.Prompt, b.Output));
-        var worstCost = bounds.Max(b => b.Target.CostNanos(b.Prompt, b.Output));
+        if (targets.Length == 0)
+        {
+            throw new InvalidOperationException("A route plan without targets."); // as the LINQ Max that was here threw
+        }
+
+        long worstTokens = long.MinValue, worstCost = long.MinValue;
+        foreach (var target in targets)
+        {
+            var (prompt, output) = (PromptBound(target), OutputCap(target));
+            worstTokens = Math.Max(worstTokens, Saturating.Add(prompt, output));
+            worstCost = Math.Max(worstCost, target.CostNanos(prompt, output));
+        }
+
         var grain = grains.GetTenant(tenant.Id);
         var unreserved = false;
         Admission admission;
@@ -214,6 +231,7 @@ internal sealed class ModelCall(
             var request = new UpstreamRequest(operation, admitted.Request.PrepareForUpstream(target.UpstreamModel), admitted.Request.Stream)
             {
                 OutputCap = operation == RelayOperation.Embeddings ? null : admitted.Request.MaxOutputTokens ?? target.DefaultMaxOutputTokens,
+                CallerBody = admitted.Request.CallerBody,
                 Check = check.RunAsync,
             };
             UpstreamResponse response;

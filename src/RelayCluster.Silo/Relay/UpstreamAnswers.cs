@@ -22,6 +22,11 @@ internal static class UpstreamAnswers
     /// <summary>What is wrong with a whole (non-streamed) answer of <paramref name="operation"/>, or null if it is one.</summary>
     public static OpenAiError? ProblemWithBody(RelayOperation operation, ReadOnlySpan<byte> body)
     {
+        if (IsPlainAnswer(operation, body))
+        {
+            return null;
+        }
+
         var what = operation == RelayOperation.Embeddings ? "an embeddings list" : "a chat completion";
         JsonDocument? document = null;
         try
@@ -69,6 +74,90 @@ internal static class UpstreamAnswers
 
             return null;
         }
+    }
+
+    /// <summary>
+    /// The common case of <see cref="ProblemWithBody"/> without building a document (a tree per answer was its largest
+    /// cost): true only for one JSON object with no <c>error</c> member and exactly one list member (<c>choices</c>, or
+    /// <c>data</c> for embeddings) that is a non-empty array of objects, each embedding holding an <c>embedding</c>
+    /// member. Such an answer is one by the document rules too; false sends every other body (errors, odd shapes,
+    /// repeated members, broken JSON) to the document path, which says what is wrong with it.
+    /// </summary>
+    private static bool IsPlainAnswer(RelayOperation operation, ReadOnlySpan<byte> body)
+    {
+        var embeddings = operation == RelayOperation.Embeddings;
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            var lists = 0;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("error"u8))
+                {
+                    return false;
+                }
+
+                var isList = reader.ValueTextEquals(embeddings ? "data"u8 : "choices"u8);
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                if (!isList)
+                {
+                    reader.Skip();
+                }
+                else if (++lists > 1 || !IsListOfItems(ref reader, embeddings))
+                {
+                    return false;
+                }
+            }
+
+            return lists == 1 && reader.TokenType == JsonTokenType.EndObject && !reader.Read(); // nothing after the object
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>At a list's first token: whether it is a non-empty array of objects (of embeddings when asked); leaves the reader at its end.</summary>
+    private static bool IsListOfItems(ref Utf8JsonReader reader, bool embeddings)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            return false;
+        }
+
+        var items = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            items++;
+            var hasEmbedding = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                hasEmbedding |= reader.ValueTextEquals("embedding"u8);
+                reader.Read();
+                reader.Skip();
+            }
+
+            if (embeddings && !hasEmbedding)
+            {
+                return false;
+            }
+        }
+
+        return items > 0;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Wire;
 
@@ -36,7 +37,7 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     {
         using var message = new HttpRequestMessage(HttpMethod.Post, request.Operation == RelayOperation.ChatCompletions ? _chatUri : _embeddingsUri)
         {
-            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(request.Body))
+            Content = new ByteArrayContent(BodyOf(request))
             {
                 Headers = { ContentType = new MediaTypeHeaderValue("application/json") },
             },
@@ -63,4 +64,14 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// The bytes sent: the caller's body rewritten in place when it is known and simple enough, else the rewritten tree
+    /// serialized (the tree's model and stream options are the same either way: see <see cref="RelayRequest.PrepareForUpstream"/>).
+    /// </summary>
+    private static byte[] BodyOf(UpstreamRequest request) =>
+        (request.CallerBody.IsEmpty || request.Body["model"] is not JsonValue model || !model.TryGetValue<string>(out var name)
+            ? null
+            : UpstreamBody.Rewrite(request.CallerBody.Span, name, request.Stream))
+        ?? JsonSerializer.SerializeToUtf8Bytes(request.Body);
 }

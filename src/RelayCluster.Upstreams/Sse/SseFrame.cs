@@ -9,9 +9,25 @@ namespace RelayCluster.Upstreams.Sse;
 /// </summary>
 public static class SseFrame
 {
+    /// <summary>Payload bytes written with one span: within the 4 KiB blocks of Kestrel's and Pipe's pools.</summary>
+    private const int SmallEvent = 4000;
+
     /// <summary>Writes <paramref name="payload"/> as one event: a <c>data: </c> line for each of its lines, then a blank line.</summary>
     public static void WriteData(IBufferWriter<byte> output, ReadOnlySpan<byte> payload)
     {
+        if (payload.Length <= SmallEvent && payload.IndexOfAny((byte)'\n', (byte)'\r') < 0)
+        {
+            // The usual event (a chunk is one short line): one span asked of the writer, not three. Larger ones are
+            // written piecewise, so a pipe is never asked for one span bigger than its pooled blocks.
+            var size = payload.Length + 8;
+            var span = output.GetSpan(size);
+            "data: "u8.CopyTo(span);
+            payload.CopyTo(span[6..]);
+            "\n\n"u8.CopyTo(span[(6 + payload.Length)..]);
+            output.Advance(size);
+            return;
+        }
+
         while (true)
         {
             output.Write("data: "u8);
