@@ -10,6 +10,8 @@
 #   silo_config KEY                   fills the array silo_env with what every benchmark silo shares (tenant key KEY)
 #   start_silo NAME DLL [ENV=VALUE…]  a silo on a free port, logging to $work/NAME.log; sets url[NAME], pid[NAME]
 #   wait_for URL [SECONDS]            waits for URL to answer 2xx
+#   start_relay_beside_base REV       MockUpstream, the proxy and silos `relay` and `relay-base` (REV), all waited for
+#   stop_silos TAG                    the silos' last warnings, then the silos stopped (before Redis)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -182,4 +184,39 @@ start_silo() {
   pids+=("$!")
   pid[$name]="$!"
   url[$name]="http://127.0.0.1:$http"
+}
+
+# start_relay_beside_base REV: a this-build-beside-its-base comparison's servers, all waited for: MockUpstream, the bare
+# proxy, and two embedded silos with the shared configuration, `relay` (this checkout) and `relay-base` (REV's build).
+start_relay_beside_base() {
+  build_base "$1"
+  start_mock
+  start_proxy
+  silo_config sk-bench-key
+  start_silo relay "$work/RelayCluster.Silo/RelayCluster.Silo.dll"
+  start_silo relay-base "$work/RelayCluster.Silo.base/RelayCluster.Silo.dll"
+  wait_for "$mock_url/v1/models"
+  wait_for "$proxy_url/healthz"
+  wait_for "${url[relay]}/healthz"
+  wait_for "${url[relay-base]}/healthz"
+}
+
+# stop_silos TAG: prints the last warnings any silo logged (TAG names the script), then stops the silos and waits (at most
+# 20 s each) for them to go, while Redis still answers: each silo leaves its Orleans cluster in a few seconds, which it
+# cannot do once Redis is gone. cleanup stops the rest.
+stop_silos() {
+  local name count
+  for name in "${!url[@]}"; do
+    count="$(grep -cE '^(warn|fail|crit):' "$work/$name.log" || true)"
+    if [ "$count" -gt 0 ]; then
+      echo "[$1] $name logged $count warnings/errors; the last:" >&2
+      grep -A1 -E '^(warn|fail|crit):' "$work/$name.log" | tail -n 4 >&2
+    fi
+  done
+  for name in "${!pid[@]}"; do
+    kill "${pid[$name]}" 2>/dev/null || true
+  done
+  for name in "${!pid[@]}"; do
+    for _ in $(seq 1 200); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
+  done
 }

@@ -153,20 +153,7 @@ other_share="$(awk -v b="$busy_before" -v a="$(busy)" -v s="$elapsed" 'BEGIN{pri
   sed -e 's/^## /### /' -e 's/^### 4\./## 4./' "$work/fanout.md"
 } >"$report"
 cat "$report"
-for name in "${!url[@]}"; do
-  count="$(grep -cE '^(warn|fail|crit):' "$work/$name.log" || true)"
-  if [ "$count" -gt 0 ]; then
-    echo "[run-orleans.sh] $name logged $count warnings/errors; the last:" >&2
-    grep -A1 -E '^(warn|fail|crit):' "$work/$name.log" | tail -n 4 >&2
-  fi
-done
-# The silos stop first, while Redis still answers (each leaves the Orleans cluster in a few seconds); cleanup does the rest.
-for name in "${!pid[@]}"; do
-  kill "${pid[$name]}" 2>/dev/null || true
-done
-for name in "${!pid[@]}"; do
-  for _ in $(seq 1 200); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
-done
+stop_silos run-orleans.sh
 if [ "${REMOVE_BASE:-0}" = 1 ]; then
   git worktree remove --force "$base_dir"
 fi

@@ -105,17 +105,4 @@ busy_share="$(awk -v b="$busy_before" -v a="$(busy)" -v s="$elapsed" 'BEGIN{prin
   tail -n +5 "$work/run.md" # the generator's report, from its list of the machine's details on
 } >"$report"
 cat "$report"
-for name in "${!url[@]}"; do
-  count="$(grep -cE '^(warn|fail|crit):' "$work/$name.log" || true)"
-  if [ "$count" -gt 0 ]; then
-    echo "[hotpath] $name logged $count warnings/errors; the last:" >&2
-    grep -A1 -E '^(warn|fail|crit):' "$work/$name.log" | tail -n 4 >&2
-  fi
-done
-# The silos stop first, while Redis still answers (each leaves its Orleans cluster in a few seconds); cleanup does the rest.
-for name in "${!pid[@]}"; do
-  kill "${pid[$name]}" 2>/dev/null || true
-done
-for name in "${!pid[@]}"; do
-  for _ in $(seq 1 200); do kill -0 "${pid[$name]}" 2>/dev/null || break; sleep 0.1; done
-done
+stop_silos hotpath

@@ -12,16 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 report="bench/results/metrics.md"
 
 build_and_copy
-build_base "${BASE_REV:-c557618}"
-start_mock
-start_proxy
-silo_config sk-bench-key
-start_silo relay "$work/RelayCluster.Silo/RelayCluster.Silo.dll"
-start_silo relay-base "$work/RelayCluster.Silo.base/RelayCluster.Silo.dll"
-wait_for "$mock_url/v1/models"
-wait_for "$proxy_url/healthz"
-wait_for "${url[relay]}/healthz"
-wait_for "${url[relay-base]}/healthz"
+start_relay_beside_base "${BASE_REV:-c557618}"
 
 # A scraper, as Prometheus would be: every 15 s, with the admin key.
 ( while true; do curl -s -o /dev/null -H "Authorization: Bearer $admin_key" "${url[relay]}/metrics"; sleep 15; done ) &

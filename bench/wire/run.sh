@@ -11,16 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 report="bench/results/wire.md"
 
 build_and_copy
-build_base "${BASE_REV:-070112d}"
-start_mock
-start_proxy
-silo_config sk-bench-key
-start_silo relay "$work/RelayCluster.Silo/RelayCluster.Silo.dll"
-start_silo relay-base "$work/RelayCluster.Silo.base/RelayCluster.Silo.dll"
-wait_for "$mock_url/v1/models"
-wait_for "$proxy_url/healthz"
-wait_for "${url[relay]}/healthz"
-wait_for "${url[relay-base]}/healthz"
+start_relay_beside_base "${BASE_REV:-070112d}"
 
 dotnet "$bench" run \
   --relays "relay=${url[relay]},relay-base=${url[relay-base]}" \
