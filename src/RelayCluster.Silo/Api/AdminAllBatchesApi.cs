@@ -41,12 +41,12 @@ internal static class AdminAllBatchesApi
         var count = 20;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
         {
-            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{Shown(limit)}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{Shown(limit)}' instead."));
         }
 
         if (status is not null && !Statuses.Contains(status, StringComparer.Ordinal))
         {
-            return await FailAsync(context, RelayError.InvalidValue("status", $"expected one of {string.Join(", ", Statuses)}, but got '{Shown(status)}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("status", $"expected one of {string.Join(", ", Statuses)}, but got '{Shown(status)}' instead."));
         }
 
         var ids = await Task.WhenAll((await tenants.ListAsync()).Select(async t => (Tenant: t, Ids: await grains.GetGrain<ITenantBatchesActor>(t).AllAsync())));
@@ -88,10 +88,4 @@ internal static class AdminAllBatchesApi
     }
 
     private static string Shown(string value) => value.Length <= 40 ? value : value[..40] + "…";
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
-    }
 }

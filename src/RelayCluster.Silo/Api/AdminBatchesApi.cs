@@ -28,12 +28,12 @@ internal static class AdminBatchesApi
         var count = 20;
         if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
         {
-            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
         }
 
         if (await tenants.GetAsync(id) is null)
         {
-            return await FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
         }
 
         var page = await store.ListAsync(id, after, count);
@@ -43,19 +43,19 @@ internal static class AdminBatchesApi
     private static async Task<IResult> GetAsync(string id, string batchId, HttpContext context, IBatches store) =>
         await store.GetAsync(id, batchId) is { } batch
             ? Results.Bytes(BatchJson.Serialize(batch), "application/json")
-            : await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+            : await ErrorResponses.FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
 
     private static async Task<IResult> CancelAsync(string id, string batchId, HttpContext context, IBatches store, TimeProvider time)
     {
         if (await store.CancelAsync(id, batchId, time.GetUtcNow().ToUnixTimeSeconds()) is not { } batch)
         {
-            return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
         }
 
         if (batch.Status is not (BatchStatus.Cancelling or BatchStatus.Cancelled))
         {
             // As the public API answers it.
-            return await FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
+            return await ErrorResponses.FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
         }
 
         return Results.Bytes(BatchJson.Serialize(batch), "application/json");
@@ -66,17 +66,11 @@ internal static class AdminBatchesApi
     {
         if (!BatchIds.IsValid(batchId) || await store.GetAsync(id, batchId) is null)
         {
-            return await FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"batch '{batchId}' of tenant '{id}'"));
         }
 
         var address = await grains.HostOfAsync(batchId);
         var at = address.IndexOf('@', StringComparison.Ordinal);
         return TypedResults.Ok(new GrainView("batch.grain", batchId, address, at < 0 ? address : address[..at]));
-    }
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return TypedResults.Empty;
     }
 }

@@ -31,12 +31,12 @@ internal static class AdminRecentRequestsApi
         var count = 50;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxLimit))
         {
-            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and {MaxLimit}, but got '{Shown(limit)}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and {MaxLimit}, but got '{Shown(limit)}' instead."));
         }
 
         if (await tenants.GetAsync(id) is not { } tenant)
         {
-            return await FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
         }
 
         var recent = await usage.GetRecentAsync(id, tenant.Incarnation, count);
@@ -60,10 +60,4 @@ internal static class AdminRecentRequestsApi
     }
 
     private static string Shown(string value) => value.Length <= 32 ? value : value[..32] + "…";
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
-    }
 }

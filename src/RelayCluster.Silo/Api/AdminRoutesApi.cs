@@ -45,14 +45,14 @@ internal static class AdminRoutesApi
     }
 
     private static async Task<IResult> GetAsync(string model, HttpContext context, RouteTable table) =>
-        table.Definitions.TryGetValue(model, out var route) ? Results.Json(View(model, route)) : await FailAsync(context, NotFound(model));
+        table.Definitions.TryGetValue(model, out var route) ? Results.Json(View(model, route)) : await ErrorResponses.FailAsync(context, NotFound(model));
 
     private static async Task<IResult> PutAsync(string model, HttpContext context, RouteTable table, IRouteStore store)
     {
         var (body, invalid) = await JsonBody.ReadCheckedAsync(context);
         if (invalid is not null)
         {
-            return await FailAsync(context, invalid);
+            return await ErrorResponses.FailAsync(context, invalid);
         }
 
         RouteDefinition? route;
@@ -63,11 +63,11 @@ internal static class AdminRoutesApi
         catch (JsonException ex)
         {
             // Well-formed JSON of the wrong shape: a field of the wrong type, or a number out of its range.
-            return await FailAsync(context, RelayError.InvalidValue(ex.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "route",
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue(ex.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "route",
                 "the route does not have the expected shape (see GET /admin/routes for one)."));
         }
 
-        return route is null ? await FailAsync(context, RelayError.InvalidJson()) : await SaveAsync(context, model, route.Normalize(), table, store);
+        return route is null ? await ErrorResponses.FailAsync(context, RelayError.InvalidJson()) : await SaveAsync(context, model, route.Normalize(), table, store);
     }
 
     /// <summary><c>{"alternative"?: name, "lane"?: "targets"|"stream"|"non_stream"|"batch", "weights": {model: weight}}</c></summary>
@@ -75,18 +75,18 @@ internal static class AdminRoutesApi
     {
         if (!table.Definitions.TryGetValue(model, out var current))
         {
-            return await FailAsync(context, NotFound(model));
+            return await ErrorResponses.FailAsync(context, NotFound(model));
         }
 
         var (body, invalid) = await JsonBody.ReadObjectAsync(context);
         if (body is null)
         {
-            return await FailAsync(context, invalid!);
+            return await ErrorResponses.FailAsync(context, invalid!);
         }
 
         if (body["weights"] is not JsonObject weights)
         {
-            return await FailAsync(context, body["weights"] is null
+            return await ErrorResponses.FailAsync(context, body["weights"] is null
                 ? RelayError.MissingParameter("weights")
                 : RelayError.InvalidType("weights", "an object", JsonKinds.Describe(body["weights"])));
         }
@@ -96,24 +96,24 @@ internal static class AdminRoutesApi
         var (lane, laneError) = JsonBody.OptionalString(body, "lane", "targets");
         if ((nameError ?? laneError) is { } stringError)
         {
-            return await FailAsync(context, stringError);
+            return await ErrorResponses.FailAsync(context, stringError);
         }
 
         if (!route.Alternatives.TryGetValue(name!, out var alternative) || alternative.Lists().FirstOrDefault(l => l.Lane == lane).Targets is not { } targets)
         {
-            return await FailAsync(context, RelayError.InvalidValue("lane", $"the route has no list '{lane}' in alternative '{name}'."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("lane", $"the route has no list '{lane}' in alternative '{name}'."));
         }
 
         foreach (var (target, weight) in weights)
         {
             if (targets.Find(t => t.Model == target) is not { } entry)
             {
-                return await FailAsync(context, RelayError.InvalidValue("weights", $"'{target}' is not a target of {name}.{lane}."));
+                return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("weights", $"'{target}' is not a target of {name}.{lane}."));
             }
 
             if (!JsonKinds.TryGetInt(weight, out var w) || w is < 0 or > int.MaxValue)
             {
-                return await FailAsync(context, RelayError.InvalidValue($"weights.{target}", "expected a non-negative integer."));
+                return await ErrorResponses.FailAsync(context, RelayError.InvalidValue($"weights.{target}", "expected a non-negative integer."));
             }
 
             entry.Weight = (int)w;
@@ -126,20 +126,20 @@ internal static class AdminRoutesApi
     {
         if (!table.Definitions.TryGetValue(model, out var current))
         {
-            return await FailAsync(context, NotFound(model));
+            return await ErrorResponses.FailAsync(context, NotFound(model));
         }
 
         var (body, invalid) = await JsonBody.ReadObjectAsync(context, emptyIsObject: true);
         if (body is null)
         {
-            return await FailAsync(context, invalid!);
+            return await ErrorResponses.FailAsync(context, invalid!);
         }
 
         var route = current.Normalize();
         var (alternative, alternativeError) = JsonBody.OptionalString(body, "alternative", null);
         if (alternativeError is not null)
         {
-            return await FailAsync(context, alternativeError);
+            return await ErrorResponses.FailAsync(context, alternativeError);
         }
 
         route.Active = alternative;
@@ -151,7 +151,7 @@ internal static class AdminRoutesApi
     {
         if (!table.Definitions.ContainsKey(model))
         {
-            return await FailAsync(context, NotFound(model));
+            return await ErrorResponses.FailAsync(context, NotFound(model));
         }
 
         if (table.Configured(model) is { } configured)
@@ -174,7 +174,7 @@ internal static class AdminRoutesApi
         if (problems.Count != 0)
         {
             var (field, message) = problems[0];
-            return await FailAsync(context, RelayError.InvalidValue(field, $"{message} (route of {model})"));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue(field, $"{message} (route of {model})"));
         }
 
         await store.SetAsync(model, route.ToJson());
@@ -191,12 +191,6 @@ internal static class AdminRoutesApi
     }
 
     private static RelayError NotFound(string model) => RelayError.NotFound($"route '{model}'");
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
-    }
 }
 
 [JsonSerializable(typeof(IReadOnlyList<ProviderHealthSnapshot>))]

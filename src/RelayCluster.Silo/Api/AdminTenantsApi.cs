@@ -49,7 +49,7 @@ internal static class AdminTenantsApi
         var (request, error) = TenantAdminRequest.Parse(await JsonBody.ReadObjectAsync(context), requireId: true);
         if (request is null)
         {
-            return await ops.FailAsync(context, error!);
+            return await ErrorResponses.FailAsync(context, error!);
         }
 
         var now = ops.Now;
@@ -58,7 +58,7 @@ internal static class AdminTenantsApi
         var entry = new TenantEntry(request.Id!, request.Models ?? ["*"], now) { Incarnation = TenantIncarnation.New() };
         if (!await TenantCreation.CreateAsync(ops.Directory, ops.Grains, entry, [stored], TenantLimits.Unlimited.With(request.Limits), purge))
         {
-            return await ops.FailAsync(context, new RelayError(409, new OpenAiError(
+            return await ErrorResponses.FailAsync(context, new RelayError(409, new OpenAiError(
                 $"Tenant '{request.Id}' already exists.", "invalid_request_error", "id", "tenant_exists"), ShouldRetry: false));
         }
 
@@ -84,7 +84,7 @@ internal static class AdminTenantsApi
         var (request, error) = TenantAdminRequest.Parse(await JsonBody.ReadObjectAsync(context), requireId: false);
         if (request is null)
         {
-            return await ops.FailAsync(context, error!);
+            return await ErrorResponses.FailAsync(context, error!);
         }
 
         await ops.Grains.GetTenant(id).UpdateLimitsAsync(request.Limits);
@@ -120,14 +120,14 @@ internal static class AdminTenantsApi
     private static async Task<IResult> RevokeKeyAsync(string id, string keyId, HttpContext context, TenantAdmin ops) =>
         await ops.Directory.RevokeKeyAsync(id, keyId)
             ? Results.Json(new JsonObject { ["id"] = keyId, ["object"] = "tenant.key", ["deleted"] = true })
-            : await ops.FailAsync(context, RelayError.NotFound($"key '{keyId}' of tenant '{id}'"));
+            : await ErrorResponses.FailAsync(context, RelayError.NotFound($"key '{keyId}' of tenant '{id}'"));
 
     /// <summary>A new key replaces the old one at once: the old key stops working on every silo.</summary>
     private static async Task<IResult> RotateKeyAsync(string id, string keyId, HttpContext context, TenantAdmin ops)
     {
         if (!(await ops.Directory.ListKeysAsync(id)).Any(k => k.Id == keyId))
         {
-            return await ops.FailAsync(context, RelayError.NotFound($"key '{keyId}' of tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"key '{keyId}' of tenant '{id}'"));
         }
 
         var (key, stored) = ApiKeys.Generate(ops.Now);
@@ -195,11 +195,5 @@ internal sealed class TenantAdmin(ITenantDirectory directory, ITenantGrainFactor
         return Results.Json(await ViewAsync(id, withKeys: false));
     }
 
-    public Task<IResult> NotFoundAsync(HttpContext context, string id) => FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
-
-    public async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
-    }
+    public Task<IResult> NotFoundAsync(HttpContext context, string id) => ErrorResponses.FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
 }

@@ -30,12 +30,12 @@ internal static class AdminUsageDailyApi
         month ??= Money.MonthOf(today);
         if (!Money.TryParseMonth(month, out var first))
         {
-            return await FailAsync(context, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("month", "expected a month as YYYY-MM."));
         }
 
         if (await tenants.GetAsync(id) is not { } tenant)
         {
-            return await FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
+            return await ErrorResponses.FailAsync(context, RelayError.NotFound($"tenant '{id}'"));
         }
 
         var days = await usage.GetDaysAsync(id, tenant.Incarnation, month); // this tenant's, not a deleted one's of the same id
@@ -72,11 +72,5 @@ internal static class AdminUsageDailyApi
         }
 
         return buffer.WrittenSpan.ToArray();
-    }
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
     }
 }

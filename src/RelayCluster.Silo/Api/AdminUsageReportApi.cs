@@ -33,7 +33,7 @@ internal static class AdminUsageReportApi
         var (selection, error) = await SelectAsync(month, tenant, tenants, time);
         if (error is not null)
         {
-            return await FailAsync(context, error);
+            return await ErrorResponses.FailAsync(context, error);
         }
 
         var report = UsageReport.Build(selection!.Month, await ReadAsync(selection, usage));
@@ -48,19 +48,19 @@ internal static class AdminUsageReportApi
         var (body, invalid) = await JsonBody.ReadObjectAsync(context);
         if (body is null)
         {
-            return await FailAsync(context, invalid!);
+            return await ErrorResponses.FailAsync(context, invalid!);
         }
 
         var (request, requestError) = UsageCompareRequest.Parse(body);
         if (requestError is not null)
         {
-            return await FailAsync(context, requestError);
+            return await ErrorResponses.FailAsync(context, requestError);
         }
 
         var (selection, error) = await SelectAsync(request!.Month, request.Tenant, tenants, time);
         if (error is not null)
         {
-            return await FailAsync(context, error);
+            return await ErrorResponses.FailAsync(context, error);
         }
 
         // The default batch factor is the relay's own: the alternative then differs from the current prices only in the table.
@@ -113,12 +113,6 @@ internal static class AdminUsageReportApi
         }
 
         return csv > 0 && csv >= json;
-    }
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return Results.Empty;
     }
 
     private sealed record Selection(string Month, IReadOnlyList<(string Id, string Incarnation)> Tenants);

@@ -34,24 +34,24 @@ public static class BatchesApi
         var (body, bodyError) = await BodyReader.ReadAsync(context.Request, options.Requests.MaxBodyBytes);
         if (bodyError is not null)
         {
-            return await FailAsync(context, bodyError);
+            return await ErrorResponses.FailAsync(context, bodyError);
         }
 
         var (request, error) = BatchCreateRequest.Parse(body);
         if (request is null)
         {
-            return await FailAsync(context, error!);
+            return await ErrorResponses.FailAsync(context, error!);
         }
 
         var input = await files.GetAsync(tenant.Id, request.InputFileId, context.RequestAborted);
         if (input is null)
         {
-            return await FailAsync(context, RelayError.InvalidValue("input_file_id", $"no file '{request.InputFileId}' exists."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("input_file_id", $"no file '{request.InputFileId}' exists."));
         }
 
         if (input.Purpose != "batch")
         {
-            return await FailAsync(context, RelayError.InvalidValue("input_file_id", $"the file's purpose is '{input.Purpose}', but a batch needs 'batch'."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("input_file_id", $"the file's purpose is '{input.Purpose}', but a batch needs 'batch'."));
         }
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
@@ -63,19 +63,19 @@ public static class BatchesApi
     }
 
     private static async Task<IResult> RetrieveAsync(string id, HttpContext context, IBatches store) =>
-        await store.GetAsync(context.Tenant().Id, id) is { } batch ? Batch(batch) : await FailAsync(context, NotFound(id));
+        await store.GetAsync(context.Tenant().Id, id) is { } batch ? Batch(batch) : await ErrorResponses.FailAsync(context, NotFound(id));
 
     private static async Task<IResult> CancelAsync(string id, HttpContext context, IBatches store, TimeProvider time)
     {
         var batch = await store.CancelAsync(context.Tenant().Id, id, time.GetUtcNow().ToUnixTimeSeconds());
         if (batch is null)
         {
-            return await FailAsync(context, NotFound(id));
+            return await ErrorResponses.FailAsync(context, NotFound(id));
         }
 
         if (batch.Status is not (BatchStatus.Cancelling or BatchStatus.Cancelled))
         {
-            return await FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
+            return await ErrorResponses.FailAsync(context, RelayError.BadRequest($"Cannot cancel a batch with status '{batch.Status}'.", null, "batch_not_cancellable"));
         }
 
         return Batch(batch); // the batch's grain published the change to its subscribers
@@ -86,7 +86,7 @@ public static class BatchesApi
         var count = 20;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > 100))
         {
-            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and 100, but got '{limit}' instead."));
         }
 
         var page = await store.ListAsync(context.Tenant().Id, after, count);
@@ -96,10 +96,4 @@ public static class BatchesApi
     private static IResult Batch(BatchState batch) => Results.Bytes(BatchJson.Serialize(batch), "application/json");
 
     private static RelayError NotFound(string id) => new(404, new OpenAiError($"No such Batch object: {id}", "invalid_request_error", "id", null));
-
-    private static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return TypedResults.Empty;
-    }
 }

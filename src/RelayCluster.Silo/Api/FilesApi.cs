@@ -32,12 +32,12 @@ public static class FilesApi
         var count = MaxListLimit;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxListLimit))
         {
-            return await FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and {MaxListLimit}, but got '{limit}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("limit", $"expected an integer between 1 and {MaxListLimit}, but got '{limit}' instead."));
         }
 
         if (order is not (null or "asc" or "desc"))
         {
-            return await FailAsync(context, RelayError.InvalidValue("order", $"expected 'asc' or 'desc', but got '{order}' instead."));
+            return await ErrorResponses.FailAsync(context, RelayError.InvalidValue("order", $"expected 'asc' or 'desc', but got '{order}' instead."));
         }
 
         var page = await store.ListAsync(context.Tenant().Id, purpose, after, count, order != "asc", context.RequestAborted);
@@ -48,23 +48,17 @@ public static class FilesApi
     private static async Task<IResult> RetrieveAsync(string id, HttpContext context, IFileStore store) =>
         await store.GetAsync(context.Tenant().Id, id, context.RequestAborted) is { } file
             ? TypedResults.Ok(FileObject.From(file))
-            : await FailAsync(context, FileErrors.NotFound(id));
+            : await ErrorResponses.FailAsync(context, FileErrors.NotFound(id));
 
     private static async Task<IResult> ContentAsync(string id, HttpContext context, IFileStore store)
     {
         // Served as bytes whatever the Accept header: the Python SDK asks for application/binary.
         var content = await store.OpenReadAsync(context.Tenant().Id, id, context.RequestAborted);
-        return content is null ? await FailAsync(context, FileErrors.NotFound(id)) : TypedResults.Stream(content, "application/octet-stream");
+        return content is null ? await ErrorResponses.FailAsync(context, FileErrors.NotFound(id)) : TypedResults.Stream(content, "application/octet-stream");
     }
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext context, IFileStore store) =>
         await store.DeleteAsync(context.Tenant().Id, id, context.RequestAborted)
             ? TypedResults.Ok(new FileDeleted(id, "file", true))
-            : await FailAsync(context, FileErrors.NotFound(id));
-
-    internal static async Task<IResult> FailAsync(HttpContext context, RelayError error)
-    {
-        await ErrorResponses.WriteAsync(context, error);
-        return TypedResults.Empty;
-    }
+            : await ErrorResponses.FailAsync(context, FileErrors.NotFound(id));
 }

@@ -31,7 +31,7 @@ internal static class FilesUpload
         var boundary = Boundary(context.Request);
         if (boundary is null)
         {
-            return await FilesApi.FailAsync(context, FileErrors.NotMultipart());
+            return await ErrorResponses.FailAsync(context, FileErrors.NotMultipart());
         }
 
         var form = new UploadForm();
@@ -44,12 +44,12 @@ internal static class FilesUpload
                 : CheckPurpose(form) ?? CheckExpiresAfter(form, out expiresAfter);
             if (error is not null)
             {
-                return await FilesApi.FailAsync(context, error);
+                return await ErrorResponses.FailAsync(context, error);
             }
 
             if (await TenantFence.CommitAsync(context, form.Staged!, form.Filename!, form.Purpose!, expiresAfter) is not { } file)
             {
-                return await FilesApi.FailAsync(context, TenantFence.Deleted(context));
+                return await ErrorResponses.FailAsync(context, TenantFence.Deleted(context));
             }
 
             return TypedResults.Ok(FileObject.From(file));

@@ -31,6 +31,16 @@ internal static class ErrorResponses
         await response.Body.WriteAsync(body, context.RequestAborted);
     }
 
+    /// <summary>
+    /// Writes <paramref name="error"/> (see <see cref="WriteAsync"/>) and returns the empty result a minimal-API handler
+    /// answers with once the response is written: the one way every endpoint fails with an envelope.
+    /// </summary>
+    public static async Task<IResult> FailAsync(HttpContext context, RelayError error)
+    {
+        await WriteAsync(context, error);
+        return Results.Empty;
+    }
+
     /// <summary>The same error as an SSE event, for failures after a stream's 200 was sent.</summary>
     public static byte[] AsSseEvent(OpenAiError error)
     {
