@@ -16,7 +16,6 @@ internal static class HotpathVerdicts
 {
     public const string Name = "hotpath";
 
-    private const string BaseSuffix = "-base";
     private const string ProxyProcess = "proxy";
     private const string RedisProcess = "redis-server";
     private const double EmbeddedRatioTarget = 1.25;
@@ -61,7 +60,7 @@ internal static class HotpathVerdicts
                 yield return $"| bare proxy CPU per request (the control), {mode.Key}, {how} | – | | {Us(f.ServerMicros(proxy))}, {Bytes(f.Allocated(proxy))} | – |";
             }
 
-            foreach (var (r, old) in Pairs(settings, [.. mode]))
+            foreach (var (r, old) in Report.BasePairs(settings, [.. mode]))
             {
                 var kind = Kind(settings, r.Target);
                 var cluster = kind != "embedded";
@@ -92,13 +91,13 @@ internal static class HotpathVerdicts
             }
 
             var openProxy = mode.FirstOrDefault(r => r.Target == Report.BareProxy);
-            foreach (var (r, old) in Pairs(settings, [.. mode]))
+            foreach (var (r, old) in Report.BasePairs(settings, [.. mode]))
             {
                 yield return $"| silo CPU per request, {Kind(settings, r.Target)}, {mode.Key}, {settings.Rate} req/s open loop (the bare proxy at the same rate; no target) | – | "
                     + $"{CpuAndRatio(f, old, openProxy)} | {CpuAndRatio(f, r, openProxy)} (bare proxy {Us(openProxy is null ? null : f.ServerMicros(openProxy))}) | – |";
             }
 
-            foreach (var (r, old) in Pairs(settings, [.. mode]).Where(p => p.New.Total is not null))
+            foreach (var (r, old) in Report.BasePairs(settings, [.. mode]).Where(p => p.New.Total is not null))
             {
                 var kind = Kind(settings, r.Target);
                 var added = r.Total!.P99Ms - direct.Total.P99Ms;
@@ -169,14 +168,6 @@ internal static class HotpathVerdicts
     private static string Mode(PhaseResult r) =>
         r.Target.EndsWith(BenchPlan.StreamingSuffix, StringComparison.Ordinal) ? "streaming" : "non-streaming";
 
-    /// <summary>Each new build's result with its base build's of the same kind (null if the run had none).</summary>
-    private static IEnumerable<(PhaseResult New, PhaseResult? Old)> Pairs(BenchSettings settings, List<PhaseResult> results) =>
-        from r in results
-        where Report.IsRelay(r.Target)
-        let relay = Report.RelayOf(settings, r.Target)
-        where !relay.EndsWith(BaseSuffix + ")", StringComparison.Ordinal)
-        let oldTarget = Report.RelayTarget(settings, r, relay.TrimEnd(')') + BaseSuffix + ")")
-        select (r, results.FirstOrDefault(o => o.Target == oldTarget));
 
     /// <summary>"embedded", or "cluster of N silos" (a relay whose name does not start with "embedded").</summary>
     private static string Kind(BenchSettings settings, string target)

@@ -11,7 +11,6 @@ internal static class OrleansVerdicts
 {
     public const string Name = "orleans";
 
-    private const string BaseSuffix = "-base";
     private const double EmbeddedAddedP50TargetMs = 0.3;
     private const double ClusterAddedP50TargetMs = 0.5;
     private const double RedisMicrosPerRequestTarget = 20;
@@ -51,7 +50,7 @@ internal static class OrleansVerdicts
         }
 
         var direct = fixedRate.FirstOrDefault(r => r.Phase == "non-streaming" && r.Target == Report.Direct);
-        foreach (var (r, old) in Pairs(settings, nonStreaming))
+        foreach (var (r, old) in Report.BasePairs(settings, nonStreaming))
         {
             if (direct?.Total is null || r.Total is null)
             {
@@ -70,7 +69,7 @@ internal static class OrleansVerdicts
     private static IEnumerable<string> CpuRows(BenchSettings settings, IReadOnlyList<string> names, List<PhaseResult> results, string how)
     {
         var redis = Report.IndexOf(names, "redis-server");
-        foreach (var (r, old) in Pairs(settings, results))
+        foreach (var (r, old) in Report.BasePairs(settings, results))
         {
             var store = Store(settings, r.Target);
             var silo = Report.IndexOf(names, Report.SiloProcess(settings, r.Target));
@@ -87,14 +86,6 @@ internal static class OrleansVerdicts
         }
     }
 
-    /// <summary>Each new build's result with its old build's result of the same kind (null if the run had no old build).</summary>
-    private static IEnumerable<(PhaseResult New, PhaseResult? Old)> Pairs(BenchSettings settings, List<PhaseResult> results) =>
-        from r in results
-        where Report.IsRelay(r.Target)
-        let relay = Report.RelayOf(settings, r.Target)
-        where !relay.EndsWith(BaseSuffix + ")", StringComparison.Ordinal)
-        let oldTarget = Report.RelayTarget(settings, r, relay.TrimEnd(')') + BaseSuffix + ")")
-        select (r, results.FirstOrDefault(o => o.Target == oldTarget));
 
     private static bool IsEmbedded(BenchSettings settings, string target) =>
         Report.RelayOf(settings, target).StartsWith($"{Report.Relay} (memory", StringComparison.Ordinal);

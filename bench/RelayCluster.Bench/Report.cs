@@ -365,6 +365,21 @@ internal static class Report
     internal static string RelayTarget(BenchSettings settings, PhaseResult r, string relay) =>
         relay + r.Target[RelayOf(settings, r.Target).Length..];
 
+    /// <summary>
+    /// Each new build's result with its base build's result of the same kind (null when the run had none): a relay named
+    /// "relay (NAME)" pairs with "relay (NAME-base)", as the scripts that run a base build name them.
+    /// </summary>
+    internal static IEnumerable<(PhaseResult New, PhaseResult? Old)> BasePairs(BenchSettings settings, List<PhaseResult> results) =>
+        from r in results
+        where IsRelay(r.Target)
+        let relay = RelayOf(settings, r.Target)
+        where !relay.EndsWith(BaseSuffix + ")", StringComparison.Ordinal)
+        let oldTarget = RelayTarget(settings, r, relay.TrimEnd(')') + BaseSuffix + ")")
+        select (r, results.FirstOrDefault(o => o.Target == oldTarget));
+
+    /// <summary>What a base build's relay name ends with, inside its parentheses.</summary>
+    internal const string BaseSuffix = "-base";
+
     /// <summary>The relay a target belongs to: "relay (redis), in-process simulator" → "relay (redis)".</summary>
     internal static string RelayOf(BenchSettings settings, string target) =>
         settings.Relays.Select(r => r.Name).Where(n => target.StartsWith(n, StringComparison.Ordinal)).MaxBy(n => n.Length) ?? target;
