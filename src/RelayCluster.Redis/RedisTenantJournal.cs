@@ -68,13 +68,18 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
         var keys = RedisTenantKeys.Of(tenantId);
         var usage = UsageTotals(changes.Ledger);
         var args = new List<RedisValue>(32) { epoch, LedgerLength };
-        args.Add((changes.State is null ? 0 : 12) + (changes.Crossings is null ? 0 : 1));
+        args.Add((changes.State is not null ? 12 : changes.Spend is not null ? 2 : 0) + (changes.Crossings is null ? 0 : 1));
         if (changes.State is { } s)
         {
             args.AddRange(["month", s.Month, "spent", s.SpentNanos, "rpm", s.Limits.RequestsPerMinute ?? 0, "tpm", s.Limits.TokensPerMinute ?? 0,
                 "maxc", s.Limits.MaxConcurrent ?? 0, "budget", s.Limits.MonthlyBudgetNanos ?? -1, "paused", s.Paused ? 1 : 0,
                 "incarnation", s.Incarnation, "alert_th", Threshold(s.Limits.AlertThreshold), "pause_th", Threshold(s.Limits.PauseThreshold),
                 "webhook", s.Limits.AlertWebhookUrl ?? "", "tpaused", s.PausedByThreshold ? 1 : 0]);
+        }
+        else if (changes.Spend is { } spend)
+        {
+            // A settle's commit: the other ten values stayed as stored.
+            args.AddRange(["month", spend.Month, "spent", spend.SpentNanos]);
         }
 
         if (changes.Crossings is { } crossings)

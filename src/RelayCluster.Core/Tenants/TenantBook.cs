@@ -154,8 +154,12 @@ public sealed partial class TenantBook
             return false;
         }
 
-        _spentNanos = Saturating.Add(_spentNanos, settlement.CostNanos);
-        MarkState();
+        if (settlement.CostNanos != 0)
+        {
+            _spentNanos = Saturating.Add(_spentNanos, settlement.CostNanos);
+            MarkSpend();
+        }
+
         CheckThresholds(nowMs, rearm: false);
         var record = _incarnation.Length == 0 ? settlement.Record : settlement.Record with { Incarnation = _incarnation };
         _changes.Ledger.Add(new LedgerEntry(_month, record));
@@ -331,7 +335,28 @@ public sealed partial class TenantBook
 
     private TenantScalars Scalars => new(_limits, _paused, _month, _spentNanos, _incarnation, _pausedByThreshold);
 
-    private void MarkState() => _changes.State = Scalars;
+    /// <summary>Something beyond the month's spend changed (limits, pause, incarnation, month): the commit writes every single value.</summary>
+    private void MarkState()
+    {
+        _changes.State = Scalars;
+        _changes.Spend = null;
+    }
+
+    /// <summary>
+    /// Only the spend changed (a settle that cost something): the commit writes the month and its spend, not the ten values
+    /// that stayed put (a settle is the hot path's most frequent commit). Folded into a full state already marked.
+    /// </summary>
+    private void MarkSpend()
+    {
+        if (_changes.State is not null)
+        {
+            _changes.State = Scalars;
+        }
+        else
+        {
+            _changes.Spend = new TenantSpend(_month, _spentNanos);
+        }
+    }
 
     /// <summary>Every turn first rolls the budget month and reclaims reservations whose deadline passed.</summary>
     private void BeginTurn(long nowMs)

@@ -14,6 +14,9 @@ public readonly record struct ReclaimedEntry(long Second, long EstimatedTokens, 
 public readonly record struct TenantScalars(
     TenantLimits Limits, bool Paused, string Month, long SpentNanos, string Incarnation, bool PausedByThreshold = false);
 
+/// <summary>The budget month (<c>YYYY-MM</c>, UTC) and its spend in nano-dollars: the part of <see cref="TenantScalars"/> a settle changes.</summary>
+public readonly record struct TenantSpend(string Month, long SpentNanos);
+
 /// <summary>A usage record with the budget month whose usage totals it adds to.</summary>
 public readonly record struct LedgerEntry(string Month, Metering.UsageRecord Record);
 
@@ -74,6 +77,12 @@ public sealed class TenantImage
         {
             State = state;
         }
+        else if (changes.Spend is { } spend)
+        {
+            // A tenant nothing was committed for yet has the defaults a book starts from (as the Redis journal loads a
+            // state hash that holds only the month and its spend).
+            State = (State ?? new TenantScalars(TenantLimits.Unlimited, false, spend.Month, 0, "")) with { Month = spend.Month, SpentNanos = spend.SpentNanos };
+        }
 
         if (changes.Crossings is { } crossings)
         {
@@ -117,14 +126,19 @@ public sealed class TenantImage
 }
 
 /// <summary>
-/// What a tenant's turns changed since the last commit, merged: the new single values, buckets by their new amounts
+/// What a tenant's turns changed since the last commit, merged: the new single values (or only the month's spend, when
+/// nothing else changed), buckets by their new amounts
 /// (absolute, so replaying a commit twice is harmless) and the buckets that slid out, reservations and reclaimed entries
 /// set or removed (null), and the usage records to append with their totals. A journal writes one of these atomically,
 /// fenced; the book starts a new one for the turns that follow.
 /// </summary>
 public sealed class TenantChanges
 {
+    /// <summary>Every single value, when a turn changed more than the spend (limits, pause, incarnation, a new month); else null.</summary>
     public TenantScalars? State { get; set; }
+
+    /// <summary>The month's new spend when that is all that changed of the single values (null when <see cref="State"/> is set).</summary>
+    public TenantSpend? Spend { get; set; }
 
     public Dictionary<long, long> Requests { get; } = [];
 
@@ -143,6 +157,6 @@ public sealed class TenantChanges
     /// <summary>The whole new list of budget crossings when a turn changed it (rare), else null.</summary>
     public IReadOnlyList<BudgetCrossing>? Crossings { get; set; }
 
-    public bool IsEmpty => State is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
+    public bool IsEmpty => State is null && Spend is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
         && TokensDropped.Count == 0 && Reservations.Count == 0 && Reclaimed.Count == 0 && Ledger.Count == 0;
 }

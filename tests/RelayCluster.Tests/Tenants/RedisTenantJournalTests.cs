@@ -118,6 +118,46 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Empty(loaded.Crossings);
     }
 
+    [Fact]
+    public async Task A_settle_writes_only_the_month_and_its_spend_and_the_limits_stored_before_stay()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "spend-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(100, 5_000, 7, 1_000_000, 0.5, null, "https://hooks.example/x"), _now);
+        book.Admit(new AdmissionRequest("a", 10, 100), "silo-a", _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "a", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 70, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        await AssertReloadEqualsAsync(journal, id, book);
+        Assert.Equal(70, (await journal.LoadAsync(id)).Image.State!.Value.SpentNanos);
+    }
+
+    [Fact]
+    public async Task A_state_hash_holding_only_a_month_and_its_spend_loads_with_the_defaults()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "spendonly-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "u", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 9, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }, Unreserved: true), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        Assert.Equal(2L, (long)await redis.Connection.ExecuteAsync("HLEN", "{t:" + id + "}:state"));
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(new TenantScalars(TenantLimits.Unlimited, false, "2026-11", 9, ""), loaded.State);
+    }
+
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
     {
         var (_, loaded) = await journal.LoadAsync(id);
