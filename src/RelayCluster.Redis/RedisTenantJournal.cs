@@ -120,7 +120,12 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
 
     public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) => Task.FromResult(0L);
 
-    /// <summary>What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads): non-zero increments only.</summary>
+    /// <summary>
+    /// What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads): the report's counters of
+    /// each record's model and lane (<see cref="RedisUsageFields"/>, from which readers derive the summary), the day's
+    /// counters, and the estimated requests and reasoning tokens (the summary's only counters no slice keeps), each summed
+    /// over the commit's records first and written only when not 0 (an absent field reads as 0). Clamped as the summary's are.
+    /// </summary>
     private static Dictionary<string, Dictionary<string, long>> UsageTotals(List<LedgerEntry> ledger)
     {
         var months = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
@@ -134,68 +139,42 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
             var prompt = Math.Clamp(record.PromptTokens, 0, ReservationLimits.MaxTokens);
             var completion = Math.Clamp(record.CompletionTokens, 0, ReservationLimits.MaxTokens);
             var cost = Math.Clamp(record.CostNanos, 0, ReservationLimits.MaxNanos);
-            Add(totals, "requests", 1);
-            Add(totals, "prompt", prompt);
-            Add(totals, "completion", completion);
-            Add(totals, "cost", cost);
-            Add(totals, "estimated", record.Estimated ? 1 : 0);
-            Add(totals, "cached", Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt)); // as the slices and days: never above the prompt
-            Add(totals, "reasoning", Math.Clamp(record.ReasoningTokens ?? 0, 0, ReservationLimits.MaxTokens));
-            Add(totals, $"m:{record.Model}:requests", 1);
-            Add(totals, $"m:{record.Model}:prompt", prompt);
-            Add(totals, $"m:{record.Model}:completion", completion);
-            Add(totals, $"m:{record.Model}:cost", cost);
-            Add(totals, $"e:{record.Ending}", 1);
-            AddSlice(totals, record, prompt, completion, cost);
-            AddDay(totals, month, record, prompt, completion, cost);
-        }
-
-        // An increment of 0 changes nothing a reader sees (an absent field reads as 0) but costs the script a field.
-        foreach (var totals in months.Values)
-        {
-            foreach (var field in totals.Where(t => t.Value == 0).Select(t => t.Key).ToList())
-            {
-                totals.Remove(field);
-            }
+            var cached = Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt); // as the slices and days: never above the prompt
+            AddSlice(totals, record, prompt, completion, cached, cost);
+            AddDay(totals, month, record, prompt, completion, cached, cost);
+            AddSome(totals, "estimated", record.Estimated ? 1 : 0);
+            AddSome(totals, "reasoning", Math.Clamp(record.ReasoningTokens ?? 0, 0, ReservationLimits.MaxTokens));
         }
 
         return months;
     }
 
-    /// <summary>The report's counters of the record's model and lane (see <see cref="RedisUsageFields"/>), clamped as the summary's are.</summary>
-    private static void AddSlice(Dictionary<string, long> totals, UsageRecord record, long prompt, long completion, long cost)
+    /// <summary>The report's counters of the record's model and lane (see <see cref="RedisUsageFields"/>).</summary>
+    private static void AddSlice(Dictionary<string, long> totals, UsageRecord record, long prompt, long completion, long cached, long cost)
     {
         var fields = RedisUsageFields.For(record.Model, UsageLanes.Of(record));
         Add(totals, fields.RequestsField, 1);
-        if (record.Stream)
-        {
-            Add(totals, fields.StreamedField, 1);
-        }
-
-        Add(totals, fields.PromptField, prompt);
-        Add(totals, fields.CompletionField, completion);
-        if (Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt) is > 0 and var cached)
-        {
-            Add(totals, fields.CachedField, cached);
-        }
-
-        Add(totals, fields.CostField, cost);
+        AddSome(totals, fields.StreamedField, record.Stream ? 1 : 0);
+        AddSome(totals, fields.PromptField, prompt);
+        AddSome(totals, fields.CompletionField, completion);
+        AddSome(totals, fields.CachedField, cached);
+        AddSome(totals, fields.CostField, cost);
         Add(totals, fields.EndingField(record.Ending), 1);
     }
 
     /// <summary>
-    /// The day's counters (<see cref="RedisDayFields"/>), clamped as the summary's are. Zero amounts add no field: a commit
-    /// carries at most six more HINCRBY per day its records fall on (four for a commit of completed requests without
-    /// cached tokens), however many records it holds, since the fields are summed here first.
+    /// The day's counters (<see cref="RedisDayFields"/>). A commit carries at most six HINCRBY per day its records fall on
+    /// (four for a commit of completed requests that cost something, without cached tokens), however many records it
+    /// holds, since the fields are summed here first.
     /// </summary>
-    private static void AddDay(Dictionary<string, long> totals, string month, UsageRecord record, long prompt, long completion, long cost)
+    private static void AddDay(Dictionary<string, long> totals, string month, UsageRecord record, long prompt, long completion, long cached, long cost)
     {
         var day = RedisDayFields.Of(Core.Metering.Reports.UsageDays.DayOf(month, record));
         Add(totals, day[RedisDayFields.Requests], 1);
         AddSome(totals, day[RedisDayFields.Errors], Core.Metering.Reports.UsageDays.IsError(record) ? 1 : 0);
         AddSome(totals, day[RedisDayFields.Prompt], prompt);
         AddSome(totals, day[RedisDayFields.Completion], completion);
-        AddSome(totals, day[RedisDayFields.Cached], Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt));
+        AddSome(totals, day[RedisDayFields.Cached], cached);
         AddSome(totals, day[RedisDayFields.Cost], cost);
     }
 
