@@ -158,6 +158,39 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Equal(new TenantScalars(TenantLimits.Unlimited, false, "2026-11", 9, ""), loaded.State);
     }
 
+    [Fact]
+    public async Task Ledger_records_are_stored_byte_for_byte_as_the_serializer_writes_them_however_many_a_commit_carries()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "json-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        var records = Enumerable.Range(0, 40).Select(i => new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = $"r{i}", Endpoint = "/v1/chat/completions", Model = "modèle-\"ü\"<b>&" + i,
+            UpstreamModel = "m", Provider = "p", PromptTokens = i, CostNanos = i, Ending = Core.Metering.Endings.Completed, Status = 200,
+            LatencyMs = 0.1 * i, Route = i % 2 == 0 ? null : "route\n" + i,
+        }).ToList();
+        foreach (var record in records)
+        {
+            Assert.True(book.Admit(new AdmissionRequest(record.RequestId, 1, 1), "127.0.0.1:11111@1" + record.RequestId, _now).IsAdmitted);
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        foreach (var record in records)
+        {
+            Assert.True(book.Settle(new Settlement(record), _now));
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges()); // ~40 × 450 bytes: the pooled buffer grows several times
+
+        var stored = (StackExchange.Redis.RedisResult[])(await redis.Connection.ExecuteAsync("XRANGE", "{t:" + id + "}:ledger", "-", "+"))!;
+        Assert.Equal(
+            records.Select(r => System.Text.Json.JsonSerializer.Serialize(r, Core.Metering.UsageJsonContext.Default.UsageRecord)),
+            stored.Select(e => (string)((StackExchange.Redis.RedisResult[])((StackExchange.Redis.RedisResult[])e!)[1]!)[1]!));
+        await AssertReloadEqualsAsync(journal, id, book);
+    }
+
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
     {
         var (_, loaded) = await journal.LoadAsync(id);
