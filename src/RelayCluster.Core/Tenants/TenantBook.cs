@@ -29,6 +29,7 @@ public sealed partial class TenantBook
     private long _reservedNanos;
     private string _incarnation = "";
     private TenantChanges _changes = new();
+    private TenantChanges? _spare;
 
     /// <summary>A book restored from what a journal loaded; buckets that slid out while nobody held it are dropped in the first commit.</summary>
     public TenantBook(string tenantId, TenantImage image, TenantStoreOptions options, long nowMs)
@@ -68,11 +69,17 @@ public sealed partial class TenantBook
     /// <summary>What turns changed since the last <see cref="TakeChanges"/>.</summary>
     public TenantChanges Changes => _changes;
 
-    /// <summary>Hands over everything changed so far, as one commit, and starts recording afresh.</summary>
+    /// <summary>
+    /// Hands over everything changed so far, as one commit, and starts recording afresh. The changes handed over stay
+    /// valid until the next call, which records into them again (two sets take turns, so a commit allocates no new
+    /// collections): a grain commits one at a time and takes the next changes only once the last commit is over.
+    /// </summary>
     public TenantChanges TakeChanges()
     {
         var taken = _changes;
-        _changes = new TenantChanges();
+        _changes = _spare ?? new TenantChanges();
+        _changes.Clear();
+        _spare = taken;
         return taken;
     }
 

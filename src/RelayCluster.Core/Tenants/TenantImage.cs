@@ -134,29 +134,77 @@ public sealed class TenantImage
 /// </summary>
 public sealed class TenantChanges
 {
+    // A collection that grew past this (a group commit of thousands, a dead silo's reclaim) is replaced rather than
+    // cleared, so a tenant does not keep its capacity, nor clear that capacity on every commit after.
+    private const int KeptCapacity = 256;
+
     /// <summary>Every single value, when a turn changed more than the spend (limits, pause, incarnation, a new month); else null.</summary>
     public TenantScalars? State { get; set; }
 
     /// <summary>The month's new spend when that is all that changed of the single values (null when <see cref="State"/> is set).</summary>
     public TenantSpend? Spend { get; set; }
 
-    public Dictionary<long, long> Requests { get; } = [];
+    public Dictionary<long, long> Requests { get; private set; } = [];
 
-    public HashSet<long> RequestsDropped { get; } = [];
+    public HashSet<long> RequestsDropped { get; private set; } = [];
 
-    public Dictionary<long, long> Tokens { get; } = [];
+    public Dictionary<long, long> Tokens { get; private set; } = [];
 
-    public HashSet<long> TokensDropped { get; } = [];
+    public HashSet<long> TokensDropped { get; private set; } = [];
 
-    public Dictionary<string, ReservationEntry?> Reservations { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, ReservationEntry?> Reservations { get; private set; } = new(StringComparer.Ordinal);
 
-    public Dictionary<string, ReclaimedEntry?> Reclaimed { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, ReclaimedEntry?> Reclaimed { get; private set; } = new(StringComparer.Ordinal);
 
-    public List<LedgerEntry> Ledger { get; } = [];
+    public List<LedgerEntry> Ledger { get; private set; } = [];
 
     /// <summary>The whole new list of budget crossings when a turn changed it (rare), else null.</summary>
     public IReadOnlyList<BudgetCrossing>? Crossings { get; set; }
 
     public bool IsEmpty => State is null && Spend is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
         && TokensDropped.Count == 0 && Reservations.Count == 0 && Reclaimed.Count == 0 && Ledger.Count == 0;
+
+    /// <summary>Empties this for the next commit's turns (see <see cref="TenantBook.TakeChanges"/>).</summary>
+    public void Clear()
+    {
+        State = null;
+        Spend = null;
+        Crossings = null;
+        Requests = Emptied(Requests);
+        RequestsDropped = Emptied(RequestsDropped);
+        Tokens = Emptied(Tokens);
+        TokensDropped = Emptied(TokensDropped);
+        Reservations = Emptied(Reservations);
+        Reclaimed = Emptied(Reclaimed);
+        Ledger = Ledger.Capacity > KeptCapacity ? [] : Cleared(Ledger);
+    }
+
+    private static Dictionary<TKey, TValue> Emptied<TKey, TValue>(Dictionary<TKey, TValue> entries)
+        where TKey : notnull
+    {
+        if (entries.EnsureCapacity(0) > KeptCapacity)
+        {
+            return new Dictionary<TKey, TValue>(entries.Comparer);
+        }
+
+        entries.Clear();
+        return entries;
+    }
+
+    private static HashSet<T> Emptied<T>(HashSet<T> set)
+    {
+        if (set.EnsureCapacity(0) > KeptCapacity)
+        {
+            return new HashSet<T>(set.Comparer);
+        }
+
+        set.Clear();
+        return set;
+    }
+
+    private static List<T> Cleared<T>(List<T> list)
+    {
+        list.Clear();
+        return list;
+    }
 }
