@@ -42,20 +42,30 @@ public sealed class RedisUsageLedger(RedisConnection redis) : IUsageReader
     /// <summary>
     /// One XREVRANGE of the tenant's ledger stream (<c>{t:id}:ledger</c>, written by the same commit that books the usage,
     /// capped at about <see cref="RedisTenantJournal.LedgerLength"/> entries): <paramref name="limit"/> + 1 entries, so the
-    /// work is bounded by the page, and the key is the tenant's own (the purge renames a deleted tenant's stream away).
+    /// work is bounded by the page, and the key is the tenant's own (the purge renames a deleted tenant's stream away). An
+    /// entry holds one commit's records (a field <c>r</c> each, oldest first; one record an entry before issue 16), so each
+    /// entry's records are read from its last, newest first as the entries.
     /// </summary>
     public async Task<RecentUsage> GetRecentAsync(string tenantId, string incarnation, int limit)
     {
         var entries = await redis.StreamNewestAsync(RedisTenantKeys.Of(tenantId).Ledger, limit + 1);
         var records = new List<string>(Math.Min(limit, entries.Length));
-        foreach (var entry in entries.Take(limit))
+        foreach (var entry in entries)
         {
-            if (entry["r"] is { IsNull: false } json)
+            for (var i = entry.Values.Length - 1; i >= 0; i--)
             {
-                records.Add(json!);
+                if (entry.Values[i].Name == "r" && !entry.Values[i].Value.IsNull)
+                {
+                    if (records.Count == limit)
+                    {
+                        return new RecentUsage(records, true);
+                    }
+
+                    records.Add(entry.Values[i].Value!);
+                }
             }
         }
 
-        return new RecentUsage(records, entries.Length > limit);
+        return new RecentUsage(records, false);
     }
 }

@@ -187,8 +187,39 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         var stored = (StackExchange.Redis.RedisResult[])(await redis.Connection.ExecuteAsync("XRANGE", "{t:" + id + "}:ledger", "-", "+"))!;
         Assert.Equal(
             records.Select(r => System.Text.Json.JsonSerializer.Serialize(r, Core.Metering.UsageJsonContext.Default.UsageRecord)),
-            stored.Select(e => (string)((StackExchange.Redis.RedisResult[])((StackExchange.Redis.RedisResult[])e!)[1]!)[1]!));
+            stored.SelectMany(e => ((StackExchange.Redis.RedisResult[])((StackExchange.Redis.RedisResult[])e!)[1]!).Where((_, i) => i % 2 == 1).Select(v => (string)v!)));
+        Assert.Single(stored); // one commit, one stream entry with a field per record
         await AssertReloadEqualsAsync(journal, id, book);
+    }
+
+    [Fact]
+    public async Task A_commit_of_more_records_than_an_entry_holds_appends_them_all_in_order_and_recent_reads_them_newest_first()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "many-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        for (var i = 0; i < 1_203; i++)
+        {
+            Assert.True(book.Settle(new Settlement(new Core.Metering.UsageRecord
+            {
+                TimestampMs = _now, Tenant = id, RequestId = $"r{i}", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+                Provider = "p", PromptTokens = 1, CostNanos = 1, Ending = Core.Metering.Endings.Completed, Status = 200,
+            }, Unreserved: true), _now));
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        Assert.Equal(3L, (long)await redis.Connection.ExecuteAsync("XLEN", "{t:" + id + "}:ledger")); // 500 + 500 + 203
+        var usage = new RedisUsageLedger(redis.Connection);
+        var recent = await usage.GetRecentAsync(id, "", 700);
+        Assert.True(recent.HasMore);
+        Assert.Equal(Enumerable.Range(503, 700).Reverse().Select(i => $"r{i}"),
+            recent.Records.Select(r => System.Text.Json.JsonSerializer.Deserialize(r, Core.Metering.UsageJsonContext.Default.UsageRecord)!.RequestId));
+        var all = await usage.GetRecentAsync(id, "", 1_203);
+        Assert.False(all.HasMore);
+        Assert.Equal(1_203, all.Records.Count);
+        Assert.Equal(1_203L, (await usage.GetSummaryAsync(id, "2026-11")).Requests);
     }
 
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
