@@ -65,132 +65,62 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
 
     public async Task CommitAsync(string tenantId, long epoch, TenantChanges changes)
     {
-        var keys = RedisTenantKeys.Of(tenantId);
-        var usage = UsageTotals(changes.Ledger);
-        var args = new List<RedisValue>(32) { epoch, LedgerLength };
-        args.Add((changes.State is null ? 0 : 12) + (changes.Crossings is null ? 0 : 1));
-        if (changes.State is { } s)
-        {
-            args.AddRange(["month", s.Month, "spent", s.SpentNanos, "rpm", s.Limits.RequestsPerMinute ?? 0, "tpm", s.Limits.TokensPerMinute ?? 0,
-                "maxc", s.Limits.MaxConcurrent ?? 0, "budget", s.Limits.MonthlyBudgetNanos ?? -1, "paused", s.Paused ? 1 : 0,
-                "incarnation", s.Incarnation, "alert_th", Threshold(s.Limits.AlertThreshold), "pause_th", Threshold(s.Limits.PauseThreshold),
-                "webhook", s.Limits.AlertWebhookUrl ?? "", "tpaused", s.PausedByThreshold ? 1 : 0]);
-        }
-
-        if (changes.Crossings is { } crossings)
-        {
-            // Written only by the rare commit that changes them (a crossing, a delivery attempt), not by every settle.
-            args.AddRange(["crossings", BudgetCrossingJson.Write(crossings)]);
-        }
-
-        AddBuckets(args, changes.Requests, changes.RequestsDropped);
-        AddBuckets(args, changes.Tokens, changes.TokensDropped);
-        AddEntries(args, changes.Reservations, r => string.Create(CultureInfo.InvariantCulture,
-            $"{r.Second}:{r.EstimatedTokens}:{r.ReservedNanos}:{r.DeadlineMs}:{r.Silo}"));
-        AddEntries(args, changes.Reclaimed, r => string.Create(CultureInfo.InvariantCulture,
-            $"{r.Second}:{r.EstimatedTokens}:{r.ReservedNanos}:{r.ReclaimedAtMs}"));
-        args.Add(changes.Ledger.Count);
-        foreach (var entry in changes.Ledger)
-        {
-            args.Add(JsonSerializer.Serialize(entry.Record, UsageJsonContext.Default.UsageRecord));
-        }
-
-        RedisKey[] keyList = [keys.Epoch, keys.State, keys.Requests, keys.Tokens, keys.Reservations, keys.Reclaimed, keys.Ledger,
-            .. usage.Keys.Select(month => RedisTenantKeys.Usage(tenantId, month))];
-        foreach (var totals in usage.Values)
-        {
-            args.Add(totals.Count);
-            foreach (var (field, amount) in totals)
-            {
-                args.Add(field);
-                args.Add(amount);
-            }
-        }
-
-        if ((long)await redis.EvaluateAsync(Commit, keyList, [.. args]) != 0)
+        var call = RedisCommitArgs.Build(tenantId, epoch, changes, LedgerLength);
+        if ((long)await redis.EvaluateAsync(Commit, call.Keys, call.Values) != 0)
         {
             throw new StoreUnavailableException($"Tenant {tenantId}: this activation was fenced by a newer one (epoch {epoch}).");
         }
+
+        call.Completed();
     }
 
     public Task<long> IncarnationSpendAsync(string tenantId, string incarnation, string month) => Task.FromResult(0L);
 
-    /// <summary>What one commit adds to each month's usage totals (the hash <c>RedisUsageLedger</c> reads): non-zero increments only.</summary>
-    private static Dictionary<string, Dictionary<string, long>> UsageTotals(List<LedgerEntry> ledger)
+    /// <summary>
+    /// Adds one record of <paramref name="month"/> to what a commit adds to that month's usage totals (the hash
+    /// <c>RedisUsageLedger</c> reads): the report's counters of the record's model and lane (<see cref="RedisUsageFields"/>,
+    /// from which readers derive the summary), the day's counters, and the estimated requests and reasoning tokens (the
+    /// summary's only counters no slice keeps), summed over the commit's records and added only when not 0 (an absent
+    /// field reads as 0). Clamped as the summary's are.
+    /// </summary>
+    internal static void AddUsage(Dictionary<string, long> totals, string month, UsageRecord record)
     {
-        var months = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-        foreach (var (month, record) in ledger)
-        {
-            if (!months.TryGetValue(month, out var totals))
-            {
-                months[month] = totals = new Dictionary<string, long>(StringComparer.Ordinal);
-            }
-
-            var prompt = Math.Clamp(record.PromptTokens, 0, ReservationLimits.MaxTokens);
-            var completion = Math.Clamp(record.CompletionTokens, 0, ReservationLimits.MaxTokens);
-            var cost = Math.Clamp(record.CostNanos, 0, ReservationLimits.MaxNanos);
-            Add(totals, "requests", 1);
-            Add(totals, "prompt", prompt);
-            Add(totals, "completion", completion);
-            Add(totals, "cost", cost);
-            Add(totals, "estimated", record.Estimated ? 1 : 0);
-            Add(totals, "cached", Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt)); // as the slices and days: never above the prompt
-            Add(totals, "reasoning", Math.Clamp(record.ReasoningTokens ?? 0, 0, ReservationLimits.MaxTokens));
-            Add(totals, $"m:{record.Model}:requests", 1);
-            Add(totals, $"m:{record.Model}:prompt", prompt);
-            Add(totals, $"m:{record.Model}:completion", completion);
-            Add(totals, $"m:{record.Model}:cost", cost);
-            Add(totals, $"e:{record.Ending}", 1);
-            AddSlice(totals, record, prompt, completion, cost);
-            AddDay(totals, month, record, prompt, completion, cost);
-        }
-
-        // An increment of 0 changes nothing a reader sees (an absent field reads as 0) but costs the script a field.
-        foreach (var totals in months.Values)
-        {
-            foreach (var field in totals.Where(t => t.Value == 0).Select(t => t.Key).ToList())
-            {
-                totals.Remove(field);
-            }
-        }
-
-        return months;
+        var prompt = Math.Clamp(record.PromptTokens, 0, ReservationLimits.MaxTokens);
+        var completion = Math.Clamp(record.CompletionTokens, 0, ReservationLimits.MaxTokens);
+        var cost = Math.Clamp(record.CostNanos, 0, ReservationLimits.MaxNanos);
+        var cached = Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt); // as the slices and days: never above the prompt
+        AddSlice(totals, record, prompt, completion, cached, cost);
+        AddDay(totals, month, record, prompt, completion, cached, cost);
+        AddSome(totals, "estimated", record.Estimated ? 1 : 0);
+        AddSome(totals, "reasoning", Math.Clamp(record.ReasoningTokens ?? 0, 0, ReservationLimits.MaxTokens));
     }
 
-    /// <summary>The report's counters of the record's model and lane (see <see cref="RedisUsageFields"/>), clamped as the summary's are.</summary>
-    private static void AddSlice(Dictionary<string, long> totals, UsageRecord record, long prompt, long completion, long cost)
+    /// <summary>The report's counters of the record's model and lane (see <see cref="RedisUsageFields"/>).</summary>
+    private static void AddSlice(Dictionary<string, long> totals, UsageRecord record, long prompt, long completion, long cached, long cost)
     {
         var fields = RedisUsageFields.For(record.Model, UsageLanes.Of(record));
         Add(totals, fields.RequestsField, 1);
-        if (record.Stream)
-        {
-            Add(totals, fields.StreamedField, 1);
-        }
-
-        Add(totals, fields.PromptField, prompt);
-        Add(totals, fields.CompletionField, completion);
-        if (Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt) is > 0 and var cached)
-        {
-            Add(totals, fields.CachedField, cached);
-        }
-
-        Add(totals, fields.CostField, cost);
+        AddSome(totals, fields.StreamedField, record.Stream ? 1 : 0);
+        AddSome(totals, fields.PromptField, prompt);
+        AddSome(totals, fields.CompletionField, completion);
+        AddSome(totals, fields.CachedField, cached);
+        AddSome(totals, fields.CostField, cost);
         Add(totals, fields.EndingField(record.Ending), 1);
     }
 
     /// <summary>
-    /// The day's counters (<see cref="RedisDayFields"/>), clamped as the summary's are. Zero amounts add no field: a commit
-    /// carries at most six more HINCRBY per day its records fall on (four for a commit of completed requests without
-    /// cached tokens), however many records it holds, since the fields are summed here first.
+    /// The day's counters (<see cref="RedisDayFields"/>). A commit carries at most six HINCRBY per day its records fall on
+    /// (four for a commit of completed requests that cost something, without cached tokens), however many records it
+    /// holds, since the fields are summed here first.
     /// </summary>
-    private static void AddDay(Dictionary<string, long> totals, string month, UsageRecord record, long prompt, long completion, long cost)
+    private static void AddDay(Dictionary<string, long> totals, string month, UsageRecord record, long prompt, long completion, long cached, long cost)
     {
         var day = RedisDayFields.Of(Core.Metering.Reports.UsageDays.DayOf(month, record));
         Add(totals, day[RedisDayFields.Requests], 1);
         AddSome(totals, day[RedisDayFields.Errors], Core.Metering.Reports.UsageDays.IsError(record) ? 1 : 0);
         AddSome(totals, day[RedisDayFields.Prompt], prompt);
         AddSome(totals, day[RedisDayFields.Completion], completion);
-        AddSome(totals, day[RedisDayFields.Cached], Math.Min(Core.Metering.Reports.UsageCounts.BilledCached(record), prompt));
+        AddSome(totals, day[RedisDayFields.Cached], cached);
         AddSome(totals, day[RedisDayFields.Cost], cost);
     }
 
@@ -205,41 +135,6 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
     private static void Add(Dictionary<string, long> totals, string field, long amount) =>
         totals[field] = Saturating.Add(totals.GetValueOrDefault(field), amount);
 
-    private static void AddBuckets(List<RedisValue> args, Dictionary<long, long> set, HashSet<long> dropped)
-    {
-        args.Add(set.Count);
-        foreach (var (second, amount) in set)
-        {
-            args.Add(second);
-            args.Add(amount);
-        }
-
-        args.Add(dropped.Count);
-        foreach (var second in dropped)
-        {
-            args.Add(second);
-        }
-    }
-
-    private static void AddEntries<T>(List<RedisValue> args, Dictionary<string, T?> entries, Func<T, string> format)
-        where T : struct
-    {
-        var set = entries.Where(e => e.Value is not null).ToList();
-        args.Add(set.Count);
-        foreach (var (id, entry) in set)
-        {
-            args.Add(id);
-            args.Add(format(entry!.Value));
-        }
-
-        var removed = entries.Where(e => e.Value is null).ToList();
-        args.Add(removed.Count);
-        foreach (var (id, _) in removed)
-        {
-            args.Add(id);
-        }
-    }
-
     private static Dictionary<string, string> Flat(RedisResult result) => RedisHashReply.Read((RedisResult[])result!);
 
     private static long Parse(string value) => long.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture);
@@ -247,28 +142,10 @@ public sealed partial class RedisTenantJournal(RedisConnection redis) : ITenantJ
     private static long Long(Dictionary<string, string> state, string field, long missing) =>
         state.TryGetValue(field, out var value) && long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : missing;
 
-    /// <summary>A threshold as stored: "" for the relay's default, else the fraction (round-trip format).</summary>
-    private static string Threshold(double? value) => value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "";
-
     private static double? Threshold(Dictionary<string, string> state, string field) =>
         state.TryGetValue(field, out var value) && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && TenantLimits.IsThreshold(v)
             ? v
             : null;
 
     private static int? Limit(Dictionary<string, string> state, string field) => Long(state, field, 0) is > 0 and <= int.MaxValue and var n ? (int)n : null;
-}
-
-/// <summary>The keys of one tenant's state; every one carries the tenant's hash tag <c>{t:id}</c>.</summary>
-internal readonly record struct RedisTenantKeys(RedisKey Epoch, RedisKey State, RedisKey Requests, RedisKey Tokens, RedisKey Reservations,
-    RedisKey Reclaimed, RedisKey Ledger)
-{
-    public static RedisKey Tag(string tenantId) => "{t:" + tenantId + "}";
-
-    public static RedisTenantKeys Of(string tenantId)
-    {
-        var tag = "{t:" + tenantId + "}";
-        return new(tag + ":epoch", tag + ":state", tag + ":rq", tag + ":tk", tag + ":res", tag + ":rc", tag + ":ledger");
-    }
-
-    public static RedisKey Usage(string tenantId, string month) => "{t:" + tenantId + "}:usage:" + month;
 }

@@ -4,16 +4,28 @@ using RelayCluster.Core.Metering;
 namespace RelayCluster.Redis;
 
 /// <summary>
-/// The report's counters in a tenant's monthly usage hash (<c>{t:id}:usage:YYYY-MM</c>), beside the summary's own fields:
-/// <c>s:&lt;lane&gt;:&lt;counter&gt;:&lt;model&gt;</c>, e.g. <c>s:batch:prompt:gpt-4o-mini</c> or
-/// <c>s:interactive:e.client_disconnected:gpt-4o</c>. The model goes last so that any model name (they may hold <c>:</c>)
+/// The report's counters in a tenant's monthly usage hash (<c>{t:id}:usage:YYYY-MM</c>):
+/// <c>u:&lt;lane&gt;:&lt;counter&gt;:&lt;model&gt;</c>, e.g. <c>u:batch:prompt:gpt-4o-mini</c> or
+/// <c>u:interactive:e.client_disconnected:gpt-4o</c>. The model goes last so that any model name (they may hold <c>:</c>)
 /// reads back whole; lanes and counters are fixed sets without <c>:</c>. A hash field is binary-safe, and a model name
 /// comes from the configuration (records name only configured models), so the set of fields is bounded: models × 2 lanes
 /// × (6 counters + endings).
+/// <para>
+/// Two forms share the hash. Commits up to issue 16 wrote these counters as <c>s:…</c> <em>beside</em> the summary's own
+/// fields (<c>requests</c>, <c>m:model:cost</c>, <c>e:ending</c>, …), which counted the same usage again; since then a
+/// commit writes only <c>u:…</c> (and the day counters, and <c>estimated</c>/<c>reasoning</c> when not 0), and readers
+/// derive the summary from them. A month holding both forms (begun before the upgrade, or written by an older silo
+/// during a rolling upgrade) adds them up: what the old form counted is in its own fields, what the new form counted only
+/// in <c>u:…</c>, so nothing is counted twice or lost.
+/// </para>
 /// </summary>
 internal sealed class RedisUsageFields
 {
-    public const string Prefix = "s:";
+    /// <summary>The prefix of the counters commits write (the only form of a month begun after issue 16).</summary>
+    public const string Prefix = "u:";
+
+    /// <summary>The prefix of the counters written beside the summary's own fields, before issue 16 (read, never written).</summary>
+    public const string SummedPrefix = "s:";
     public const string Requests = "requests";
     public const string Streamed = "streamed";
     public const string Prompt = "prompt";
@@ -82,11 +94,15 @@ internal sealed class RedisUsageFields
         return Name(Lane, EndingPrefix + ending, Model);
     }
 
-    /// <summary>Reads a field name back: false for the summary's own fields (anything not <c>s:lane:counter:model</c>).</summary>
-    public static bool TryParse(string field, out string lane, out string counter, out string model)
+    /// <summary>
+    /// Reads a field name back: false for anything not <c>u:lane:counter:model</c> or <c>s:lane:counter:model</c>;
+    /// <paramref name="summed"/> tells the second (the old form, whose usage the summary's own fields also hold).
+    /// </summary>
+    public static bool TryParse(string field, out bool summed, out string lane, out string counter, out string model)
     {
         lane = counter = model = "";
-        if (!field.StartsWith(Prefix, StringComparison.Ordinal))
+        summed = field.StartsWith(SummedPrefix, StringComparison.Ordinal);
+        if (!summed && !field.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return false;
         }

@@ -14,6 +14,9 @@ public readonly record struct ReclaimedEntry(long Second, long EstimatedTokens, 
 public readonly record struct TenantScalars(
     TenantLimits Limits, bool Paused, string Month, long SpentNanos, string Incarnation, bool PausedByThreshold = false);
 
+/// <summary>The budget month (<c>YYYY-MM</c>, UTC) and its spend in nano-dollars: the part of <see cref="TenantScalars"/> a settle changes.</summary>
+public readonly record struct TenantSpend(string Month, long SpentNanos);
+
 /// <summary>A usage record with the budget month whose usage totals it adds to.</summary>
 public readonly record struct LedgerEntry(string Month, Metering.UsageRecord Record);
 
@@ -74,6 +77,12 @@ public sealed class TenantImage
         {
             State = state;
         }
+        else if (changes.Spend is { } spend)
+        {
+            // A tenant nothing was committed for yet has the defaults a book starts from (as the Redis journal loads a
+            // state hash that holds only the month and its spend).
+            State = (State ?? new TenantScalars(TenantLimits.Unlimited, false, spend.Month, 0, "")) with { Month = spend.Month, SpentNanos = spend.SpentNanos };
+        }
 
         if (changes.Crossings is { } crossings)
         {
@@ -117,32 +126,85 @@ public sealed class TenantImage
 }
 
 /// <summary>
-/// What a tenant's turns changed since the last commit, merged: the new single values, buckets by their new amounts
+/// What a tenant's turns changed since the last commit, merged: the new single values (or only the month's spend, when
+/// nothing else changed), buckets by their new amounts
 /// (absolute, so replaying a commit twice is harmless) and the buckets that slid out, reservations and reclaimed entries
 /// set or removed (null), and the usage records to append with their totals. A journal writes one of these atomically,
 /// fenced; the book starts a new one for the turns that follow.
 /// </summary>
 public sealed class TenantChanges
 {
+    // A collection that grew past this (a group commit of thousands, a dead silo's reclaim) is replaced rather than
+    // cleared, so a tenant does not keep its capacity, nor clear that capacity on every commit after.
+    private const int KeptCapacity = 256;
+
+    /// <summary>Every single value, when a turn changed more than the spend (limits, pause, incarnation, a new month); else null.</summary>
     public TenantScalars? State { get; set; }
 
-    public Dictionary<long, long> Requests { get; } = [];
+    /// <summary>The month's new spend when that is all that changed of the single values (null when <see cref="State"/> is set).</summary>
+    public TenantSpend? Spend { get; set; }
 
-    public HashSet<long> RequestsDropped { get; } = [];
+    public Dictionary<long, long> Requests { get; private set; } = [];
 
-    public Dictionary<long, long> Tokens { get; } = [];
+    public HashSet<long> RequestsDropped { get; private set; } = [];
 
-    public HashSet<long> TokensDropped { get; } = [];
+    public Dictionary<long, long> Tokens { get; private set; } = [];
 
-    public Dictionary<string, ReservationEntry?> Reservations { get; } = new(StringComparer.Ordinal);
+    public HashSet<long> TokensDropped { get; private set; } = [];
 
-    public Dictionary<string, ReclaimedEntry?> Reclaimed { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, ReservationEntry?> Reservations { get; private set; } = new(StringComparer.Ordinal);
 
-    public List<LedgerEntry> Ledger { get; } = [];
+    public Dictionary<string, ReclaimedEntry?> Reclaimed { get; private set; } = new(StringComparer.Ordinal);
+
+    public List<LedgerEntry> Ledger { get; private set; } = [];
 
     /// <summary>The whole new list of budget crossings when a turn changed it (rare), else null.</summary>
     public IReadOnlyList<BudgetCrossing>? Crossings { get; set; }
 
-    public bool IsEmpty => State is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
+    public bool IsEmpty => State is null && Spend is null && Crossings is null && Requests.Count == 0 && RequestsDropped.Count == 0 && Tokens.Count == 0
         && TokensDropped.Count == 0 && Reservations.Count == 0 && Reclaimed.Count == 0 && Ledger.Count == 0;
+
+    /// <summary>Empties this for the next commit's turns (see <see cref="TenantBook.TakeChanges"/>).</summary>
+    public void Clear()
+    {
+        State = null;
+        Spend = null;
+        Crossings = null;
+        Requests = Emptied(Requests);
+        RequestsDropped = Emptied(RequestsDropped);
+        Tokens = Emptied(Tokens);
+        TokensDropped = Emptied(TokensDropped);
+        Reservations = Emptied(Reservations);
+        Reclaimed = Emptied(Reclaimed);
+        Ledger = Ledger.Capacity > KeptCapacity ? [] : Cleared(Ledger);
+    }
+
+    private static Dictionary<TKey, TValue> Emptied<TKey, TValue>(Dictionary<TKey, TValue> entries)
+        where TKey : notnull
+    {
+        if (entries.EnsureCapacity(0) > KeptCapacity)
+        {
+            return new Dictionary<TKey, TValue>(entries.Comparer);
+        }
+
+        entries.Clear();
+        return entries;
+    }
+
+    private static HashSet<T> Emptied<T>(HashSet<T> set)
+    {
+        if (set.EnsureCapacity(0) > KeptCapacity)
+        {
+            return new HashSet<T>(set.Comparer);
+        }
+
+        set.Clear();
+        return set;
+    }
+
+    private static List<T> Cleared<T>(List<T> list)
+    {
+        list.Clear();
+        return list;
+    }
 }

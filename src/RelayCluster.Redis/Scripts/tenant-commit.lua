@@ -4,7 +4,8 @@
 -- ARGV 1 the activation's epoch, 2 ledger length kept; then sections, each a count followed by its items:
 --   state field/value pairs; request buckets set (second/amount pairs); request buckets dropped (seconds);
 --   token buckets set; token buckets dropped; reservations set (id/value pairs); reservations removed (ids);
---   reclaimed set (id/value pairs); reclaimed removed (ids); ledger records (JSON);
+--   reclaimed set (id/value pairs); reclaimed removed (ids); ledger records (JSON, appended as one stream entry with
+--   one field r per record, in order; 500 records an entry at most);
 --   then for each usage key in order: field/increment pairs (the caller leaves out increments of 0).
 -- Values are absolute (the grain's own), except usage totals, which only ever grow by what this commit books.
 -- Returns 0, or -1 when a newer activation raised the epoch: then nothing was written.
@@ -40,10 +41,17 @@ pairs_into('HSET', KEYS[5])
 list_into('HDEL', KEYS[5])
 pairs_into('HSET', KEYS[6])
 list_into('HDEL', KEYS[6])
+-- One XADD per commit rather than per record: a command, its trimming and its AOF header per record are what a group
+-- commit saves. Chunked as above (two values a record).
 local records = count()
-for _ = 1, records do
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i]); i = i + 1
+for from = i, i + records - 1, CHUNK / 2 do
+  local entry = {}
+  for k = from, math.min(from + CHUNK / 2 - 1, i + records - 1) do
+    entry[#entry + 1] = 'r'; entry[#entry + 1] = ARGV[k]
+  end
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[2], '*', unpack(entry))
 end
+i = i + records
 for k = 8, #KEYS do
   local n = count()
   for _ = 1, n do

@@ -55,8 +55,12 @@ public sealed class RedisTestStore : TestStore
             var entries = (RedisResult[])(await Redis.Connection.ExecuteAsync("XRANGE", "{t:" + tenant + "}:ledger", "-", "+"))!;
             foreach (var entry in entries)
             {
+                // One commit's records an entry, a field r each (one record an entry before issue 16).
                 var fields = (RedisResult[])((RedisResult[])entry!)[1]!;
-                records.Add(JsonSerializer.Deserialize((string)fields[1]!, UsageJsonContext.Default.UsageRecord)!);
+                for (var i = 1; i < fields.Length; i += 2)
+                {
+                    records.Add(JsonSerializer.Deserialize((string)fields[i]!, UsageJsonContext.Default.UsageRecord)!);
+                }
             }
         }
 

@@ -118,6 +118,110 @@ public sealed class RedisTenantJournalTests(RedisServer redis)
         Assert.Empty(loaded.Crossings);
     }
 
+    [Fact]
+    public async Task A_settle_writes_only_the_month_and_its_spend_and_the_limits_stored_before_stay()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "spend-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.SetLimits(new TenantLimits(100, 5_000, 7, 1_000_000, 0.5, null, "https://hooks.example/x"), _now);
+        book.Admit(new AdmissionRequest("a", 10, 100), "silo-a", _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "a", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 70, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        await AssertReloadEqualsAsync(journal, id, book);
+        Assert.Equal(70, (await journal.LoadAsync(id)).Image.State!.Value.SpentNanos);
+    }
+
+    [Fact]
+    public async Task A_state_hash_holding_only_a_month_and_its_spend_loads_with_the_defaults()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "spendonly-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        book.Settle(new Settlement(new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = "u", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+            Provider = "p", PromptTokens = 1, CostNanos = 9, Ending = Core.Metering.Endings.Completed, Status = 200,
+        }, Unreserved: true), _now);
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        Assert.Equal(2L, (long)await redis.Connection.ExecuteAsync("HLEN", "{t:" + id + "}:state"));
+        var (_, loaded) = await journal.LoadAsync(id);
+        Assert.Equal(new TenantScalars(TenantLimits.Unlimited, false, "2026-11", 9, ""), loaded.State);
+    }
+
+    [Fact]
+    public async Task Ledger_records_are_stored_byte_for_byte_as_the_serializer_writes_them_however_many_a_commit_carries()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "json-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        var records = Enumerable.Range(0, 40).Select(i => new Core.Metering.UsageRecord
+        {
+            TimestampMs = _now, Tenant = id, RequestId = $"r{i}", Endpoint = "/v1/chat/completions", Model = "modèle-\"ü\"<b>&" + i,
+            UpstreamModel = "m", Provider = "p", PromptTokens = i, CostNanos = i, Ending = Core.Metering.Endings.Completed, Status = 200,
+            LatencyMs = 0.1 * i, Route = i % 2 == 0 ? null : "route\n" + i,
+        }).ToList();
+        foreach (var record in records)
+        {
+            Assert.True(book.Admit(new AdmissionRequest(record.RequestId, 1, 1), "127.0.0.1:11111@1" + record.RequestId, _now).IsAdmitted);
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+        foreach (var record in records)
+        {
+            Assert.True(book.Settle(new Settlement(record), _now));
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges()); // ~40 × 450 bytes: the pooled buffer grows several times
+
+        var stored = (StackExchange.Redis.RedisResult[])(await redis.Connection.ExecuteAsync("XRANGE", "{t:" + id + "}:ledger", "-", "+"))!;
+        Assert.Equal(
+            records.Select(r => System.Text.Json.JsonSerializer.Serialize(r, Core.Metering.UsageJsonContext.Default.UsageRecord)),
+            stored.SelectMany(e => ((StackExchange.Redis.RedisResult[])((StackExchange.Redis.RedisResult[])e!)[1]!).Where((_, i) => i % 2 == 1).Select(v => (string)v!)));
+        Assert.Single(stored); // one commit, one stream entry with a field per record
+        await AssertReloadEqualsAsync(journal, id, book);
+    }
+
+    [Fact]
+    public async Task A_commit_of_more_records_than_an_entry_holds_appends_them_all_in_order_and_recent_reads_them_newest_first()
+    {
+        var journal = new RedisTenantJournal(redis.Connection);
+        var id = "many-" + Guid.NewGuid().ToString("N");
+        var (epoch, image) = await journal.LoadAsync(id);
+        var book = new TenantBook(id, image, Options, _now);
+        for (var i = 0; i < 1_203; i++)
+        {
+            Assert.True(book.Settle(new Settlement(new Core.Metering.UsageRecord
+            {
+                TimestampMs = _now, Tenant = id, RequestId = $"r{i}", Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
+                Provider = "p", PromptTokens = 1, CostNanos = 1, Ending = Core.Metering.Endings.Completed, Status = 200,
+            }, Unreserved: true), _now));
+        }
+
+        await journal.CommitAsync(id, epoch, book.TakeChanges());
+
+        Assert.Equal(3L, (long)await redis.Connection.ExecuteAsync("XLEN", "{t:" + id + "}:ledger")); // 500 + 500 + 203
+        var usage = new RedisUsageLedger(redis.Connection);
+        var recent = await usage.GetRecentAsync(id, "", 700);
+        Assert.True(recent.HasMore);
+        Assert.Equal(Enumerable.Range(503, 700).Reverse().Select(i => $"r{i}"),
+            recent.Records.Select(r => System.Text.Json.JsonSerializer.Deserialize(r, Core.Metering.UsageJsonContext.Default.UsageRecord)!.RequestId));
+        var all = await usage.GetRecentAsync(id, "", 1_203);
+        Assert.False(all.HasMore);
+        Assert.Equal(1_203, all.Records.Count);
+        Assert.Equal(1_203L, (await usage.GetSummaryAsync(id, "2026-11")).Requests);
+    }
+
     private async Task AssertReloadEqualsAsync(RedisTenantJournal journal, string id, TenantBook book)
     {
         var (_, loaded) = await journal.LoadAsync(id);

@@ -149,6 +149,36 @@ public sealed class TenantBookTests
         Assert.Equal((300L, 0L, 0), (book.Quota(_now).SpentNanos, book.Quota(_now).ReservedNanos, book.Quota(_now).InFlight));
     }
 
+    [Fact]
+    public void A_settle_commits_only_the_months_spend_and_one_that_cost_nothing_no_single_value()
+    {
+        var image = new TenantImage();
+        var book = new TenantBook("acme", image, Options, _now);
+        book.SetLimits(new TenantLimits(100, null, 5, 10_000), _now);
+        book.Admit(new AdmissionRequest("a", 1, 100), "", _now);
+        book.Admit(new AdmissionRequest("b", 1, 100), "", _now);
+        image.Apply(book.TakeChanges());
+
+        book.Settle(Settle("a", 1, 60), _now);
+        var changes = book.TakeChanges();
+        Assert.Null(changes.State);
+        Assert.Equal(new TenantSpend("2026-11", 60), changes.Spend);
+        image.Apply(changes);
+
+        book.Settle(Settle("b", 1, 0), _now);
+        changes = book.TakeChanges();
+        Assert.Equal((null, null, 1), (changes.State, changes.Spend, changes.Ledger.Count));
+        image.Apply(changes);
+        Assert.Equal(book.ToImage(_now).State, image.State); // the limits set before stay, the spend moved on
+
+        // A tenant nothing was committed for starts from the defaults, as a reload of a hash holding only month and spend.
+        var fresh = new TenantImage();
+        var first = new TenantBook("new", fresh, Options, _now);
+        first.Settle(Settle("c", 1, 5) with { Unreserved = true }, _now);
+        fresh.Apply(first.TakeChanges());
+        Assert.Equal(new TenantScalars(TenantLimits.Unlimited, false, "2026-11", 5, ""), fresh.State);
+    }
+
     private Settlement Settle(string requestId, long tokens, long cost) => new(new UsageRecord
     {
         TimestampMs = _now, Tenant = "acme", RequestId = requestId, Endpoint = "/v1/chat/completions", Model = "m", UpstreamModel = "m",
