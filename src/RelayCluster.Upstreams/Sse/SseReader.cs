@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace RelayCluster.Upstreams.Sse;
 
@@ -35,6 +36,7 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
     private bool _afterCarriageReturn;
 
     /// <summary>The next event's data, or null at the end of the stream. Valid until the next call.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> ReadEventAsync(CancellationToken cancellationToken)
     {
         _dataLength = 0;
