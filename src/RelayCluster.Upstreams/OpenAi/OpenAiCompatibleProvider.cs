@@ -23,7 +23,8 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
     private readonly string? _authorization;
     private readonly TimeProvider _time;
 
-    public OpenAiCompatibleProvider(string id, ProviderOptions options, TimeProvider? time = null)
+    /// <param name="propagateTraces">Whether calls carry the trace context (see <see cref="UpstreamTraceContext"/>).</param>
+    public OpenAiCompatibleProvider(string id, ProviderOptions options, TimeProvider? time = null, bool propagateTraces = true)
     {
         Id = id;
         _time = time ?? TimeProvider.System;
@@ -32,7 +33,7 @@ public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
         _embeddingsUri = new Uri(new Uri(baseUrl), "embeddings");
         // As AuthenticationHeaderValue("Bearer", key) writes it; a key it would refuse fails here, at start, as it did.
         _authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey).ToString();
-        _http = UpstreamHttp.CreateInvoker(options);
+        _http = UpstreamHttp.CreateInvoker(options, propagateTraces);
     }
 
     public string Id { get; }
