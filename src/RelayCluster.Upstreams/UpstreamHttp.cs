@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using RelayCluster.Core.Configuration;
 
@@ -43,9 +44,10 @@ internal static class UpstreamHttp
     /// <summary>
     /// A pooled, unbuffered invoker: only connecting is time-bound (streams must not have a total timeout);
     /// connections are recycled every 5 minutes so DNS changes are picked up; no cookies, proxy or decompression,
-    /// so bytes pass through as the upstream sent them.
+    /// so bytes pass through as the upstream sent them. Without <paramref name="propagateTraces"/> no trace context
+    /// goes upstream and HttpClient makes no activity per call (see <see cref="UpstreamTraceContext"/>).
     /// </summary>
-    public static HttpMessageInvoker CreateInvoker(ProviderOptions options) => new(new SocketsHttpHandler
+    public static HttpMessageInvoker CreateInvoker(ProviderOptions options, bool propagateTraces = true) => new(new SocketsHttpHandler
     {
         ConnectTimeout = TimeSpan.FromSeconds(options.ConnectTimeoutSeconds),
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -54,5 +56,6 @@ internal static class UpstreamHttp
         UseCookies = false,
         UseProxy = false,
         MaxConnectionsPerServer = int.MaxValue,
+        ActivityHeadersPropagator = propagateTraces ? DistributedContextPropagator.Current : null,
     });
 }

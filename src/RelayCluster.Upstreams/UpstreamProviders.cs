@@ -8,19 +8,23 @@ using RelayCluster.Upstreams.Simulator;
 
 namespace RelayCluster.Upstreams;
 
-/// <summary>The configured providers by id, created once at start, each behind its resilience pipeline.</summary>
+/// <summary>
+/// The configured providers by id, created once at start, each behind its resilience pipeline. The HTTP providers carry
+/// the trace context upstream as <c>traceContext</c> says (default: .NET's, propagated).
+/// </summary>
 public sealed class UpstreamProviders : IProviderHealthSource, IDisposable
 {
     private readonly Dictionary<string, ResilientProvider> _providers;
 
-    public UpstreamProviders(IOptions<RelayOptions> options, TimeProvider time, ILoggerFactory? loggers = null)
+    public UpstreamProviders(IOptions<RelayOptions> options, TimeProvider time, ILoggerFactory? loggers = null, UpstreamTraceContext? traceContext = null)
     {
+        var propagate = (traceContext ?? UpstreamTraceContext.Default).Propagate;
         _providers = options.Value.Providers.ToDictionary(
             p => p.Key,
             p => ResilientProvider.For(p.Value.Type switch
             {
-                ProviderTypes.OpenAi => (IUpstreamProvider)new OpenAiCompatibleProvider(p.Key, p.Value, time),
-                ProviderTypes.Anthropic => new AnthropicProvider(p.Key, p.Value, time),
+                ProviderTypes.OpenAi => (IUpstreamProvider)new OpenAiCompatibleProvider(p.Key, p.Value, time, propagate),
+                ProviderTypes.Anthropic => new AnthropicProvider(p.Key, p.Value, time, propagate),
                 _ => new SimulatorProvider(p.Key, new SimulatorEngine(p.Value.Simulator, time)),
             }, p.Value, time, loggers?.CreateLogger<ResilientProvider>()),
             StringComparer.Ordinal);

@@ -40,10 +40,34 @@ public static class Money
         }
     }
 
-    /// <summary>The budget month a moment belongs to, e.g. <c>2026-11</c>.</summary>
-    public static string MonthOf(DateTimeOffset moment) => moment.UtcDateTime.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The last month <see cref="MonthOf"/> named (replaced whole, so readers on any thread see one consistent span).</summary>
+    private static MonthSpan? s_lastMonth;
+
+    /// <summary>
+    /// The budget month a moment belongs to, e.g. <c>2026-11</c>. The last month's name is kept with its bounds: every
+    /// settled request asks (the usage log twice, the tenant book), and formatting a new string each time was an
+    /// allocation and a custom date format per call.
+    /// </summary>
+    public static string MonthOf(DateTimeOffset moment)
+    {
+        var ticks = moment.UtcTicks;
+        if (s_lastMonth is { } last && ticks >= last.FirstTicks && ticks < last.NextTicks)
+        {
+            return last.Name;
+        }
+
+        var utc = moment.UtcDateTime;
+        var first = new DateTime(utc.Year, utc.Month, 1, 0, 0, 0, DateTimeKind.Utc);
+        var next = utc.Year == DateTime.MaxValue.Year && utc.Month == 12 ? long.MaxValue : first.AddMonths(1).Ticks;
+        var name = utc.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+        s_lastMonth = new MonthSpan(first.Ticks, next, name);
+        return name;
+    }
 
     /// <summary>Reads a budget month as <see cref="MonthOf"/> writes it (<c>YYYY-MM</c>); <paramref name="first"/> is its first day.</summary>
     public static bool TryParseMonth(string? month, out DateTime first) =>
         DateTime.TryParseExact(month, "yyyy-MM", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out first);
+
+    /// <summary>A month's name and its bounds in UTC ticks: <c>[FirstTicks, NextTicks)</c>.</summary>
+    private sealed record MonthSpan(long FirstTicks, long NextTicks, string Name);
 }

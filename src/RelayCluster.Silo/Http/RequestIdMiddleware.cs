@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+
 namespace RelayCluster.Silo.Http;
 
 /// <summary>
@@ -18,10 +20,41 @@ internal sealed class RequestIdMiddleware(RequestDelegate next)
         return next(context);
     }
 
-    /// <summary><c>req_</c> + a random GUID's 32 hex digits, written into one string (no intermediate string to concatenate).</summary>
-    internal static string NewId() => string.Create(36, Guid.NewGuid(), static (chars, guid) =>
+    /// <summary>
+    /// <c>req_</c> + a random (version 4) GUID's 32 hex digits, written into one string (no intermediate string to concatenate).
+    /// </summary>
+    internal static string NewId() => string.Create(36, NextRandomGuid(), static (chars, guid) =>
     {
         "req_".CopyTo(chars);
         guid.TryFormat(chars[4..], out _, "N");
     });
+
+    /// <summary>Each thread's cryptographic random bytes, drawn 4 KiB at a time: 16 bytes an id.</summary>
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_used;
+
+    /// <summary>
+    /// A GUID as <see cref="Guid.NewGuid"/> makes it (16 cryptographically random bytes, version 4, RFC 9562 variant), from
+    /// a per-thread block of random bytes: Guid.NewGuid read the kernel's random source once per request (a system call,
+    /// 1 % of a silo's CPU in the profile); the block is read once per 256 ids.
+    /// </summary>
+    private static Guid NextRandomGuid()
+    {
+        var block = t_random;
+        if (block is null || t_used == block.Length)
+        {
+            block = t_random ??= new byte[4096];
+            RandomNumberGenerator.Fill(block);
+            t_used = 0;
+        }
+
+        var bytes = block.AsSpan(t_used, 16);
+        t_used += 16;
+        bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40); // version 4, the high nibble of the third group (little-endian)
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // the variant's two high bits: 10
+        return new Guid(bytes);
+    }
 }

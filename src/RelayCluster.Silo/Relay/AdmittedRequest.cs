@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Routing;
 using RelayCluster.Core.Tenants;
@@ -88,6 +89,7 @@ internal sealed class AdmittedRequest(
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SettleAsync(string ending, int status)
     {
         if (TakeSettlement(ending, status) is { } settlement)
@@ -100,6 +102,7 @@ internal sealed class AdmittedRequest(
     /// Books a settlement taken with <see cref="TakeSettlement"/> on the tenant grain, and counts it in the metrics: a
     /// settlement handed here is booked exactly once (now, or later by the renewer), so the counters move as the ledger does.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask BookAsync(Settlement settlement)
     {
         try

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using RelayCluster.Core.Wire;
 using RelayCluster.Upstreams;
 using RelayCluster.Upstreams.Sse;
@@ -24,6 +25,7 @@ internal sealed class AnswerCheck(RelayOperation operation, bool stream, Respons
     /// <summary>The last answer the check let through or made, to tell a checked answer from one that never was.</summary>
     public UpstreamResponse? Checked { get; private set; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamResponse> RunAsync(UpstreamResponse response, CancellationToken cancellationToken)
     {
         Body = null;
@@ -32,6 +34,7 @@ internal sealed class AnswerCheck(RelayOperation operation, bool stream, Respons
         return Checked;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<UpstreamResponse> WholeAsync(UpstreamResponse response, CancellationToken cancellationToken)
     {
         var limit = budget ?? ResponseBudget.ForCall(Core.Configuration.RequestOptions.DefaultMaxResponseBytes);
@@ -51,6 +54,7 @@ internal sealed class AnswerCheck(RelayOperation operation, bool stream, Respons
         return response;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<UpstreamResponse> FirstEventAsync(UpstreamResponse response, CancellationToken cancellationToken)
     {
         var (first, overflowed, body) = await SsePeek.FirstEventAsync(response.Body, FirstEventLimit, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace RelayCluster.Silo.Relay;
 
@@ -16,11 +17,15 @@ internal static class BoundedRead
     /// <summary>
     /// The whole body, or null once it passes what the budget has left (reading stops there; the caller disposes
     /// the upstream response, which drops the connection). Bytes returned stay taken from the budget; on null or
-    /// on an exception nothing read stays taken.
+    /// on an exception nothing read stays taken. A pooled <see cref="ValueTask{TResult}"/>: await it once.
     /// </summary>
-    public static async Task<byte[]?> ReadAsync(Stream stream, ResponseBudget budget, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<byte[]?> ReadAsync(Stream stream, ResponseBudget budget, CancellationToken cancellationToken)
     {
-        var pieces = new List<byte[]>();
+        // The first piece is all a typical answer needs: the list of further pieces is made only past 64 KiB.
+        var first = ArrayPool<byte>.Shared.Rent(PieceBytes);
+        List<byte[]>? more = null;
+        var last = first;
         var lastLength = 0;
         long taken = 0;
         var complete = false;
@@ -28,13 +33,14 @@ internal static class BoundedRead
         {
             while (true)
             {
-                if (pieces.Count == 0 || lastLength == PieceBytes)
+                if (lastLength == PieceBytes)
                 {
-                    pieces.Add(ArrayPool<byte>.Shared.Rent(PieceBytes));
+                    last = ArrayPool<byte>.Shared.Rent(PieceBytes);
+                    (more ??= []).Add(last);
                     lastLength = 0;
                 }
 
-                var read = await stream.ReadAsync(pieces[^1].AsMemory(lastLength, PieceBytes - lastLength), cancellationToken);
+                var read = await stream.ReadAsync(last.AsMemory(lastLength, PieceBytes - lastLength), cancellationToken);
                 if (read == 0)
                 {
                     break;
@@ -50,12 +56,10 @@ internal static class BoundedRead
             }
 
             var body = new byte[taken];
-            var offset = 0;
-            foreach (var piece in pieces)
+            var offset = CopyPiece(first, body, 0);
+            for (var i = 0; more is not null && i < more.Count; i++)
             {
-                var length = (int)Math.Min(PieceBytes, taken - offset);
-                piece.AsSpan(0, length).CopyTo(body.AsSpan(offset));
-                offset += length;
+                offset = CopyPiece(more[i], body, offset);
             }
 
             complete = true;
@@ -68,10 +72,19 @@ internal static class BoundedRead
                 budget.Release(taken);
             }
 
-            foreach (var piece in pieces)
+            ArrayPool<byte>.Shared.Return(first);
+            for (var i = 0; more is not null && i < more.Count; i++)
             {
-                ArrayPool<byte>.Shared.Return(piece);
+                ArrayPool<byte>.Shared.Return(more[i]);
             }
         }
+    }
+
+    /// <summary>Copies what <paramref name="piece"/> holds of <paramref name="body"/> from <paramref name="offset"/>; the offset after it.</summary>
+    private static int CopyPiece(byte[] piece, byte[] body, int offset)
+    {
+        var length = Math.Min(PieceBytes, body.Length - offset);
+        piece.AsSpan(0, length).CopyTo(body.AsSpan(offset));
+        return offset + length;
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using RelayCluster.Core.Wire;
 using RelayCluster.Silo.Http;
 using RelayCluster.Upstreams.Sse;
@@ -42,6 +43,7 @@ internal sealed class HttpSink : IStreamSink
 
     public bool IsCommitted => _streaming || _context.Response.HasStarted;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask CommitAsync()
     {
         if (_streaming)
@@ -90,6 +92,7 @@ internal sealed class HttpSink : IStreamSink
         return _deadline.WithinAsync(_context.Response.BodyWriter.FlushAsync(Aborted));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask CompleteAsync()
     {
         // Completing the response sends the last chunk now; otherwise the caller would wait for the handler.

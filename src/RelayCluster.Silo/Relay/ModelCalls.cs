@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using RelayCluster.Core.Auth;
 using RelayCluster.Core.Configuration;
 using RelayCluster.Core.Metering;
@@ -21,6 +22,7 @@ internal sealed partial class ModelCalls(
     ReservationRenewer renewer, ConfiguredTenants configured, TimeProvider time, Telemetry.RelayMetrics metrics, RouteTargetStats targetStats,
     ILogger<ModelCalls> logger)
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<CallStart> StartAsync(Tenant tenant, RelayOperation operation, ReadOnlyMemory<byte> body, string requestId, CallLane lane)
     {
         // 0. A large body of a tenant that would be refused anyway is refused before it is parsed.

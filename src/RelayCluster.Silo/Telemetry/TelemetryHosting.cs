@@ -27,6 +27,9 @@ public static class TelemetryHosting
         var plan = TelemetryPlan.Read(builder.Configuration);
         var services = builder.Services;
         services.AddSingleton(plan);
+
+        // Upstream calls carry the trace context only when traces are exported (see UpstreamTraceContext).
+        services.AddSingleton(new RelayCluster.Upstreams.UpstreamTraceContext(plan.Otlp));
         RelayMetrics.AddTo(services);
 
         var telemetry = services.AddOpenTelemetry().ConfigureResource(resource => resource.AddService("relaycluster"));

@@ -22,7 +22,8 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
     private readonly AnthropicOptions _options;
     private readonly TimeProvider _time;
 
-    public AnthropicProvider(string id, ProviderOptions options, TimeProvider time)
+    /// <param name="propagateTraces">Whether calls carry the trace context (see <see cref="UpstreamTraceContext"/>).</param>
+    public AnthropicProvider(string id, ProviderOptions options, TimeProvider time, bool propagateTraces = true)
     {
         Id = id;
         _options = options.Anthropic;
@@ -32,7 +33,7 @@ public sealed class AnthropicProvider : IUpstreamProvider, IDisposable
         // Anthropic's SDKs take the base URL without /v1; a base URL written OpenAI-style (…/v1) works too.
         var baseUrl = options.BaseUrl!.TrimEnd('/');
         _messagesUri = new Uri(baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : $"{baseUrl}/{AnthropicWire.MessagesPath}");
-        _http = UpstreamHttp.CreateInvoker(options);
+        _http = UpstreamHttp.CreateInvoker(options, propagateTraces);
     }
 
     public string Id { get; }

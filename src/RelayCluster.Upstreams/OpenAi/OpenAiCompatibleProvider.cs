@@ -11,42 +11,59 @@ namespace RelayCluster.Upstreams.OpenAi;
 /// Any OpenAI-compatible API over one pooled <see cref="SocketsHttpHandler"/>. Responses are handed on
 /// at their headers (<see cref="HttpCompletionOption.ResponseHeadersRead"/>), never buffered, so a stream
 /// is relayed as it is produced. Only connecting is bounded in time: a healthy stream may run long.
+/// The request headers are strings made once per provider and added unvalidated: the bytes sent are those the typed
+/// headers wrote (<c>Content-Type: application/json</c>, <c>Accept</c>, <c>Authorization: Bearer …</c>), without a
+/// header object built and formatted again for every call.
 /// </summary>
 public sealed class OpenAiCompatibleProvider : IUpstreamProvider, IDisposable
 {
     private readonly HttpMessageInvoker _http;
     private readonly Uri _chatUri;
     private readonly Uri _embeddingsUri;
-    private readonly AuthenticationHeaderValue? _authorization;
+    private readonly string? _authorization;
     private readonly TimeProvider _time;
 
-    public OpenAiCompatibleProvider(string id, ProviderOptions options, TimeProvider? time = null)
+    /// <param name="propagateTraces">Whether calls carry the trace context (see <see cref="UpstreamTraceContext"/>).</param>
+    public OpenAiCompatibleProvider(string id, ProviderOptions options, TimeProvider? time = null, bool propagateTraces = true)
     {
         Id = id;
         _time = time ?? TimeProvider.System;
         var baseUrl = options.BaseUrl!.TrimEnd('/') + "/";
         _chatUri = new Uri(new Uri(baseUrl), "chat/completions");
         _embeddingsUri = new Uri(new Uri(baseUrl), "embeddings");
-        _authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
-        _http = UpstreamHttp.CreateInvoker(options);
+        // As AuthenticationHeaderValue("Bearer", key) writes it; a key it would refuse fails here, at start, as it did.
+        _authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey).ToString();
+        _http = UpstreamHttp.CreateInvoker(options, propagateTraces);
     }
 
     public string Id { get; }
 
     public async ValueTask<UpstreamResponse> SendAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
+        var content = new ByteArrayContent(BodyOf(request));
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         using var message = new HttpRequestMessage(HttpMethod.Post, request.Operation == RelayOperation.ChatCompletions ? _chatUri : _embeddingsUri)
         {
-            Content = new ByteArrayContent(BodyOf(request))
-            {
-                Headers = { ContentType = new MediaTypeHeaderValue("application/json") },
-            },
+            Content = content,
             Version = HttpVersion.Version11,
         };
-        message.Headers.Authorization = _authorization;
-        message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(request.Stream ? "text/event-stream" : "application/json"));
+        if (_authorization is not null)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", _authorization);
+        }
 
-        var response = await UpstreamHttp.SendAsync(_http, message, cancellationToken);
+        message.Headers.TryAddWithoutValidation("Accept", request.Stream ? "text/event-stream" : "application/json");
+
+        // UpstreamHttp.SendAsync inline: one async frame less per call.
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(message, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new UpstreamUnavailableException(ex.Message, ex);
+        }
 
         try
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace RelayCluster.Upstreams.Resilience;
 
 /// <summary>
@@ -32,6 +33,7 @@ internal sealed class IdleTimeoutStream(UpstreamResponse upstream, TimeSpan time
         set => throw new NotSupportedException();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_idle.IsCancellationRequested)

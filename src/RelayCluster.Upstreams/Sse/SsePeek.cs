@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace RelayCluster.Upstreams.Sse;
 
@@ -13,6 +14,7 @@ public static class SsePeek
     /// The first event's data (null if the stream ended with none, or its first <paramref name="limit"/> bytes held
     /// none: then <c>Overflowed</c>) and the stream to read in place of <paramref name="body"/>, which it owns.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<(byte[]? FirstEvent, bool Overflowed, Stream Body)> FirstEventAsync(Stream body, int limit, CancellationToken cancellationToken)
     {
         var replay = new ReplayStream(body, limit);
@@ -56,6 +58,7 @@ public static class SsePeek
 
         public void Rewind() => _replaying = true;
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (_replaying)
