@@ -230,4 +230,32 @@ public abstract partial class TenantGrainContract
         Assert.Equal(50, results.Count(r => r.IsAdmitted));
         Assert.Equal(5_000, (await grain.GetQuotaAsync()).ReservedNanos);
     }
+
+    [Fact]
+    public async Task Concurrent_admissions_and_settles_through_one_handle_are_each_counted_once()
+    {
+        // Admits and settles interleave on one handle (one silo's, where it batches them): every admitted request is
+        // settled, so the window counts exactly the limit, the spend exactly the settled costs, and nothing stays held.
+        var grain = await GrainAsync(new TenantLimits(50, null, 8, 1_000_000));
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(async () =>
+        {
+            var admission = await grain.AdmitAsync(new AdmissionRequest($"m{i}", 10, 1_000));
+            var booked = admission.IsAdmitted && await grain.SettleAsync(Settle($"m{i}", 7, 300 + i));
+            return (Admitted: admission.IsAdmitted, Booked: booked);
+        })));
+
+        var admitted = Enumerable.Range(0, 300).Where(i => outcomes[i].Admitted).ToArray();
+        Assert.InRange(admitted.Length, 1, 50); // the 8 slots may refuse some while others are held
+        Assert.All(admitted, i => Assert.True(outcomes[i].Booked, $"m{i} was admitted, so its settle books it"));
+        var quota = await grain.GetQuotaAsync();
+        Assert.Equal(admitted.Length, quota.RequestsInWindow);
+        Assert.Equal(admitted.Sum(i => 300L + i), quota.SpentNanos);
+        Assert.Equal((0, 0L), (quota.InFlight, quota.ReservedNanos));
+        Assert.Equal(7L * admitted.Length, quota.TokensInWindow);
+        Assert.Equal((admitted.LongLength, admitted.Sum(i => 300L + i)), await LedgerAsync(grain));
+        foreach (var i in admitted)
+        {
+            Assert.False(await grain.SettleAsync(Settle($"m{i}", 7, 300 + i)), "settled once only");
+        }
+    }
 }
