@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using StackExchange.Redis;
@@ -89,7 +90,34 @@ public sealed class RedisConnection : IAsyncDisposable
     public async Task SubscribeAsync(string channel, Action onMessage)
     {
         _multiplexer.ConnectionRestored += (_, _) => onMessage();
-        await _multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(channel), (_, _) => onMessage());
+        await SubscribeOnceConnectedAsync(_multiplexer.GetSubscriber(), RedisChannel.Literal(channel), (_, _) => onMessage());
+    }
+
+    /// <summary>How long a subscription waits for its connection before the error stands: past the client's reconnection
+    /// interval (1 s) a few times over.</summary>
+    private static readonly TimeSpan SubscribeWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A subscription is made at start-up, and a silo cannot run without it; but with <see cref="BacklogPolicy.FailFast"/>
+    /// a SUBSCRIBE fails at once while the subscription connection is not up, which it may not be yet when the interactive
+    /// one is (seen in CI under load: "No connection is active/available to service this operation: SUBSCRIBE"), or during
+    /// a blip. So it is asked again every 100 ms until the connection is back, for at most <see cref="SubscribeWait"/>.
+    /// </summary>
+    private static async Task SubscribeOnceConnectedAsync(ISubscriber subscriber, RedisChannel channel, Action<RedisChannel, RedisValue> handler)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await subscriber.SubscribeAsync(channel, handler);
+                return;
+            }
+            catch (RedisConnectionException) when (waited.Elapsed < SubscribeWait)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100));
+            }
+        }
     }
 
     /// <summary>Publishes a notice on a channel (its subscribers only need to know that something changed).</summary>
@@ -105,7 +133,7 @@ public sealed class RedisConnection : IAsyncDisposable
         var subscriber = _multiplexer.GetSubscriber();
         var literal = RedisChannel.Literal(channel);
         Action<RedisChannel, RedisValue> handler = (_, _) => onMessage();
-        await subscriber.SubscribeAsync(literal, handler);
+        await SubscribeOnceConnectedAsync(subscriber, literal, handler);
         return new Subscription(() => subscriber.UnsubscribeAsync(literal, handler));
     }
 

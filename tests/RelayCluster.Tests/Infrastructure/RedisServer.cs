@@ -34,6 +34,9 @@ public sealed class RedisServer : IAsyncLifetime
         await StartProcessAsync();
     }
 
+    /// <summary>Starts the server again after <see cref="Kill"/>, on the same port and data directory.</summary>
+    public Task StartAgainAsync() => StartProcessAsync();
+
     public void Kill()
     {
         if (_process is { HasExited: false })

@@ -52,6 +52,21 @@ public sealed class RedisConnectionTests : IAsyncLifetime
         await notices.WaitForAsync(before + 1);
     }
 
+    [Fact]
+    public async Task A_subscription_asked_for_while_its_connection_is_down_is_made_once_it_is_back()
+    {
+        var connection = _redis.Connection;
+        _redis.Kill();
+        var notices = new Notices();
+        var subscribing = connection.SubscribeAsync("test:late", notices.Add); // failed at once before: FailFast
+        await _redis.StartAgainAsync();
+        await subscribing;
+
+        var before = notices.Count;
+        await connection.PublishAsync("test:late", 1);
+        await notices.WaitForAsync(before + 1);
+    }
+
     private sealed class Notices
     {
         private int _count;
