@@ -143,7 +143,8 @@ export function redisCommand(port, args, timeoutMs = 5_000) {
 }
 
 /**
- * A tenant's usage records from its ledger stream ({t:<id>}:ledger, field `r` = the record as JSON), oldest first;
+ * A tenant's usage records from its ledger stream ({t:<id>}:ledger: one entry per commit, each field `r` one record as
+ * JSON, in order; entries written before issue 16 hold one), oldest first;
  * null when Redis has no such key (a store that keeps its ledger elsewhere).
  */
 export async function ledgerRecords(port, tenant) {
@@ -152,10 +153,14 @@ export async function ledgerRecords(port, tenant) {
   if (type === 'none') return null;
   if (type !== 'stream') throw new Error(`${key} is a ${type}, not a stream`);
   const entries = await redisCommand(port, ['XRANGE', key, '-', '+']);
-  return entries.map(([, fields]) => {
-    const i = fields.indexOf('r');
-    if (i < 0 || i % 2 !== 0) throw new Error(`a ledger entry without its record: ${JSON.stringify(fields)}`);
-    return JSON.parse(fields[i + 1]);
+  return entries.flatMap(([, fields]) => {
+    const records = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      if (fields[i] !== 'r') throw new Error(`a ledger entry with a field other than r: ${JSON.stringify(fields)}`);
+      records.push(JSON.parse(fields[i + 1]));
+    }
+    if (records.length === 0) throw new Error(`a ledger entry without records: ${JSON.stringify(fields)}`);
+    return records;
   });
 }
 
@@ -404,7 +409,7 @@ export async function startCluster({ silos: siloCount = 3, tenants = {}, env = {
   /** The silo process hosting a batch's grain (GET /admin/tenants/{id}/batches/{batchId}/grain); null on 404. */
   cluster.batchGrainHost = (tenant, batchId, via = cluster.silos.find((s) => s.alive)) =>
     grainHost(`/admin/tenants/${tenant}/batches/${batchId}/grain`, via);
-  /** The tenant's ledger as Redis keeps it (the stream {t:<id>}:ledger, one usage record a settle), oldest first. */
+  /** The tenant's ledger as Redis keeps it (the stream {t:<id>}:ledger, its usage records in order), oldest first. */
   cluster.ledger = (tenant) => ledgerRecords(cluster.redis.port, tenant);
   return cluster;
 }
