@@ -3,6 +3,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using RelayCluster.Core;
 using RelayCluster.Core.Metering;
 using RelayCluster.Core.Tenants;
 using StackExchange.Redis;
@@ -25,9 +26,9 @@ internal sealed class RedisCommitArgs
     [ThreadStatic] private static List<(string Month, Dictionary<string, long> Totals)>? t_months;
     [ThreadStatic] private static Utf8JsonWriter? t_json;
 
-    private readonly RedisPooledBytes _bytes;
+    private readonly PooledBytes _bytes;
 
-    private RedisCommitArgs(RedisKey[] keys, RedisValue[] values, RedisPooledBytes bytes) => (Keys, Values, _bytes) = (keys, values, bytes);
+    private RedisCommitArgs(RedisKey[] keys, RedisValue[] values, PooledBytes bytes) => (Keys, Values, _bytes) = (keys, values, bytes);
 
     public RedisKey[] Keys { get; }
 
@@ -53,7 +54,7 @@ internal sealed class RedisCommitArgs
         }
 
         var values = new RedisValue[count];
-        var bytes = new RedisPooledBytes(FirstBufferBytes);
+        var bytes = new PooledBytes(FirstBufferBytes);
         var buffered = reservationsSet + reclaimedSet + changes.Ledger.Count;
         var slots = ArrayPool<int>.Shared.Rent(2 * Math.Max(buffered, 1)); // (argument index, start) of each buffered value
         var n = 0;
@@ -148,7 +149,7 @@ internal sealed class RedisCommitArgs
     }
 
     /// <summary><c>second:tokens:nanos:time[:silo]</c>, the stored form of a reservation (with its silo) or a reclaimed one.</summary>
-    private static void WriteEntry(RedisPooledBytes bytes, long second, long tokens, long nanos, long timeMs, string? silo)
+    private static void WriteEntry(PooledBytes bytes, long second, long tokens, long nanos, long timeMs, string? silo)
     {
         var span = bytes.GetSpan(4 * 21 + (silo is null ? 0 : 1 + Encoding.UTF8.GetMaxByteCount(silo.Length)));
         var n = Number(span, second);
@@ -171,7 +172,7 @@ internal sealed class RedisCommitArgs
         Utf8Formatter.TryFormat(value, span, out var written) ? written : throw new InvalidOperationException("A reservation value outgrew its buffer.");
 
     /// <summary>The record's JSON with the options <c>JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord)</c> uses.</summary>
-    private static void WriteRecord(RedisPooledBytes bytes, UsageRecord record)
+    private static void WriteRecord(PooledBytes bytes, UsageRecord record)
     {
         var json = t_json ??= new Utf8JsonWriter(bytes, new JsonWriterOptions
         {

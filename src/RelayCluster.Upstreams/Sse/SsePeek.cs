@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using RelayCluster.Core;
 
 namespace RelayCluster.Upstreams.Sse;
 
@@ -39,8 +40,7 @@ public static class SsePeek
     /// </summary>
     private sealed class ReplayStream(Stream inner, int limit) : Stream
     {
-        private byte[] _seen = ArrayPool<byte>.Shared.Rent(4096);
-        private int _seenLength;
+        private readonly PooledBytes _seen = new(4096);
         private int _replayed;
         private bool _replaying;
 
@@ -63,14 +63,14 @@ public static class SsePeek
         {
             if (_replaying)
             {
-                if (_replayed < _seenLength)
+                if (_replayed < _seen.Written)
                 {
-                    var count = Math.Min(buffer.Length, _seenLength - _replayed);
-                    _seen.AsSpan(_replayed, count).CopyTo(buffer.Span);
+                    var count = Math.Min(buffer.Length, _seen.Written - _replayed);
+                    _seen.Slice(_replayed, _replayed + count).Span.CopyTo(buffer.Span);
                     _replayed += count;
-                    if (_replayed == _seenLength)
+                    if (_replayed == _seen.Written)
                     {
-                        ReturnSeen();
+                        _seen.Return(); // replayed: from here on reads go straight to the stream
                     }
 
                     return count;
@@ -79,38 +79,15 @@ public static class SsePeek
                 return await inner.ReadAsync(buffer, cancellationToken);
             }
 
-            if (_seenLength >= limit)
+            if (_seen.Written >= limit)
             {
                 Overflowed = true;
                 return 0; // as far as the peek goes, the stream ends here
             }
 
-            var read = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, limit - _seenLength)], cancellationToken);
-            Record(buffer.Span[..read]);
+            var read = await inner.ReadAsync(buffer[..Math.Min(buffer.Length, limit - _seen.Written)], cancellationToken);
+            _seen.Write(buffer.Span[..read]);
             return read;
-        }
-
-        private void Record(ReadOnlySpan<byte> bytes)
-        {
-            if (_seenLength + bytes.Length > _seen.Length)
-            {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_seen.Length * 2, _seenLength + bytes.Length));
-                _seen.AsSpan(0, _seenLength).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_seen);
-                _seen = larger;
-            }
-
-            bytes.CopyTo(_seen.AsSpan(_seenLength));
-            _seenLength += bytes.Length;
-        }
-
-        private void ReturnSeen()
-        {
-            if (_seen.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_seen);
-                _seen = [];
-            }
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -132,7 +109,7 @@ public static class SsePeek
         {
             if (disposing)
             {
-                ReturnSeen();
+                _seen.Return();
                 inner.Dispose();
             }
 
@@ -141,7 +118,7 @@ public static class SsePeek
 
         public override async ValueTask DisposeAsync()
         {
-            ReturnSeen();
+            _seen.Return();
             await inner.DisposeAsync();
             await base.DisposeAsync();
         }

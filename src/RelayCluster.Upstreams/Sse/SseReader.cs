@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using RelayCluster.Core;
 
 namespace RelayCluster.Upstreams.Sse;
 
@@ -29,8 +30,7 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
     private static readonly StreamPipeReaderOptions Borrowing = new(bufferSize: 16 * 1024, leaveOpen: true);
 
     private readonly PipeReader _reader = PipeReader.Create(stream, leaveOpen ? Borrowing : Owning);
-    private byte[] _data = ArrayPool<byte>.Shared.Rent(1024);
-    private int _dataLength;
+    private readonly PooledBytes _data = new(1024);
     private bool _hasData;
     private bool _pastStart;
     private bool _afterCarriageReturn;
@@ -39,7 +39,7 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>?> ReadEventAsync(CancellationToken cancellationToken)
     {
-        _dataLength = 0;
+        _data.Clear();
         _hasData = false;
         while (true)
         {
@@ -60,10 +60,10 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
             {
                 // More events may already be buffered: mark only what was consumed as examined.
                 _reader.AdvanceTo(buffer.Start);
-                return _data.AsMemory(0, _dataLength);
+                return _data.WrittenMemory;
             }
 
-            var held = buffer.Length + _dataLength; // the event so far and its unfinished line
+            var held = buffer.Length + _data.Written; // the event so far and its unfinished line
             _reader.AdvanceTo(buffer.Start, buffer.End);
 
             if (result.IsCompleted)
@@ -81,34 +81,8 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
     /// <summary>Completes the pipe (disposing the stream unless borrowed) and gives the data buffer back; a second call does nothing more.</summary>
     public ValueTask DisposeAsync()
     {
-        var data = _data;
-        _data = [];
-        _dataLength = 0;
-        if (data.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(data);
-        }
-
+        _data.Return();
         return _reader.CompleteAsync();
-    }
-
-    /// <summary>Appends to the event's data, growing the rented buffer (doubling, so an event of N bytes costs O(N) copies).</summary>
-    private void Append(ReadOnlySpan<byte> bytes)
-    {
-        if (_dataLength + bytes.Length > _data.Length)
-        {
-            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_data.Length * 2, _dataLength + bytes.Length));
-            _data.AsSpan(0, _dataLength).CopyTo(larger);
-            if (_data.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(_data);
-            }
-
-            _data = larger;
-        }
-
-        bytes.CopyTo(_data.AsSpan(_dataLength));
-        _dataLength += bytes.Length;
     }
 
     /// <summary>Drops a leading byte order mark (the decoder does, before the parser sees the stream); false while too few bytes are in to tell.</summary>
@@ -167,10 +141,10 @@ public sealed class SseReader(Stream stream, bool leaveOpen = false, int maxEven
 
                 if (_hasData)
                 {
-                    Append("\n"u8);
+                    _data.Write("\n"u8);
                 }
 
-                Append(value);
+                _data.Write(value);
                 _hasData = true;
             }
         }
