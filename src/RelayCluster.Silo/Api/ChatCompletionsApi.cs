@@ -8,8 +8,11 @@ public static class ChatCompletionsApi
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
     {
         // The handler writes the response itself: a stream cannot be a typed result.
-        app.MapPost("/v1/chat/completions", (HttpContext context, RelayPipeline pipeline) =>
-            pipeline.HandleAsync(context, RelayOperation.ChatCompletions));
+        // A plain RequestDelegate with the pipeline (a singleton) looked up once: no parameter binding or service
+        // lookup per call on the hot path.
+        RelayPipeline? pipeline = null;
+        app.MapPost("/v1/chat/completions", context =>
+            (pipeline ??= context.RequestServices.GetRequiredService<RelayPipeline>()).HandleAsync(context, RelayOperation.ChatCompletions));
         return app;
     }
 }

@@ -48,22 +48,27 @@ internal sealed class TenantAuthenticationMiddleware(RequestDelegate next, Tenan
             return;
         }
 
-        context.Response.OnStarting(async () =>
+        // One state object and a static callback (no closure and delegate per request); usually the headers are written.
+        context.Response.OnStarting(static state =>
         {
-            if (!RateLimitHeaders.AreWritten(context.Response))
-            {
-                try
-                {
-                    var quota = await grains.GetTenant(tenant.Id).GetQuotaAsync();
-                    RateLimitHeaders.Write(context.Response, quota.Window);
-                }
-                catch (StoreUnavailableException)
-                {
-                    // The response (most likely the 503 saying so) goes out without the headers.
-                }
-            }
-        });
+            var (context, tenant, grains) = ((HttpContext, Tenant, ITenantGrainFactory))state;
+            return RateLimitHeaders.AreWritten(context.Response) ? Task.CompletedTask : WriteQuotaHeadersAsync(context.Response, tenant, grains);
+        }, (context, tenant, grains));
         await next(context);
+    }
+
+    /// <summary>The tenant's x-ratelimit-* headers, read from its grain, for a response its handler did not give them.</summary>
+    private static async Task WriteQuotaHeadersAsync(HttpResponse response, Tenant tenant, ITenantGrainFactory grains)
+    {
+        try
+        {
+            var quota = await grains.GetTenant(tenant.Id).GetQuotaAsync();
+            RateLimitHeaders.Write(response, quota.Window);
+        }
+        catch (StoreUnavailableException)
+        {
+            // The response (most likely the 503 saying so) goes out without the headers.
+        }
     }
 
     public static string? BearerToken(HttpRequest request)

@@ -11,10 +11,11 @@ namespace RelayCluster.Silo.Relay;
 /// </summary>
 internal static class BufferedRelay
 {
-    public static async Task RelayAsync(HttpContext context, ModelCall call)
+    /// <param name="maxResponseBytes"><c>Relay:Requests:MaxResponseBytes</c>.</param>
+    public static async Task RelayAsync(HttpContext context, ModelCall call, long maxResponseBytes)
     {
         var admitted = call.Admitted;
-        var budget = ResponseBudget.ForCall(context.RequestServices.GetRequiredService<RelayOptions>().Requests.MaxResponseBytes);
+        var budget = ResponseBudget.ForCall(maxResponseBytes);
         var (body, error, ending) = await BufferedCall.ReceiveAsync(call, budget, context.RequestAborted);
         if (error is not null)
         {

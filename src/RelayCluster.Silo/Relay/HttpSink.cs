@@ -24,20 +24,40 @@ internal sealed class HttpSink : IStreamSink
     private const int MaxUnflushedBytes = 16 * 1024;
 
     private readonly HttpContext _context;
-    private readonly SendDeadline _deadline;
+    private SendDeadline? _deadline;
+    private CancellationTokenSource? _stop;
     private int _unflushed;
 
-    public HttpSink(HttpContext context)
-    {
-        _context = context;
-        var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        context.Response.RegisterForDispose(stop);
-        Aborted = stop.Token;
-        _deadline = SendDeadline.For(context, stop);
-    }
+    public HttpSink(HttpContext context) => _context = context;
 
     /// <summary>The client left, or stopped reading (cancelled by the send deadline before the server notices).</summary>
-    public CancellationToken Aborted { get; }
+    public CancellationToken Aborted => Stop().Token;
+
+    /// <summary>
+    /// The deadline every send goes through. Made at the first use: a buffered call touches its sink only when it fails,
+    /// so the usual answer pays for no linked token source, registration or deadline.
+    /// </summary>
+    private SendDeadline Deadline
+    {
+        get
+        {
+            Stop();
+            return _deadline!;
+        }
+    }
+
+    private CancellationTokenSource Stop()
+    {
+        if (_stop is null)
+        {
+            // Linked to RequestAborted, so a token asked for after the client left is already cancelled.
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(_context.RequestAborted);
+            _context.Response.RegisterForDispose(_stop);
+            _deadline = SendDeadline.For(_context, _stop);
+        }
+
+        return _stop;
+    }
 
     private bool _streaming;
 
@@ -57,11 +77,11 @@ internal sealed class HttpSink : IStreamSink
         response.ContentType = "text/event-stream; charset=utf-8";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        await _deadline.WithinAsync(new ValueTask(response.StartAsync(Aborted)));
+        await Deadline.WithinAsync(new ValueTask(response.StartAsync(Aborted)));
 
         // StartAsync only buffers the headers; flushing sends them now, so the caller holds the response
         // (and its x-relay-stream-id) at once, not when the first token arrives.
-        await _deadline.WithinAsync(response.BodyWriter.FlushAsync(Aborted));
+        await Deadline.WithinAsync(response.BodyWriter.FlushAsync(Aborted));
     }
 
     public async ValueTask HeartbeatAsync()
@@ -69,7 +89,7 @@ internal sealed class HttpSink : IStreamSink
         // Committing here means a later upstream error becomes an error event rather than a status, the
         // price of keeping idle proxies from cutting a slow first token.
         await CommitAsync();
-        await _deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(Heartbeat, Aborted));
+        await Deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(Heartbeat, Aborted));
     }
 
     public ValueTask WriteChunkAsync(ReadOnlyMemory<byte> payload)
@@ -89,26 +109,26 @@ internal sealed class HttpSink : IStreamSink
         }
 
         _unflushed = 0;
-        return _deadline.WithinAsync(_context.Response.BodyWriter.FlushAsync(Aborted));
+        return Deadline.WithinAsync(_context.Response.BodyWriter.FlushAsync(Aborted));
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask CompleteAsync()
     {
         // Completing the response sends the last chunk now; otherwise the caller would wait for the handler.
-        await _deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(Done, Aborted));
-        await _deadline.WithinAsync(new ValueTask(_context.Response.CompleteAsync()));
+        await Deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(Done, Aborted));
+        await Deadline.WithinAsync(new ValueTask(_context.Response.CompleteAsync()));
     }
 
     public async ValueTask FailAsync(RelayError error)
     {
         if (_streaming)
         {
-            await _deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(ErrorResponses.AsSseEvent(error.Error), Aborted));
+            await Deadline.WithinAsync(_context.Response.BodyWriter.WriteAsync(ErrorResponses.AsSseEvent(error.Error), Aborted));
         }
         else if (!_context.Response.HasStarted)
         {
-            await _deadline.WithinAsync(new ValueTask(ErrorResponses.WriteAsync(_context, error)));
+            await Deadline.WithinAsync(new ValueTask(ErrorResponses.WriteAsync(_context, error)));
         }
     }
 }

@@ -59,7 +59,7 @@ internal sealed partial class RelayPipeline(
 
                 return call.Stream
                     ? new StreamingRelay(sink, call.Admitted, _heartbeat, time, call.FanOut).RelayAsync(call)
-                    : BufferedRelay.RelayAsync(context, call);
+                    : BufferedRelay.RelayAsync(context, call, options.Requests.MaxResponseBytes);
             });
         }
     }
