@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using RelayCluster.Silo.Telemetry;
 using RelayCluster.Tests.Files;
 using RelayCluster.Tests.Infrastructure;
 
@@ -139,8 +140,34 @@ public sealed class MetricsTests
 
         // Orleans', ASP.NET Core's and the runtime's own meters are there too.
         Assert.Contains(after.Samples, s => s.Name.StartsWith("orleans_", StringComparison.Ordinal));
+        Assert.Contains(after.Samples, s => s.Name.StartsWith("orleans_catalog_activation", StringComparison.Ordinal));
         Assert.Contains(after.Samples, s => s.Name.StartsWith("http_server_request_duration_seconds", StringComparison.Ordinal));
         Assert.Contains(after.Samples, s => s.Name.StartsWith("dotnet_gc_", StringComparison.Ordinal));
+
+        // ... but not Orleans' per-message ones (each grain call sends local messages and looks up the directory).
+        Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("orleans_messaging_sent_local", StringComparison.Ordinal));
+        Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("orleans_directory_lookups", StringComparison.Ordinal));
+        Assert.DoesNotContain(after.Samples, s => s.Name.StartsWith("orleans_messaging_processing", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("orleans-messaging-sent-messages-size", true)]
+    [InlineData("orleans-messaging-received-header-size", true)]
+    [InlineData("orleans-messaging-sent-local", true)]
+    [InlineData("orleans-messaging-processing-dispatcher-received", true)]
+    [InlineData("orleans-directory-lookups-cache-issued", true)]
+    [InlineData("orleans-messaging-rejected", false)]
+    [InlineData("orleans-messaging-expired", false)]
+    [InlineData("orleans-catalog-activations", false)]
+    [InlineData("orleans-directory-partition-size", false)]
+    public void Only_orleans_per_message_instruments_are_dropped(string name, bool dropped)
+    {
+        using var orleans = new System.Diagnostics.Metrics.Meter("Microsoft.Orleans");
+        using var other = new System.Diagnostics.Metrics.Meter("Not.Orleans");
+
+        Assert.Equal(dropped, RelayMetrics.IsOrleansPerMessage(orleans.CreateCounter<long>(name)));
+        Assert.False(RelayMetrics.IsOrleansPerMessage(other.CreateCounter<long>(name)));
+        Assert.Equal(dropped, ReferenceEquals(RelayMetrics.Stream(orleans.CreateCounter<long>(name), 20_000), OpenTelemetry.Metrics.MetricStreamConfiguration.Drop));
     }
 
     [Theory]
