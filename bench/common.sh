@@ -5,7 +5,8 @@
 #   build_base REV                    the silo of commit REV (git archive, cached) in $work/RelayCluster.Silo.base; sets $base_rev
 #   port                              a free loopback port
 #   start_mock [FLAGS…]               MockUpstream (default $mock_flags); sets $mock_port, $mock_pid, $mock_url
-#   start_proxy                       the bare proxy in front of MockUpstream; sets $proxy_port, $proxy_pid, $proxy_url
+#   start_proxy [NAME]                the bare proxy in front of MockUpstream, logging to $work/NAME.log (default proxy);
+#                                     sets $proxy_port, $proxy_pid, $proxy_url
 #   start_redis                       a private redis-server (AOF, fsync every second); sets $redis_port, $redis_pid
 #   silo_config KEY                   fills the array silo_env with what every benchmark silo shares (tenant key KEY)
 #   start_silo NAME DLL [ENV=VALUE…]  a silo on a free port, logging to $work/NAME.log; sets url[NAME], pid[NAME]
@@ -121,12 +122,13 @@ start_mock() {
   mock_pid="$!"
 }
 
-# start_proxy: the bare pass-through proxy (bench/RelayCluster.Bench.Proxy) in front of MockUpstream (after start_mock).
+# start_proxy [NAME]: the bare pass-through proxy (bench/RelayCluster.Bench.Proxy) in front of MockUpstream (after
+# start_mock), logging to $work/NAME.log (default proxy: a script starting several names each, or they share one log).
 start_proxy() {
   proxy_port="$(port)"
   proxy_url="http://127.0.0.1:$proxy_port"
   dotnet "$work/RelayCluster.Bench.Proxy/RelayCluster.Bench.Proxy.dll" --urls "$proxy_url" \
-    --upstream "$mock_url/v1/" >"$work/proxy.log" 2>&1 &
+    --upstream "$mock_url/v1/" >"$work/${1:-proxy}.log" 2>&1 &
   pids+=("$!")
   proxy_pid="$!"
 }

@@ -77,7 +77,8 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
     {
         if (settings.ClosedModel is { } model)
         {
-            // The bare proxy passes the body on untouched, so it is asked for the upstream's own model name.
+            // The bare proxy passes the body on untouched, so it is asked for the upstream's own model name. The bare proxy ×N
+            // (--proxies) is the same proxy as N processes, in turn: the control for a cluster's topology.
             bool[] modes = settings.ClosedStreaming ? [false, true] : [false];
             return
             [
@@ -86,6 +87,9 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
                    from target in (settings.ClosedProxy && settings.ProxyUrl is { } proxy
                        ? [new Target(Report.BareProxy + suffix, proxy, settings.ApiKey, settings.DirectModel, stream)]
                        : Array.Empty<Target>())
+                       .Concat(settings.ProxyUrls.Count > 0
+                           ? [new Target(Report.Proxies(settings) + suffix, settings.ProxyUrls, settings.ApiKey, settings.DirectModel, stream)]
+                           : Array.Empty<Target>())
                        .Concat(settings.Relays.Select(r => new Target($"{r.Name}, {ClosedTarget(model)}{suffix}", r.Urls, settings.ApiKey, model, stream)))
                    select target,
             ];
@@ -292,11 +296,10 @@ internal sealed class BenchPlan(BenchSettings settings, HttpProbe probe, CpuMete
         }
     }
 
-    /// <summary>The <c>--alloc</c> process serving a target (a relay's silos, the bare proxy), or null if none is watched.</summary>
+    /// <summary>The <c>--alloc</c> process serving a target (a relay's silos, the bare proxy or proxies), or null if none is watched.</summary>
     private string? AllocProcess(Target target)
     {
-        var process = Report.IsRelay(target.Name) ? Report.SiloProcess(settings, target.Name)
-            : target.Name.StartsWith(Report.BareProxy, StringComparison.Ordinal) ? "proxy" : null;
+        var process = Report.IsRelay(target.Name) ? Report.SiloProcess(settings, target.Name) : Report.ProxyProcess(settings, target.Name);
         return alloc is not null && alloc.Watches(process) ? process : null;
     }
 

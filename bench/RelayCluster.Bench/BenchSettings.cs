@@ -17,6 +17,13 @@ internal sealed record BenchSettings
     /// <summary>The bare pass-through proxy in front of the same upstream, if one runs: the control for the relay.</summary>
     public Uri? ProxyUrl { get; init; }
 
+    /// <summary>
+    /// The same bare proxy run as several processes (<c>--proxies URL+URL+URL</c>), if they run: a closed-loop target of its own,
+    /// "bare proxy ×N", whose requests go to them in turn as to a cluster's silos, so the report can tell what a cluster's
+    /// topology costs (more processes sharing the cores) from what the relay's own work costs. Empty = none.
+    /// </summary>
+    public IReadOnlyList<Uri> ProxyUrls { get; init; } = [];
+
     public string ApiKey { get; init; } = "sk-bench-key";
 
     public string RelayModel { get; init; } = "remote-fast";
@@ -171,6 +178,7 @@ internal sealed record BenchSettings
             ClosedFirst = bool.Parse(Get("closed-first", "false")),
             ClosedStreaming = bool.Parse(Get("closed-streaming", "false")),
             ClosedProxy = bool.Parse(Get("closed-proxy", "false")),
+            ProxyUrls = values.Remove("proxies", out var proxies) ? Urls(proxies) : [],
             OpenRelays = values.Remove("open-relays", out var open)
                 ? open.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => $"{Report.Relay} ({n})").ToHashSet(StringComparer.Ordinal)
                 : null,

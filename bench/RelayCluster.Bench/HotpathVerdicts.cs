@@ -6,7 +6,10 @@ namespace RelayCluster.Bench;
 /// Issue 16's targets (<c>--verdicts hotpath</c>, run by bench/hotpath/run.sh): the relay's CPU per request against the bare
 /// proxy's, measured in the same closed-loop rounds, non-streaming and streaming, for this build and the base build. Relays are
 /// named <c>embedded</c> and <c>cluster</c> (a name starting so), their base builds <c>NAME-base</c>; the bare proxy is the
-/// closed-loop target "bare proxy". A server's figures are its own process's (a cluster's: its silos added up).
+/// closed-loop target "bare proxy". With <c>--proxies</c>, "bare proxy ×N" is the same proxy as N processes, requests to them in
+/// turn as to a cluster's silos: the control for the cluster's topology (N processes sharing the cores wake and switch more per
+/// request than one), reported beside the cluster (no target). A server's figures are its own process's (a cluster's, or the
+/// bare proxy ×N's: its processes added up).
 /// <code>
 ///  summary: figure | target | base | new | verdict      then a closed-loop table with every target's
 ///  ratio = silo µs/req ÷ bare proxy µs/req (same mode)  server, ratio, redis-server, allocation and noise figures
@@ -16,7 +19,6 @@ internal static class HotpathVerdicts
 {
     public const string Name = "hotpath";
 
-    private const string ProxyProcess = "proxy";
     private const string RedisProcess = "redis-server";
     private const double EmbeddedRatioTarget = 1.25;
     private const double ClusterRatioTarget = 1.4;
@@ -27,6 +29,11 @@ internal static class HotpathVerdicts
     public static void Write(StringBuilder md, BenchSettings settings, IReadOnlyList<string> names, BenchRun run, List<PhaseResult> fixedRate, List<PhaseResult> closed)
     {
         var figures = new Figures(settings, names, run.ScrapeCost);
+        var control = settings.ProxyUrls.Count > 0
+            ? $" *{Report.Proxies(settings)}* = the same proxy as {Count(settings.ProxyUrls.Count)} processes, requests to them in turn as to a "
+                + "cluster's silos, their CPU added up: the control for the cluster's topology (more processes sharing the cores wake and "
+                + "switch more per request), so cluster ÷ it is what the relay costs beyond the topology (no target)."
+            : "";
         var rows = SummaryRows(settings, figures, fixedRate, closed).ToList();
         md.AppendLine("## Summary (issue 16)").AppendLine();
         md.AppendLine("| figure | target | base | new | verdict |").AppendLine("| --- | --- | ---: | ---: | --- |");
@@ -35,7 +42,7 @@ internal static class HotpathVerdicts
         md.AppendLine($"*Base* = the base build (BASE_REV), *new* = this checkout, in the same run and the same alternating rounds. CPU per request = "
             + "the server process's user + system CPU over the measured windows (/proc) ÷ requests completed, closed loop at "
             + $"c={settings.Concurrency} through MockUpstream; a cluster's silo figure adds up its silos. × = ÷ the bare proxy's CPU per request "
-            + "in the same mode and run. Bytes allocated = the server's `dotnet.gc.heap.total_allocated` (GC.GetTotalAllocatedBytes) read "
+            + $"in the same mode and run.{control} Bytes allocated = the server's `dotnet.gc.heap.total_allocated` (GC.GetTotalAllocatedBytes) read "
             + "from its /metrics before and after each window, less one scrape's own allocations, ÷ requests: unlike CPU time it does not "
             + "depend on the machine's load. At c=20 the bare proxy serves more requests per second than a relay, and a busier server spends "
             + $"less per request (fewer idle wake-ups), so the rows at {settings.Rate} req/s give both at the same rate (no target). A p99 "
@@ -54,10 +61,18 @@ internal static class HotpathVerdicts
         var how = $"c={settings.Concurrency}";
         foreach (var mode in closed.GroupBy(Mode))
         {
-            var proxy = mode.FirstOrDefault(r => r.Target.StartsWith(Report.BareProxy, StringComparison.Ordinal));
+            var proxy = mode.FirstOrDefault(r => Report.IsBareProxy(r.Target));
             if (proxy is not null)
             {
                 yield return $"| bare proxy CPU per request (the control), {mode.Key}, {how} | – | | {Us(f.ServerMicros(proxy))}, {Bytes(f.Allocated(proxy))} | – |";
+            }
+
+            var proxies = settings.ProxyUrls.Count > 0 ? mode.FirstOrDefault(r => r.Target.StartsWith(Report.Proxies(settings), StringComparison.Ordinal)) : null;
+            if (proxies is not null)
+            {
+                yield return $"| {Report.Proxies(settings)} CPU per request ({Count(settings.ProxyUrls.Count)} processes, in turn; the control for the cluster's topology), "
+                    + $"{mode.Key}, {how} | – | | {Us(f.ServerMicros(proxies))}, {Bytes(f.Allocated(proxies))}"
+                    + $"{(f.Ratio(proxies, proxy) is { } p ? $" ({p:0.00} × bare proxy)" : "")} | – |";
             }
 
             foreach (var (r, old) in Report.BasePairs(settings, [.. mode]))
@@ -68,6 +83,12 @@ internal static class HotpathVerdicts
                 var ratio = f.Ratio(r, proxy);
                 yield return $"| silo CPU per request, {kind}, {mode.Key}, {how} | ≤ {target:0.00} × bare proxy | {CpuAndRatio(f, old, proxy)} | "
                     + $"{CpuAndRatio(f, r, proxy)} | {(ratio is { } x ? Report.Verdict(x <= target) : "–")} |";
+                if (cluster && proxies is not null)
+                {
+                    yield return $"| silo CPU per request, {kind} ÷ {Report.Proxies(settings)}, {mode.Key}, {how} | – | {CpuAndRatio(f, old, proxies)} | "
+                        + $"{CpuAndRatio(f, r, proxies)} | – |";
+                }
+
                 if (cluster)
                 {
                     var redis = f.Micros(r, RedisProcess);
@@ -132,6 +153,7 @@ internal static class HotpathVerdicts
         md.AppendLine($"## CPU and allocations per request, closed loop at c={settings.Concurrency}").AppendLine();
         md.AppendLine($"Each target's own server (*server*), over {settings.ClosedRounds} alternating rounds sharing {settings.ClosedDuration.TotalSeconds:0.#} s "
             + $"per target after a {settings.ClosedWarmup.TotalSeconds:0.#} s warm-up each. *× proxy* = server µs/req ÷ the bare proxy's in the same mode. "
+            + (settings.ProxyUrls.Count > 0 ? $"*{Report.Proxies(settings)}* = the bare proxy as {Count(settings.ProxyUrls.Count)} processes in turn (the cluster's topology, no relay). " : "")
             + "*Other* = every process not part of the run (and kernel time charged to none), in % of one core and µs per request: the machine's "
             + "noise during that target's windows; a target whose *other* is high was measured on a disturbed machine. "
             + "Subtracted from each window's allocations, per server: what one read of /metrics adds, measured idle after the load as the "
@@ -140,7 +162,7 @@ internal static class HotpathVerdicts
         md.AppendLine("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var mode in closed.GroupBy(Mode))
         {
-            var proxy = mode.FirstOrDefault(r => r.Target.StartsWith(Report.BareProxy, StringComparison.Ordinal));
+            var proxy = mode.FirstOrDefault(r => Report.IsBareProxy(r.Target));
             foreach (var r in mode)
             {
                 var ratio = f.Ratio(r, proxy);
@@ -188,6 +210,9 @@ internal static class HotpathVerdicts
     private static string ScrapeCosts(Figures f) =>
         f.ScrapeCost.Count == 0 ? "none measured" : string.Join(", ", f.ScrapeCost.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key} {c.Value / 1024.0:0} KiB"));
 
+    /// <summary>A small count in words, as the report's prose has it ("three processes").</summary>
+    private static string Count(int n) => n switch { 2 => "two", 3 => "three", 4 => "four", _ => n.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+
     private static string Us(double? micros) => micros is { } m && !double.IsNaN(m) ? $"{m:0} µs" : "–";
 
     private static string Bytes(double? bytes) => bytes is { } b ? $"{b:0} B" : "n/a";
@@ -201,10 +226,10 @@ internal static class HotpathVerdicts
     {
         public IReadOnlyDictionary<string, long> ScrapeCost => scrapeCost;
 
-        /// <summary>The <c>--pids</c> name of the server a target measures: a relay's silos, the bare proxy, or MockUpstream for direct.</summary>
+        /// <summary>The <c>--pids</c> name of the server a target measures: a relay's silos, the bare proxy (or proxies), or MockUpstream for direct.</summary>
         public string? Server(PhaseResult r) =>
             Report.IsRelay(r.Target) ? Report.SiloProcess(settings, r.Target)
-            : r.Target.StartsWith(Report.BareProxy, StringComparison.Ordinal) ? ProxyProcess
+            : Report.ProxyProcess(settings, r.Target) is { } proxy ? proxy
             : r.Target.StartsWith(Report.Direct, StringComparison.Ordinal) ? "upstream" : null;
 
         public double? ServerMicros(PhaseResult r) => Server(r) is { } process ? Micros(r, process) : null;

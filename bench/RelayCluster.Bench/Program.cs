@@ -35,7 +35,7 @@ switch (args.FirstOrDefault())
         return 0;
 
     default:
-        Console.Error.WriteLine("usage: RelayCluster.Bench free-port | run (--relay URL | --relays name=URL,name=URL) --direct URL [--proxy URL] [--redis HOST:PORT] [--redis-scripts DIR] [--trace-duration 1] [--rate 500] [--duration 15] [--warmup 3] "
+        Console.Error.WriteLine("usage: RelayCluster.Bench free-port | run (--relay URL | --relays name=URL,name=URL) --direct URL [--proxy URL] [--proxies URL+URL+…] [--redis HOST:PORT] [--redis-scripts DIR] [--trace-duration 1] [--rate 500] [--duration 15] [--warmup 3] "
             + "[--rounds 5] [--concurrency 64] [--closed-duration 15] [--closed-warmup 10] [--key KEY] [--pids name=pid,…] [--note TEXT]… [--out FILE] "
             + "[--closed-model MODEL] [--closed-rounds N] [--closed-first true] [--closed-streaming true] [--closed-proxy true] [--open-relays name,…] "
             + "[--alloc name=URL+URL,…] [--alloc-key KEY] [--verdicts relay|orleans|hotpath] [--summary FILE]");

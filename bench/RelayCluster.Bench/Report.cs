@@ -361,6 +361,20 @@ internal static class Report
 
     internal static bool IsRelay(string target) => target.StartsWith(Relay, StringComparison.Ordinal);
 
+    /// <summary>The closed-loop target of the bare proxy run as several processes (<c>--proxies</c>): "bare proxy ×3" for three.</summary>
+    internal static string Proxies(BenchSettings settings) => $"{BareProxy} ×{settings.ProxyUrls.Count}";
+
+    /// <summary>Whether a target is the one-process bare proxy (either mode): "bare proxy ×N" starts the same but is not.</summary>
+    internal static bool IsBareProxy(string target) => target is BareProxy || target == BareProxy + BenchPlan.StreamingSuffix;
+
+    /// <summary>
+    /// The <c>--pids</c> (and <c>--alloc</c>) name of the server of a bare-proxy target: "proxy" for the bare proxy, "proxyN" for
+    /// the bare proxy ×N (its N processes under one name, added up as a cluster's silos are), null for any other target.
+    /// </summary>
+    internal static string? ProxyProcess(BenchSettings settings, string target) =>
+        settings.ProxyUrls.Count > 0 && target.StartsWith(Proxies(settings), StringComparison.Ordinal) ? $"proxy{settings.ProxyUrls.Count}"
+        : target.StartsWith(BareProxy, StringComparison.Ordinal) ? "proxy" : null;
+
     /// <summary>The target of the same kind as <paramref name="r"/> (fixed-rate, simulator, through the upstream) for another relay.</summary>
     internal static string RelayTarget(BenchSettings settings, PhaseResult r, string relay) =>
         relay + r.Target[RelayOf(settings, r.Target).Length..];
