@@ -17,9 +17,12 @@ internal sealed class EscapedSlashInModel(RequestDelegate next)
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.RouteValues.TryGetValue(RouteValue, out var value) && value is string name
-            && name.Contains("%2F", StringComparison.OrdinalIgnoreCase)
-            && context.Features.Get<IHttpRequestFeature>()?.RawTarget is { } raw && !raw.Contains("%25", StringComparison.Ordinal))
+        // The raw target first: most requests hold no escaped slash, and reading RouteValues makes the feature and its
+        // dictionary on a request whose endpoint has no route values (every /v1 call).
+        if (context.Features.Get<IHttpRequestFeature>()?.RawTarget is { } raw && raw.Contains("%2F", StringComparison.OrdinalIgnoreCase)
+            && !raw.Contains("%25", StringComparison.Ordinal)
+            && context.Request.RouteValues.TryGetValue(RouteValue, out var value) && value is string name
+            && name.Contains("%2F", StringComparison.OrdinalIgnoreCase))
         {
             var decoded = name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
             if (!decoded.Split('/').Any(part => part is "." or ".."))
