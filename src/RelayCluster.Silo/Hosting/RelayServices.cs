@@ -72,6 +72,12 @@ public static class RelayServices
 
     public static WebApplication UseRelayHttp(this WebApplication app)
     {
+        // SignalR registers the authorization services (AddConnections), and WebApplication then puts UseAuthorization()
+        // in front of every request unless the pipeline says it has it. No endpoint of the relay carries authorization
+        // metadata (the key, token and admin gates below decide), so it would only cost an async frame per request
+        // (issue 16's profile: ~1 % of an embedded silo's CPU). The key is the one UseAuthorization() itself sets and
+        // WebApplicationBuilder checks; an endpoint with [Authorize] added later fails loudly without the middleware.
+        ((IApplicationBuilder)app).Properties["__AuthorizationMiddlewareSet"] = true;
         app.UseMiddleware<RequestIdMiddleware>();
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = UnhandledError.WriteAsync });
         app.UseStatusCodePages(InvalidUrl.WriteAsync);
