@@ -98,8 +98,7 @@ internal sealed class RedisCommitArgs
             if (entry is { } r)
             {
                 values[n++] = id;
-                (slots[2 * slotCount], slots[2 * slotCount + 1]) = (n++, bytes.Written);
-                slotCount++;
+                NextIsBuffered();
                 WriteEntry(bytes, r.Second, r.EstimatedTokens, r.ReservedNanos, r.DeadlineMs, r.Silo);
             }
         }
@@ -111,8 +110,7 @@ internal sealed class RedisCommitArgs
             if (entry is { } r)
             {
                 values[n++] = id;
-                (slots[2 * slotCount], slots[2 * slotCount + 1]) = (n++, bytes.Written);
-                slotCount++;
+                NextIsBuffered();
                 WriteEntry(bytes, r.Second, r.EstimatedTokens, r.ReservedNanos, r.ReclaimedAtMs, null);
             }
         }
@@ -121,8 +119,7 @@ internal sealed class RedisCommitArgs
         values[n++] = changes.Ledger.Count;
         foreach (var entry in changes.Ledger)
         {
-            (slots[2 * slotCount], slots[2 * slotCount + 1]) = (n++, bytes.Written);
-            slotCount++;
+            NextIsBuffered();
             WriteRecord(bytes, entry.Record);
         }
 
@@ -146,6 +143,14 @@ internal sealed class RedisCommitArgs
 
         ArrayPool<int>.Shared.Return(slots);
         return new RedisCommitArgs(keys, values, bytes);
+
+        // The next argument is what is written to the buffer from here: its index and start are kept for the slicing above.
+        void NextIsBuffered()
+        {
+            slots[2 * slotCount] = n++;
+            slots[2 * slotCount + 1] = bytes.Written;
+            slotCount++;
+        }
     }
 
     /// <summary><c>second:tokens:nanos:time[:silo]</c>, the stored form of a reservation (with its silo) or a reclaimed one.</summary>
